@@ -1,0 +1,81 @@
+"""The interface every driver implements.
+
+A driver opens :class:`Connection` objects. A connection reports what the server does as
+:mod:`wscheck.events` values and never raises for anything the *server* does wrong: a refusal,
+a crash, a reset or silence are observations, not errors. Exceptions are kept for misuse of the
+kit itself and for :class:`TargetUnreachable`, which lets a run stop once instead of every
+check waiting out its own timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from wscheck.events import Event
+
+__all__ = ["Connection", "Driver", "TargetUnreachable"]
+
+
+class TargetUnreachable(RuntimeError):
+    """The target cannot be reached at all (nothing listening, DNS failure, app not ASGI)."""
+
+
+@runtime_checkable
+class Connection(Protocol):
+    """One open (or refused) WebSocket connection, seen from the client."""
+
+    #: What the handshake gave: ``Accepted()``, ``Refused(...)``, ``TransportError(...)``,
+    #: ``AppCrashed(...)``, ``ProtocolViolation(...)`` or ``Silence(...)`` (never answered).
+    handshake: Event
+
+    async def send_text(self, text: str) -> None:
+        """Send a text message. After the connection ended this does nothing: the end is
+        already an observation, and a client racing a close is not an error."""
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message (same rules as :meth:`send_text`)."""
+
+    async def receive(self, timeout: float | None = None) -> Event:
+        """The next thing the server did, or ``Silence(timeout)`` if nothing came in time.
+
+        Once the connection has ended every further call returns the final event again.
+        ``None`` means the driver's configured timeout.
+        """
+
+    async def quiet(self, window: float | None = None) -> Event | None:
+        """Wait until the server has nothing more to say: ``None`` when it stayed silent,
+        otherwise the event that arrived. Drivers that *know* the server is idle (the
+        in-process driver, when the app waits in ``receive()``) return at once. ``None``
+        means the driver's configured quiet window."""
+
+    async def close(self, code: int = 1000) -> None:
+        """Start a normal closing handshake and wait (bounded) for it to finish."""
+
+    async def drop(self) -> None:
+        """Vanish without a closing handshake, like a client whose TCP connection died."""
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """Opens connections to one target."""
+
+    #: ``"asgi"`` or ``"url"``: what kind of target this is, for reports.
+    kind: str
+    #: The target as the user gave it (``mypkg.main:app``, ``ws://127.0.0.1:8000``).
+    target: str
+    #: Seconds any single wait may take.
+    timeout: float
+
+    async def connect(
+        self,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        cookies: Sequence[tuple[str, str]] = (),
+    ) -> Connection:
+        """Open a connection. Returns even when the handshake is refused (see
+        ``Connection.handshake``); raises :class:`TargetUnreachable` only when nothing answers
+        at all."""
+
+    async def aclose(self) -> None:
+        """Release everything the driver holds (clients, app tasks)."""

@@ -1,0 +1,233 @@
+"""The kit's vocabulary: a *conversation* goes in, a *transcript* comes out.
+
+A conversation is what a client does (connect somewhere, send, close, drop). A transcript is
+what the client observed from the server, as a tuple of frozen events. The model
+(:mod:`wscheck.model`) predicts a transcript from a conversation; a driver
+(:mod:`wscheck.drivers`) observes one; a check compares the two. Keeping both sides as plain
+values is what lets the model be tested exhaustively and failures be printed and replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+__all__ = [
+    "Accepted",
+    "Action",
+    "AppCrashed",
+    "AppExited",
+    "Binary",
+    "ClientClose",
+    "Closed",
+    "Conversation",
+    "Drop",
+    "Event",
+    "ProtocolViolation",
+    "Refused",
+    "SendBytes",
+    "SendText",
+    "Silence",
+    "Text",
+    "TransportError",
+    "Transcript",
+    "describe",
+]
+
+
+# --- what the server did ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The handshake completed."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text message from the server."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A binary message from the server."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The server closed an accepted connection. The reason is kept but never compared:
+    the protocol does not specify reasons, only codes."""
+
+    code: int
+    reason: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The handshake was not accepted.
+
+    ``status`` is the HTTP status a network client saw (403 from most servers when an ASGI app
+    closes before accepting) or that an app sent through the denial-response extension;
+    ``close_code`` is the code of an ASGI ``websocket.close`` sent before ``websocket.accept``,
+    which only an in-process driver can see.
+    """
+
+    status: int | None = None
+    close_code: int | None = None
+
+
+@dataclass(frozen=True)
+class Silence:
+    """Nothing arrived within ``seconds`` although something was expected.
+
+    ``seconds`` is not compared: how long the kit waited is a setting, not an observation.
+    """
+
+    seconds: float = field(default=0.0, compare=False)
+
+
+@dataclass(frozen=True)
+class AppCrashed:
+    """The ASGI app raised (in-process only: over a network it looks like a 1011 or a drop)."""
+
+    exception: str
+
+
+@dataclass(frozen=True)
+class AppExited:
+    """The ASGI app returned while the connection was open, without sending a close."""
+
+
+@dataclass(frozen=True)
+class ProtocolViolation:
+    """The app broke the ASGI protocol (send before accept, anything after close, ...)."""
+
+    problem: str
+
+
+@dataclass(frozen=True)
+class TransportError:
+    """The network failed under the client: connection refused, reset, TLS failure, ..."""
+
+    problem: str
+
+
+Event: TypeAlias = (
+    Accepted | Text | Binary | Closed | Refused | Silence | AppCrashed | AppExited
+    | ProtocolViolation | TransportError
+)
+Transcript: TypeAlias = tuple[Event, ...]
+
+#: Events after which nothing more can be observed on a connection.
+FINAL_EVENTS = (Closed, Refused, AppCrashed, AppExited, ProtocolViolation, TransportError)
+
+
+# --- what the client does -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendText:
+    text: str
+
+
+@dataclass(frozen=True)
+class SendBytes:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ClientClose:
+    """The client starts a normal closing handshake."""
+
+    code: int = 1000
+
+
+@dataclass(frozen=True)
+class Drop:
+    """The client vanishes without a closing handshake (TCP drop)."""
+
+
+Action: TypeAlias = SendText | SendBytes | ClientClose | Drop
+
+
+def _freeze(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(mapping.items()) if mapping else ()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One client connection: where it goes, with what, and what it sends.
+
+    ``pipelined`` sends every message before reading any reply; otherwise the client reads the
+    replies to each message before sending the next (lock-step). ``path`` is the request path
+    with parameters already filled in; ``query`` and ``cookies`` keep their order and may hold
+    empty strings, which the protocol distinguishes from absent values.
+    """
+
+    path: str
+    actions: tuple[Action, ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+    cookies: tuple[tuple[str, str], ...] = ()
+    pipelined: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        path: str,
+        *messages: str | bytes | Action,
+        query: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        pipelined: bool = False,
+    ) -> Conversation:
+        """Shorthand: ``Conversation.of("/ws", "hi", "bye")``; bytes become binary messages."""
+        actions: list[Action] = []
+        for m in messages:
+            if isinstance(m, str):
+                actions.append(SendText(m))
+            elif isinstance(m, bytes):
+                actions.append(SendBytes(m))
+            else:
+                actions.append(m)
+        return cls(path, tuple(actions), _freeze(query), _freeze(cookies), pipelined)
+
+
+def describe(item: Event | Action) -> str:
+    """One line for a report: ``Text('hi')``, ``Closed(1000)``, ``send 'hi'``."""
+    match item:
+        case Accepted():
+            return "accepted"
+        case Text(text):
+            return f"text {text!r}"
+        case Binary(data):
+            return f"binary {data[:32]!r}{'…' if len(data) > 32 else ''} ({len(data)} bytes)"
+        case Closed(code, reason):
+            return f"close {code}" + (f" {reason!r}" if reason else "")
+        case Refused(status, close_code):
+            if status is not None:
+                return f"refused: HTTP {status}"
+            return f"refused: close {close_code} before accept"
+        case Silence(seconds):
+            return f"nothing within {seconds:g}s"
+        case AppCrashed(exc):
+            return f"app raised {exc}"
+        case AppExited():
+            return "app returned without closing"
+        case ProtocolViolation(problem):
+            return f"ASGI violation: {problem}"
+        case TransportError(problem):
+            return f"transport error: {problem}"
+        case SendText(text):
+            return f"send text {text!r}"
+        case SendBytes(data):
+            return f"send binary {data[:32]!r} ({len(data)} bytes)"
+        case ClientClose(code):
+            return f"client closes ({code})"
+        case Drop():
+            return "client drops the TCP connection"
+    raise TypeError(f"not an event or action: {item!r}")  # pragma: no cover
+

@@ -1,0 +1,290 @@
+"""The protocol as data.
+
+A :class:`Spec` describes one chat protocol: which paths exist, what the server replies, which
+word ends the chat and which credentials the guarded endpoint takes. The defaults are exactly
+the normative brief (``protocol.md``), so ``Spec()`` *is* the reference protocol; other teams
+describe their own texts and paths in a TOML file instead of patching the kit.
+
+Reply texts are :meth:`str.format` templates. Only named fields are allowed, and only the ones
+listed for each template (plus the endpoint's path parameters), so a typo such as ``{mesage}``
+is caught when the spec is loaded, not in the middle of a run. A literal brace is written
+``{{`` or ``}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "AuthSpec",
+    "EchoSpec",
+    "Spec",
+    "SpecError",
+    "load_spec",
+    "spec_from_mapping",
+]
+
+
+class SpecError(ValueError):
+    """A spec file or table is malformed; the message names the file and the key."""
+
+
+def _no_path_params() -> tuple[tuple[str, str], ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class EchoSpec:
+    """The echo endpoint (``/ws`` in the reference protocol)."""
+
+    path: str = "/ws"
+    #: Template of the reply to every ordinary text message. Fields: ``message``.
+    reply: str = "接收到的消息是:{message}"
+    #: The exact word that ends the chat; ``None`` (``bye = ""`` in TOML) means there is none.
+    bye: str | None = "bye"
+    #: The messages sent, in order, after the bye word and before the close.
+    farewells: tuple[str, ...] = ("请注意:窗口即将关闭", "窗口已关闭")
+    bye_close_code: int = 1000
+    binary_close_code: int = 1003
+    #: Values used for ``{name}`` parameters in ``path``; they may also appear in ``reply``.
+    path_params: tuple[tuple[str, str], ...] = field(default_factory=_no_path_params)
+
+    def url_path(self) -> str:
+        """The path with its parameters filled in, as a client requests it."""
+        return self.path.format_map(dict(self.path_params))
+
+    def render_reply(self, message: str) -> str:
+        """The reply the server must send for an ordinary ``message``."""
+        return self.reply.format_map({**dict(self.path_params), "message": message})
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """The endpoint guarded by a cookie or a token (``/item/ws`` in the reference protocol)."""
+
+    path: str = "/item/ws"
+    cookie: str = "session"
+    token: str = "token"
+    q: str = "q"
+    #: Sent first for every message. Fields: ``credential`` (cookie or token, or ``None``).
+    credential_reply: str = "Session cookie or query token value is: {credential}"
+    #: Sent second, only when ``q`` was given. Fields: ``q``.
+    q_reply: str = "parameter q is: {q}"
+    #: Sent last for every message. Fields: ``message``, ``q`` (the integer, or ``None``).
+    message_reply: str = "Message text was: {message}, for : {q}"
+    denied_close_code: int = 1008
+    binary_close_code: int = 1003
+    path_params: tuple[tuple[str, str], ...] = field(default_factory=_no_path_params)
+
+    def url_path(self) -> str:
+        """The path with its parameters filled in, as a client requests it."""
+        return self.path.format_map(dict(self.path_params))
+
+    def render(self, template: str, **values: object) -> str:
+        """Fill ``template`` with the path parameters and ``values`` (``None`` → ``"None"``)."""
+        return template.format_map({**dict(self.path_params), **values})
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole protocol. ``Spec()`` is exactly the reference protocol of ``protocol.md``."""
+
+    echo: EchoSpec | None = field(default_factory=EchoSpec)
+    auth: AuthSpec | None = field(default_factory=AuthSpec)
+
+    def digest(self) -> str:
+        """A short stable fingerprint, so a report says which protocol it was checked against."""
+        blob = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_toml(self) -> str:
+        """The spec as a TOML document that :func:`load_spec` reads back to an equal spec."""
+        lines: list[str] = []
+        for name, section in (("echo", self.echo), ("auth", self.auth)):
+            lines.append(f"[{name}]")
+            if section is None:
+                lines += ["enabled = false", ""]
+                continue
+            params: tuple[tuple[str, str], ...] = ()
+            for f in fields(section):
+                value = getattr(section, f.name)
+                if f.name == "path_params":
+                    params = value
+                    continue
+                if f.name == "bye" and value is None:
+                    value = ""
+                lines.append(f"{f.name} = {_toml_value(value)}")
+            if params:
+                lines.append(f"[{name}.path_params]")
+                lines += [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in params]
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - internal
+
+
+# Which template fields each template may use (besides the endpoint's path parameters).
+_TEMPLATE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
+    ("echo", "reply"): frozenset({"message"}),
+    ("auth", "credential_reply"): frozenset({"credential"}),
+    ("auth", "q_reply"): frozenset({"q"}),
+    ("auth", "message_reply"): frozenset({"message", "q"}),
+}
+
+
+def _type_name(value: object) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+def _section(
+    cls: type[EchoSpec] | type[AuthSpec], name: str, table: object, where: str
+) -> EchoSpec | AuthSpec | None:
+    if not isinstance(table, Mapping):
+        raise SpecError(f"{where}: [{name}] must be a table, got {_type_name(table)}")
+    table = dict(table)
+    enabled = table.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise SpecError(f"{where}: {name}.enabled must be a boolean, got {_type_name(enabled)}")
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        dotted = f"{name}.{key}"
+        if key not in known:
+            allowed = ", ".join(sorted(known | {"enabled"}))
+            raise SpecError(f"{where}: unknown key {dotted!r} (known keys: {allowed})")
+        default = getattr(defaults, key)
+        if key == "path_params":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, str) for v in value.values()
+            ):
+                raise SpecError(f"{where}: {dotted} must be a table of strings")
+            values[key] = tuple((str(k), v) for k, v in value.items())
+        elif key == "farewells":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SpecError(f"{where}: {dotted} must be an array of strings")
+            values[key] = tuple(value)
+        elif key == "bye":
+            if not isinstance(value, str):
+                raise SpecError(f"{where}: {dotted} must be a string, got {_type_name(value)}")
+            values[key] = value or None
+        elif isinstance(default, bool) or type(value) is not type(default):
+            raise SpecError(
+                f"{where}: {dotted} must be {'an' if isinstance(default, int) else 'a'} "
+                f"{_type_name(default)}, got {_type_name(value)}"
+            )
+        else:
+            values[key] = value
+        if key.endswith("close_code") and not 1000 <= value <= 4999:
+            raise SpecError(f"{where}: {dotted} must be a WebSocket close code (1000-4999)")
+    section = cls(**values)
+    _validate_templates(section, name, where)
+    return section if enabled else None
+
+
+def _fields_of(template: str, dotted: str, where: str) -> set[str]:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise SpecError(f"{where}: {dotted} is not a valid template: {exc}") from None
+    names: set[str] = set()
+    for _literal, field_name, spec, conversion in parsed:
+        if field_name is None:
+            continue
+        if not field_name.isidentifier() or spec or conversion:
+            raise SpecError(
+                f"{where}: {dotted} may only use plain named fields like {{message}}, "
+                f"not {{{field_name}{'!' + conversion if conversion else ''}"
+                f"{':' + spec if spec else ''}}}"
+            )
+        names.add(field_name)
+    return names
+
+
+def _validate_templates(section: EchoSpec | AuthSpec, name: str, where: str) -> None:
+    params = {k for k, _ in section.path_params}
+    path_fields = _fields_of(section.path, f"{name}.path", where)
+    if not section.path.startswith("/"):
+        raise SpecError(f"{where}: {name}.path must start with '/', got {section.path!r}")
+    missing = path_fields - params
+    if missing:
+        raise SpecError(
+            f"{where}: {name}.path uses {{{sorted(missing)[0]}}} but {name}.path_params "
+            "gives no value for it"
+        )
+    for (section_name, key), allowed in _TEMPLATE_FIELDS.items():
+        if section_name != name:
+            continue
+        used = _fields_of(getattr(section, key), f"{name}.{key}", where)
+        unknown = used - allowed - params
+        if unknown:
+            ok = ", ".join("{" + f + "}" for f in sorted(allowed | params))
+            raise SpecError(
+                f"{where}: {name}.{key} uses unknown field {{{sorted(unknown)[0]}}} "
+                f"(allowed: {ok})"
+            )
+
+
+def spec_from_mapping(data: Mapping[str, Any], where: str = "spec") -> Spec:
+    """Build a :class:`Spec` from a parsed TOML table; ``where`` names it in error messages.
+
+    Keys that are not part of the protocol (``expected_failures``, run settings) are the
+    caller's business and are refused here, so that a misspelt section never passes silently.
+    """
+    data = dict(data)
+    echo: EchoSpec | AuthSpec | None = EchoSpec()
+    auth: EchoSpec | AuthSpec | None = AuthSpec()
+    for key, value in data.items():
+        if key == "echo":
+            echo = _section(EchoSpec, "echo", value, where)
+        elif key == "auth":
+            auth = _section(AuthSpec, "auth", value, where)
+        else:
+            raise SpecError(f"{where}: unknown key {key!r} (known sections: echo, auth)")
+    assert echo is None or isinstance(echo, EchoSpec)
+    assert auth is None or isinstance(auth, AuthSpec)
+    return Spec(echo=echo, auth=auth)
+
+
+def load_spec(path: str | Path, table: str | None = None) -> Spec:
+    """Read a spec from a TOML file; ``table="tool.wscheck"`` reads that sub-table instead."""
+    path = Path(path)
+    try:
+        data: Mapping[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"spec file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"spec file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"spec file {path} is not valid TOML: {exc}") from None
+    where = str(path)
+    if table:
+        for part in table.split("."):
+            data = data.get(part, {})
+            if not isinstance(data, Mapping):
+                raise SpecError(f"{where}: [{table}] must be a table")
+        where = f"{path} [{table}]"
+    return spec_from_mapping(data, where)
