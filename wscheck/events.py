@@ -30,8 +30,8 @@ __all__ = [
     "SendText",
     "Silence",
     "Text",
-    "TransportError",
     "Transcript",
+    "TransportError",
     "describe",
 ]
 

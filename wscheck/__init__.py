@@ -1,0 +1,48 @@
+"""wscheck: a conformance test kit for a small WebSocket chat protocol."""
+
+from wscheck.events import (
+    Accepted,
+    AppCrashed,
+    AppExited,
+    Binary,
+    ClientClose,
+    Closed,
+    Conversation,
+    Drop,
+    ProtocolViolation,
+    Refused,
+    SendBytes,
+    SendText,
+    Silence,
+    Text,
+    TransportError,
+)
+from wscheck.model import expected
+from wscheck.spec import AuthSpec, EchoSpec, Spec, SpecError, load_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accepted",
+    "AppCrashed",
+    "AppExited",
+    "AuthSpec",
+    "Binary",
+    "ClientClose",
+    "Closed",
+    "Conversation",
+    "Drop",
+    "EchoSpec",
+    "ProtocolViolation",
+    "Refused",
+    "SendBytes",
+    "SendText",
+    "Silence",
+    "Spec",
+    "SpecError",
+    "Text",
+    "TransportError",
+    "__version__",
+    "expected",
+    "load_spec",
+]

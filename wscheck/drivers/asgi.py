@@ -1,0 +1,396 @@
+"""The in-process driver: calls an ASGI app directly with ASGI messages.
+
+Why not httpx-ws's ``ASGIWebSocketTransport`` or Starlette's ``TestClient``? Both run the app
+behind a second layer of queues and threads, which costs an order of magnitude in speed, and
+both hide exactly what a conformance kit must see: httpx-ws crashes on a ``websocket.close``
+without the optional ``reason`` key and turns app exceptions into a bare 1011. This driver
+keeps the app in the caller's event loop, accepts every message the ASGI spec allows, and
+reports what only an in-process client can see: a close before accept with its code, an
+exception inside the app, and breaches of the ASGI protocol.
+
+It can also *know* silence instead of waiting for it. When the app is blocked in ``receive()``
+with nothing queued, and the event loop has nothing runnable and no timer other than the
+kit's own, nothing can happen until the client acts; waits end at once. Apps that sleep, wait
+on threads or on I/O keep the ordinary deadline, so the shortcut never changes a verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from asgi_lifespan import LifespanManager, LifespanNotSupported
+
+from wscheck.events import (
+    FINAL_EVENTS,
+    Accepted,
+    AppCrashed,
+    AppExited,
+    Binary,
+    Closed,
+    Event,
+    ProtocolViolation,
+    Refused,
+    Silence,
+    Text,
+)
+
+__all__ = ["ASGIApp", "AsgiConnection", "AsgiDriver", "ClientDisconnected", "lifespan"]
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+#: Timers the kit itself set. They never wake the app, so they do not count against idleness.
+_OUR_TIMERS: weakref.WeakSet[asyncio.TimerHandle] = weakref.WeakSet()
+
+
+class ClientDisconnected(OSError):
+    """Raised into the app when it sends on a connection the client has left.
+
+    ASGI 2.4 asks servers to raise an ``OSError`` subclass here; Starlette turns it into
+    ``WebSocketDisconnect``, which a well-behaved app handles quietly.
+    """
+
+
+class _ViolationError(RuntimeError):
+    """Raised into the app after it broke the ASGI protocol, like a real server would."""
+
+
+def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when nothing in ``loop`` is runnable and only the kit's timers are pending.
+
+    This reads the private ``_ready``/``_scheduled`` of CPython's asyncio loops; on any other
+    loop (uvloop) it answers False and the driver falls back to deadlines.
+    """
+    ready = getattr(loop, "_ready", None)
+    scheduled = getattr(loop, "_scheduled", None)
+    if ready is None or scheduled is None or ready:
+        return False
+    return all(h.cancelled() or h in _OUR_TIMERS for h in scheduled)
+
+
+class _LifespanReturnedError(Exception):
+    """The app returned from the lifespan scope without completing startup."""
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp]:
+    """Run ``app``'s lifespan startup and shutdown around the block, if it supports lifespan.
+
+    Yields the app to call: wrapped so that the lifespan ``state`` reaches every connection's
+    scope. An app that refuses the lifespan scope (raises before ``receive()``, or simply
+    returns, as many raw ASGI apps do) is used as it is, as uvicorn's ``lifespan="auto"`` does.
+    A startup failure is the app's own error and propagates.
+    """
+
+    async def guarded(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+        if scope["type"] == "lifespan" and not started:
+            raise _LifespanReturnedError
+
+    started = False
+    manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
+    try:
+        await manager.__aenter__()
+    except (LifespanNotSupported, _LifespanReturnedError):
+        yield app
+        return
+    started = True
+    try:
+        yield manager.app
+    finally:
+        await manager.__aexit__(None, None, None)
+
+
+class AsgiConnection:
+    """One WebSocket connection to an in-process app (see :class:`~wscheck.drivers.Connection`)."""
+
+    def __init__(self, driver: AsgiDriver, scope: MutableMapping[str, Any]) -> None:
+        self._driver = driver
+        self._loop = asyncio.get_running_loop()
+        self.handshake: Event = Silence(driver.timeout)
+        self._state = "connecting"  # connecting | open | response | closed
+        self._inbox: deque[Message] = deque([{"type": "websocket.connect"}])
+        self._receiver: asyncio.Future[Message] | None = None
+        self._events: deque[Event] = deque()
+        self._final: Event | None = None
+        self._client_gone = False
+        self._gone_code = 1006
+        self._response_status = 0
+        self._violation: _ViolationError | None = None
+        self._late_error: Event | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task = self._loop.create_task(self._run(scope))
+        driver._tasks.add(self._task)
+        self._task.add_done_callback(driver._tasks.discard)
+
+    # --- the app's side --------------------------------------------------------------------
+
+    async def _run(self, scope: MutableMapping[str, Any]) -> None:
+        try:
+            await self._driver.app(scope, self._app_receive, self._app_send)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the app's failure is an observation, not ours
+            if exc is self._violation:
+                pass
+            elif self._final is None and not self._client_gone:
+                self._finish(AppCrashed(f"{type(exc).__name__}: {exc}"))
+            elif self._late_error is None:
+                self._late_error = AppCrashed(f"{type(exc).__name__}: {exc}")
+        else:
+            if self._final is None:
+                self._finish(AppExited())
+        finally:
+            self._notify()
+
+    async def _app_receive(self) -> Message:
+        if self._inbox:
+            return self._inbox.popleft()
+        if self._client_gone or self._state == "closed":
+            return {"type": "websocket.disconnect", "code": self._gone_code}
+        self._receiver = self._loop.create_future()
+        self._notify()  # the app may have just become idle
+        try:
+            return await self._receiver
+        finally:
+            self._receiver = None
+
+    async def _app_send(self, message: Message) -> None:
+        kind = message.get("type")
+        state = self._state
+        if self._client_gone:
+            if kind == "websocket.close":
+                return  # closing a connection the client already left is harmless
+            raise ClientDisconnected("the client has disconnected")
+        if state == "closed":
+            self._violate(f"sent {kind!r} after the connection was closed")
+        if kind == "websocket.accept":
+            if state != "connecting":
+                self._violate("sent 'websocket.accept' twice")
+            self._state = "open"
+            self._push(Accepted())
+        elif kind == "websocket.send":
+            if state != "open":
+                self._violate("sent 'websocket.send' before 'websocket.accept'")
+            text, data = message.get("text"), message.get("bytes")
+            if isinstance(text, str) and data is None:
+                self._push(Text(text))
+            elif isinstance(data, (bytes, bytearray)) and text is None:
+                self._push(Binary(bytes(data)))
+            else:
+                self._violate("'websocket.send' needs exactly one of 'text' (str) or 'bytes'")
+        elif kind == "websocket.close":
+            code = message.get("code") or 1000
+            if not isinstance(code, int):
+                self._violate(f"'websocket.close' code must be an int, got {code!r}")
+            if state == "connecting":
+                self._finish(Refused(close_code=code))
+            elif state == "open":
+                self._finish(Closed(code, str(message.get("reason") or "")))
+            else:
+                self._violate("sent 'websocket.close' during a denial response")
+        elif kind == "websocket.http.response.start":
+            if state != "connecting":
+                self._violate("sent 'websocket.http.response.start' after the handshake")
+            self._state = "response"
+            self._response_status = int(message.get("status", 0))
+        elif kind == "websocket.http.response.body":
+            if state != "response":
+                self._violate("sent 'websocket.http.response.body' before its start")
+            if not message.get("more_body", False):
+                self._finish(Refused(status=self._response_status))
+        else:
+            self._violate(f"sent unknown message type {kind!r}")
+
+    def _violate(self, problem: str) -> None:
+        self._violation = _ViolationError(f"ASGI protocol violation: the app {problem}")
+        event = ProtocolViolation(f"the app {problem}")
+        if self._final is None:
+            self._finish(event)
+        elif self._late_error is None:
+            self._late_error = event  # after the close: reported by finish()
+        raise self._violation
+
+    def _push(self, event: Event) -> None:
+        self._events.append(event)
+        self._notify()
+
+    def _finish(self, event: Event) -> None:
+        if self._final is not None:
+            return
+        self._final = event
+        self._state = "closed"
+        self._push(event)
+        if self._receiver is not None and not self._receiver.done():
+            self._receiver.set_result({"type": "websocket.disconnect", "code": 1006})
+
+    def _notify(self) -> None:
+        for w in self._waiters:
+            if not w.done():
+                w.set_result(None)
+        self._waiters.clear()
+
+    # --- waiting ---------------------------------------------------------------------------
+
+    def _app_idle(self) -> bool:
+        receiver = self._receiver
+        waiting = receiver is not None and not receiver.done() and not self._inbox
+        return (waiting or self._task.done()) and _loop_idle(self._loop)
+
+    async def _wait(self, deadline: float, done: Callable[[], bool]) -> None:
+        """Return once ``done()``, or the app is known idle or finished, or at ``deadline``."""
+        while not done():
+            if self._app_idle() or self._loop.time() >= deadline:
+                return
+            if getattr(self._loop, "_ready", None):
+                await asyncio.sleep(0)  # let runnable tasks (the app) take their turn
+                continue
+            # Only timers, threads or I/O can move things on: sleep until a change or the end.
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._waiters.append(waiter)
+            timer = self._loop.call_at(deadline, _wake, waiter)
+            _OUR_TIMERS.add(timer)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+
+    async def _next(self, timeout: float) -> Event | None:
+        """The next event; None when the app is known idle or finished, or time ran out."""
+        if not self._events:
+            await self._wait(self._loop.time() + timeout, lambda: bool(self._events))
+        return self._events.popleft() if self._events else None
+
+    # --- the client's side -----------------------------------------------------------------
+
+    async def _handshake(self) -> None:
+        event = await self._next(self._driver.timeout)
+        if event is None:
+            # Known silent, or out of time: either way the app never answered the handshake.
+            self.handshake = Silence(self._driver.timeout)
+            return
+        self.handshake = event
+        if not isinstance(event, FINAL_EVENTS):
+            return
+        self._events.appendleft(event)  # receive() keeps returning the final event
+
+    def _deliver(self, message: Message) -> None:
+        if self._final is not None or self._client_gone:
+            return
+        if self._receiver is not None and not self._receiver.done():
+            self._receiver.set_result(message)
+        else:
+            self._inbox.append(message)
+
+    async def send_text(self, text: str) -> None:
+        self._deliver({"type": "websocket.receive", "text": text})
+
+    async def send_bytes(self, data: bytes) -> None:
+        self._deliver({"type": "websocket.receive", "bytes": data})
+
+    async def receive(self, timeout: float | None = None) -> Event:
+        if self._final is not None and not self._events:
+            return self._final
+        wait = self._driver.timeout if timeout is None else timeout
+        event = await self._next(wait)
+        return Silence(wait) if event is None else event
+
+    async def quiet(self, window: float | None = None) -> Event | None:
+        if self._final is not None and not self._events:
+            return None
+        wait = self._driver.timeout if window is None else window
+        return await self._next(wait)
+
+    async def _leave(self, code: int) -> None:
+        if self._final is None and not self._client_gone:
+            self._deliver({"type": "websocket.disconnect", "code": code})
+            self._client_gone = True
+            self._gone_code = code
+        await self.finish()
+
+    async def close(self, code: int = 1000) -> None:
+        await self._leave(code)
+
+    async def drop(self) -> None:
+        await self._leave(1006)
+
+    async def finish(self, timeout: float | None = None) -> Event | None:
+        """Wait (bounded) for the app to end this conversation after the client left or the
+        server closed; returns what went wrong on the way out (``AppCrashed`` or
+        ``ProtocolViolation`` after the close), else ``None``."""
+        wait = self._driver.timeout if timeout is None else timeout
+        await self._wait(self._loop.time() + wait, self._task.done)
+        return self._late_error
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class AsgiDriver:
+    """Opens in-process connections to an ASGI app (see :class:`~wscheck.drivers.Driver`).
+
+    The app runs in the caller's event loop; use :func:`lifespan` around the driver to run the
+    app's startup and shutdown.
+    """
+
+    kind = "asgi"
+
+    def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = 2.0) -> None:
+        self.app = app
+        self.target = target
+        self.timeout = timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._port = 50000
+
+    async def connect(
+        self,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        cookies: Sequence[tuple[str, str]] = (),
+    ) -> AsgiConnection:
+        query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
+        headers = [
+            (b"host", b"testserver"),
+            (b"connection", b"upgrade"),
+            (b"upgrade", b"websocket"),
+            (b"sec-websocket-version", b"13"),
+            (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        ]
+        if cookies:
+            headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies).encode()))
+        self._port = self._port + 1 if self._port < 65000 else 50000
+        scope: MutableMapping[str, Any] = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": "ws",
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", self._port),
+            "root_path": "",
+            "path": path,
+            "raw_path": quote(path).encode(),
+            "query_string": query_string.encode(),
+            "headers": headers,
+            "subprotocols": [],
+            "extensions": {"websocket.http.response": {}},
+        }
+        connection = AsgiConnection(self, scope)
+        await connection._handshake()
+        return connection
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.timeout)
