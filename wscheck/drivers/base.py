@@ -55,6 +55,11 @@ class Connection(Protocol):
     async def drop(self) -> None:
         """Vanish without a closing handshake, like a client whose TCP connection died."""
 
+    async def finish(self, timeout: float | None = None) -> Event | None:
+        """After the conversation ended, wait (bounded) for the server side to wind down and
+        return what went wrong on the way out (an app exception, a message sent after the
+        close), or ``None``. Drivers that cannot see the server's insides return ``None``."""
+
 
 @runtime_checkable
 class Driver(Protocol):
