@@ -49,6 +49,9 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 #: Timers the kit itself set. They never wake the app, so they do not count against idleness.
 _OUR_TIMERS: weakref.WeakSet[asyncio.TimerHandle] = weakref.WeakSet()
+#: Tasks of the kit's that are polling for idleness. Several connections may be waited on at
+#: once (concurrency checks): they must not count each other as the app being busy.
+_POLLERS: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
 
 
 class ClientDisconnected(OSError):
@@ -71,8 +74,11 @@ def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
     """
     ready = getattr(loop, "_ready", None)
     scheduled = getattr(loop, "_scheduled", None)
-    if ready is None or scheduled is None or ready:
+    if ready is None or scheduled is None:
         return False
+    for handle in ready:
+        if getattr(getattr(handle, "_callback", None), "__self__", None) not in _POLLERS:
+            return False
     return all(h.cancelled() or h in _OUR_TIMERS for h in scheduled)
 
 
@@ -247,6 +253,16 @@ class AsgiConnection:
 
     async def _wait(self, deadline: float, done: Callable[[], bool]) -> None:
         """Return once ``done()``, or the app is known idle or finished, or at ``deadline``."""
+        task = asyncio.current_task()
+        if task is not None:
+            _POLLERS.add(task)
+        try:
+            await self._poll(deadline, done)
+        finally:
+            if task is not None:
+                _POLLERS.discard(task)
+
+    async def _poll(self, deadline: float, done: Callable[[], bool]) -> None:
         while not done():
             if self._app_idle() or self._loop.time() >= deadline:
                 return

@@ -1,0 +1,156 @@
+"""Checks of the credentials endpoint (protocol ``/item/ws``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wscheck.checks import Context, Verdict, check, compare
+from wscheck.events import Accepted, Closed, Conversation, Refused
+from wscheck.runner import Observation, run_conversation
+from wscheck.spec import AuthSpec
+
+WIRE_FORM_NOTE = (
+    "the app refuses the handshake (a close before accept); over a network that reaches "
+    "clients as HTTP 403 and the 1008 is lost: 1008 is not observable on the wire"
+)
+
+
+def _auth(ctx: Context) -> AuthSpec:
+    assert ctx.spec.auth is not None
+    return ctx.spec.auth
+
+
+def conv(
+    ctx: Context,
+    *messages: str,
+    token: str | None = None,
+    cookie: str | None = None,
+    q: str | None = None,
+    pipelined: bool = False,
+) -> Conversation:
+    """A conversation on the credentials endpoint; ``None`` leaves a credential out."""
+    auth = _auth(ctx)
+    query: dict[str, str] = {}
+    if token is not None:
+        query[auth.token] = token
+    if q is not None:
+        query[auth.q] = q
+    cookies: Mapping[str, str] = {auth.cookie: cookie} if cookie is not None else {}
+    return Conversation.of(auth.url_path(), *messages, query=query, cookies=cookies,
+                           pipelined=pipelined)
+
+
+def refusal_form(obs: Observation, code: int) -> str | None:
+    """How the observed transcript refused: ``"accept-close"`` (the reference form), ``"before-accept"``
+    (close before accept, in-process or HTTP 403 on the wire), or None if it did not refuse."""
+    if obs.observed == (Accepted(), Closed(code)):
+        return "accept-close"
+    if obs.observed in ((Refused(close_code=code),), (Refused(status=403),)):
+        return "before-accept"
+    return None
+
+
+async def _refused(ctx: Context, conversations: list[Conversation], problem: str) -> Verdict:
+    code = _auth(ctx).denied_close_code
+    notes: list[str] = []
+    for c in conversations:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        form = refusal_form(obs, code)
+        if form is None:
+            return Verdict(problem, obs)
+        if form == "before-accept" and not notes:
+            notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
+    return Verdict(notes=tuple(notes))
+
+
+@check("auth.missing", "MUST", "/item/ws 1",
+       "without cookie and token: no message, and the connection ends with 1008",
+       needs=["auth"])
+async def missing(ctx: Context) -> Verdict:
+    return await _refused(ctx, [conv(ctx, "hello"), conv(ctx, "hello", q="5")],
+                          problem="a client without credentials was not refused with 1008")
+
+
+@check("auth.missing-observable", "SHOULD", "/item/ws 1",
+       "the refusal is accept-then-close 1008, so the code reaches every client",
+       needs=["auth"])
+async def missing_observable(ctx: Context) -> Verdict:
+    code = _auth(ctx).denied_close_code
+    obs = await run_conversation(ctx.driver, ctx.spec, conv(ctx, "hello"))
+    form = refusal_form(obs, code)
+    if form == "before-accept":
+        return Verdict(WIRE_FORM_NOTE + "; accept first, then close with 1008", obs)
+    if form is None:
+        return Verdict("a client without credentials was not refused (see auth.missing)", obs)
+    return Verdict()
+
+
+@check("auth.token", "MUST", "/item/ws 3",
+       "with a token only, every message gets the credential and message replies, in order",
+       needs=["auth"])
+async def token(ctx: Context) -> Verdict:
+    return await compare(
+        ctx,
+        [conv(ctx, "hello", "second message", token="some-token"),
+         conv(ctx, "first", "then", token="tök en&x=1;y", pipelined=True)],
+        problem="the replies with a token are wrong")
+
+
+@check("auth.cookie", "MUST", "/item/ws 3",
+       "with a session cookie only, the replies carry the cookie's value", needs=["auth"])
+async def cookie(ctx: Context) -> Verdict:
+    return await compare(ctx, [conv(ctx, "hello", "again", cookie="cookie-value-42")],
+                         problem="the replies with a cookie are wrong")
+
+
+@check("auth.cookie-precedence", "MUST", "/item/ws 3",
+       "with both, the cookie wins over the token", needs=["auth"])
+async def cookie_precedence(ctx: Context) -> Verdict:
+    return await compare(ctx, [conv(ctx, "hello", cookie="from-cookie", token="from-token")],
+                         problem="the token was used although a cookie was given")
+
+
+@check("auth.empty-credential", "MUST", "/item/ws 1, 3",
+       "an empty credential counts as present; an empty cookie falls through to the token",
+       needs=["auth"])
+async def empty_credential(ctx: Context) -> Verdict:
+    return await compare(
+        ctx,
+        [conv(ctx, "hello", cookie="", token="the-token"),
+         conv(ctx, "hello", cookie=""),
+         conv(ctx, "hello", token=""),
+         conv(ctx, "hello", cookie="", token="")],
+        problem="an empty cookie or token was not handled as `cookie or token`")
+
+
+@check("auth.q", "MUST", "/item/ws 2, 3",
+       "an integer q is echoed as a number; without q there is no q line and q renders None",
+       needs=["auth"])
+async def q(ctx: Context) -> Verdict:
+    return await compare(
+        ctx,
+        [conv(ctx, "hello", token="t", q="5"),
+         conv(ctx, "hello", "again", token="t", q="0"),
+         conv(ctx, "hello", cookie="c", q="-17"),
+         conv(ctx, "hello", token="t", q="12345678901234567890"),
+         conv(ctx, "no q here", token="t")],
+        problem="the replies for q are wrong")
+
+
+@check("auth.q-invalid", "MUST", "/item/ws 2",
+       "a q with no digit at all is refused like missing credentials (1008, no message)",
+       needs=["auth"])
+async def q_invalid(ctx: Context) -> Verdict:
+    return await _refused(ctx, [conv(ctx, "hello", token="t", q="abc"),
+                                conv(ctx, "hello", cookie="c", q="x")],
+                          problem="a non-integer q was not refused with 1008")
+
+
+@check("auth.bye-ordinary", "MUST", "/item/ws 4",
+       "the bye word is an ordinary message on the credentials endpoint", needs=["auth"])
+async def bye_ordinary(ctx: Context) -> Verdict:
+    words = ["bye"]
+    if ctx.spec.echo is not None and ctx.spec.echo.bye not in (None, "bye"):
+        words.append(ctx.spec.echo.bye)
+    return await compare(ctx, [conv(ctx, *words, "still here", token="t")],
+                         problem="the bye word was treated specially on the credentials endpoint")

@@ -1,0 +1,59 @@
+"""Robustness checks (protocol SHOULD lines: binary messages, clients that go away)."""
+
+from __future__ import annotations
+
+from wscheck.checks import Context, Verdict, check
+from wscheck.events import ClientClose, Conversation, Drop
+from wscheck.runner import run_conversation
+
+
+def _conversations_on_each_endpoint(ctx: Context, *actions: str | bytes | ClientClose | Drop,
+                                    pipelined: bool = False) -> list[Conversation]:
+    convs = []
+    if ctx.spec.echo is not None:
+        convs.append(Conversation.of(ctx.spec.echo.url_path(), *actions, pipelined=pipelined))
+    if ctx.spec.auth is not None:
+        auth = ctx.spec.auth
+        convs.append(Conversation.of(auth.url_path(), *actions, query={auth.token: "t"},
+                                     pipelined=pipelined))
+    return convs
+
+
+@check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
+       "a binary message gets a close with code 1003 (unsupported data)", needs=[])
+async def binary(ctx: Context) -> Verdict:
+    for c in _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff"):
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if not obs.ok:
+            return Verdict("a binary message did not get a close with 1003", obs)
+    return Verdict()
+
+
+@check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
+       "a client that closes or drops at any point ends its conversation quietly", needs=[])
+async def disconnect(ctx: Context) -> Verdict:
+    scenarios = [
+        ("hello", ClientClose()),
+        ("hello", Drop()),
+        (Drop(),),
+        (ClientClose(1001),),
+    ]
+    for actions in scenarios:
+        for c in _conversations_on_each_endpoint(ctx, *actions):
+            obs = await run_conversation(ctx.driver, ctx.spec, c)
+            if obs.aftermath is not None:
+                return Verdict("the server did not end the conversation quietly when the "
+                               "client went away", obs)
+    # Dropping while replies are still on their way.
+    for c in _conversations_on_each_endpoint(ctx, *[f"in flight {i}" for i in range(20)],
+                                             Drop(), pipelined=True):
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if obs.aftermath is not None:
+            return Verdict("the server failed when a client dropped with replies in flight",
+                           obs)
+    # Whatever the server's insides, it must still serve the next client.
+    for c in _conversations_on_each_endpoint(ctx, "still serving?"):
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if not obs.ok:
+            return Verdict("after clients went away the server no longer serves new ones", obs)
+    return Verdict()
