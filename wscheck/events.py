@@ -83,9 +83,11 @@ class Refused:
 
 @dataclass(frozen=True)
 class Silence:
-    """Nothing arrived within ``seconds`` although something was expected.
+    """Nothing arrived although something was expected.
 
-    ``seconds`` is not compared: how long the kit waited is a setting, not an observation.
+    ``seconds`` is how long the client waited; 0 means the in-process driver *knew* nothing
+    could come (the app was idle, waiting for the client). It is not compared: how long the
+    kit waited is a setting, not an observation.
     """
 
     seconds: float = field(default=0.0, compare=False)
@@ -212,6 +214,8 @@ def describe(item: Event | Action) -> str:
                 return f"refused: HTTP {status}"
             return f"refused: close {close_code} before accept"
         case Silence(seconds):
+            if not seconds:
+                return "nothing (the app is idle, waiting for the client)"
             return f"nothing within {seconds:g}s"
         case AppCrashed(exc):
             return f"app raised {exc}"

@@ -270,8 +270,13 @@ def spec_from_mapping(data: Mapping[str, Any], where: str = "spec") -> Spec:
 
 
 def load_spec(path: str | Path, table: str | None = None) -> Spec:
-    """Read a spec from a TOML file; ``table="tool.wscheck"`` reads that sub-table instead."""
+    """Read a spec from a TOML file; ``table="tool.wscheck"`` reads that sub-table instead.
+
+    A file named ``pyproject.toml`` is read from its ``[tool.wscheck]`` table.
+    """
     path = Path(path)
+    if table is None and path.name == "pyproject.toml":
+        table = "tool.wscheck"
     try:
         data: Mapping[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

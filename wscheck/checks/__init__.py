@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wscheck.drivers.base import Driver
-from wscheck.events import Conversation, Event
+from wscheck.events import Conversation, Event, describe
 from wscheck.render import render_conversation, side_by_side
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import Spec
@@ -143,14 +143,15 @@ def format_failure(chk: Check, verdict: Verdict) -> str:
     """The failure text: id, level and protocol line, what is wrong, the conversation, and
     expected and observed transcripts side by side with the first difference marked."""
     lines = [
-        f"{chk.id} [{chk.level}] — protocol {chk.line}: {chk.description}",
-        f"problem: {verdict.problem}",
+        f"{chk.id} [{chk.level}]: {verdict.problem}",
+        f"protocol {chk.line}: {chk.description}",
     ]
     obs = verdict.observation
     if obs is not None:
         lines += ["", "conversation:", render_conversation(obs.conversation), "",
                   side_by_side(obs.expected, obs.observed)]
         if obs.aftermath is not None:
-            lines += ["", f"after the conversation the server side reported: {obs.aftermath}"]
+            lines += ["", "after the conversation, on the server side: "
+                      + describe(obs.aftermath)]
     lines += [*verdict.notes]
     return "\n".join(lines)

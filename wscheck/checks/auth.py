@@ -41,8 +41,9 @@ def conv(
 
 
 def refusal_form(obs: Observation, code: int) -> str | None:
-    """How the observed transcript refused: ``"accept-close"`` (the reference form), ``"before-accept"``
-    (close before accept, in-process or HTTP 403 on the wire), or None if it did not refuse."""
+    """How the observed transcript refused: ``"accept-close"`` (the reference form),
+    ``"before-accept"`` (close before accept, in-process or HTTP 403 on the wire), or None if
+    it did not refuse."""
     if obs.observed == (Accepted(), Closed(code)):
         return "accept-close"
     if obs.observed in ((Refused(close_code=code),), (Refused(status=403),)):

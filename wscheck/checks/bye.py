@@ -63,7 +63,7 @@ async def nothing_after(ctx: Context) -> Verdict:
        "only the exact bye word ends the chat: other cases, spaces, newlines are echoed",
        needs=["bye"])
 async def exact_word(ctx: Context) -> Verdict:
-    echo, bye = _bye(ctx)
+    _, bye = _bye(ctx)
     variants = [bye.capitalize(), bye.upper(), f" {bye}", f"{bye} ", f"{bye}\n", f"\t{bye}",
                 f"good{bye}", f"{bye}{bye}", f"{bye}!", bye[:-1]]
     variants = list(dict.fromkeys(v for v in variants if v != bye and v))

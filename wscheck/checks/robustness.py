@@ -32,7 +32,7 @@ async def binary(ctx: Context) -> Verdict:
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
        "a client that closes or drops at any point ends its conversation quietly", needs=[])
 async def disconnect(ctx: Context) -> Verdict:
-    scenarios = [
+    scenarios: list[tuple[str | ClientClose | Drop, ...]] = [
         ("hello", ClientClose()),
         ("hello", Drop()),
         (Drop(),),

@@ -316,8 +316,12 @@ class AsgiConnection:
         if self._final is not None and not self._events:
             return self._final
         wait = self._driver.timeout if timeout is None else timeout
+        start = self._loop.time()
         event = await self._next(wait)
-        return Silence(wait) if event is None else event
+        if event is None:
+            # Known idle before the deadline: say so, rather than claim we waited.
+            return Silence(0.0 if self._loop.time() - start < wait else wait)
+        return event
 
     async def quiet(self, window: float | None = None) -> Event | None:
         if self._final is not None and not self._events:

@@ -1,0 +1,7 @@
+"""``python -m wscheck`` is the ``wscheck`` command."""
+
+import sys
+
+from wscheck.cli import main
+
+sys.exit(main())
