@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -22,6 +23,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A server running for one test: where it listens and what it logged (WARNING+)."""
+
+    address: str  # "127.0.0.1:PORT"
+    records: list[logging.LogRecord]
+
+    def ws(self, path: str) -> str:
+        return f"ws://{self.address}{path}"
+
+    def http(self, path: str = "/") -> str:
+        return f"http://{self.address}{path}"
 
 
 class _Server(uvicorn.Server):
@@ -41,6 +56,9 @@ def serve_uvicorn(app: Any, **config: Any) -> Iterator[str]:
     config.setdefault("log_level", "warning")
     config.setdefault("lifespan", "auto")
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
+    # uvicorn.Config applies its logging dictConfig, which strips the handlers of uvicorn's
+    # loggers: put back those of any capture_logs() already active, so order does not matter.
+    _reattach_captures()
     thread = threading.Thread(target=server.run, name=f"uvicorn:{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -58,23 +76,41 @@ def serve_uvicorn(app: Any, **config: Any) -> Iterator[str]:
             thread.join(5)
 
 
+_active_captures: list[tuple[logging.Handler, list[logging.Logger]]] = []
+
+
+def _reattach_captures() -> None:
+    for handler, loggers in _active_captures:
+        for lg in loggers:
+            if handler not in lg.handlers:
+                lg.addHandler(handler)
+
+
 @contextlib.contextmanager
 def capture_logs(*names: str) -> Iterator[list[logging.LogRecord]]:
     """Collect records at WARNING and above from the named loggers (default: uvicorn's and
-    the root), so a test can assert that a server logged no error."""
+    the root), so a test can assert that a server logged no error.
+
+    It may be entered before or after :func:`serve_uvicorn` starts a server. A record that
+    propagates through several of the named loggers is collected once.
+    """
     records: list[logging.LogRecord] = []
 
     class _Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
+            if not any(r is record for r in records):
+                records.append(record)
 
     handler = _Collect(level=logging.WARNING)
     loggers = [logging.getLogger(n) for n in (names or ("", "uvicorn", "uvicorn.error",
                                                          "uvicorn.asgi"))]
     for lg in loggers:
         lg.addHandler(handler)
+    entry = (handler, loggers)
+    _active_captures.append(entry)
     try:
         yield records
     finally:
+        _active_captures.remove(entry)
         for lg in loggers:
             lg.removeHandler(handler)

@@ -1,0 +1,17 @@
+"""Fixtures shared by the kit's own tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from reference_app import create_app
+from tests.servers import LiveServer, capture_logs, serve_uvicorn
+
+
+@pytest.fixture
+def reference_server() -> Iterator[LiveServer]:
+    """The reference app (default spec) under uvicorn on a free loopback port."""
+    with capture_logs() as records, serve_uvicorn(create_app()) as address:
+        yield LiveServer(address, records)
