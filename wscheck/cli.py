@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", help="fail on SHOULD-level failures too")
     run.add_argument("--timeout", metavar="SECONDS", help="deadline of any single wait")
     run.add_argument("--ca-file", metavar="FILE", help="CA bundle to trust for wss:// targets")
+    run.add_argument("--examples", metavar="N", help="generated examples per property check")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER,
                      help="after `--`: extra pytest arguments")
 
@@ -88,6 +89,8 @@ def _run(args: argparse.Namespace) -> int:
         options.append("--wscheck-strict")
     if args.timeout:
         options += ["--wscheck-timeout", args.timeout]
+    if args.examples:
+        options += ["--wscheck-examples", args.examples]
     if args.ca_file:
         options += ["--wscheck-ca-file", str(Path(args.ca_file).resolve())]
     here = os.getcwd()

@@ -151,7 +151,14 @@ class ClientClose:
 
 @dataclass(frozen=True)
 class Drop:
-    """The client vanishes without a closing handshake (TCP drop)."""
+    """The client vanishes without a closing handshake (TCP drop).
+
+    Normally the client first reads the replies it is owed, so the transcript stays fully
+    checkable; ``in_flight=True`` drops at once, with replies still on their way (those
+    replies are then unobservable and left out of the expected transcript).
+    """
+
+    in_flight: bool = False
 
 
 Action: TypeAlias = SendText | SendBytes | ClientClose | Drop
@@ -198,13 +205,21 @@ class Conversation:
         return cls(path, tuple(actions), _freeze(query), _freeze(cookies), pipelined)
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    """``repr`` of a text, shortened in the middle when long (a 64 KiB message is one line)."""
+    if len(text) <= limit:
+        return repr(text)
+    half = limit // 2
+    return f"{text[:half]!r} … {text[-half // 2:]!r} ({len(text)} chars)"
+
+
 def describe(item: Event | Action) -> str:
     """One line for a report: ``Text('hi')``, ``Closed(1000)``, ``send 'hi'``."""
     match item:
         case Accepted():
             return "accepted"
         case Text(text):
-            return f"text {text!r}"
+            return f"text {_clip(text)}"
         case Binary(data):
             return f"binary {data[:32]!r}{'…' if len(data) > 32 else ''} ({len(data)} bytes)"
         case Closed(code, reason):
@@ -226,12 +241,13 @@ def describe(item: Event | Action) -> str:
         case TransportError(problem):
             return f"transport error: {problem}"
         case SendText(text):
-            return f"send text {text!r}"
+            return f"send text {_clip(text)}"
         case SendBytes(data):
             return f"send binary {data[:32]!r} ({len(data)} bytes)"
         case ClientClose(code):
             return f"client closes ({code})"
-        case Drop():
-            return "client drops the TCP connection"
+        case Drop(in_flight):
+            return "client drops the TCP connection" + (" (replies in flight)" if in_flight
+                                                         else "")
     raise TypeError(f"not an event or action: {item!r}")  # pragma: no cover
 

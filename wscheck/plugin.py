@@ -31,6 +31,8 @@ RESULTS_KEY = pytest.StashKey[list[tuple[Check, str, Verdict | None]]]()
 
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_QUIET_WINDOW = 0.2
+DEFAULT_EXAMPLES_ASGI = 100
+DEFAULT_EXAMPLES_URL = 25
 
 _OPTIONS: list[tuple[str, str, str]] = [
     # (name, ini type, help)
@@ -43,6 +45,9 @@ _OPTIONS: list[tuple[str, str, str]] = [
                                f"(default {DEFAULT_QUIET_WINDOW:g}; in-process silence is "
                                "known at once)."),
     ("ca-file", "string", "CA bundle to trust for wss:// targets (e.g. a self-signed cert)."),
+    ("examples", "string", "Generated examples per property check (default "
+                           f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over "
+                           "the network)."),
 ]
 
 
@@ -87,6 +92,19 @@ def _seconds(config: pytest.Config, dest: str, default: float) -> float:
     return value
 
 
+def _examples(config: pytest.Config, default: int) -> int:
+    raw, where = _value(config, "wscheck_examples")
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{where} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise pytest.UsageError(f"{where} must be at least 1, got {raw!r}")
+    return value
+
+
 def resolve_spec(config: pytest.Config) -> Spec:
     """The spec file named by option or ini key, else ``[tool.wscheck]`` in the rootdir's
     pyproject.toml, else the reference protocol."""
@@ -121,6 +139,8 @@ def pytest_configure(config: pytest.Config) -> None:
         quiet_window=_seconds(config, "wscheck_quiet_window", DEFAULT_QUIET_WINDOW),
         ca_file=_value(config, "wscheck_ca_file")[0] or None,
         strict=bool(strict_flag if strict_flag is not None else config.getini("wscheck_strict")),
+        examples=_examples(config, DEFAULT_EXAMPLES_URL if url and not app_ref
+                           else DEFAULT_EXAMPLES_ASGI),
     )
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = []
@@ -150,7 +170,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return None
     kind = "in-process ASGI" if settings.app else "network"
     return (f"wscheck: {kind} target {settings.target}, spec {settings.spec.digest()}, "
-            f"timeout {settings.timeout:g}s{', strict' if settings.strict else ''}")
+            f"timeout {settings.timeout:g}s, {settings.examples} examples per property"
+            f"{', strict' if settings.strict else ''}")
 
 
 class WscheckSuite(pytest.Collector):
@@ -201,7 +222,8 @@ class CheckItem(pytest.Item):
         assert runtime.driver is not None
         from wscheck.checks import Context
 
-        verdict = runtime.call(self.check.run, Context(runtime.settings.spec, runtime.driver))
+        ctx = Context(runtime.settings.spec, runtime.driver, runtime.settings.examples)
+        verdict = runtime.call(self.check.run, ctx)
         outcome = ("pass" if verdict.passed else
                    "warn" if self.check.level == "SHOULD" and not runtime.settings.strict
                    else "fail")

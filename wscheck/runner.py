@@ -92,11 +92,19 @@ async def run_conversation(
     left = False
     for action in conversation.actions:
         replies = model.step(action)
-        expected.extend(replies)
         if left:
             continue
+        leaving = isinstance(action, (ClientClose, Drop))
+        if leaving and alive and pending:
+            if isinstance(action, Drop) and action.in_flight:
+                del expected[len(observed):]  # replies still in flight cannot be observed
+                replies = ()
+            else:
+                alive = await _read(connection, pending, observed)
+            pending = 0
+        expected.extend(replies)
         await perform(connection, action)
-        left = isinstance(action, (ClientClose, Drop))
+        left = leaving
         if left:
             continue
         if conversation.pipelined:

@@ -51,6 +51,7 @@ class Settings:
     quiet_window: float = 0.2
     ca_file: str | None = None
     strict: bool = False
+    examples: int = 100
 
     @property
     def target(self) -> str:

@@ -37,10 +37,12 @@ Need = Literal["echo", "bye", "auth"]
 
 @dataclass(frozen=True)
 class Context:
-    """What a check may use: the protocol and a driver for the target."""
+    """What a check may use: the protocol, a driver for the target, and how many generated
+    examples each property check should try."""
 
     spec: Spec
     driver: Driver
+    examples: int = 100
 
 
 @dataclass(frozen=True)
@@ -108,13 +110,13 @@ def check(
 
 def all_checks() -> list[Check]:
     """Every check, in suite order."""
-    from wscheck.checks import auth, bye, echo, robustness  # noqa: F401  (registers them)
+    from wscheck.checks import auth, bye, echo, properties, robustness  # noqa: F401  (registers)
 
     return sorted(CHECKS.values(), key=lambda c: _AREA_ORDER.index(c.id.split(".")[0]))
 
 
 #: The suite runs in the order of the brief.
-_AREA_ORDER = ["echo", "bye", "isolation", "auth", "robust"]
+_AREA_ORDER = ["echo", "bye", "isolation", "auth", "robust", "prop"]
 
 
 async def compare(

@@ -46,7 +46,7 @@ async def disconnect(ctx: Context) -> Verdict:
                                "client went away", obs)
     # Dropping while replies are still on their way.
     for c in _conversations_on_each_endpoint(ctx, *[f"in flight {i}" for i in range(20)],
-                                             Drop(), pipelined=True):
+                                             Drop(in_flight=True), pipelined=True):
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         if obs.aftermath is not None:
             return Verdict("the server failed when a client dropped with replies in flight",

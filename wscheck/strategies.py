@@ -1,0 +1,193 @@
+"""Hypothesis strategies for the chat protocol: messages, credentials, conversations.
+
+Public and composable, so users can write their own properties on the same generators::
+
+    from hypothesis import given
+    from wscheck.strategies import messages
+
+    @given(messages())
+    def test_my_app_echoes(message): ...
+
+Generated text is weighted toward the edges where implementations break — the empty string,
+whitespace, newlines, NUL and control characters, combining marks, right-to-left text, emoji,
+near-misses of the bye word, and now and then a message of 64 KiB or more — while the plain
+``st.text()`` branch keeps covering the rest of Unicode. Only text a WebSocket can carry is
+generated: no lone surrogates.
+"""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import strategies as st
+
+from wscheck.events import Action, ClientClose, Conversation, Drop, SendText
+from wscheck.spec import AuthSpec, EchoSpec, Spec
+
+__all__ = [
+    "EDGE_MESSAGES",
+    "auth_conversations",
+    "bye_variants",
+    "conversations",
+    "cookie_values",
+    "echo_conversations",
+    "long_messages",
+    "messages",
+    "q_values",
+    "tokens",
+]
+
+#: Messages that have broken implementations before; drawn often, and shrunk toward.
+EDGE_MESSAGES: tuple[str, ...] = (
+    "", " ", "  ", "\t", "\n", "\r\n", "\r", " x", "x ", " x ", "a\nb", "a\r\nb", "x\n",
+    "\x00", "a\x00b", "\x1b[0m", "\x7f", "\u0301", "e\u0301", "\u200b", "\ufeff",
+    "\u202eabc", "مرحبا", "שלום", "你好", "🙂", "👍🏽", "👨‍👩‍👧", "🇫🇷", "𝔘", "{message}", "{}",
+    "%s", "None", "null", "0", "-1",
+)
+
+# Everything a WebSocket text frame can carry: any code point but lone surrogates.
+_ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+
+
+def bye_variants(word: str = "bye") -> st.SearchStrategy[str]:
+    """Near-misses of the bye word, which a conforming server must echo like any message."""
+    variants = {word.capitalize(), word.upper(), f" {word}", f"{word} ", f"{word}\n",
+                f"\t{word}", f"{word}\r\n", f"good{word}", f"{word}{word}", f"{word}.",
+                word[:-1], word.swapcase()}
+    variants.discard(word)
+    variants.discard("")
+    return st.sampled_from(sorted(variants))
+
+
+def long_messages(min_size: int = 64 * 1024, max_size: int = 80 * 1024) -> st.SearchStrategy[str]:
+    """Long messages built from a short generated unit (cheap to draw, and still varied)."""
+
+    def build(unit: str, size: int) -> str:
+        return (unit * (size // len(unit) + 1))[:size]
+
+    unit = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=8)
+    return st.builds(build, unit, st.integers(min_size, max_size))
+
+
+@st.composite
+def messages(draw: st.DrawFn, spec: Spec | None = None, *, bye_word: bool = False,
+             long: bool = True) -> str:
+    """A text message, weighted toward edge cases; never the bye word unless ``bye_word``.
+
+    ``spec`` supplies the bye word whose near-misses are mixed in (default: ``bye``).
+    """
+    word = spec.echo.bye if spec is not None and spec.echo is not None else "bye"
+    kind = draw(st.integers(0, 19))
+    if kind < 5:
+        message = draw(st.sampled_from(EDGE_MESSAGES))
+    elif kind < 7 and word:
+        message = draw(bye_variants(word))
+    elif kind < 9:
+        # Edge pieces glued to ordinary text: whitespace and newlines at the ends, inside.
+        parts = draw(st.lists(st.one_of(st.sampled_from(EDGE_MESSAGES), _ANY_TEXT),
+                              min_size=2, max_size=4))
+        message = "".join(parts)
+    elif kind == 19 and long:
+        message = draw(long_messages())
+    else:
+        message = draw(_ANY_TEXT)
+    if not bye_word and word is not None and message == word:
+        message = message + " "
+    return message
+
+
+# RFC 6265 cookie-octet: what a Cookie header can carry without quoting.
+_COOKIE_OCTETS = "".join(
+    c for c in map(chr, range(0x21, 0x7F)) if c not in '",;\\'
+)
+
+
+def cookie_values(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
+    """Cookie values within RFC 6265's cookie-octet set; the empty value sometimes."""
+    return st.text(st.sampled_from(_COOKIE_OCTETS), min_size=0 if allow_empty else 1,
+                   max_size=24)
+
+
+def tokens(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
+    """Query-parameter tokens: any text (it is percent-encoded on the way), empty sometimes."""
+    simple = st.text(st.sampled_from(string.ascii_letters + string.digits + "-_.~"),
+                     min_size=1, max_size=16)
+    return st.one_of(simple, st.just("") if allow_empty else simple,
+                     st.text(st.characters(exclude_categories=["Cs"]),
+                             min_size=0 if allow_empty else 1, max_size=16))
+
+
+def _no_digit(s: str) -> bool:
+    return not any(c.isdigit() for c in s)
+
+
+def q_values(*, invalid: bool = True) -> st.SearchStrategy[str]:
+    """Values for ``q`` whose outcome the protocol fixes: canonical integers and, when
+    ``invalid``, strings with no digit at all (which must be refused). Spellings the brief
+    leaves to the implementation (``05``, ``+5``, ``5.0``) are never generated."""
+    canonical = st.integers(min_value=-(10**20), max_value=10**20).map(str)
+    if not invalid:
+        return canonical
+    no_digit = st.text(st.characters(exclude_categories=["Cs", "Nd", "No", "Nl"]),
+                       min_size=1, max_size=8).filter(_no_digit)
+    return st.one_of(canonical, no_digit)
+
+
+@st.composite
+def echo_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 8,
+                       long: bool = True) -> Conversation:
+    """A conversation on the echo endpoint: messages, lock-step or pipelined, ending with the
+    bye word (when the spec has one), a client close, a drop, or simply stopping."""
+    echo = spec.echo
+    assert echo is not None, "the spec has no echo endpoint"
+    actions: list[Action] = [SendText(m) for m in draw(
+        st.lists(messages(spec, long=long), max_size=max_messages))]
+    ending = draw(st.sampled_from(["none", "bye", "close", "drop"] if echo.bye else
+                                  ["none", "close", "drop"]))
+    if ending == "bye":
+        assert echo.bye is not None
+        actions.insert(draw(st.integers(0, len(actions))), SendText(echo.bye))
+        if draw(st.booleans()):
+            actions.append(SendText("after bye"))
+    elif ending == "close":
+        actions.append(ClientClose())
+    elif ending == "drop":
+        actions.append(Drop())
+    return Conversation(echo.url_path(), tuple(actions), pipelined=draw(st.booleans()))
+
+
+@st.composite
+def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4) -> Conversation:
+    """A conversation on the credentials endpoint with any combination of cookie, token and
+    ``q`` (each present, empty or absent), and a few messages (the bye word among them)."""
+    auth: AuthSpec | None = spec.auth
+    assert auth is not None, "the spec has no credentials endpoint"
+    query: list[tuple[str, str]] = []
+    cookies: list[tuple[str, str]] = []
+    if draw(st.booleans()):
+        query.append((auth.token, draw(tokens())))
+    if draw(st.booleans()):
+        cookies.append((auth.cookie, draw(cookie_values())))
+    if draw(st.booleans()):
+        query.append((auth.q, draw(q_values())))
+    echo: EchoSpec | None = spec.echo
+    pool = messages(spec, long=False, bye_word=True)
+    if echo is not None and echo.bye:
+        pool = st.one_of(pool, st.just(echo.bye))
+    texts = draw(st.lists(pool, min_size=1, max_size=max_messages))
+    query = draw(st.permutations(query))
+    return Conversation(auth.url_path(), tuple(SendText(t) for t in texts), tuple(query),
+                        tuple(cookies), pipelined=draw(st.booleans()))
+
+
+def conversations(spec: Spec) -> st.SearchStrategy[Conversation]:
+    """Whole conversations on any endpoint the spec has."""
+    options = []
+    if spec.echo is not None:
+        options.append(echo_conversations(spec))
+    if spec.auth is not None:
+        options.append(auth_conversations(spec))
+    if not options:
+        raise ValueError("the spec has no endpoint to talk to")
+    return st.one_of(*options)
+
