@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Iterable
 
 from wscheck.checks import Context, Verdict, check, compare
-from wscheck.events import Accepted, Conversation, SendText, Text
+from wscheck.drivers.base import Connection
+from wscheck.events import Accepted, Conversation, Event, SendText, Text
 from wscheck.model import ModelConnection
 from wscheck.runner import Observation
 from wscheck.spec import EchoSpec
@@ -173,12 +174,10 @@ async def interleave(ctx: Context, conversations: list[Conversation]) -> list[Ob
                 counts.append(len(replies))
                 if isinstance(action, SendText):
                     await conn.send_text(action.text)
-            for conn, got, n in zip(conns, observed, counts):
-                for _ in range(n if isinstance(got[-1], (Accepted, Text)) else 0):
-                    event = await conn.receive()
-                    got.append(event)
-                    if not isinstance(event, Text):
-                        break
+            # Every client reads at once: a silent server costs one timeout a round, not one
+            # a client.
+            await asyncio.gather(*(_read_replies(conn, got, n)
+                                   for conn, got, n in zip(conns, observed, counts)))
         open_ = [(conn, got) for conn, got in zip(conns, observed)
                  if isinstance(got[-1], (Accepted, Text))]
         extras = await asyncio.gather(*(conn.quiet() for conn, _ in open_))
@@ -189,3 +188,12 @@ async def interleave(ctx: Context, conversations: list[Conversation]) -> list[Ob
         await asyncio.gather(*(c.close() for c in conns))
     return [Observation(c, tuple(e), tuple(o)) for c, e, o in zip(conversations, expected,
                                                                   observed)]
+
+
+async def _read_replies(conn: Connection, got: list[Event], count: int) -> None:
+    """Read up to ``count`` replies into ``got``, stopping at anything but a text message."""
+    for _ in range(count if isinstance(got[-1], (Accepted, Text)) else 0):
+        event = await conn.receive()
+        got.append(event)
+        if not isinstance(event, Text):
+            return

@@ -61,7 +61,7 @@ from wscheck.strategies import (
 T = TypeVar("T")
 
 #: Seconds of shrinking allowed after the first failure (see the module docstring).
-SHRINK_SECONDS = 2.0
+SHRINK_SECONDS = 1.0
 
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
