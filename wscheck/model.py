@@ -44,8 +44,12 @@ class UnspecifiedBehaviour(ValueError):
 
 
 def q_is_checked(value: str) -> bool:
-    """Whether the protocol specifies the outcome for this ``q`` value."""
-    return CANONICAL_INT.fullmatch(value) is not None or not any(c.isdigit() for c in value)
+    """Whether the protocol specifies the outcome for this ``q`` value: canonical integers
+    (accepted) and non-empty values with no digit at all (refused). An empty ``q=`` and other
+    spellings with digits are left to the implementation."""
+    if CANONICAL_INT.fullmatch(value):
+        return True
+    return value != "" and not any(c.isdigit() for c in value)
 
 
 def _last(pairs: Sequence[tuple[str, str]], name: str) -> str | None:
