@@ -1,0 +1,252 @@
+"""The in-process driver against raw ASGI apps that each do one allowed (or forbidden) thing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests import apps
+from wscheck.drivers.asgi import AsgiDriver, lifespan
+from wscheck.events import (
+    Accepted,
+    AppCrashed,
+    AppExited,
+    Binary,
+    Closed,
+    ProtocolViolation,
+    Refused,
+    Silence,
+    Text,
+)
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_close_without_code_or_reason_is_1000() -> None:
+    driver = AsgiDriver(apps.close_without_code, timeout=5)
+    conn = await driver.connect("/ws")
+    assert conn.handshake == Accepted()
+    await conn.send_text("hi")
+    event = await conn.receive()
+    assert event == Closed(1000)
+    assert isinstance(event, Closed)
+    assert event.reason == ""
+    # Once ended, the final event is repeated and nothing is left over.
+    assert await conn.receive() == Closed(1000)
+    assert await conn.finish() is None
+
+
+async def test_text_and_bytes() -> None:
+    driver = AsgiDriver(apps.text_and_bytes, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.send_text("é")
+    assert await conn.receive() == Text("text:é")
+    assert await conn.receive() == Binary("é".encode() + b"\x00\xff")
+    assert await conn.quiet() is None
+    await conn.close()
+    assert await conn.finish() is None
+
+
+async def test_query_and_cookies_reach_the_scope() -> None:
+    seen: dict[str, object] = {}
+
+    async def app(scope: apps.Scope, receive: apps.Receive, send: apps.Send) -> None:
+        seen.update(path=scope["path"], query=scope["query_string"],
+                    headers=dict(scope["headers"]))
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
+
+    driver = AsgiDriver(app, timeout=5)
+    conn = await driver.connect("/item/ws", [("token", "a b&c"), ("q", "")],
+                                [("session", "s1"), ("other", "")])
+    assert conn.handshake == Refused(close_code=1008)
+    assert seen["path"] == "/item/ws"
+    assert seen["query"] == b"token=a%20b%26c&q="
+    assert seen["headers"][b"cookie"] == b"session=s1; other="  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("code", "seen"), [(1008, 1008), (4001, 4001), (None, 1000)])
+async def test_close_before_accept_is_a_refusal_with_its_code(
+    code: int | None, seen: int
+) -> None:
+    driver = AsgiDriver(apps.close_before_accept(code), timeout=5)
+    conn = await driver.connect("/item/ws")
+    assert conn.handshake == Refused(close_code=seen)
+    assert await conn.receive() == Refused(close_code=seen)
+    await conn.send_text("ignored")  # after the end: does nothing, raises nothing
+    assert await conn.finish() is None
+
+
+async def test_denial_response_is_a_refusal_with_its_status() -> None:
+    driver = AsgiDriver(apps.denial_response, timeout=5)
+    conn = await driver.connect("/ws")
+    assert conn.handshake == Refused(status=401)
+    assert await conn.finish() is None
+
+
+async def test_app_exception_is_reported_with_its_name() -> None:
+    driver = AsgiDriver(apps.crash_on_message, timeout=5)
+    conn = await driver.connect("/ws")
+    assert conn.handshake == Accepted()
+    await conn.send_text("hi")
+    assert await conn.receive() == AppCrashed("LookupError: no such chat room")
+
+
+async def test_app_exception_during_the_handshake() -> None:
+    driver = AsgiDriver(apps.crash_before_accept, timeout=5)
+    conn = await driver.connect("/ws")
+    assert conn.handshake == AppCrashed("ZeroDivisionError: division by zero")
+
+
+async def test_send_before_accept_is_a_protocol_violation() -> None:
+    driver = AsgiDriver(apps.send_before_accept, timeout=5)
+    conn = await driver.connect("/ws")
+    assert conn.handshake == ProtocolViolation(
+        "the app sent 'websocket.send' before 'websocket.accept'")
+
+
+async def test_send_after_close_is_reported_by_finish() -> None:
+    driver = AsgiDriver(apps.send_after_close, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.send_text("hi")
+    assert await conn.receive() == Closed(1000)
+    late = await conn.finish()
+    assert late == ProtocolViolation(
+        "the app sent 'websocket.send' after the connection was closed")
+
+
+async def test_return_without_closing() -> None:
+    driver = AsgiDriver(apps.return_without_closing, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.send_text("hi")
+    assert await conn.receive() == AppExited()
+
+
+async def test_never_accepting_is_known_silence_at_once() -> None:
+    driver = AsgiDriver(apps.never_accept, timeout=5)
+    start = time.monotonic()
+    conn = await driver.connect("/ws")
+    assert time.monotonic() - start < 1
+    assert conn.handshake == Silence()
+    await conn.close()
+
+
+async def test_accepted_and_silent_is_known_at_once() -> None:
+    driver = AsgiDriver(apps.silent, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.send_text("anyone?")
+    start = time.monotonic()
+    event = await conn.receive()
+    assert time.monotonic() - start < 1
+    assert event == Silence()
+    assert isinstance(event, Silence)
+    assert event.seconds == 0  # known idle: not a wait that ran out
+    assert await conn.quiet() is None
+    assert time.monotonic() - start < 1
+    await conn.close()
+    assert await conn.finish() is None
+
+
+async def test_silence_after_a_real_wait_says_how_long() -> None:
+    driver = AsgiDriver(apps.busy_silent, timeout=5)  # a timer: nothing is *known* idle
+    conn = await driver.connect("/ws")
+    start = time.monotonic()
+    event = await conn.receive(timeout=0.2)
+    elapsed = time.monotonic() - start
+    assert isinstance(event, Silence)
+    assert event.seconds == 0.2
+    assert 0.15 < elapsed < 2
+    await driver.aclose()
+
+
+async def test_slow_replies_are_waited_for() -> None:
+    driver = AsgiDriver(apps.slow_echo, timeout=5)
+    conn = await driver.connect("/ws")
+    for i in range(3):
+        await conn.send_text(f"m{i}")
+        assert await conn.receive() == Text(f"m{i}")
+    await conn.send_text("last")
+    assert await conn.quiet() == Text("last")
+    await conn.close()
+
+
+async def test_pipelined_slow_replies_arrive_in_order() -> None:
+    driver = AsgiDriver(apps.slow_echo, timeout=5)
+    conn = await driver.connect("/ws")
+    for i in range(4):
+        await conn.send_text(f"p{i}")
+    assert [await conn.receive() for _ in range(4)] == [Text(f"p{i}") for i in range(4)]
+    await conn.close()
+
+
+async def test_unsolicited_message_from_a_background_task_is_seen_by_quiet() -> None:
+    driver = AsgiDriver(apps.unsolicited_later, timeout=5)
+    conn = await driver.connect("/ws")
+    start = time.monotonic()
+    assert await conn.quiet() == Text("unsolicited")
+    assert 0.05 < time.monotonic() - start < 2
+    await conn.close()
+
+
+async def test_client_drop_delivers_1006_and_later_sends_raise_oserror() -> None:
+    app = apps.DropRecorder()
+    driver = AsgiDriver(app, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.drop()
+    assert app.disconnect == {"type": "websocket.disconnect", "code": 1006}
+    assert isinstance(app.send_error, OSError)
+    assert await conn.finish() is None
+
+
+async def test_client_close_delivers_its_code() -> None:
+    app = apps.DropRecorder()
+    driver = AsgiDriver(app, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.close(1001)
+    assert app.disconnect == {"type": "websocket.disconnect", "code": 1001}
+    assert isinstance(app.send_error, OSError)
+
+
+async def test_aclose_cancels_running_apps() -> None:
+    driver = AsgiDriver(apps.silent, timeout=5)
+    conn = await driver.connect("/ws")
+    assert conn.handshake == Accepted()
+    start = time.monotonic()
+    await driver.aclose()
+    assert time.monotonic() - start < 1
+    assert not driver._tasks
+
+
+# --- lifespan --------------------------------------------------------------------------------
+
+
+async def test_lifespan_startup_and_shutdown_and_state() -> None:
+    app = apps.LifespanRecorder()
+    async with lifespan(app) as wrapped:
+        assert app.events == ["startup"]
+        driver = AsgiDriver(wrapped, timeout=5)
+        conn = await driver.connect("/ws")
+        assert conn.handshake == Accepted()
+        assert await conn.receive() == Text("hello from startup")
+        await conn.close()
+        assert await conn.finish() is None
+    assert app.events == ["startup", "shutdown"]
+
+
+async def test_app_without_lifespan_is_used_as_it_is_without_delay() -> None:
+    start = time.monotonic()
+    async with lifespan(apps.no_lifespan, timeout=5) as wrapped:
+        assert time.monotonic() - start < 0.5
+        assert wrapped is apps.no_lifespan
+        driver = AsgiDriver(wrapped, timeout=5)
+        conn = await driver.connect("/ws")
+        assert await conn.receive() == Text("no lifespan here")
+        await conn.close()
+    assert time.monotonic() - start < 1
+
+
+async def test_lifespan_startup_failure_propagates() -> None:
+    with pytest.raises(ConnectionRefusedError, match="database unreachable"):
+        async with lifespan(apps.failing_startup, timeout=5):
+            pytest.fail("the block must not run when startup failed")
