@@ -41,9 +41,9 @@ _OPTIONS: list[tuple[str, str, str]] = [
     ("spec", "string", "TOML file describing the protocol (default: [tool.wscheck] in the "
                        "rootdir's pyproject.toml, else the reference protocol)."),
     ("timeout", "string", f"Seconds any single wait may take (default {DEFAULT_TIMEOUT:g})."),
-    ("quiet-window", "string", "Seconds to wait for unexpected messages over the network "
-                               f"(default {DEFAULT_QUIET_WINDOW:g}; in-process silence is "
-                               "known at once)."),
+    ("quiet-window", "string", "Seconds to wait for unexpected messages (default "
+                               f"{DEFAULT_QUIET_WINDOW:g}; in-process, silence is usually "
+                               "known at once and this is not waited)."),
     ("ca-file", "string", "CA bundle to trust for wss:// targets (e.g. a self-signed cert)."),
     ("examples", "string", "Generated examples per property check (default "
                            f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over "

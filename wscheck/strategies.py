@@ -69,31 +69,26 @@ def long_messages(min_size: int = 64 * 1024, max_size: int = 80 * 1024) -> st.Se
     return st.builds(build, unit, st.integers(min_size, max_size))
 
 
-@st.composite
-def messages(draw: st.DrawFn, spec: Spec | None = None, *, bye_word: bool = False,
-             long: bool = True) -> str:
+def messages(spec: Spec | None = None, *, bye_word: bool = False,
+             long: bool = True) -> st.SearchStrategy[str]:
     """A text message, weighted toward edge cases; never the bye word unless ``bye_word``.
 
-    ``spec`` supplies the bye word whose near-misses are mixed in (default: ``bye``).
+    ``spec`` supplies the bye word whose near-misses are mixed in (default: ``bye``). The
+    branches are drawn about equally often: edge cases, near-misses of the bye word, edge
+    pieces glued to other text, any text, and (1 in 10, when ``long``) a message of 64 KiB
+    or more.
     """
     word = spec.echo.bye if spec is not None and spec.echo is not None else "bye"
-    kind = draw(st.integers(0, 19))
-    if kind < 5:
-        message = draw(st.sampled_from(EDGE_MESSAGES))
-    elif kind < 7 and word:
-        message = draw(bye_variants(word))
-    elif kind < 9:
-        # Edge pieces glued to ordinary text: whitespace and newlines at the ends, inside.
-        parts = draw(st.lists(st.one_of(st.sampled_from(EDGE_MESSAGES), _ANY_TEXT),
-                              min_size=2, max_size=4))
-        message = "".join(parts)
-    elif kind == 19 and long:
-        message = draw(long_messages())
-    else:
-        message = draw(_ANY_TEXT)
-    if not bye_word and word is not None and message == word:
-        message = message + " "
-    return message
+    glued = st.lists(st.one_of(st.sampled_from(EDGE_MESSAGES), _ANY_TEXT),
+                     min_size=2, max_size=4).map("".join)
+    branches = [st.sampled_from(EDGE_MESSAGES)]
+    if word:
+        branches.append(bye_variants(word))
+    branches += [glued, _ANY_TEXT, st.one_of(_ANY_TEXT, long_messages()) if long else _ANY_TEXT]
+    strategy = st.one_of(*branches)
+    if bye_word or word is None:
+        return strategy
+    return strategy.map(lambda m: m + " " if m == word else m)
 
 
 # RFC 6265 cookie-octet: what a Cookie header can carry without quoting.

@@ -122,7 +122,8 @@ def _looks_like_asgi(obj: object) -> bool:
 
 def make_driver(settings: Settings, app: ASGIApp | None) -> Driver:
     if app is not None:
-        return AsgiDriver(app, target=settings.target, timeout=settings.timeout)
+        return AsgiDriver(app, target=settings.target, timeout=settings.timeout,
+                          quiet_window=settings.quiet_window)
     from wscheck.drivers.url import UrlDriver
 
     assert settings.url is not None

@@ -46,8 +46,10 @@ from wscheck.events import (
     Event,
     SendText,
     Silence,
+    describe,
 )
 from wscheck.model import ModelConnection
+from wscheck.render import render_conversation
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import EchoSpec
 from wscheck.strategies import (
@@ -60,8 +62,10 @@ from wscheck.strategies import (
 
 T = TypeVar("T")
 
-#: Seconds of shrinking allowed after the first failure (see the module docstring).
-SHRINK_SECONDS = 1.0
+#: Seconds of shrinking allowed after the first failure (see the module docstring): short
+#: over a network, where a stalling app costs a timeout per replay; longer in-process, where
+#: a replay costs about a millisecond and a better shrink is nearly free.
+SHRINK_SECONDS = {"url": 1.0, "asgi": 3.0}
 
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
@@ -69,7 +73,7 @@ _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_b
 
 settings.register_profile(
     "wscheck", deadline=None, phases=_PHASES, suppress_health_check=_HEALTH,
-    report_multiple_bugs=False, print_blob=True)
+    report_multiple_bugs=False, print_blob=False)
 settings.register_profile(
     "wscheck-ci", parent=settings.get_profile("wscheck"), derandomize=True, database=None)
 
@@ -85,10 +89,12 @@ def profile() -> settings:
 class PropertyFailed(AssertionError):
     """One generated example failed; carries its observation."""
 
-    def __init__(self, problem: str, observation: Observation) -> None:
+    def __init__(self, problem: str, observation: Observation,
+                 steps: tuple[str, ...] = ()) -> None:
         super().__init__(problem)
         self.problem = problem
         self.observation = observation
+        self.steps = steps
 
 
 @dataclass
@@ -124,7 +130,7 @@ async def _hypothesis(
 ) -> Verdict:
     """Run ``evaluate`` on examples of ``strategy`` with Hypothesis; a verdict at the end."""
     loop = asyncio.get_running_loop()
-    budget = _Budget(SHRINK_SECONDS)
+    budget = _Budget(SHRINK_SECONDS.get(ctx.driver.kind, 1.0))
     timeout = ctx.driver.timeout * 20 + 10  # a bound on one example, never reached normally
 
     def body(example: T) -> None:
@@ -163,12 +169,21 @@ async def _hypothesis(
 
 
 def _notes(budget: _Budget) -> tuple[str, ...]:
+    """How hard Hypothesis shrank, and how the failure comes back."""
     notes = [f"shrunk by Hypothesis over {budget.calls} runs to the minimal failing example "
              "above"]
-    blob = [line for line in budget.log if "reproduce_failure" in line]
-    if blob:
-        notes.append("replay it exactly with " + blob[-1].strip().splitlines()[-1])
+    if profile().database is not None:
+        notes.append("Hypothesis saved it in its example database (.hypothesis/ in the "
+                     "directory pytest runs from): the next run replays it first")
     return tuple(notes)
+
+
+def _stateful_verdict(failure: PropertyFailed, budget: _Budget) -> Verdict:
+    notes = list(_notes(budget))
+    if failure.steps:
+        notes.append("the minimal sequence of steps, over all clients:\n  "
+                     + "\n  ".join(failure.steps[-40:]))
+    return Verdict(failure.problem, failure.observation, notes=tuple(notes))
 
 
 def _mismatch(problem: str, obs: Observation) -> PropertyFailed | None:
@@ -261,6 +276,7 @@ class _Live:
     observed: list[Event]
     unread: int = 0
     gone: bool = False
+    name: str = "client"
 
     def observation(self) -> Observation:
         return Observation(self.conversation, tuple(self.expected), tuple(self.observed))
@@ -274,7 +290,7 @@ async def prop_stateful(ctx: Context) -> Verdict:
     spec = ctx.spec
     assert spec.echo is not None
     echo: EchoSpec = spec.echo
-    budget = _Budget(SHRINK_SECONDS)
+    budget = _Budget(SHRINK_SECONDS.get(ctx.driver.kind, 1.0))
     bound = ctx.driver.timeout * 20 + 10
 
     def on_loop(coro: Awaitable[T]) -> T:
@@ -289,6 +305,7 @@ async def prop_stateful(ctx: Context) -> Verdict:
         def __init__(self) -> None:
             super().__init__()
             self.live: list[_Live] = []
+            self.trace: list[str] = []  # the run so far, for the failure report
             budget.calls += 1
             # Out of shrinking time: run nothing, so every further candidate passes at once
             # and the smallest failure found so far is what gets reported.
@@ -301,8 +318,9 @@ async def prop_stateful(ctx: Context) -> Verdict:
             expected = list(model.open())
             conn = on_loop(ctx.driver.connect(conv.path, conv.query, conv.cookies))
             live = _Live(conv, model, conn, expected, [conn.handshake],
-                         unread=len(expected) - 1)
+                         unread=len(expected) - 1, name=f"client {len(self.live) + 1}")
             self.live.append(live)
+            self.trace.append(f"{live.name}: {render_conversation(conv).splitlines()[0]}")
             return live
 
         @rule(target=connections)
@@ -319,9 +337,10 @@ async def prop_stateful(ctx: Context) -> Verdict:
             return self._open(Conversation(spec.auth.url_path(), (), query, cookies))
 
         def _act(self, live: _Live, action: SendText | ClientClose | Drop) -> None:
-            if live.gone or live.connection is None:
-                return
+            if live.gone or live.connection is None or live.model.closed:
+                return  # gone, or the server ended it (bye): nothing more to do on this one
             conn = live.connection
+            self.trace.append(f"{live.name}: {describe(action)}")
             live.conversation = Conversation(
                 live.conversation.path, (*live.conversation.actions, action),
                 live.conversation.query, live.conversation.cookies)
@@ -339,9 +358,11 @@ async def prop_stateful(ctx: Context) -> Verdict:
                 live.gone = True
                 on_loop(conn.drop())
 
-        @rule(live=connections, message=messages(spec, long=False))
-        def send(self, live: _Live, message: str) -> None:
+        @rule(live=connections, message=messages(spec, long=False), then_read=st.booleans())
+        def send(self, live: _Live, message: str, then_read: bool) -> None:
             self._act(live, SendText(message))
+            if then_read:
+                self.read(live)
 
         @precondition(lambda self: echo.bye is not None)
         @rule(live=connections)
@@ -352,6 +373,8 @@ async def prop_stateful(ctx: Context) -> Verdict:
 
         @rule(live=connections)
         def read(self, live: _Live) -> None:
+            if live.unread > 0 and not live.gone:
+                self.trace.append(f"{live.name}: reads {live.unread} replies")
             while live.unread > 0 and not live.gone and live.connection is not None:
                 event = on_loop(live.connection.receive())
                 live.observed.append(event)
@@ -372,8 +395,8 @@ async def prop_stateful(ctx: Context) -> Verdict:
         def _check(self, live: _Live) -> None:
             n = len(live.observed)
             if live.observed != live.expected[:n]:
-                failure = PropertyFailed("a connection of the state machine diverged from "
-                                         "the model", live.observation())
+                failure = PropertyFailed(f"{live.name} of the state machine diverged from "
+                                         "the model", live.observation(), tuple(self.trace))
                 budget.failed(repr(live.conversation), failure)
                 raise failure
 
@@ -382,12 +405,18 @@ async def prop_stateful(ctx: Context) -> Verdict:
                 for live in self.live:
                     if not live.gone:
                         self.read(live)
+                for live in self.live:
+                    if not live.gone and live.connection is not None:
+                        extra = on_loop(live.connection.quiet())
+                        if extra is not None:  # e.g. a reply meant for another client
+                            live.observed.append(extra)
+                            self._check(live)
             finally:
                 for live in self.live:
                     if not live.gone and live.connection is not None:
                         on_loop(live.connection.close())
 
-    Machine.TestCase.settings = settings(profile(), max_examples=max(10, ctx.examples // 4),
+    Machine.TestCase.settings = settings(profile(), max_examples=max(10, ctx.examples // 2),
                                          stateful_step_count=20)
 
     def run() -> None:
@@ -397,14 +426,10 @@ async def prop_stateful(ctx: Context) -> Verdict:
     try:
         await asyncio.to_thread(run)
     except PropertyFailed as exc:
-        steps = [line for line in budget.log if line.strip()]
-        notes = list(_notes(budget))
-        if steps:
-            notes.append("the minimal sequence of steps:\n" + "\n".join(steps[-30:]))
-        return Verdict(exc.problem, exc.observation, notes=tuple(notes))
+        return _stateful_verdict(exc, budget)
     except Flaky as exc:
         if budget.best is not None:  # the shrink budget ran out: report the smallest failure
-            return Verdict(budget.best.problem, budget.best.observation, notes=_notes(budget))
+            return _stateful_verdict(budget.best, budget)
         return Verdict(f"the app behaved differently on a replay: {str(exc).splitlines()[0]}")
     except Exception as exc:
         return Verdict(f"the property run stopped: {type(exc).__name__}: {exc}")

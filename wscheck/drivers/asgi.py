@@ -326,7 +326,7 @@ class AsgiConnection:
     async def quiet(self, window: float | None = None) -> Event | None:
         if self._final is not None and not self._events:
             return None
-        wait = self._driver.timeout if window is None else window
+        wait = self._driver.quiet_window if window is None else window
         return await self._next(wait)
 
     async def _leave(self, code: int) -> None:
@@ -365,10 +365,14 @@ class AsgiDriver:
 
     kind = "asgi"
 
-    def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = 2.0) -> None:
+    def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = 2.0,
+                 quiet_window: float = 0.2) -> None:
         self.app = app
         self.target = target
         self.timeout = timeout
+        #: How long :meth:`AsgiConnection.quiet` waits when idleness cannot be known (the app
+        #: has a timer pending, or waits on a thread or on I/O).
+        self.quiet_window = quiet_window
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 50000
 

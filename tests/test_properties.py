@@ -1,0 +1,288 @@
+"""The property checks earn their keep: defects that hand-picked cases can miss are caught,
+and shrunk to the smallest conversation that shows them.
+
+Each mutant below is the reference app with one defect in its echo endpoint. The assertions
+name the minimal example Hypothesis is expected to shrink to, so a regression in the
+strategies or in the shrink budget shows up as a changed example, not just a pass/fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reference_app import create_app
+from wscheck.checks import CHECKS, Context, Verdict, all_checks
+from wscheck.drivers.asgi import AsgiDriver, lifespan
+from wscheck.events import ClientClose, Drop, SendText, Silence
+from wscheck.model import expected
+from wscheck.runner import run_conversation
+from wscheck.spec import Spec
+from wscheck.strategies import (
+    auth_conversations,
+    echo_conversations,
+    messages,
+    q_values,
+)
+
+PREFIX = "接收到的消息是:"
+FAREWELLS = ("请注意:窗口即将关闭", "窗口已关闭")
+
+all_checks()  # registers every check
+
+
+@pytest.fixture(autouse=True)
+def _derandomized(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in CI: the wscheck-ci profile (derandomized, no example database), so one test's
+    saved failure is never replayed against another test's app."""
+    monkeypatch.setenv("CI", "true")
+
+
+Reply = Callable[[str, list[str]], "str | None"]
+IsBye = Callable[[str, list[str]], bool]
+
+
+def echo_mutant(
+    reply: Reply = lambda m, before: PREFIX + m,
+    is_bye: IsBye = lambda m, before: m == "bye",
+) -> FastAPI:
+    """The reference app with its echo endpoint replaced by one with a single defect.
+
+    ``reply`` and ``is_bye`` get the message and the messages this connection sent before it.
+    """
+    app = create_app()
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/ws"]
+
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        before: list[str] = []
+        try:
+            while True:
+                message = await websocket.receive_text()
+                if is_bye(message, before):
+                    for farewell in FAREWELLS:
+                        await websocket.send_text(farewell)
+                    await websocket.close(1000)
+                    return
+                text = reply(message, before)
+                before.append(message)
+                if text is not None:
+                    await websocket.send_text(text)
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+
+def misrouting() -> FastAPI:
+    """Replies go to the most recently connected client; bye is handled correctly."""
+    app = create_app()
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/ws"]
+    latest: list[WebSocket] = []
+
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        latest.append(websocket)
+        try:
+            while True:
+                message = await websocket.receive_text()
+                if message == "bye":
+                    for farewell in FAREWELLS:
+                        await websocket.send_text(farewell)
+                    await websocket.close(1000)
+                    return
+                await latest[-1].send_text(PREFIX + message)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            latest.remove(websocket)
+
+    return app
+
+
+def run_check(app: FastAPI, check_id: str, examples: int = 100) -> Verdict:
+    async def main() -> Verdict:
+        async with lifespan(app) as wrapped:
+            driver = AsgiDriver(wrapped, timeout=1.0)
+            try:
+                return await CHECKS[check_id].run(Context(Spec(), driver, examples))
+            finally:
+                await driver.aclose()
+
+    return asyncio.run(main())
+
+
+def sent(verdict: Verdict) -> list[str]:
+    assert verdict.observation is not None
+    return [a.text for a in verdict.observation.conversation.actions if isinstance(a, SendText)]
+
+
+MUTANTS: list[tuple[str, Callable[[], FastAPI], str, Callable[[list[str]], bool], str]] = [
+    # (name, app, check, predicate on the shrunk messages, what the minimal example is)
+    ("whitespace stripped", lambda: echo_mutant(lambda m, b: PREFIX + m.strip()),
+     "prop.echo", lambda ms: ms == [" "], "the single message ' '"),
+    ("long messages truncated", lambda: echo_mutant(lambda m, b: PREFIX + m[:4096]),
+     "prop.echo", lambda ms: len(ms) == 1 and len(ms[0]) == 64 * 1024,
+     "one message of exactly 64 KiB, the shortest long message generated"),
+    ("non-ASCII mangled",
+     lambda: echo_mutant(lambda m, b: PREFIX + m.encode("ascii", "replace").decode()),
+     "prop.echo", lambda ms: len(ms) == 1 and len(ms[0]) == 1 and ord(ms[0]) > 127,
+     "one non-ASCII character"),
+    ("newlines dropped",
+     lambda: echo_mutant(lambda m, b: PREFIX + m.replace("\n", "").replace("\r", "")),
+     "prop.echo", lambda ms: ms in (["\n"], ["\r\n"], ["\r"]), "a lone newline"),
+    ("replies stop after 3 messages",
+     lambda: echo_mutant(lambda m, b: PREFIX + m if len(b) < 3 else None),
+     "prop.conversation", lambda ms: ms == ["", "", "", ""], "four empty messages"),
+    ("replies shifted by one",
+     lambda: echo_mutant(lambda m, b: PREFIX + b[-1] if b else None),
+     "prop.conversation", lambda ms: ms == [""], "one empty message"),
+    ("bye matched case-insensitively",
+     lambda: echo_mutant(is_bye=lambda m, b: m.lower() == "bye"),
+     "prop.echo", lambda ms: len(ms) == 1 and ms[0].lower() == "bye" and ms[0] != "bye",
+     "one case variant of bye"),
+    ("bye matched after strip",
+     lambda: echo_mutant(is_bye=lambda m, b: m.strip() == "bye"),
+     "prop.echo", lambda ms: len(ms) == 1 and ms[0].strip() == "bye" and ms[0] != "bye",
+     "one bye with surrounding whitespace"),
+    ("bye only as the first message",
+     lambda: echo_mutant(is_bye=lambda m, b: m == "bye" and not b),
+     "prop.conversation", lambda ms: ms == ["", "bye"], "an empty message, then bye"),
+    ("crash on the empty message",
+     lambda: echo_mutant(lambda m, b: PREFIX + m if m else str(1 / len(m))),
+     "prop.echo", lambda ms: ms == [""], "the empty message"),
+    ("replies sent to another connection", misrouting,
+     "prop.concurrent", lambda ms: ms == [""], "the first client's single empty message"),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "check_id", "minimal", "described"), MUTANTS,
+                         ids=[m[0] for m in MUTANTS])
+def test_property_catches_and_shrinks(
+    name: str, make: Callable[[], FastAPI], check_id: str,
+    minimal: Callable[[list[str]], bool], described: str,
+) -> None:
+    verdict = run_check(make(), check_id)
+    assert not verdict.passed, f"{check_id} missed the defect: {name}"
+    shrunk = sent(verdict)
+    assert minimal(shrunk), (
+        f"{name}: expected {check_id} to shrink to {described}, got {shrunk!r}")
+
+
+def test_stateful_machine_catches_misrouting() -> None:
+    verdict = run_check(misrouting(), "prop.stateful")
+    assert not verdict.passed
+    assert verdict.problem is not None
+    assert verdict.problem.endswith("of the state machine diverged from the model")
+    steps = next(n for n in verdict.notes if n.startswith("the minimal sequence of steps"))
+    # Two clients are the least that can show misrouting.
+    assert "client 2: connect /ws" in steps, steps
+
+
+def test_every_property_passes_on_the_reference_app() -> None:
+    for check in all_checks():
+        if check.id.startswith("prop."):
+            verdict = run_check(create_app(), check.id)
+            assert verdict.passed, (check.id, verdict.problem, verdict.observation)
+
+
+def test_a_stalling_app_fails_quickly_despite_shrinking() -> None:
+    """A defect that costs a full timeout per replay must not multiply into a long run: the
+    shrink budget ends it within a few seconds of the first failure.
+
+    The app goes silent after two replies while a sleeping background task keeps a timer
+    pending, so the in-process driver cannot know the silence and waits out every timeout,
+    as a network client would.
+    """
+    app = echo_mutant(lambda m, b: PREFIX + m if len(b) < 2 else None)
+
+    @app.on_event("startup")
+    async def keep_a_timer_pending() -> None:
+        app.state.sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
+
+    async def main() -> tuple[Verdict, float]:
+        async with lifespan(app) as wrapped:
+            driver = AsgiDriver(wrapped, timeout=0.5)
+            start = time.monotonic()
+            verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 100))
+            elapsed = time.monotonic() - start
+            app.state.sleeper.cancel()
+            await driver.aclose()
+            return verdict, elapsed
+
+    verdict, elapsed = asyncio.run(main())
+    assert not verdict.passed
+    assert verdict.observation is not None
+    # Bounded shrinking may stop short of the minimum, but what it reports is a real failure:
+    # a third message met with silence.
+    assert len(sent(verdict)) >= 3, sent(verdict)
+    assert any(isinstance(e, Silence) for e in verdict.observation.observed)
+    # First failure (one timeout), a 1 s shrink budget, one timeout overrun, some slack.
+    assert elapsed < 6, f"the failing property run took {elapsed:.1f}s"
+
+
+# --- the model and the reference app are two readings of one brief -------------------------
+
+
+async def _reference_transcript(conversation: object) -> object:
+    async with lifespan(create_app()) as wrapped:
+        driver = AsgiDriver(wrapped, timeout=1.0)
+        obs = await run_conversation(driver, Spec(), conversation)  # type: ignore[arg-type]
+        await driver.aclose()
+        return obs
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(echo_conversations(Spec()), auth_conversations(Spec())))
+def test_reference_app_and_model_agree(conversation: object) -> None:
+    obs = asyncio.run(_reference_transcript(conversation))
+    assert obs.observed == expected(Spec(), conversation)  # type: ignore[attr-defined, arg-type]
+
+
+# --- the strategies generate what they promise -----------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages())
+def test_messages_are_sendable_and_never_the_bye_word(message: str) -> None:
+    assert message != "bye"
+    message.encode("utf-8")  # no lone surrogates: a WebSocket text frame can carry it
+
+
+@settings(max_examples=200, deadline=None)
+@given(q_values())
+def test_q_values_are_only_the_specified_kinds(q: str) -> None:
+    from wscheck.model import q_is_checked
+
+    assert q_is_checked(q)
+
+
+@settings(max_examples=200, deadline=None)
+@given(echo_conversations(Spec()))
+def test_conversations_end_in_every_way(conversation: object) -> None:
+    actions = conversation.actions  # type: ignore[attr-defined]
+    assert all(isinstance(a, (SendText, ClientClose, Drop)) for a in actions)
+
+
+def test_edge_weighting_reaches_the_edges() -> None:
+    seen: set[str] = set()
+
+    @settings(max_examples=500, deadline=None, database=None)
+    @given(messages())
+    def collect(message: str) -> None:
+        seen.add(message)
+
+    collect()
+    for edge in ("", " ", "\n", "\r\n", "\x00"):
+        assert edge in seen, f"the message strategy never produced {edge!r}"
+    assert any(len(m) >= 64 * 1024 for m in seen), "no long message in 500 draws"
+    assert any(m.lower() == "bye" and m != "bye" for m in seen) or any(
+        m.strip() == "bye" and m != "bye" for m in seen), "no near-miss of the bye word"
