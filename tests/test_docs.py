@@ -28,3 +28,17 @@ def test_check_ids_are_stable_and_well_formed() -> None:
         area, _, name = check_id.partition(".")
         assert area in {"echo", "bye", "isolation", "auth", "robust", "prop"}, check_id
         assert name and name == name.lower() and " " not in name, check_id
+
+
+def test_readme_fixture_example_runs(pytester) -> None:  # type: ignore[no-untyped-def]
+    """The README's "write your own checks" example works as printed."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"### Write your own checks.*?```python\n(.*?)```", readme, re.S)
+    assert match, "the README lost its fixture example"
+    pytester.makepyfile(test_mine=match.group(1))
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_subprocess(
+        "--wscheck-app", "reference_app:app", "--wscheck-no-suite", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
