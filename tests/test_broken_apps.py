@@ -1,0 +1,147 @@
+"""The kit must catch every broken app in ``tests/broken`` — with exactly the right checks.
+
+Each broken app is the raw ASGI implementation with one defect. For each, the table says which
+checks must fail (``fails``) and which generated-property checks may fail (``may_fail``):
+a property check draws its conversations at random, so whether it meets a narrow defect
+depends on the draw, but it may only fail for a defect inside the protocol lines it covers.
+Every other check must pass. "It failed somewhere" is not enough: a check that fails for a
+defect outside its own subject sends the user looking in the wrong place.
+
+How the sets were chosen:
+
+* the echo checks (``echo.*``) judge the whole echo reply, so any reply defect that shows in
+  their conversations fails them (a wrong prefix fails all of them but ``echo.accept``);
+* narrower checks judge only their own subject: ``bye.exact-word`` whether a near-miss ends
+  the chat, ``bye.mid-conversation`` whether a late bye still ends it, ``bye.sequence`` the
+  farewells, ``bye.close-code`` the code, ``isolation.concurrent``/``prop.concurrent``
+  cross-talk, ``auth.cookie-precedence``/``auth.empty-credential`` which credential is used,
+  ``auth.bye-ordinary`` the bye word on ``/item/ws``, ``robust.*`` binary and disconnects;
+* a check whose conversation cannot happen because an earlier step is refused (a dead echo
+  endpoint, a credential that no longer lets the client in) fails: it cannot vouch for its line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+import pytest
+
+import tests.broken
+from tests.verdicts import asgi_verdicts, failing
+from wscheck.checks import all_checks
+
+#: Generated examples per property check: enough for the defects listed as sure failures
+#: below, few enough that a broken app's shrinking stays short.
+EXAMPLES = 15
+
+
+@dataclass(frozen=True)
+class Expect:
+    fails: frozenset[str]
+    may_fail: frozenset[str] = field(default_factory=frozenset)
+
+
+def expect(*fails: str, may: tuple[str, ...] = ()) -> Expect:
+    return Expect(frozenset(fails), frozenset(may))
+
+
+ECHO_CONTENT_PROPS = ("prop.echo", "prop.conversation", "prop.stateful")
+BYE_PROPS = ("prop.conversation", "prop.stateful")
+AUTH_PROPS = ("prop.auth", "prop.stateful")
+ECHO_REPLIES = ("echo.exact", "echo.empty", "echo.whitespace", "echo.newlines",
+                "echo.unicode", "echo.long", "echo.pipelined", "echo.stays-open",
+                "echo.no-unsolicited")
+
+EXPECTED: dict[str, Expect] = {
+    # --- /ws 1-3: the echo ----------------------------------------------------------------
+    "refuses_echo": expect(
+        "echo.accept", *ECHO_REPLIES, "bye.sequence", "bye.exact-word",
+        "bye.mid-conversation", "robust.binary", "robust.disconnect",
+        may=(*ECHO_CONTENT_PROPS, "prop.concurrent")),
+    # Sure failures of the echo properties: every generated message meets this defect.
+    "wrong_prefix": expect(*ECHO_REPLIES, *ECHO_CONTENT_PROPS),
+    "formats_message": expect("echo.exact", may=ECHO_CONTENT_PROPS),
+    "ignores_empty": expect("echo.empty", may=ECHO_CONTENT_PROPS),
+    "strips_whitespace": expect("echo.whitespace", "echo.newlines", may=ECHO_CONTENT_PROPS),
+    "normalises_newlines": expect("echo.newlines", may=ECHO_CONTENT_PROPS),
+    "normalises_unicode": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
+    "ascii_only": expect("echo.unicode", "echo.long", may=ECHO_CONTENT_PROPS),
+    "truncates_long": expect("echo.long", may=ECHO_CONTENT_PROPS),
+    "drops_when_busy": expect("echo.pipelined", may=ECHO_CONTENT_PROPS),
+    # Ten echoes then a close: the 10-message checks see the close, the longer ones an
+    # unanswered message; bye.exact-word sees the chat end after a word that is not bye.
+    "closes_after_ten": expect("echo.stays-open", "echo.unicode", "echo.pipelined",
+                               "bye.exact-word", may=ECHO_CONTENT_PROPS),
+    "prompts_when_idle": expect("echo.no-unsolicited", may=ECHO_CONTENT_PROPS),
+    # --- /ws 4: bye -----------------------------------------------------------------------
+    "farewells_swapped": expect("bye.sequence", may=BYE_PROPS),
+    "one_farewell": expect("bye.sequence", may=BYE_PROPS),
+    "bye_closes_1001": expect("bye.close-code", may=BYE_PROPS),
+    "sends_after_close": expect("bye.nothing-after", may=BYE_PROPS),
+    "bye_any_case": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
+    "bye_stripped": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
+    "bye_only_first": expect("bye.mid-conversation", may=BYE_PROPS),
+    # --- /ws 5: isolation (every interleaved run meets it) --------------------------------
+    "replies_to_latest_client": expect("isolation.concurrent", "prop.concurrent",
+                                       may=("prop.stateful",)),
+    # --- /item/ws -------------------------------------------------------------------------
+    "accepts_missing_credentials": expect("auth.missing", "auth.missing-observable",
+                                          may=AUTH_PROPS),
+    # The token no longer lets anyone in: every check that connects with a token is refused.
+    "ignores_token": expect("auth.token", "auth.empty-credential", "auth.q",
+                            "auth.bye-ordinary", "robust.binary", "robust.disconnect",
+                            may=AUTH_PROPS),
+    "token_not_decoded": expect("auth.token", may=AUTH_PROPS),
+    "ignores_cookie": expect("auth.cookie", "auth.cookie-precedence",
+                             "auth.empty-credential", "auth.q", may=AUTH_PROPS),
+    "token_wins": expect("auth.cookie-precedence", "auth.empty-credential", may=AUTH_PROPS),
+    "empty_cookie_absent": expect("auth.empty-credential", may=AUTH_PROPS),
+    "q_not_echoed": expect("auth.q", may=AUTH_PROPS),
+    # An extra line in every reply without q: the checks of the whole reply fail (and the
+    # auth property surely does), the checks of which credential is used do not.
+    "q_line_always": expect("auth.q", "auth.token", "auth.cookie", "prop.auth",
+                            may=("prop.stateful",)),
+    "accepts_bad_q": expect("auth.q-invalid", may=AUTH_PROPS),
+    "bye_on_item": expect("auth.bye-ordinary", may=AUTH_PROPS),
+    # --- SHOULD level ---------------------------------------------------------------------
+    "refuses_before_accept": expect("auth.missing-observable"),
+    "binary_closes_1000": expect("robust.binary"),
+    "crashes_on_disconnect": expect("robust.disconnect"),
+}
+
+
+def _broken_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(tests.broken.__path__))
+
+
+def test_every_broken_app_is_in_the_table() -> None:
+    assert sorted(EXPECTED) == _broken_modules()
+
+
+def test_every_check_is_killed_by_some_broken_app() -> None:
+    """Coverage cannot rot: a new check needs a broken app that it (surely) catches."""
+    killed = set().union(*(e.fails for e in EXPECTED.values()))
+    missing = [c.id for c in all_checks() if c.id not in killed]
+    assert not missing, f"no broken app is expected to fail: {missing}"
+
+
+def test_the_table_names_only_real_checks() -> None:
+    ids = {c.id for c in all_checks()}
+    for name, e in EXPECTED.items():
+        assert e.fails | e.may_fail <= ids, name
+        assert not e.fails & e.may_fail, name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_broken_app_fails_exactly_its_checks(name: str) -> None:
+    module = importlib.import_module(f"tests.broken.{name}")
+    outcomes = asgi_verdicts(module.app, examples=EXAMPLES)
+    failed = failing(outcomes)
+    e = EXPECTED[name]
+    missed = e.fails - failed
+    extra = failed - e.fails - e.may_fail
+    assert not missed and not extra, (
+        f"{name}: checks that should have failed but passed: {sorted(missed)}; "
+        f"checks that failed for a defect that is not theirs: {sorted(extra)}")

@@ -1,0 +1,124 @@
+"""The whole suite's verdict per check id, for tests that judge apps rather than checks.
+
+``asgi_verdicts(app)`` runs every check of :func:`wscheck.checks.all_checks` in-process and
+``url_verdicts(app)`` runs them over the network against ``app`` served by uvicorn. Both give
+``{check_id: "pass" | "fail" | "n/a"}`` so a test can assert the exact verdict of every check,
+not just "it failed somewhere".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Collection, Iterator
+from typing import Any, Literal
+
+from wscheck.checks import Check, Context, Verdict, all_checks
+from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
+from wscheck.drivers.base import Driver
+from wscheck.spec import Spec
+
+__all__ = [
+    "Outcome",
+    "asgi_verdicts",
+    "failing",
+    "run_checks",
+    "url_verdicts",
+    "verdicts_async",
+]
+
+Outcome = Literal["pass", "fail", "n/a"]
+
+
+@contextlib.contextmanager
+def derandomized() -> Iterator[None]:
+    """Property checks under the ``wscheck-ci`` profile (fixed seed, no example database), so
+    that a verdict does not depend on what an earlier run stored."""
+    old = os.environ.get("CI")
+    os.environ["CI"] = "true"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["CI"]
+        else:
+            os.environ["CI"] = old
+
+
+async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
+                     only: Collection[str] | None = None,
+                     ) -> dict[str, tuple[Check, Verdict | None]]:
+    """Every check (or those named in ``only``) against ``driver``: its verdict, or ``None``
+    when it does not apply to ``spec``."""
+    results: dict[str, tuple[Check, Verdict | None]] = {}
+    for chk in all_checks():
+        if only is not None and chk.id not in only:
+            continue
+        if chk.not_applicable(spec):
+            results[chk.id] = (chk, None)
+            continue
+        with derandomized():
+            results[chk.id] = (chk, await chk.run(Context(spec, driver, examples)))
+    return results
+
+
+def _outcomes(results: dict[str, tuple[Check, Verdict | None]]) -> dict[str, Outcome]:
+    outcomes: dict[str, Outcome] = {}
+    for check_id, (_, verdict) in results.items():
+        if verdict is None:
+            outcomes[check_id] = "n/a"
+        else:
+            outcomes[check_id] = "pass" if verdict.passed else "fail"
+    return outcomes
+
+
+async def verdicts_async(app: ASGIApp, spec: Spec | None = None, *, timeout: float = 2.0,
+                         examples: int = 100,
+                         only: Collection[str] | None = None) -> dict[str, Outcome]:
+    """The suite's outcomes for ``app`` in-process (its lifespan run around the suite)."""
+    spec = spec if spec is not None else Spec()
+    async with lifespan(app) as wrapped:
+        driver = AsgiDriver(wrapped, timeout=timeout)
+        try:
+            return _outcomes(await run_checks(driver, spec, examples, only))
+        finally:
+            await driver.aclose()
+
+
+def asgi_verdicts(app: Any, spec: Spec | None = None, *, timeout: float = 2.0,
+                  examples: int = 100,
+                  only: Collection[str] | None = None) -> dict[str, Outcome]:
+    """Synchronous :func:`verdicts_async`, on a fresh event loop."""
+    return asyncio.run(verdicts_async(app, spec, timeout=timeout, examples=examples,
+                                      only=only))
+
+
+async def _url_verdicts(url: str, spec: Spec, timeout: float, quiet_window: float,
+                        examples: int, only: Collection[str] | None) -> dict[str, Outcome]:
+    from wscheck.drivers.url import UrlDriver
+
+    driver = UrlDriver(url, timeout=timeout, quiet_window=quiet_window)
+    try:
+        return _outcomes(await run_checks(driver, spec, examples, only))
+    finally:
+        await driver.aclose()
+
+
+def url_verdicts(app: Any, spec: Spec | None = None, *, timeout: float = 2.0,
+                 quiet_window: float = 0.2, examples: int = 10,
+                 only: Collection[str] | None = None) -> dict[str, Outcome]:
+    """The suite's outcomes for ``app`` served by uvicorn on a free loopback port, checked
+    over the network with :class:`~wscheck.drivers.url.UrlDriver` (few generated examples:
+    every conversation costs real round trips)."""
+    from tests.servers import serve_uvicorn
+
+    spec = spec if spec is not None else Spec()
+    with serve_uvicorn(app) as address:
+        return asyncio.run(_url_verdicts(f"ws://{address}", spec, timeout, quiet_window,
+                                         examples, only))
+
+
+def failing(outcomes: dict[str, Outcome]) -> set[str]:
+    """The ids of the checks that failed."""
+    return {check_id for check_id, outcome in outcomes.items() if outcome == "fail"}
