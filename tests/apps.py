@@ -13,7 +13,11 @@ without putting the kit's checkout on ``sys.path``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import socket
+import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -159,6 +163,38 @@ async def unsolicited_later(scope: Scope, receive: Receive, send: Send) -> None:
             pass
     finally:
         task.cancel()
+
+
+def _broker(sock: socket.socket) -> None:
+    with sock, sock.makefile("rb") as lines, contextlib.suppress(OSError):
+        for line in lines:
+            time.sleep(0.05)
+            sock.sendall(b"relayed:" + line)
+
+
+async def broker_relay(scope: Scope, receive: Receive, send: Send) -> None:
+    """Relays every message through a loopback socket to a broker thread that answers 50 ms
+    later, and a background task forwards the broker's answers to the client: the shape of a
+    chat behind a pub/sub broker. While a reply is on its way the handler waits in
+    ``receive()``; the reply is pending I/O, not a timer."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    ours, theirs = socket.socketpair()
+    threading.Thread(target=_broker, args=(theirs,), daemon=True).start()
+    reader, writer = await asyncio.open_connection(sock=ours)
+
+    async def forward() -> None:
+        while line := await reader.readline():
+            await send({"type": "websocket.send", "text": line.decode().rstrip("\n")})
+
+    task = asyncio.ensure_future(forward())
+    try:
+        while (message := await receive())["type"] != "websocket.disconnect":
+            writer.write(message["text"].encode() + b"\n")
+            await writer.drain()
+    finally:
+        task.cancel()
+        writer.close()
 
 
 class DropRecorder:

@@ -180,6 +180,18 @@ async def test_pipelined_slow_replies_arrive_in_order() -> None:
     await conn.close()
 
 
+async def test_replies_on_their_way_through_io_are_waited_for() -> None:
+    """A reply travelling through a socket (a broker round trip) while the handler waits in
+    receive(): the app is not idle, so the wait must not end at once as silence."""
+    driver = AsgiDriver(apps.broker_relay, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.send_text("hi")
+    assert await conn.receive() == Text("relayed:hi")
+    await conn.send_text("again")
+    assert await conn.quiet() == Text("relayed:again")
+    await conn.close()
+
+
 async def test_unsolicited_message_from_a_background_task_is_seen_by_quiet() -> None:
     driver = AsgiDriver(apps.unsolicited_later, timeout=5)
     conn = await driver.connect("/ws")
@@ -244,6 +256,15 @@ async def test_app_without_lifespan_is_used_as_it_is_without_delay() -> None:
         assert await conn.receive() == Text("no lifespan here")
         await conn.close()
     assert time.monotonic() - start < 1
+
+
+async def test_app_without_lifespan_leaves_no_exception_context() -> None:
+    """The app is used inside the block: an error there must not read as if it happened
+    while handling the lifespan refusal ("During handling of the above exception...")."""
+    with pytest.raises(KeyError) as info:
+        async with lifespan(apps.no_lifespan, timeout=5):
+            raise KeyError("raised by the user of the app")
+    assert info.value.__context__ is None
 
 
 async def test_lifespan_startup_failure_propagates() -> None:
