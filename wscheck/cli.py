@@ -116,21 +116,20 @@ def _run(args: argparse.Namespace) -> int:
         options += ["--wscheck-examples", args.examples]
     if args.ca_file:
         options += ["--wscheck-ca-file", str(Path(args.ca_file).resolve())]
+    # The suite only: an empty scratch directory to collect, an empty ini file, no conftest.
+    # The rootdir stays here (node ids read `wscheck::echo.exact`, and the app may open
+    # files relative to the current directory), and here is importable for --app.
     here = os.getcwd()
     if here not in sys.path:
-        sys.path.insert(0, here)  # --app MODULE:ATTR is imported from here, as uvicorn does
+        sys.path.insert(0, here)
     with tempfile.TemporaryDirectory(prefix="wscheck-run-") as scratch:
         ini = Path(scratch) / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")
-        os.chdir(scratch)  # node ids read `wscheck::echo.exact`, not a path to the scratch dir
-        try:
-            # pytest-asyncio, when installed, is not needed by the suite and only warns here.
-            return int(pytest.main([
-                "-c", str(ini), "--rootdir", scratch, "-p", "no:cacheprovider",
-                "-p", "no:asyncio", *options, *extra, scratch,
-            ]))
-        finally:
-            os.chdir(here)
+        # pytest-asyncio, when installed, is not needed by the suite and only warns here.
+        return int(pytest.main([
+            "-c", str(ini), "--rootdir", here, "--noconftest", "-p", "no:cacheprovider",
+            "-p", "no:asyncio", *options, *extra, scratch,
+        ]))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -25,7 +25,11 @@ from wscheck.events import (
 from wscheck.model import ModelConnection
 from wscheck.spec import Spec
 
-__all__ = ["Observation", "perform", "run_conversation"]
+__all__ = ["MAX_EXTRA_EVENTS", "Observation", "drain", "perform", "run_conversation"]
+
+#: How many unexpected events a conversation records before it stops listening (a server
+#: that floods must not keep a check busy forever).
+MAX_EXTRA_EVENTS = 100
 
 
 @dataclass(frozen=True)
@@ -114,13 +118,24 @@ async def run_conversation(
     if alive and pending and not left:
         alive = await _read(connection, pending, observed)
     if alive and quiet and not left:
-        extra = await connection.quiet()
-        if extra is not None:
-            observed.append(extra)
+        await drain(connection, observed)
     if not left and not _ended(observed):
         await connection.close()
     aftermath = await connection.finish()
     return Observation(conversation, tuple(expected), tuple(observed), aftermath)
+
+
+async def drain(connection: Connection, observed: list[Event]) -> None:
+    """Record whatever else the server sends until it is quiet (at most
+    ``MAX_EXTRA_EVENTS``), so that a check judging only some lines still sees all of them:
+    one extra line shifts the rest past the replies that were read."""
+    for _ in range(MAX_EXTRA_EVENTS):
+        extra = await connection.quiet()
+        if extra is None:
+            return
+        observed.append(extra)
+        if isinstance(extra, FINAL_EVENTS):
+            return
 
 
 def _ended(observed: list[Event]) -> bool:

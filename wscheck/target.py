@@ -67,7 +67,7 @@ def load_app(ref: str) -> ASGIApp:
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise TargetError(
-            f"--wscheck-app must look like MODULE:ATTR (e.g. mypkg.main:app), got {ref!r}")
+            f"the app must be given as MODULE:ATTR (e.g. mypkg.main:app), got {ref!r}")
     call = attr.endswith("()")
     attr = attr[:-2] if call else attr
     if str(Path.cwd()) not in sys.path:
@@ -77,8 +77,8 @@ def load_app(ref: str) -> ASGIApp:
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise TargetError(
-                f"cannot import {module_name!r} for --wscheck-app: no module named "
-                f"{exc.name!r} (run from the directory that contains it, or install it)"
+                f"cannot import the app {ref!r}: no module named {exc.name!r} (run from the "
+                "directory that contains it, or install it)"
             ) from None
         raise TargetError(f"importing {module_name!r} failed: {exc}") from None
     except Exception as exc:
@@ -90,7 +90,8 @@ def load_app(ref: str) -> ASGIApp:
             obj = getattr(obj, part)
         except AttributeError:
             raise TargetError(
-                f"module {module_name!r} has no attribute {attr!r} (--wscheck-app {ref})"
+                f"cannot find the app {ref!r}: module {module_name!r} has no attribute "
+                f"{attr!r}"
             ) from None
     if call:
         if not callable(obj):

@@ -9,12 +9,14 @@ Ids are stable: they name tests, JUnit cases, report rows and known-failure list
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from wscheck.drivers.base import Driver
-from wscheck.events import Conversation, Event, describe
+from wscheck.events import Closed, Conversation, Event, Text, describe
 from wscheck.render import render_conversation, side_by_side
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import Spec
@@ -24,11 +26,15 @@ __all__ = [
     "Check",
     "Context",
     "Level",
+    "Projection",
     "Verdict",
     "all_checks",
+    "any_close_code",
     "check",
     "compare",
     "format_failure",
+    "keep_texts",
+    "template_matcher",
 ]
 
 Level = Literal["MUST", "SHOULD"]
@@ -124,7 +130,7 @@ async def compare(
     conversations: Iterable[Conversation],
     *,
     problem: str,
-    project: Callable[[tuple[Event, ...]], tuple[Event, ...]] | None = None,
+    project: Projection | None = None,
 ) -> Verdict:
     """Run conversations one after another; fail on the first whose transcript differs.
 
@@ -139,6 +145,37 @@ async def compare(
         if exp != got:
             return Verdict(problem, obs)
     return Verdict()
+
+
+Projection = Callable[[tuple[Event, ...]], tuple[Event, ...]]
+
+
+def keep_texts(keep: Callable[[str], bool]) -> Projection:
+    """A projection that drops the text messages a check does not judge (``keep`` says which
+    to keep) and leaves every other event — accept, close, silence, crash — in place."""
+
+    def project(transcript: tuple[Event, ...]) -> tuple[Event, ...]:
+        return tuple(e for e in transcript if not isinstance(e, Text) or keep(e.text))
+
+    return project
+
+
+def any_close_code(transcript: tuple[Event, ...]) -> tuple[Event, ...]:
+    """A projection that keeps closes but not their codes (judged by their own checks)."""
+    return tuple(Closed(0) if isinstance(e, Closed) else e for e in transcript)
+
+
+def template_matcher(template: str, **fixed: object) -> Callable[[str], bool]:
+    """Whether a text is an instance of ``template``: fields in ``fixed`` must have that
+    value, any other field matches anything. Used to pick out one kind of reply line (say,
+    the credential line) whatever is wrong with the others."""
+    pattern = ""
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        pattern += re.escape(literal)
+        if name is not None:
+            pattern += re.escape(str(fixed[name])) if name in fixed else "(?s:.*)"
+    compiled = re.compile(pattern, re.DOTALL)
+    return lambda text: compiled.fullmatch(text) is not None
 
 
 def format_failure(chk: Check, verdict: Verdict) -> str:

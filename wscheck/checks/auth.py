@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wscheck.checks import Context, Verdict, check, compare
+from wscheck.checks import (
+    Context,
+    Projection,
+    Verdict,
+    check,
+    compare,
+    keep_texts,
+    template_matcher,
+)
 from wscheck.events import Accepted, Closed, Conversation, Refused
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import AuthSpec
@@ -38,6 +46,18 @@ def conv(
     cookies: Mapping[str, str] = {auth.cookie: cookie} if cookie is not None else {}
     return Conversation.of(auth.url_path(), *messages, query=query, cookies=cookies,
                            pipelined=pipelined)
+
+
+def credential_lines(ctx: Context) -> Projection:
+    """Keep only the credential reply lines: what the precedence checks judge."""
+    auth = _auth(ctx)
+    return keep_texts(template_matcher(auth.credential_reply, **dict(auth.path_params)))
+
+
+def message_lines(ctx: Context) -> Projection:
+    """Keep only the message reply lines (``Message text was: ...``)."""
+    auth = _auth(ctx)
+    return keep_texts(template_matcher(auth.message_reply, **dict(auth.path_params)))
 
 
 def refusal_form(obs: Observation, code: int) -> str | None:
@@ -108,6 +128,7 @@ async def cookie(ctx: Context) -> Verdict:
        "with both, the cookie wins over the token", needs=["auth"])
 async def cookie_precedence(ctx: Context) -> Verdict:
     return await compare(ctx, [conv(ctx, "hello", cookie="from-cookie", token="from-token")],
+                         project=credential_lines(ctx),
                          problem="the token was used although a cookie was given")
 
 
@@ -121,6 +142,7 @@ async def empty_credential(ctx: Context) -> Verdict:
          conv(ctx, "hello", cookie=""),
          conv(ctx, "hello", token=""),
          conv(ctx, "hello", cookie="", token="")],
+        project=credential_lines(ctx),
         problem="an empty cookie or token was not handled as `cookie or token`")
 
 
@@ -153,5 +175,8 @@ async def bye_ordinary(ctx: Context) -> Verdict:
     words = ["bye"]
     if ctx.spec.echo is not None and ctx.spec.echo.bye not in (None, "bye"):
         words.append(ctx.spec.echo.bye)
+    # Judged: each word gets its message line and nothing closes; the other lines are the
+    # credential and q checks'.
     return await compare(ctx, [conv(ctx, *words, "still here", token="t")],
+                         project=message_lines(ctx),
                          problem="the bye word was treated specially on the credentials endpoint")

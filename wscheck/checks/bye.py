@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from wscheck.checks import Context, Verdict, check, compare
+from wscheck.checks import Context, Verdict, any_close_code, check, compare, keep_texts
 from wscheck.checks.echo import lockstep
-from wscheck.events import Closed, Conversation, Event
+from wscheck.events import Closed, Conversation
 from wscheck.runner import run_conversation
 from wscheck.spec import EchoSpec
 
@@ -15,20 +15,12 @@ def _bye(ctx: Context) -> tuple[EchoSpec, str]:
     return echo, echo.bye
 
 
-def _any_close_code(transcript: tuple[Event, ...]) -> tuple[Event, ...]:
-    return tuple(Closed(0) if isinstance(e, Closed) else e for e in transcript)
-
-
-def _close_codes(transcript: tuple[Event, ...]) -> tuple[Event, ...]:
-    return tuple(e for e in transcript if isinstance(e, Closed))
-
-
 @check("bye.sequence", "MUST", "/ws 4",
        "the bye word gets both farewells, in order, and then a close", needs=["bye"])
 async def sequence(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     conv = Conversation.of(echo.url_path(), bye)
-    return await compare(ctx, [conv], project=_any_close_code,
+    return await compare(ctx, [conv], project=any_close_code,
                          problem="the farewells or the close after the bye word are wrong")
 
 
@@ -63,11 +55,14 @@ async def nothing_after(ctx: Context) -> Verdict:
        "only the exact bye word ends the chat: other cases, spaces, newlines are echoed",
        needs=["bye"])
 async def exact_word(ctx: Context) -> Verdict:
-    _, bye = _bye(ctx)
+    echo, bye = _bye(ctx)
     variants = [bye.capitalize(), bye.upper(), f" {bye}", f"{bye} ", f"{bye}\n", f"\t{bye}",
                 f"good{bye}", f"{bye}{bye}", f"{bye}!", bye[:-1]]
     variants = list(dict.fromkeys(v for v in variants if v != bye and v))
+    # Judged: no farewell and no close. How the near-misses are echoed is the echo checks'.
+    farewells = set(echo.farewells)
     return await compare(ctx, [lockstep(ctx, *variants)],
+                         project=keep_texts(lambda text: text in farewells),
                          problem="a message that is not exactly the bye word was treated as bye")
 
 
@@ -77,4 +72,9 @@ async def mid_conversation(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     convs = [Conversation.of(echo.url_path(), "first", "second", bye),
              Conversation.of(echo.url_path(), *[f"m{i}" for i in range(5)], bye, pipelined=True)]
-    return await compare(ctx, convs, problem="the bye word did not end a conversation midway")
+    # Judged: the bye word, said late, still ends the chat (is not echoed, and a close comes).
+    # The farewells' texts and the close code are bye.sequence's and bye.close-code's.
+    bye_echo = echo.render_reply(bye)
+    return await compare(ctx, convs,
+                         project=lambda t: any_close_code(keep_texts(bye_echo.__eq__)(t)),
+                         problem="the bye word did not end a conversation midway")

@@ -9,7 +9,7 @@ from wscheck.checks import Context, Verdict, check, compare
 from wscheck.drivers.base import Connection
 from wscheck.events import Accepted, Conversation, Event, SendText, Text
 from wscheck.model import ModelConnection
-from wscheck.runner import Observation
+from wscheck.runner import Observation, drain
 from wscheck.spec import EchoSpec
 
 LONG_MESSAGE_CHARS = 64 * 1024
@@ -178,12 +178,8 @@ async def interleave(ctx: Context, conversations: list[Conversation]) -> list[Ob
             # a client.
             await asyncio.gather(*(_read_replies(conn, got, n)
                                    for conn, got, n in zip(conns, observed, counts)))
-        open_ = [(conn, got) for conn, got in zip(conns, observed)
-                 if isinstance(got[-1], (Accepted, Text))]
-        extras = await asyncio.gather(*(conn.quiet() for conn, _ in open_))
-        for (_, got), extra in zip(open_, extras):
-            if extra is not None:
-                got.append(extra)
+        await asyncio.gather(*(drain(conn, got) for conn, got in zip(conns, observed)
+                               if isinstance(got[-1], (Accepted, Text))))
     finally:
         await asyncio.gather(*(c.close() for c in conns))
     return [Observation(c, tuple(e), tuple(o)) for c, e, o in zip(conversations, expected,

@@ -252,10 +252,17 @@ async def prop_concurrent(ctx: Context) -> Verdict:
 
     async def evaluate(scripts: list[list[str]]) -> PropertyFailed | None:
         convs = [Conversation.of(path, *s) for s in scripts]
-        for obs in await interleave(ctx, convs):
-            if not obs.ok:
-                return PropertyFailed("with clients interleaved, one got the wrong replies",
-                                      obs)
+        together = await interleave(ctx, convs)
+        # Each client must get what the same conversation gets alone. Comparing with a solo
+        # run, not the model, keeps this about isolation: an app that echoes wrongly, but
+        # the same way for everyone, is the other checks' business.
+        for conv, obs in zip(convs, together):
+            alone = await run_conversation(ctx.driver, ctx.spec, conv)
+            if obs.observed != alone.observed:
+                shown = Observation(conv, alone.observed, obs.observed)
+                return PropertyFailed(
+                    "with clients interleaved, one got other replies than it gets alone "
+                    "(expected column: the same conversation run alone)", shown)
         return None
 
     return await _hypothesis(ctx, "prop.concurrent", clients, evaluate,
@@ -319,6 +326,11 @@ async def prop_stateful(ctx: Context) -> Verdict:
             conn = on_loop(ctx.driver.connect(conv.path, conv.query, conv.cookies))
             live = _Live(conv, model, conn, expected, [conn.handshake],
                          unread=len(expected) - 1, name=f"client {len(self.live) + 1}")
+            if spec.auth is not None and model.closed and refusal_form(
+                    Observation(conv, tuple(expected), (conn.handshake,)),
+                    spec.auth.denied_close_code) == "before-accept":
+                # The refusal in its wire form conforms too (auth.missing explains it).
+                live.expected, live.unread, live.gone = [conn.handshake], 0, True
             self.live.append(live)
             self.trace.append(f"{live.name}: {render_conversation(conv).splitlines()[0]}")
             return live

@@ -67,19 +67,34 @@ class _ViolationError(RuntimeError):
 
 
 def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
-    """True when nothing in ``loop`` is runnable and only the kit's timers are pending.
+    """True when nothing in ``loop`` can wake the app: nothing runnable, only the kit's timers
+    pending, and no socket watched but the loop's own wake-up pipe.
 
-    This reads the private ``_ready``/``_scheduled`` of CPython's asyncio loops; on any other
-    loop (uvloop) it answers False and the driver falls back to deadlines.
+    A watched socket may bring the app a reply at any moment (a chat behind a broker, a
+    database), so it keeps the ordinary deadline. What cannot be seen is a plain thread that
+    will post to the loop with ``call_soon_threadsafe``; an app that relies on one should be
+    run with a generous ``--wscheck-timeout`` over the network instead.
+
+    This reads the private ``_ready``/``_scheduled``/``_selector`` of CPython's asyncio
+    loops; on any other loop (uvloop) it answers False and the driver falls back to deadlines.
     """
     ready = getattr(loop, "_ready", None)
     scheduled = getattr(loop, "_scheduled", None)
-    if ready is None or scheduled is None:
+    selector = getattr(loop, "_selector", None)
+    wakeup = getattr(loop, "_ssock", None)
+    if ready is None or scheduled is None or selector is None or wakeup is None:
         return False
     for handle in ready:
         if getattr(getattr(handle, "_callback", None), "__self__", None) not in _POLLERS:
             return False
-    return all(h.cancelled() or h in _OUR_TIMERS for h in scheduled)
+    if not all(h.cancelled() or h in _OUR_TIMERS for h in scheduled):
+        return False
+    try:
+        watched = selector.get_map()
+        own = wakeup.fileno()
+    except (AttributeError, RuntimeError, OSError):
+        return False
+    return all(fd == own for fd in watched)
 
 
 class _LifespanReturnedError(Exception):
@@ -103,9 +118,15 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
 
     started = False
     manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
+    supported = True
     try:
         await manager.__aenter__()
     except (LifespanNotSupported, _LifespanReturnedError):
+        supported = False
+    except TimeoutError:
+        raise TimeoutError(
+            f"the app's lifespan startup did not complete within {timeout:g}s") from None
+    if not supported:  # outside the except block, so no error inside gets it as context
         yield app
         return
     started = True
