@@ -78,7 +78,7 @@ def test_run_with_a_missing_app_is_one_line(project: Path) -> None:
     result = wscheck(project, "run", "--app", "missing:app")
     assert result.returncode == 4
     line = one_line(result.stderr)
-    assert "cannot import 'missing'" in line
+    assert "cannot import the app 'missing:app'" in line
     assert "Traceback" not in result.stdout
 
 
@@ -86,10 +86,10 @@ def test_run_reads_tool_wscheck_but_not_the_users_pytest_settings(project: Path)
     (project / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\naddopts = "--no-such-option"\n\n'
         '[tool.wscheck.echo]\nreply = "You said: {message}"\n', encoding="utf-8")
-    # `wscheck run` imports the app from a scratch directory: the app finds its file itself.
+    # `wscheck run` keeps the current directory: the app may open files relative to it.
     (project / "custom_chat.py").write_text(
-        "from pathlib import Path\nfrom wsapps import ChatApp\nfrom wscheck.spec import load_spec\n"
-        "app = ChatApp(load_spec(Path(__file__).with_name('pyproject.toml')))\n",
+        "from wsapps import ChatApp\nfrom wscheck.spec import load_spec\n"
+        "app = ChatApp(load_spec('pyproject.toml'))\n",
         encoding="utf-8")
     result = wscheck(project, "run", "--app", "custom_chat:app", "--", "-k", "echo.exact")
     assert result.returncode == 0, result.stdout + result.stderr
