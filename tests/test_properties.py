@@ -204,17 +204,14 @@ def test_a_stalling_app_fails_quickly_despite_shrinking() -> None:
     """
     app = echo_mutant(lambda m, b: PREFIX + m if len(b) < 2 else None)
 
-    @app.on_event("startup")
-    async def keep_a_timer_pending() -> None:
-        app.state.sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
-
     async def main() -> tuple[Verdict, float]:
+        sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
         async with lifespan(app) as wrapped:
             driver = AsgiDriver(wrapped, timeout=0.5)
             start = time.monotonic()
             verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 100))
             elapsed = time.monotonic() - start
-            app.state.sleeper.cancel()
+            sleeper.cancel()
             await driver.aclose()
             return verdict, elapsed
 
