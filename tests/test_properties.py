@@ -283,3 +283,26 @@ def test_edge_weighting_reaches_the_edges() -> None:
     assert any(len(m) >= 64 * 1024 for m in seen), "no long message in 500 draws"
     assert any(m.lower() == "bye" and m != "bye" for m in seen) or any(
         m.strip() == "bye" and m != "bye" for m in seen), "no near-miss of the bye word"
+
+
+def test_a_stalling_server_fails_quickly_over_the_network() -> None:
+    """The same bound over a real socket, where every silence costs the full timeout."""
+    from tests.servers import serve_uvicorn
+    from wscheck.drivers.url import UrlDriver
+
+    app = echo_mutant(lambda m, b: PREFIX + m if len(b) < 2 else None)
+
+    async def main(address: str) -> tuple[Verdict, float]:
+        driver = UrlDriver(f"ws://{address}", timeout=0.5, quiet_window=0.1)
+        try:
+            start = time.monotonic()
+            verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 25))
+            return verdict, time.monotonic() - start
+        finally:
+            await driver.aclose()
+
+    with serve_uvicorn(app) as address:
+        verdict, elapsed = asyncio.run(main(address))
+    assert not verdict.passed
+    assert len(sent(verdict)) >= 3, sent(verdict)
+    assert elapsed < 8, f"the failing property run took {elapsed:.1f}s over the network"
