@@ -85,7 +85,10 @@ def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
     if ready is None or scheduled is None or selector is None or wakeup is None:
         return False
     for handle in ready:
-        if getattr(getattr(handle, "_callback", None), "__self__", None) not in _POLLERS:
+        # The owner of a ready callback may be unhashable (a finished task's ``set.discard``
+        # done callback), which a WeakSet lookup would raise on: only tasks can be pollers.
+        owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+        if not isinstance(owner, asyncio.Task) or owner not in _POLLERS:
             return False
     if not all(h.cancelled() or h in _OUR_TIMERS for h in scheduled):
         return False
