@@ -1,4 +1,5 @@
-"""The ``wscheck`` command: ``run`` the suite, ``serve`` the reference app, print the ``spec``.
+"""The ``wscheck`` command: ``run`` the suite, ``replay`` a failure from a report, ``serve``
+the reference app, print the ``spec`` (TOML or AsyncAPI) or the ``checks``.
 
 ``wscheck run`` is pytest with the bundled suite and nothing else: it runs from an empty
 scratch directory with an empty ini file, so the user's own tests, conftest files and pytest
@@ -15,7 +16,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from wscheck.spec import Spec, SpecError, load_spec
+from wscheck.known import load_spec_and_known
+from wscheck.spec import Spec, SpecError
 
 __all__ = ["main"]
 
@@ -46,8 +48,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", metavar="SECONDS", help="deadline of any single wait")
     run.add_argument("--ca-file", metavar="FILE", help="CA bundle to trust for wss:// targets")
     run.add_argument("--examples", metavar="N", help="generated examples per property check")
+    run.add_argument("--report", metavar="FILE.json", help="write a JSON report of the run")
+    run.add_argument("--html", metavar="FILE.html", help="write an HTML report of the run")
+    run.add_argument("--xfail", metavar="FILE",
+                     help="known failures, one check id a line (also: expected_failures in "
+                          "the spec)")
+    run.add_argument("--show-credentials", action="store_true",
+                     help="show token and cookie values in reports (masked by default)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER,
                      help="after `--`: extra pytest arguments")
+
+    replay = sub.add_parser(
+        "replay", help="run a failing check's conversation from a JSON report again",
+        description="Run the conversation a check failed on (from a report written with "
+                    "--report / --wscheck-report) against the target again and print the "
+                    "expected and observed transcripts side by side. Exit status: 0 it now "
+                    "conforms, 1 it still fails, 4 bad arguments.")
+    replay.add_argument("report", metavar="REPORT.json")
+    replay.add_argument("check_id", metavar="CHECK_ID")
+    replay_target = replay.add_mutually_exclusive_group()
+    replay_target.add_argument("--url", metavar="ws://HOST:PORT[/prefix]",
+                               help="replay against this server (default: the report's target)")
+    replay_target.add_argument("--app", metavar="MODULE:ATTR",
+                               help="replay against this ASGI app in-process")
+    replay.add_argument("--timeout", metavar="SECONDS", type=float,
+                        help="deadline of any single wait (default: the report's)")
+    replay.add_argument("--ca-file", metavar="FILE", help="CA bundle to trust for wss://")
 
     serve = sub.add_parser("serve", help="serve the reference app with uvicorn",
                            description="Serve the bundled reference app (the executable spec).")
@@ -55,8 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--spec", metavar="FILE.toml", help="serve the reference for this spec")
 
-    spec = sub.add_parser("spec", help="print the effective spec as TOML")
+    spec = sub.add_parser("spec", help="print the effective spec as TOML (or AsyncAPI 3.0)")
     spec.add_argument("--spec", metavar="FILE.toml", help="spec file to read")
+    spec.add_argument("--asyncapi", action="store_true",
+                      help="print the protocol as an AsyncAPI 3.0 document (JSON) instead")
 
     sub.add_parser("checks", help="print the check catalogue (Markdown)")
     return parser
@@ -94,7 +122,7 @@ def _spec_file(given: str | None) -> Path | None:
 
 def _load(given: str | None) -> Spec:
     path = _spec_file(given)
-    return load_spec(path) if path else Spec()
+    return load_spec_and_known(path)[0] if path else Spec()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -116,6 +144,12 @@ def _run(args: argparse.Namespace) -> int:
         options += ["--wscheck-examples", args.examples]
     if args.ca_file:
         options += ["--wscheck-ca-file", str(Path(args.ca_file).resolve())]
+    for flag, value in (("--wscheck-report", args.report), ("--wscheck-html", args.html),
+                        ("--wscheck-xfail", args.xfail)):
+        if value:
+            options += [flag, str(Path(value).resolve())]
+    if args.show_credentials:
+        options.append("--wscheck-show-credentials")
     # The suite only: an empty scratch directory to collect, an empty ini file, no conftest.
     # The rootdir stays here (node ids read `wscheck::echo.exact`, and the app may open
     # files relative to the current directory), and here is importable for --app.
@@ -154,10 +188,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "checks":
             print(catalogue(), end="")
             return 0
+        if args.command == "replay":
+            return _replay(args)
+        if args.asyncapi:
+            from wscheck.asyncapi import asyncapi_json
+
+            print(asyncapi_json(_load(args.spec)), end="")
+            return 0
         print(_load(args.spec).to_toml(), end="")
         return 0
     except SpecError as exc:
         print(f"wscheck: {exc}", file=sys.stderr)
+        return 4
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from wscheck.replay import ReplayError, replay
+
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        return replay(args.report, args.check_id, url=args.url, app=args.app,
+                      timeout=args.timeout, ca_file=args.ca_file)
+    except ReplayError as exc:
+        print(f"wscheck replay: {exc}", file=sys.stderr)
         return 4
 
 

@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 
 from wscheck.checks import Check, Verdict, all_checks, format_failure
-from wscheck.drivers.base import Connection
+from wscheck.drivers.base import Connection, Driver
 from wscheck.events import Conversation, Event
+from wscheck.known import KEY as KNOWN_KEY
+from wscheck.known import load_spec_and_known, read_xfail_file, unknown_ids
+from wscheck.report import check_record
 from wscheck.runner import Observation
-from wscheck.spec import Spec, SpecError, load_spec
+from wscheck.spec import Spec, SpecError
 from wscheck.target import Runtime, Settings, TargetDown, TargetError, load_app
 
 __all__ = ["CheckItem", "WscheckWarning"]
@@ -28,6 +31,9 @@ __all__ = ["CheckItem", "WscheckWarning"]
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RUNTIME_KEY = pytest.StashKey[Runtime]()
 RESULTS_KEY = pytest.StashKey[list[tuple[Check, str, Verdict | None]]]()
+#: Known failures: check id → where it is listed.
+KNOWN_FAILURES_KEY = pytest.StashKey[dict[str, str]]()
+REPORT_KEY = pytest.StashKey["ReportCollector"]()
 
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_QUIET_WINDOW = 0.2
@@ -48,6 +54,11 @@ _OPTIONS: list[tuple[str, str, str]] = [
     ("examples", "string", "Generated examples per property check (default "
                            f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over "
                            "the network)."),
+    ("report", "string", "Write a JSON report of the run to this file (schema: "
+                         "docs/report-schema.md); written even when checks fail."),
+    ("html", "string", "Write a self-contained HTML report of the run to this file."),
+    ("xfail", "string", "File of known failures: check ids, one a line (# comments); they "
+                        "report xfail, and fail the run once they pass."),
 ]
 
 
@@ -65,6 +76,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default=None, help="Fail the run on SHOULD-level failures too.")
     parser.addini("wscheck_strict", "Fail the run on SHOULD-level failures too.", type="bool",
                   default=False)
+    group.addoption("--wscheck-show-credentials", dest="wscheck_show_credentials",
+                    action="store_true", default=False,
+                    help="Show token and cookie values in reports (masked by default: t•••).")
     group.addoption("--wscheck-no-suite", dest="wscheck_no_suite", action="store_true",
                     default=False,
                     help="Configure the target for the wscheck fixtures, but do not add the "
@@ -105,21 +119,54 @@ def _examples(config: pytest.Config, default: int) -> int:
     return value
 
 
-def resolve_spec(config: pytest.Config) -> Spec:
+def _path(config: pytest.Config, raw: str, where: str) -> Path:
+    """A file named by a flag (relative to the current directory) or an ini key (relative to
+    the rootdir)."""
+    base = config.rootpath if where.endswith("(ini)") else Path.cwd()
+    return (base / raw) if not Path(raw).is_absolute() else Path(raw)
+
+
+def resolve_spec_and_known(config: pytest.Config) -> tuple[Spec, tuple[str, ...], str]:
     """The spec file named by option or ini key, else ``[tool.wscheck]`` in the rootdir's
-    pyproject.toml, else the reference protocol."""
+    pyproject.toml, else the reference protocol; with the ``expected_failures`` it lists and
+    where they came from."""
     raw, where = _value(config, "wscheck_spec")
     try:
         if raw:
-            base = config.rootpath if where.endswith("(ini)") else Path.cwd()
-            path = (base / raw) if not Path(raw).is_absolute() else Path(raw)
-            return load_spec(path)
+            path = _path(config, raw, where)
+            return (*load_spec_and_known(path), str(path))
         pyproject = config.rootpath / "pyproject.toml"
         if pyproject.is_file() and "[tool.wscheck" in pyproject.read_text(encoding="utf-8"):
-            return load_spec(pyproject)
+            return (*load_spec_and_known(pyproject), f"{pyproject} [tool.wscheck]")
     except SpecError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return Spec()
+    return Spec(), (), ""
+
+
+def resolve_spec(config: pytest.Config) -> Spec:
+    """The spec file named by option or ini key, else ``[tool.wscheck]`` in the rootdir's
+    pyproject.toml, else the reference protocol."""
+    return resolve_spec_and_known(config)[0]
+
+
+def _known_failures(config: pytest.Config, from_spec: tuple[str, ...],
+                    spec_where: str) -> dict[str, str]:
+    """Known failures (check id → where it is listed) from the spec and ``--wscheck-xfail``;
+    an id that names no check is a usage error, so a list cannot rot unnoticed."""
+    sources = [(i, f"{KNOWN_KEY} of {spec_where}") for i in from_spec]
+    raw, where = _value(config, "wscheck_xfail")
+    if raw:
+        path = _path(config, raw, where)
+        try:
+            sources += [(i, str(path)) for i in read_xfail_file(path)]
+        except SpecError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    for check_id, source in sources:
+        if unknown_ids([check_id]):
+            raise pytest.UsageError(
+                f"unknown check id {check_id!r} in the known failures ({source}); "
+                "`wscheck checks` lists the ids")
+    return dict(sources)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -131,8 +178,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "give either --wscheck-app or --wscheck-url, not both (one target per run)")
     strict_flag = config.getoption("wscheck_strict")
+    spec, from_spec, spec_where = resolve_spec_and_known(config)
+    config.stash[KNOWN_FAILURES_KEY] = _known_failures(config, from_spec, spec_where)
     settings = Settings(
-        spec=resolve_spec(config),
+        spec=spec,
         app=app_ref or None,
         url=url or None,
         timeout=_seconds(config, "wscheck_timeout", DEFAULT_TIMEOUT),
@@ -144,6 +193,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = []
+    json_path, _ = _value(config, "wscheck_report")
+    html_path, _ = _value(config, "wscheck_html")
+    if json_path or html_path:
+        collector = ReportCollector(
+            json_path or None, html_path or None,
+            show_credentials=bool(config.getoption("wscheck_show_credentials")))
+        config.stash[REPORT_KEY] = collector
+        if not hasattr(config, "workerinput"):  # with xdist, the controller writes
+            config.pluginmanager.register(collector, "wscheck-report")
     app = None
     try:
         if settings.app:
@@ -159,6 +217,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    collector = config.stash.get(REPORT_KEY, None)
+    if collector is not None and config.pluginmanager.is_registered(collector):
+        config.pluginmanager.unregister(collector)
     runtime = config.stash.get(RUNTIME_KEY, None)
     if runtime is not None:
         runtime.close()
@@ -206,6 +267,12 @@ class CheckItem(pytest.Item):
         self.add_marker(pytest.mark.wscheck(check.id, check.level))
         self.user_properties.append(("wscheck_id", check.id))
         self.user_properties.append(("wscheck_level", check.level))
+        known = self.config.stash.get(KNOWN_FAILURES_KEY, {})
+        if check.id in known:
+            # Strict: once the check passes the run fails, so the list never rots.
+            self.add_marker(pytest.mark.xfail(
+                reason=f"known failure (listed in {known[check.id]})", strict=True,
+                raises=CheckFailure))
 
     def runtest(self) -> None:
         runtime = self.config.stash[RUNTIME_KEY]
@@ -223,18 +290,31 @@ class CheckItem(pytest.Item):
         from wscheck.checks import Context
 
         ctx = Context(runtime.settings.spec, runtime.driver, runtime.settings.examples)
-        verdict = runtime.call(self.check.run, ctx)
-        outcome = ("pass" if verdict.passed else
+        verdict = _run_with_progress(self, runtime, ctx)
+        listed = self.check.id in self.config.stash.get(KNOWN_FAILURES_KEY, {})
+        outcome = ("xpass" if verdict.passed and listed else
+                   "pass" if verdict.passed else
+                   "xfail" if listed else
                    "warn" if self.check.level == "SHOULD" and not runtime.settings.strict
                    else "fail")
         results.append((self.check, outcome, verdict))
         self.user_properties.append(("wscheck_verdict", outcome))
         for note in verdict.notes:
             self.user_properties.append(("wscheck_note", note))
+        replay = _replay_hint(self.config, self.check, verdict) if not verdict.passed else None
+        collector = self.config.stash.get(REPORT_KEY, None)
+        if collector is not None:
+            self.user_properties.append((RECORD_PROPERTY, check_record(
+                self.check, outcome, verdict, runtime.settings.spec,
+                show_credentials=collector.show_credentials,
+                replay=replay)))
+        text = format_failure(self.check, verdict)
+        if replay:
+            text += "\n\nreplay: " + replay
         if outcome == "warn":
-            warnings.warn(WscheckWarning(format_failure(self.check, verdict)), stacklevel=1)
-        elif outcome == "fail":
-            raise CheckFailure(format_failure(self.check, verdict))
+            warnings.warn(WscheckWarning(text), stacklevel=1)
+        elif outcome in ("fail", "xfail"):
+            raise CheckFailure(text)
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
@@ -250,6 +330,12 @@ class CheckItem(pytest.Item):
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    collector = config.stash.get(REPORT_KEY, None)
+    if collector is not None:
+        for path in collector.written:
+            terminalreporter.write_line(f"wscheck: report written to {path}")
+        for problem in collector.problems:
+            terminalreporter.write_line(f"wscheck: {problem}", red=True)
     results = config.stash.get(RESULTS_KEY, [])
     if not results:
         return
@@ -261,14 +347,194 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("wscheck")
     terminalreporter.write_line(f"target: {settings.target}   spec: {settings.spec.digest()}")
     terminalreporter.write_line(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    known = config.stash.get(KNOWN_FAILURES_KEY, {})
     for chk, outcome, verdict in results:
-        if outcome in ("fail", "warn"):
+        if outcome in ("fail", "warn", "xfail"):
             assert verdict is not None
             terminalreporter.write_line(f"{outcome.upper():5} {chk.id} [{chk.level}]: "
                                         f"{verdict.problem}")
+        elif outcome == "xpass":
+            terminalreporter.write_line(
+                f"XPASS {chk.id} [{chk.level}]: passes, but is listed as a known failure in "
+                f"{known.get(chk.id)}: take it off the list")
         elif verdict is not None:
             for note in verdict.notes:
                 terminalreporter.write_line(f"NOTE  {chk.id}: {note}")
+
+
+# --- progress, replay hints and reports -------------------------------------------------------
+
+#: Seconds between progress lines of a long property check (none for a shorter one).
+PROGRESS_INTERVAL = 2.0
+
+#: The user property that carries a check's record from the item (or an xdist worker) to the
+#: report; taken off again before JUnit or any other plugin sees it.
+RECORD_PROPERTY = "wscheck_record"
+
+
+class _CountingDriver:
+    """The run's driver, counting the connections a check opens (progress of properties)."""
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self.kind = driver.kind
+        self.target = driver.target
+        self.timeout = driver.timeout
+        self.connections = 0
+
+    async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
+                      cookies: Sequence[tuple[str, str]] = ()) -> Connection:
+        self.connections += 1
+        return await self._driver.connect(path, query, cookies)
+
+    async def aclose(self) -> None:  # pragma: no cover - the runtime closes the real driver
+        await self._driver.aclose()
+
+
+def _progress_reporter(config: pytest.Config) -> Any:
+    """The terminal reporter when progress lines are wanted: on a terminal or with -v, never
+    with -q, never on an xdist worker."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return None
+    verbosity = config.get_verbosity()
+    if verbosity < 0:
+        return None
+    if verbosity > 0 or getattr(reporter, "isatty", False):
+        return reporter
+    return None
+
+
+def _run_with_progress(item: CheckItem, runtime: Runtime, ctx: Any) -> Verdict:
+    """Run the check; a property check that takes a while shows how far it got every
+    :data:`PROGRESS_INTERVAL` seconds (``prop.conversation: 40 conversations, 4s``)."""
+    reporter = _progress_reporter(item.config) if item.check.id.startswith("prop.") else None
+    if reporter is None:
+        return runtime.call(item.check.run, ctx)
+    import concurrent.futures
+    import dataclasses
+    import time
+
+    assert runtime.driver is not None
+    counter = _CountingDriver(runtime.driver)
+    ctx = dataclasses.replace(ctx, driver=counter)
+    start = time.monotonic()
+    future = runtime.submit(item.check.run(ctx))
+    while True:
+        done, _ = concurrent.futures.wait([future], timeout=PROGRESS_INTERVAL)
+        if done:
+            return future.result()
+        reporter.write_line(
+            f"  {item.check.id}: {counter.connections} conversations, "
+            f"{time.monotonic() - start:.0f}s (up to {ctx.examples} examples)")
+
+
+def _replay_hint(config: pytest.Config, chk: Check, verdict: Verdict) -> str | None:
+    """How to run the failing conversation again: ``wscheck replay`` when a JSON report is
+    being written; else, for a network target, the conversation as httpx-ws code."""
+    from wscheck.replay import httpx_ws_snippet, replay_command
+
+    settings = config.stash[SETTINGS_KEY]
+    collector = config.stash.get(REPORT_KEY, None)
+    if verdict.observation is None:
+        return None
+    if collector is not None and collector.json_path:
+        return replay_command(collector.json_path, chk.id, url=settings.url, app=settings.app)
+    if settings.url:
+        return ("this conversation with httpx-ws (or add --wscheck-report FILE.json and use "
+                "`wscheck replay`):\n"
+                + httpx_ws_snippet(settings.url, verdict.observation.conversation,
+                                   settings.spec))
+    return (f"add --wscheck-report wscheck-report.json, then: "
+            f"{replay_command('wscheck-report.json', chk.id, app=settings.app)}")
+
+
+class ReportCollector:
+    """Gathers one record per check from the test reports (on the xdist controller too) and
+    writes the JSON and HTML reports at the end of the session."""
+
+    def __init__(self, json_path: str | None, html_path: str | None, *,
+                 show_credentials: bool) -> None:
+        from datetime import datetime, timezone
+
+        self.json_path = json_path
+        self.html_path = html_path
+        self.show_credentials = show_credentials
+        self.started = datetime.now(timezone.utc)
+        self.records: dict[str, dict[str, Any]] = {}
+        self.written: list[str] = []
+        self.problems: list[str] = []
+
+    def add(self, report: pytest.TestReport) -> None:
+        from wscheck.checks import CHECKS
+
+        check_id = report.nodeid.removeprefix("wscheck::")
+        chk = CHECKS.get(check_id)
+        if not report.nodeid.startswith("wscheck::") or chk is None:
+            return
+        found = [v for k, v in report.user_properties if k == RECORD_PROPERTY]
+        entry = self.records.setdefault(report.nodeid, {
+            "id": chk.id, "level": chk.level, "line": chk.line,
+            "description": chk.description, "verdict": "error", "duration": 0.0,
+            "message": None, **check_record(chk, "error", None, Spec())})
+        if found and isinstance(found[-1], dict):
+            entry.update(found[-1])
+        entry["duration"] = round(entry["duration"] + report.duration, 6)
+        if report.when == "call" or report.failed or report.skipped:
+            if report.when == "teardown" and entry["verdict"] != "pass":
+                return  # a teardown problem after a verdict changes nothing in the report
+            entry["verdict"] = _verdict(report, entry.get("outcome"))
+            if entry["verdict"] in ("error", "skip", "xpass") or (
+                    entry["verdict"] in ("fail", "xfail") and entry.get("problem") is None):
+                entry["message"] = _message(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Registered on the controller only: an xdist worker's reports reach it with their
+        records. The record is taken off before JUnit XML or anyone else sees it."""
+        if not report.user_properties:
+            return
+        self.add(report)
+        report.user_properties = [(k, v) for k, v in report.user_properties
+                                  if k != RECORD_PROPERTY]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.write(session.config, int(exitstatus))
+
+    def write(self, config: pytest.Config, exit_status: int | None) -> None:
+        from wscheck.report import build_report, write_reports
+
+        settings = config.stash[SETTINGS_KEY]
+        report = build_report(
+            settings, [{k: v for k, v in r.items() if k != "outcome"}
+                       for r in self.records.values()],
+            exit_status=exit_status, show_credentials=self.show_credentials,
+            expected_failures=list(config.stash.get(KNOWN_FAILURES_KEY, {}).keys()),
+            started=self.started)
+        try:
+            self.written = write_reports(report, self.json_path, self.html_path)
+        except OSError as exc:
+            self.problems.append(f"cannot write the report: {exc}")
+
+
+def _verdict(report: pytest.TestReport, outcome: str | None) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfail" if report.skipped else "xpass"
+    if report.failed:
+        if outcome == "xpass":
+            return "xpass"  # pytest's strict xfail: a listed check passed
+        return "fail" if outcome in ("fail", "xfail") else "error"
+    if report.skipped:
+        return "skip"
+    return "warn" if outcome == "warn" else "pass"
+
+
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return report.longreprtext
 
 
 # --- fixtures for users' own checks ---------------------------------------------------------

@@ -1,0 +1,77 @@
+"""Known failures: check ids expected to fail, so a run stays green until they are fixed.
+
+They come from ``expected_failures = ["id", ...]`` next to the protocol in a spec file or in
+``[tool.wscheck]``, and from a plain list file (``--wscheck-xfail FILE``: one id a line, ``#``
+comments). The key is split off here, before the rest of the table goes to
+:func:`wscheck.spec.spec_from_mapping`, which refuses anything that is not protocol.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from wscheck.spec import Spec, SpecError, spec_from_mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["KEY", "load_spec_and_known", "read_xfail_file", "unknown_ids"]
+
+KEY = "expected_failures"
+
+
+def load_spec_and_known(path: str | Path) -> tuple[Spec, tuple[str, ...]]:
+    """Read a spec file (``pyproject.toml``: its ``[tool.wscheck]`` table) and its
+    ``expected_failures``; errors are one-line :class:`SpecError` messages, as
+    :func:`wscheck.spec.load_spec` gives."""
+    path = Path(path)
+    table = "tool.wscheck" if path.name == "pyproject.toml" else None
+    try:
+        data: Mapping[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"spec file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"spec file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"spec file {path} is not valid TOML: {exc}") from None
+    where = str(path)
+    if table:
+        for part in table.split("."):
+            data = data.get(part, {})
+            if not isinstance(data, Mapping):
+                raise SpecError(f"{where}: [{table}] must be a table")
+        where = f"{path} [{table}]"
+    data = dict(data)
+    known = data.pop(KEY, [])
+    if not isinstance(known, list) or not all(isinstance(i, str) for i in known):
+        raise SpecError(f"{where}: {KEY} must be an array of check ids (strings)")
+    return spec_from_mapping(data, where), tuple(known)
+
+
+def read_xfail_file(path: str | Path) -> tuple[str, ...]:
+    """Check ids from a list file: one a line; blank lines and ``#`` comments are ignored."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"known-failures file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"known-failures file {path} cannot be read: {exc}") from None
+    ids = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            ids.append(line)
+    return tuple(ids)
+
+
+def unknown_ids(ids: Iterable[str]) -> list[str]:
+    """The ids that name no check."""
+    from wscheck.checks import all_checks
+
+    known = {c.id for c in all_checks()}
+    return [i for i in ids if i not in known]

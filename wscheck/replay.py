@@ -1,0 +1,244 @@
+"""``wscheck replay REPORT.json CHECK_ID``: run a failing check's conversation again.
+
+The report holds the conversation that showed the failure, the spec and the target. Replay
+runs that one conversation on the target (or on another one, ``--url`` / ``--app``), asks the
+model for the expected transcript, prints both side by side and exits 1 if the transcript
+still differs, 0 if it now conforms. For a network target :func:`httpx_ws_snippet` also
+writes the conversation as a few lines of Python with httpx-ws, to paste anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlencode
+
+from wscheck.events import (
+    Accepted,
+    ClientClose,
+    Closed,
+    Conversation,
+    Drop,
+    SendBytes,
+    SendText,
+    describe,
+)
+from wscheck.render import render_conversation, side_by_side
+from wscheck.report import MASK, conversation_from_json, event_from_json
+from wscheck.runner import Observation
+from wscheck.spec import Spec, SpecError, spec_from_mapping
+
+__all__ = ["ReplayError", "httpx_ws_snippet", "replay", "replay_command"]
+
+#: Checks whose failure needs several clients at once: a single conversation replayed alone
+#: may well conform.
+CONCURRENT = frozenset({"isolation.concurrent", "prop.concurrent", "prop.stateful"})
+
+
+class ReplayError(ValueError):
+    """The report or the check cannot be replayed; the message says why (exit 4)."""
+
+
+def replay_command(report: str, check_id: str, *, url: str | None = None,
+                   app: str | None = None) -> str:
+    """The shell command that replays ``check_id`` from ``report``."""
+    import shlex
+
+    words = ["wscheck", "replay", report, check_id]
+    if url:
+        words += ["--url", url]
+    elif app:
+        words += ["--app", app]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _ws_url(base: str, conversation: Conversation) -> str:
+    url = base.rstrip("/") + conversation.path
+    if conversation.query:
+        url += "?" + urlencode(list(conversation.query))
+    return url
+
+
+def httpx_ws_snippet(base_url: str, conversation: Conversation, spec: Spec | None = None) -> str:
+    """The conversation as a standalone Python script using httpx-ws (the client the kit
+    itself uses). In lock-step it reads, after each message, as many events as ``spec``'s
+    model predicts; then it prints every event until the server closes or goes quiet."""
+    from wscheck.model import ModelConnection, UnspecifiedBehaviour
+
+    model: ModelConnection | None = None
+    if spec is not None and not conversation.pipelined:
+        try:
+            model = ModelConnection(spec, conversation)
+            model.open()
+        except UnspecifiedBehaviour:
+            model = None
+    headers = ""
+    if conversation.cookies:
+        cookie = "; ".join(f"{k}={v}" for k, v in conversation.cookies)
+        headers = f", headers={{'Cookie': {cookie!r}}}"
+    lines = [
+        "# pip install httpx-ws",
+        "import httpx_ws",
+        "",
+        f"with httpx_ws.connect_ws({_ws_url(base_url, conversation)!r}{headers}) as ws:",
+    ]
+    for action in conversation.actions:
+        if isinstance(action, SendText):
+            lines.append(f"    ws.send_text({action.text!r})")
+        elif isinstance(action, SendBytes):
+            lines.append(f"    ws.send_bytes({action.data!r})")
+        elif isinstance(action, ClientClose):
+            lines.append(f"    ws.close({action.code})")
+            return "\n".join(lines)
+        elif isinstance(action, Drop):
+            lines.append("    ws.stream.close()  # drop: no closing handshake")
+            return "\n".join(lines)
+        replies = model.step(action) if model is not None else ()
+        reads = sum(1 for r in replies if not isinstance(r, Closed))
+        lines += ["    print(ws.receive(timeout=2))"] * reads
+    lines += [
+        "    try:  # everything else, until the server closes or is quiet for 2 s",
+        "        while True:",
+        "            print(ws.receive(timeout=2))",
+        "    except Exception as exc:",
+        "        print(type(exc).__name__, exc)",
+    ]
+    return "\n".join(lines)
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReplayError(f"report {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReplayError(f"report {path} cannot be read as JSON: {exc}") from None
+    if not isinstance(data, dict) or not str(data.get("format", "")).startswith(
+            "wscheck-report/"):
+        raise ReplayError(f"{path} is not a wscheck report (no format 'wscheck-report/…')")
+    return data
+
+
+def _find(report: Mapping[str, Any], check_id: str, path: str | Path) -> Mapping[str, Any]:
+    for record in report.get("checks", []):
+        if record.get("id") == check_id:
+            return dict(record)
+    ids = ", ".join(r.get("id", "?") for r in report.get("checks", [])
+                    if r.get("conversation")) or "none"
+    raise ReplayError(f"{path} has no check {check_id!r} (checks with a conversation: {ids})")
+
+
+def _unmask(conversation: Conversation) -> tuple[Conversation, bool]:
+    """Stand-in values for credentials the report masked; whether there were any."""
+    stand_ins: dict[str, str] = {}
+
+    def fix(value: str) -> str:
+        if MASK not in value:
+            return value
+        return stand_ins.setdefault(value, f"replay{len(stand_ins) + 1}")
+
+    query = tuple((k, fix(v)) for k, v in conversation.query)
+    cookies = tuple((k, fix(v)) for k, v in conversation.cookies)
+    return (Conversation(conversation.path, conversation.actions, query, cookies,
+                         conversation.pipelined), bool(stand_ins))
+
+
+def conforms(spec: Spec, obs: Observation) -> bool:
+    """Whether a replayed transcript is what the protocol says. A refusal in its wire form
+    (a close before accept, HTTP 403 on the network) conforms too, as in ``auth.missing``."""
+    if obs.ok and obs.aftermath is None:
+        return True
+    if spec.auth is not None and obs.aftermath is None:
+        from wscheck.checks.auth import refusal_form
+
+        code = spec.auth.denied_close_code
+        return obs.expected == (Accepted(), Closed(code)) and refusal_form(
+            obs, code) == "before-accept"
+    return False
+
+
+def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
+           app: str | None = None, timeout: float | None = None,
+           ca_file: str | None = None, out: TextIO = sys.stdout) -> int:
+    """Run the check's conversation from the report again; 1 if it still fails, 0 if it
+    conforms now. Raises :class:`ReplayError` for a report or id that cannot be replayed."""
+    from wscheck.target import Runtime, Settings, TargetDown, TargetError, load_app
+
+    report = load_report(report_path)
+    record = _find(report, check_id, report_path)
+    if not record.get("conversation"):
+        raise ReplayError(
+            f"{check_id} has no conversation in {report_path} (verdict "
+            f"{record.get('verdict')}): only checks that observed a transcript can be replayed")
+    try:
+        spec = spec_from_mapping(report["spec"]["data"], f"{report_path} (spec)")
+    except (KeyError, TypeError) as exc:
+        raise ReplayError(f"{report_path}: the report holds no spec ({exc})") from None
+    except SpecError as exc:
+        raise ReplayError(str(exc)) from None
+    conversation, stand_ins = _unmask(conversation_from_json(record["conversation"]))
+    target = report.get("target", {})
+    if not url and not app:
+        if target.get("kind") == "url":
+            url = target.get("value")
+        else:
+            app = target.get("value")
+    settings_in = report.get("settings", {})
+    settings = Settings(spec=spec, app=app, url=None if app else url,
+                        timeout=timeout or float(settings_in.get("timeout", 2.0)),
+                        quiet_window=float(settings_in.get("quiet_window", 0.2)),
+                        ca_file=ca_file or settings_in.get("ca_file"))
+    try:
+        loaded = load_app(app) if app else None
+        if not app:
+            from wscheck.drivers.url import parse_target_url
+
+            parse_target_url(str(url))
+    except (TargetError, ValueError) as exc:
+        raise ReplayError(str(exc)) from None
+
+    print(f"replaying {check_id} [{record.get('level')}] on {settings.target}", file=out)
+    if record.get("problem"):
+        print(f"reported: {record['problem']}", file=out)
+    if stand_ins:
+        print("note: the report masks credentials; stand-in values are used (write the "
+              "report with --wscheck-show-credentials to replay the exact ones)", file=out)
+    if check_id in CONCURRENT:
+        print("note: this check failed with several clients at once; the conversation is "
+              "replayed alone and may conform alone", file=out)
+    print("", file=out)
+    print("conversation:", file=out)
+    print(render_conversation(conversation), file=out)
+    print("", file=out)
+    if record.get("expected") or record.get("observed"):
+        print("in the report:", file=out)
+        print(side_by_side([event_from_json(e) for e in record.get("expected", [])],
+                           [event_from_json(e) for e in record.get("observed", [])]), file=out)
+        print("", file=out)
+
+    runtime = Runtime(settings, loaded)
+    try:
+        runtime.ensure_up()
+        obs = runtime.call(runtime.run, conversation)
+    except TargetDown as exc:
+        print(f"the target does not answer: {exc}", file=out)
+        return 1
+    finally:
+        runtime.close()
+    print("now:", file=out)
+    print(side_by_side(obs.expected, obs.observed), file=out)
+    if obs.aftermath is not None:
+        print("after the conversation, on the server side: " + describe(obs.aftermath),
+              file=out)
+    print("", file=out)
+    if conforms(spec, obs):
+        print(f"{check_id}: the conversation now conforms", file=out)
+        return 0
+    print(f"{check_id}: still fails", file=out)
+    if settings.url:
+        print("\nthe same conversation with httpx-ws:\n"
+              + httpx_ws_snippet(settings.url, conversation, spec), file=out)
+    return 1
