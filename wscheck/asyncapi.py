@@ -1,0 +1,209 @@
+"""The protocol of a :class:`~wscheck.spec.Spec` as an AsyncAPI 3.0 document.
+
+``wscheck spec --asyncapi`` prints it: one channel per endpoint (address, path parameters,
+the WebSocket bindings for the query string and the ``Cookie`` header), the messages with
+their reply templates, and the operations of the *server* (it receives the client's messages
+and sends the replies). It is a description for people and tools; the checks stay the
+authority on what conforms. The document is JSON, which is also YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from wscheck.spec import AuthSpec, EchoSpec, Spec
+
+__all__ = ["ASYNCAPI_VERSION", "asyncapi_document", "asyncapi_json"]
+
+ASYNCAPI_VERSION = "3.0.0"
+#: Version of the WebSockets bindings object (asyncapi/bindings, websockets/).
+WS_BINDING_VERSION = "0.1.0"
+
+
+def _text(description: str, example: str | None = None, **schema: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"type": "string", **schema}
+    message: dict[str, Any] = {"contentType": "text/plain", "description": description,
+                               "payload": payload}
+    if example is not None:
+        message["examples"] = [{"payload": example}]
+    return message
+
+
+def _binary(code: int) -> dict[str, Any]:
+    return {
+        "contentType": "application/octet-stream",
+        "description": f"A binary message: not supported, the server closes with {code} "
+                       "(unsupported data).",
+        "payload": {"type": "string", "format": "binary"},
+    }
+
+
+def _parameters(params: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {name: {"description": f"path parameter {name!r}", "examples": [value]}
+            for name, value in params}
+
+
+def _ref(*parts: str) -> dict[str, str]:
+    return {"$ref": "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)}
+
+
+def _echo_channel(echo: EchoSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    messages: dict[str, Any] = {
+        "message": _text("Any text message from the client, kept exactly (no trimming, any "
+                         "Unicode, up to 64 KiB at least).", "hello"),
+        "reply": _text(f"The reply to every ordinary message: the template {echo.reply!r} "
+                       "with {message} the client's text, exactly.",
+                       echo.render_reply("hello")),
+        "binary": _binary(echo.binary_close_code),
+    }
+    description = ("The echo endpoint: every text message is answered once, in order; the "
+                   "server sends nothing it was not asked for.")
+    if echo.bye is not None:
+        messages["bye"] = _text(
+            f"The exact word {echo.bye!r} (no other case, no whitespace) ends the chat: the "
+            f"farewells follow, then a close with {echo.bye_close_code}.", echo.bye,
+            const=echo.bye)
+        for i, farewell in enumerate(echo.farewells, 1):
+            messages[f"farewell{i}"] = _text(f"Farewell {i} of {len(echo.farewells)}, sent "
+                                             "after the bye word, before the close.",
+                                             farewell, const=farewell)
+        description += (f" {echo.bye!r} ends it: {len(echo.farewells)} farewell(s), then a "
+                        f"close with {echo.bye_close_code}.")
+    channel: dict[str, Any] = {
+        "address": echo.path,
+        "title": "echo",
+        "description": description,
+        "messages": messages,
+        "bindings": {"ws": {"method": "GET", "bindingVersion": WS_BINDING_VERSION}},
+    }
+    if echo.path_params:
+        channel["parameters"] = _parameters(echo.path_params)
+    operations = {
+        "receiveEchoMessage": {
+            "action": "receive",
+            "title": "receive a client message",
+            "channel": _ref("channels", "echo"),
+            "messages": [_ref("channels", "echo", "messages", m)
+                         for m in ("message", "bye", "binary") if m in messages],
+        },
+        "sendEchoReply": {
+            "action": "send",
+            "title": "answer the client",
+            "channel": _ref("channels", "echo"),
+            "messages": [_ref("channels", "echo", "messages", m) for m in messages
+                         if m == "reply" or m.startswith("farewell")],
+        },
+    }
+    return channel, operations
+
+
+def _auth_channel(auth: AuthSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    q_pattern = "^(0|-?[1-9][0-9]*)$"
+    messages: dict[str, Any] = {
+        "message": _text("Any text message from the client (the bye word is ordinary here).",
+                         "hello"),
+        "credentialReply": _text(
+            f"First reply to every message: {auth.credential_reply!r}, {{credential}} being "
+            f"the {auth.cookie!r} cookie's value when it is not empty, else the "
+            f"{auth.token!r} query value (an empty credential still counts as present).",
+            auth.render(auth.credential_reply, credential="abc")),
+        "qReply": _text(f"Second reply, only when {auth.q!r} was given: {auth.q_reply!r}, "
+                        "{q} the integer.", auth.render(auth.q_reply, q=7)),
+        "messageReply": _text(
+            f"Last reply to every message: {auth.message_reply!r}, {{message}} the client's "
+            f"text and {{q}} the integer, or None without {auth.q!r}.",
+            auth.render(auth.message_reply, message="hello", q=7)),
+        "binary": _binary(auth.binary_close_code),
+    }
+    channel: dict[str, Any] = {
+        "address": auth.path,
+        "title": "credentials",
+        "description": (
+            f"The endpoint guarded by a cookie or a token. Without the {auth.cookie!r} "
+            f"cookie and the {auth.token!r} query parameter, or with a {auth.q!r} that is "
+            f"not an integer, the server sends nothing and the connection ends with "
+            f"{auth.denied_close_code} (accept then close, so the code reaches the client). "
+            "The cookie wins over the token."),
+        "messages": messages,
+        "bindings": {"ws": {
+            "method": "GET",
+            "query": {
+                "type": "object",
+                "properties": {
+                    auth.token: {"type": "string",
+                                 "description": "the token; used when there is no cookie"},
+                    auth.q: {"type": "string", "pattern": q_pattern,
+                             "description": "an optional integer, echoed as a number"},
+                },
+            },
+            "headers": {
+                "type": "object",
+                "properties": {
+                    "Cookie": {"type": "string",
+                               "description": f"may carry the {auth.cookie!r} cookie, "
+                                             f"e.g. {auth.cookie}=abc"},
+                },
+            },
+            "bindingVersion": WS_BINDING_VERSION,
+        }},
+    }
+    if auth.path_params:
+        channel["parameters"] = _parameters(auth.path_params)
+    operations = {
+        "receiveCredentialsMessage": {
+            "action": "receive",
+            "title": "receive a client message",
+            "channel": _ref("channels", "credentials"),
+            "messages": [_ref("channels", "credentials", "messages", m)
+                         for m in ("message", "binary")],
+        },
+        "sendCredentialsReplies": {
+            "action": "send",
+            "title": "answer the client: credential line, q line (with q), message line",
+            "channel": _ref("channels", "credentials"),
+            "messages": [_ref("channels", "credentials", "messages", m)
+                         for m in ("credentialReply", "qReply", "messageReply")],
+        },
+    }
+    return channel, operations
+
+
+def asyncapi_document(spec: Spec, *, host: str = "localhost:8000") -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of ``spec``; ``host`` fills the placeholder server."""
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    if spec.echo is not None:
+        channel, ops = _echo_channel(spec.echo)
+        channels["echo"] = channel
+        operations.update(ops)
+    if spec.auth is not None:
+        channel, ops = _auth_channel(spec.auth)
+        channels["credentials"] = channel
+        operations.update(ops)
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "id": f"urn:wscheck:spec:{spec.digest()}",
+        "info": {
+            "title": "WebSocket chat protocol",
+            "version": spec.digest(),
+            "description": ("A small WebSocket chat protocol, as checked by wscheck (the "
+                            "version is the spec's digest). Generated by `wscheck spec "
+                            "--asyncapi`; the operations are the server's."),
+        },
+        "defaultContentType": "text/plain",
+        "servers": {
+            "server": {
+                "host": host,
+                "protocol": "ws",
+                "description": "placeholder: where the server under test runs (wss for TLS)",
+            },
+        },
+        "channels": channels,
+        "operations": operations,
+    }
+
+
+def asyncapi_json(spec: Spec) -> str:
+    """The document as indented JSON (valid YAML too)."""
+    return json.dumps(asyncapi_document(spec), ensure_ascii=False, indent=2) + "\n"
