@@ -23,7 +23,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
-from wscheck.events import Accepted, Conversation, Silence
+from wscheck.events import Accepted, Conversation, Silence, TransportError
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import Spec
 
@@ -211,6 +211,12 @@ class Runtime:
             if isinstance(conn.handshake, Silence):
                 return (f"{where} never answered the WebSocket handshake within "
                         f"{driver.timeout:g}s")
+            if isinstance(conn.handshake, TransportError):
+                # Not a WebSocket server we can talk to (TLS, reset, broken handshake): no
+                # check could say more, and a clipped transcript per check would say less.
+                hint = (" (a private or self-signed certificate: trust its CA with "
+                        "--wscheck-ca-file)" if "TLS" in conn.handshake.problem else "")
+                return f"{where}: {conn.handshake.problem}{hint}"
             if conn.handshake != Accepted():
                 return None  # it answers; the checks will say what is wrong
             await conn.send_text(message)
