@@ -1,0 +1,183 @@
+"""``wscheck replay``: a failing check's conversation from a report, run again.
+
+A report is written against a mutant (an app that trims messages); replaying the failure on
+the mutant still fails, replaying it on the fixed app conforms — in-process and over a real
+socket. The httpx-ws snippet printed for network targets is run as a script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import apps
+from tests.servers import serve_uvicorn
+from wscheck.checks import all_checks
+from wscheck.cli import main
+
+# Imported before any pytester run, so that inner runs share the one check registry.
+all_checks()
+APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def kit(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(wsapps=APPS_SOURCE)
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio", *args)
+
+
+def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["replay", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_replay_reproduces_a_failure_and_sees_the_fix(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run(kit, "--wscheck-app", "wsapps:stripping_app", "--wscheck-report", "run.json",
+                 "-k", "echo.whitespace or echo.exact")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # Every failure says how to replay it.
+    result.stdout.fnmatch_lines([
+        "replay: wscheck replay run.json echo.whitespace --app wsapps:stripping_app"])
+    capsys.readouterr()
+
+    status, out, _ = replay(capsys, "run.json", "echo.whitespace")
+    assert status == 1
+    assert "replaying echo.whitespace [MUST] on wsapps:stripping_app" in out
+    assert "connect /ws\n  send text ' '\n  send text '  padded  '" in out
+    now = out.split("\nnow:\n", 1)[1]
+    assert ">> 1 text '接收到的消息是: '" in now
+    assert "| text '接收到的消息是:'" in now
+    assert out.rstrip().endswith("echo.whitespace: still fails")
+
+    status, out, _ = replay(capsys, "run.json", "echo.whitespace", "--app", "wsapps:app")
+    assert status == 0
+    assert "replaying echo.whitespace [MUST] on wsapps:app" in out
+    assert ">>" not in out.split("\nnow:\n", 1)[1]
+    assert out.rstrip().endswith("echo.whitespace: the conversation now conforms")
+
+
+def test_replay_over_the_network(kit: pytest.Pytester,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with serve_uvicorn(apps.stripping_app) as broken, serve_uvicorn(apps.app) as fixed:
+        result = run(kit, "--wscheck-url", f"ws://{broken}", "--wscheck-report", "run.json",
+                     "-k", "echo.newlines")
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.stdout.fnmatch_lines([
+            f"replay: wscheck replay run.json echo.newlines --url ws://{broken}"])
+        capsys.readouterr()
+        status, out, _ = replay(capsys, "run.json", "echo.newlines")
+        assert status == 1
+        assert f"on ws://{broken}" in out
+        assert "the same conversation with httpx-ws:" in out
+        status, out, _ = replay(capsys, "run.json", "echo.newlines", "--url", f"ws://{fixed}")
+        assert status == 0, out
+
+
+def test_failures_without_a_report_print_a_runnable_httpx_ws_script(
+    kit: pytest.Pytester, tmp_path: Path
+) -> None:
+    with serve_uvicorn(apps.stripping_app) as broken:
+        result = run(kit, "--wscheck-url", f"ws://{broken}", "-k", "echo.whitespace")
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        out = result.stdout.str()
+        assert "replay: this conversation with httpx-ws" in out
+        script = out.split("# pip install httpx-ws\n", 1)[1]
+        lines = ["# pip install httpx-ws"]
+        for line in script.splitlines():
+            if line.startswith(("=", "_")):  # pytest's next section
+                break
+            lines.append(line)
+        (tmp_path / "repro.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        ran = subprocess.run([sys.executable, str(tmp_path / "repro.py")], capture_output=True,
+                             text=True, timeout=30)
+    assert ran.returncode == 0, ran.stderr
+    # The trimmed echo, as the check saw it.
+    assert "接收到的消息是:padded" in ran.stdout
+    assert "接收到的消息是:  padded  " not in ran.stdout
+
+
+def test_masked_credentials_replay_with_stand_ins(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kit.makepyfile(nocookie="""
+        from wsapps import ChatApp
+
+        class IgnoresCookie(ChatApp):
+            async def _auth(self, scope, receive, send):
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+                await super()._auth(scope, receive, send)
+
+        app = IgnoresCookie()
+    """)
+    result = run(kit, "--wscheck-app", "nocookie:app", "--wscheck-report", "run.json",
+                 "-k", "auth.cookie")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    capsys.readouterr()
+    status, out, _ = replay(capsys, "run.json", "auth.cookie")
+    assert status == 1
+    assert "the report masks credentials; stand-in values are used" in out
+    assert "replay1" in out
+    status, out, _ = replay(capsys, "run.json", "auth.cookie", "--app", "wsapps:app")
+    assert status == 0, out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["missing.json", "echo.exact"], "report missing.json does not exist"),
+        (["run.json", "echo.nope"], "has no check 'echo.nope' (checks with a conversation: "
+                                    "echo.whitespace)"),
+        (["run.json", "echo.exact"], "echo.exact has no conversation in run.json (verdict "
+                                     "pass)"),
+        (["not-a-report.json", "echo.exact"], "is not a wscheck report"),
+        (["run.json", "echo.whitespace", "--app", "nosuch:app"], "cannot import the app"),
+    ],
+    ids=["no-file", "unknown-id", "passed-check", "not-a-report", "bad-app"],
+)
+def test_replay_usage_errors_are_one_line(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str], args: list[str], fragment: str
+) -> None:
+    run(kit, "--wscheck-app", "wsapps:stripping_app", "--wscheck-report", "run.json",
+        "-k", "echo.whitespace or echo.exact")
+    (kit.path / "not-a-report.json").write_text(json.dumps({"checks": []}), encoding="utf-8")
+    capsys.readouterr()
+    status, out, err = replay(capsys, *args)
+    assert status == 4
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("wscheck replay: ")
+    assert fragment in lines[0]
+
+
+def test_run_and_replay_as_commands(tmp_path: Path) -> None:
+    (tmp_path / "wsapps.py").write_text(APPS_SOURCE, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+
+    def wscheck(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "wscheck", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    ran = wscheck("run", "--app", "wsapps:stripping_app", "--report", "out/run.json",
+                  "--html", "out/run.html", "--", "-k", "echo.newlines")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    report_path = tmp_path / "out" / "run.json"
+    assert (tmp_path / "out" / "run.html").is_file()
+    assert f"replay: wscheck replay {report_path} echo.newlines" in ran.stdout
+    ran = wscheck("replay", str(report_path), "echo.newlines")
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "echo.newlines: still fails" in ran.stdout
+    ran = wscheck("replay", "out/run.json", "echo.newlines", "--app", "wsapps:app")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
