@@ -47,13 +47,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
-#: Timers the kit itself set. They never wake the app, so they do not count against idleness.
-_OUR_TIMERS: weakref.WeakSet[asyncio.TimerHandle] = weakref.WeakSet()
-#: Tasks of the kit's that are polling for idleness. Several connections may be waited on at
-#: once (concurrency checks): they must not count each other as the app being busy.
-_POLLERS: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
-
-
 class ClientDisconnected(OSError):
     """Raised into the app when it sends on a connection the client has left.
 
@@ -66,9 +59,19 @@ class _ViolationError(RuntimeError):
     """Raised into the app after it broke the ASGI protocol, like a real server would."""
 
 
-def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
-    """True when nothing in ``loop`` can wake the app: nothing runnable, only the kit's timers
-    pending, and no socket watched but the loop's own wake-up pipe.
+class _IdleMonitor:
+    """Tells the connections of one event loop when nothing can happen until the client acts.
+
+    A connection that waits registers a future here. Whenever the monitor runs (it is
+    scheduled with ``call_soon`` on every change and re-arms itself while the loop is busy) it
+    looks whether the loop is idle: nothing else runnable, no timer but the kit's own
+    deadlines, no socket watched but the loop's own wake-up pipe. If so, every waiting
+    connection whose app sits in ``receive()`` (or has finished) is told at once.
+
+    One monitor per loop and a single handle in the ready queue, however many connections
+    wait: waiters sleep on their futures instead of polling, so ten thousand concurrent
+    conversations cost ten thousand futures, not ten thousand spinning tasks each scanning
+    the ready queue.
 
     A watched socket may bring the app a reply at any moment (a chat behind a broker, a
     database), so it keeps the ordinary deadline. What cannot be seen is a plain thread that
@@ -76,28 +79,80 @@ def _loop_idle(loop: asyncio.AbstractEventLoop) -> bool:
     run with a generous ``--wscheck-timeout`` over the network instead.
 
     This reads the private ``_ready``/``_scheduled``/``_selector`` of CPython's asyncio
-    loops; on any other loop (uvloop) it answers False and the driver falls back to deadlines.
+    loops; on any other loop (uvloop) the monitor never declares idleness and the driver falls
+    back to deadlines.
     """
-    ready = getattr(loop, "_ready", None)
-    scheduled = getattr(loop, "_scheduled", None)
-    selector = getattr(loop, "_selector", None)
-    wakeup = getattr(loop, "_ssock", None)
-    if ready is None or scheduled is None or selector is None or wakeup is None:
-        return False
-    for handle in ready:
-        # The owner of a ready callback may be unhashable (a finished task's ``set.discard``
-        # done callback), which a WeakSet lookup would raise on: only tasks can be pollers.
-        owner = getattr(getattr(handle, "_callback", None), "__self__", None)
-        if not isinstance(owner, asyncio.Task) or owner not in _POLLERS:
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop_ref = weakref.ref(loop)
+        self._waiting: dict[asyncio.Future[bool], AsgiConnection] = {}
+        #: The deadline timers of the waits: they never wake an app, so they do not count.
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._armed = False
+
+    def watch(self, waiter: asyncio.Future[bool], connection: AsgiConnection,
+              timer: asyncio.TimerHandle) -> None:
+        self._waiting[waiter] = connection
+        self._timers.add(timer)
+        self.kick()
+
+    def unwatch(self, waiter: asyncio.Future[bool], timer: asyncio.TimerHandle) -> None:
+        self._waiting.pop(waiter, None)
+        self._timers.discard(timer)
+
+    def kick(self) -> None:
+        """Look again soon (something changed); cheap when nobody waits."""
+        if self._waiting and not self._armed:
+            loop = self._loop_ref()
+            if loop is not None:
+                self._armed = True
+                loop.call_soon(self._check)
+
+    def _check(self) -> None:
+        self._armed = False
+        loop = self._loop_ref()
+        if not self._waiting or loop is None:
+            return
+        if getattr(loop, "_ready", None):
+            self.kick()  # something else runs in this cycle: look again after it
+            return
+        if not self._loop_idle(loop):
+            return  # a foreign timer or socket: the next change kicks the monitor again
+        for waiter, connection in list(self._waiting.items()):
+            if not waiter.done() and connection._app_waiting():
+                waiter.set_result(True)
+
+    def _loop_idle(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """True when, the ready queue being empty, nothing in ``loop`` can wake an app."""
+        ready = getattr(loop, "_ready", None)
+        scheduled = getattr(loop, "_scheduled", None)
+        selector = getattr(loop, "_selector", None)
+        wakeup = getattr(loop, "_ssock", None)
+        if ready is None or scheduled is None or selector is None or wakeup is None:
             return False
-    if not all(h.cancelled() or h in _OUR_TIMERS for h in scheduled):
-        return False
-    try:
-        watched = selector.get_map()
-        own = wakeup.fileno()
-    except (AttributeError, RuntimeError, OSError):
-        return False
-    return all(fd == own for fd in watched)
+        cancelled = getattr(loop, "_timer_cancelled_count", None)
+        # Fast path: as many live timers as the kit's own (which are all live) means no other.
+        if cancelled is None or len(scheduled) - cancelled != len(self._timers):
+            timers = self._timers
+            if not all(h.cancelled() or h in timers for h in scheduled):
+                return False
+        try:
+            watched = selector.get_map()
+            own = wakeup.fileno()
+        except (AttributeError, RuntimeError, OSError):
+            return False
+        return all(fd == own for fd in watched)
+
+
+_MONITORS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _IdleMonitor] = (
+    weakref.WeakKeyDictionary())
+
+
+def _monitor(loop: asyncio.AbstractEventLoop) -> _IdleMonitor:
+    monitor = _MONITORS.get(loop)
+    if monitor is None:
+        monitor = _MONITORS[loop] = _IdleMonitor(loop)
+    return monitor
 
 
 class _LifespanReturnedError(Exception):
@@ -156,7 +211,8 @@ class AsgiConnection:
         self._response_status = 0
         self._violation: _ViolationError | None = None
         self._late_error: Event | None = None
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[asyncio.Future[bool]] = []
+        self._monitor = _monitor(self._loop)
         self._task = self._loop.create_task(self._run(scope))
         driver._tasks.add(self._task)
         self._task.add_done_callback(driver._tasks.discard)
@@ -265,43 +321,38 @@ class AsgiConnection:
     def _notify(self) -> None:
         for w in self._waiters:
             if not w.done():
-                w.set_result(None)
+                w.set_result(False)
         self._waiters.clear()
+        self._monitor.kick()  # this app may have just become idle, or the whole loop
 
     # --- waiting ---------------------------------------------------------------------------
 
-    def _app_idle(self) -> bool:
+    def _app_waiting(self) -> bool:
+        """The app sits in ``receive()`` with nothing queued for it, or has finished."""
         receiver = self._receiver
-        waiting = receiver is not None and not receiver.done() and not self._inbox
-        return (waiting or self._task.done()) and _loop_idle(self._loop)
+        return (receiver is not None and not receiver.done() and not self._inbox) \
+            or self._task.done()
 
     async def _wait(self, deadline: float, done: Callable[[], bool]) -> None:
         """Return once ``done()``, or the app is known idle or finished, or at ``deadline``."""
-        task = asyncio.current_task()
-        if task is not None:
-            _POLLERS.add(task)
-        try:
-            await self._poll(deadline, done)
-        finally:
-            if task is not None:
-                _POLLERS.discard(task)
-
-    async def _poll(self, deadline: float, done: Callable[[], bool]) -> None:
-        while not done():
-            if self._app_idle() or self._loop.time() >= deadline:
-                return
-            if getattr(self._loop, "_ready", None):
-                await asyncio.sleep(0)  # let runnable tasks (the app) take their turn
-                continue
-            # Only timers, threads or I/O can move things on: sleep until a change or the end.
-            waiter: asyncio.Future[None] = self._loop.create_future()
+        loop = self._loop
+        if not done() and getattr(loop, "_ready", True):
+            # Usually the app answers within the turn it is already scheduled for: give it
+            # that turn before paying for a future, a deadline timer and the monitor.
+            await asyncio.sleep(0)
+        while not done() and loop.time() < deadline:
+            # Sleep until this connection changes (``_notify``), the monitor knows the app
+            # idle, or the deadline: no polling, whatever runs meanwhile.
+            waiter: asyncio.Future[bool] = loop.create_future()
             self._waiters.append(waiter)
-            timer = self._loop.call_at(deadline, _wake, waiter)
-            _OUR_TIMERS.add(timer)
+            timer = loop.call_at(deadline, _wake, waiter)
+            self._monitor.watch(waiter, self, timer)
             try:
-                await waiter
+                if await waiter:
+                    return
             finally:
                 timer.cancel()
+                self._monitor.unwatch(waiter, timer)
 
     async def _next(self, timeout: float) -> Event | None:
         """The next event; None when the app is known idle or finished, or time ran out."""
@@ -375,9 +426,9 @@ class AsgiConnection:
         return self._late_error
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
+def _wake(waiter: asyncio.Future[bool]) -> None:
     if not waiter.done():
-        waiter.set_result(None)
+        waiter.set_result(True)  # the deadline: stop waiting
 
 
 class AsgiDriver:
