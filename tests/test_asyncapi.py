@@ -1,0 +1,124 @@
+"""``wscheck spec --asyncapi``: an AsyncAPI 3.0 document, valid by the official tooling.
+
+Validation runs ``tests/asyncapi/validate.mjs`` with node: the official parser
+(``@asyncapi/parser``) checks the document against the official JSON Schema of AsyncAPI 3.0
+(``@asyncapi/specs``), bindings included. Its packages come from
+``npm ci --prefix tests/asyncapi``; without them the validation tests are skipped, except under
+``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wscheck.asyncapi import asyncapi_document
+from wscheck.cli import main
+from wscheck.spec import AuthSpec, EchoSpec, Spec
+
+HERE = Path(__file__).resolve().parent / "asyncapi"
+
+FASTAPI_DOCS = Spec(
+    echo=EchoSpec(reply="Message text was: {message}", bye=None, farewells=()),
+    auth=AuthSpec(path="/items/{item_id}/ws", q_reply="Query parameter q is: {q}",
+                  message_reply="Message text was: {message}, for item ID: {item_id}",
+                  path_params=(("item_id", "foo"),)),
+)
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    problem = None
+    node = shutil.which("node")
+    if node is None:
+        problem = "node is not installed (Node.js 18 or newer)"
+    elif not (HERE / "node_modules" / "@asyncapi" / "parser").is_dir():
+        problem = ("the AsyncAPI validator's packages are missing: run "
+                   "`npm ci --prefix tests/asyncapi`")
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    assert node is not None
+    return node
+
+
+def validate(node: str, document: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "asyncapi.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    ran = subprocess.run([node, str(HERE / "validate.mjs"), str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert ran.returncode in (0, 1), ran.stderr
+    result: dict[str, Any] = json.loads(ran.stdout)
+    result["valid"] = ran.returncode == 0
+    return result
+
+
+@pytest.mark.parametrize("spec", [Spec(), FASTAPI_DOCS], ids=["reference", "fastapi-docs"])
+def test_the_document_is_valid_asyncapi_3(node: str, tmp_path: Path, spec: Spec) -> None:
+    result = validate(node, asyncapi_document(spec), tmp_path)
+    assert result["errors"] == []
+    assert result["valid"]
+    assert result["version"] == "3.0.0"
+
+
+def test_the_validator_rejects_a_broken_document(node: str, tmp_path: Path) -> None:
+    """The validation above can fail: a wrong operation action and a ws binding with a
+    method WebSockets does not have are both caught."""
+    document = asyncapi_document(Spec())
+    document["operations"]["sendEchoReply"]["action"] = "publish"
+    document["channels"]["credentials"]["bindings"]["ws"]["method"] = "PUT"
+    result = validate(node, document, tmp_path)
+    assert not result["valid"]
+    paths = {e["path"] for e in result["errors"]}
+    assert "operations/sendEchoReply/action" in paths
+    assert "channels/credentials/bindings/ws/method" in paths
+
+
+def test_the_document_describes_the_protocol(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec", "--asyncapi"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == asyncapi_document(Spec())
+    assert document["asyncapi"] == "3.0.0"
+    assert document["info"]["version"] == Spec().digest()
+    assert document["servers"]["server"]["protocol"] == "ws"
+    echo, credentials = document["channels"]["echo"], document["channels"]["credentials"]
+    assert echo["address"] == "/ws"
+    assert credentials["address"] == "/item/ws"
+    assert echo["messages"]["bye"]["payload"] == {"type": "string", "const": "bye"}
+    assert [echo["messages"][f"farewell{i}"]["payload"]["const"] for i in (1, 2)] == [
+        "请注意:窗口即将关闭", "窗口已关闭"]
+    assert echo["messages"]["reply"]["examples"] == [{"payload": "接收到的消息是:hello"}]
+    assert "接收到的消息是:{message}" in echo["messages"]["reply"]["description"]
+    ws = credentials["bindings"]["ws"]
+    assert set(ws["query"]["properties"]) == {"token", "q"}
+    assert set(ws["headers"]["properties"]) == {"Cookie"}
+    assert "1008" in credentials["description"]
+    actions = {name: op["action"] for name, op in document["operations"].items()}
+    assert actions == {"receiveEchoMessage": "receive", "sendEchoReply": "send",
+                       "receiveCredentialsMessage": "receive", "sendCredentialsReplies": "send"}
+    replies = document["operations"]["sendCredentialsReplies"]["messages"]
+    assert [m["$ref"] for m in replies] == [
+        "#/channels/credentials/messages/credentialReply",
+        "#/channels/credentials/messages/qReply",
+        "#/channels/credentials/messages/messageReply"]
+
+
+def test_path_parameters_and_a_missing_bye_word() -> None:
+    document = asyncapi_document(FASTAPI_DOCS)
+    credentials = document["channels"]["credentials"]
+    assert credentials["address"] == "/items/{item_id}/ws"
+    assert credentials["parameters"] == {
+        "item_id": {"description": "path parameter 'item_id'", "examples": ["foo"]}}
+    echo = document["channels"]["echo"]
+    assert "bye" not in echo["messages"] and "farewell1" not in echo["messages"]
+    assert [m["$ref"] for m in document["operations"]["sendEchoReply"]["messages"]] == [
+        "#/channels/echo/messages/reply"]
+    disabled = asyncapi_document(Spec(auth=None))
+    assert list(disabled["channels"]) == ["echo"]
