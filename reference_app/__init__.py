@@ -18,15 +18,26 @@ Choices the protocol leaves open, taken here:
   missing credentials otherwise (``5.0``, an empty ``q=``, ``abc``, non-ASCII digits).
 * When the client goes away, at any point, the conversation simply ends: nothing is raised
   and nothing is logged.
+* A message larger than ``max_message_size`` (1 MiB by default, counted in bytes on the wire:
+  UTF-8 for text) gets a close with 1009 (message too big) instead of a reply. ``serve()``
+  gives uvicorn a frame limit of twice that, so that the app itself answers messages just
+  over the limit; uvicorn closes with 1009 itself beyond.
+* ``serve()`` redacts credentials from uvicorn's logs (see :class:`RedactCredentials`): the
+  query string of every logged path (it may carry the token) and the values of ``Cookie``
+  and ``Authorization`` headers, which websockets logs at DEBUG. The app logs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -34,7 +45,25 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wscheck.spec import AuthSpec, EchoSpec, Spec
 
-__all__ = ["app", "create_app", "parse_q", "serve"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "MESSAGE_TOO_BIG",
+    "RedactCredentials",
+    "app",
+    "create_app",
+    "parse_q",
+    "redact_credentials_in_logs",
+    "serve",
+    "uvicorn_config",
+]
+
+#: The largest message the reference app answers, in bytes on the wire (UTF-8 for text).
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+#: The close code for a message over the limit (RFC 6455 §7.4.1: message too big).
+MESSAGE_TOO_BIG = 1009
 
 _Endpoint = Callable[[WebSocket], Awaitable[None]]
 
@@ -88,6 +117,23 @@ async def _close(websocket: WebSocket, code: int) -> None:
         raise _ClientGone from exc
 
 
+def _too_big(message: str | bytes, limit: int) -> bool:
+    """Whether ``message`` is over ``limit`` bytes on the wire, without encoding it when the
+    character count already decides (a character is one to four bytes in UTF-8)."""
+    if isinstance(message, bytes) or len(message) > limit:
+        return len(message) > limit
+    if len(message) * 4 <= limit:
+        return False
+    return len(message.encode("utf-8", "surrogatepass")) > limit
+
+
+async def _refuse_too_big(websocket: WebSocket, limit: int) -> None:
+    try:
+        await websocket.close(MESSAGE_TOO_BIG, f"message larger than {limit} bytes")
+    except (WebSocketDisconnect, OSError) as exc:
+        raise _ClientGone from exc
+
+
 def _path_params(
     declared: tuple[tuple[str, str], ...], websocket: WebSocket
 ) -> tuple[tuple[str, str], ...]:
@@ -115,7 +161,7 @@ def parse_q(raw: str) -> int | None:
         return None
 
 
-def _echo_endpoint(echo: EchoSpec) -> _Endpoint:
+def _echo_endpoint(echo: EchoSpec, max_message_size: int) -> _Endpoint:
     """The echo endpoint for ``echo`` (``protocol.md``, "WebSocket /ws")."""
 
     async def echo_endpoint(websocket: WebSocket) -> None:
@@ -126,6 +172,9 @@ def _echo_endpoint(echo: EchoSpec) -> _Endpoint:
         try:
             while True:
                 message = await _receive(websocket)
+                if _too_big(message, max_message_size):
+                    await _refuse_too_big(websocket, max_message_size)
+                    return
                 if isinstance(message, bytes):
                     await _close(websocket, section.binary_close_code)
                     return
@@ -141,7 +190,7 @@ def _echo_endpoint(echo: EchoSpec) -> _Endpoint:
     return echo_endpoint
 
 
-def _auth_endpoint(auth: AuthSpec) -> _Endpoint:
+def _auth_endpoint(auth: AuthSpec, max_message_size: int) -> _Endpoint:
     """The guarded endpoint for ``auth`` (``protocol.md``, "WebSocket /item/ws")."""
 
     async def auth_endpoint(websocket: WebSocket) -> None:
@@ -163,6 +212,9 @@ def _auth_endpoint(auth: AuthSpec) -> _Endpoint:
             credential = cookie or token
             while True:
                 message = await _receive(websocket)
+                if _too_big(message, max_message_size):
+                    await _refuse_too_big(websocket, max_message_size)
+                    return
                 if isinstance(message, bytes):
                     await _close(websocket, section.binary_close_code)
                     return
@@ -187,15 +239,23 @@ def _page(spec: Spec) -> str:
     return template.replace(_CONFIG_MARK, payload)
 
 
-def create_app(spec: Spec | None = None) -> FastAPI:
+def create_app(spec: Spec | None = None, *,
+               max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> FastAPI:
     """A FastAPI app speaking ``spec`` (default: the reference protocol, ``Spec()``).
 
     An endpoint whose section is ``None`` is not mounted at all. ``GET /`` always serves
-    the chat page, which talks to the echo endpoint when there is one.
+    the chat page, which talks to the echo endpoint when there is one. A message over
+    ``max_message_size`` bytes gets a close with 1009 (kept in ``app.state``, where
+    :func:`uvicorn_config` reads it).
     """
+    if isinstance(max_message_size, bool) or not isinstance(max_message_size, int) \
+            or max_message_size < 1:
+        raise ValueError(f"max_message_size must be a positive number of bytes, "
+                         f"got {max_message_size!r}")
     spec = spec if spec is not None else Spec()
     application = FastAPI(title="wscheck reference app", docs_url=None, redoc_url=None,
                           openapi_url=None)
+    application.state.max_message_size = max_message_size
     page = _page(spec)
 
     async def chat_page() -> HTMLResponse:
@@ -203,24 +263,106 @@ def create_app(spec: Spec | None = None) -> FastAPI:
 
     application.add_api_route("/", chat_page, methods=["GET"], include_in_schema=False)
     if spec.echo is not None:
-        application.add_api_websocket_route(spec.echo.path, _echo_endpoint(spec.echo))
+        application.add_api_websocket_route(
+            spec.echo.path, _echo_endpoint(spec.echo, max_message_size))
     if spec.auth is not None:
-        application.add_api_websocket_route(spec.auth.path, _auth_endpoint(spec.auth))
+        application.add_api_websocket_route(
+            spec.auth.path, _auth_endpoint(spec.auth, max_message_size))
     return application
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, spec: Spec | None = None) -> None:
+# --- serving -----------------------------------------------------------------------------
+
+_SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+_REDACTED = "[redacted]"
+_QUERY_IN_TEXT = re.compile(r"(/[^\s\"'?]*)\?[^\s\"']*")
+
+
+def _redact_path(value: str) -> str:
+    """``/item/ws?token=secret`` becomes ``/item/ws?[redacted]``; anything else is kept."""
+    if value.startswith("/") and "?" in value:
+        return value.split("?", 1)[0] + "?" + _REDACTED
+    return value
+
+
+class RedactCredentials(logging.Filter):
+    """Keeps credentials out of uvicorn's log records, whatever the log level.
+
+    uvicorn logs every WebSocket handshake (INFO) and every HTTP request (access log) with
+    the path *and query string*, where the token travels; at DEBUG, websockets logs the
+    request line and every header, the cookie included. This filter rewrites those records
+    in place: the query string of any logged path becomes ``?[redacted]``, and the value of
+    a ``Cookie``, ``Set-Cookie`` or ``Authorization`` header line becomes ``[redacted]``. The
+    arguments keep their shape, so uvicorn's access-log formatter still works.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args:
+            header_line = (isinstance(record.msg, str) and record.msg.endswith("%s: %s")
+                           and len(args) == 2 and isinstance(args[0], str))
+            if header_line and str(args[0]).lower() in _SECRET_HEADERS:
+                record.args = (args[0], _REDACTED)
+            else:
+                record.args = tuple(_redact_path(a) if isinstance(a, str) else a
+                                    for a in args)
+        elif not args and isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = _QUERY_IN_TEXT.sub(lambda m: m.group(1) + "?" + _REDACTED, record.msg)
+        return True
+
+
+#: The loggers uvicorn (and websockets, through uvicorn's logger) write requests to.
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets",
+                   "websockets.server")
+
+
+def redact_credentials_in_logs() -> None:
+    """Install :class:`RedactCredentials` on uvicorn's and websockets' loggers (once).
+
+    Call it after building the ``uvicorn.Config`` (which reconfigures logging);
+    :func:`uvicorn_config` does.
+    """
+    for name in _SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactCredentials) for f in logger.filters):
+            logger.addFilter(RedactCredentials())
+
+
+def uvicorn_config(spec: Spec | None = None, host: str = "127.0.0.1", port: int = 8000, *,
+                   max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                   **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration :func:`serve` runs: the app for ``spec``, a frame limit
+    twice ``max_message_size`` (so that the app, not uvicorn, answers a message just over
+    the limit), and credentials redacted from the logs. ``options`` go to ``uvicorn.Config``.
+    """
+    import uvicorn  # imported here: the app itself does not need a server to be built
+
+    application = create_app(spec, max_message_size=max_message_size)
+    options.setdefault("ws_max_size", 2 * max_message_size)
+    if options["ws_max_size"] <= max_message_size:
+        raise ValueError(f"ws_max_size ({options['ws_max_size']}) must be larger than "
+                         f"max_message_size ({max_message_size}), or uvicorn answers "
+                         "instead of the app")
+    config = uvicorn.Config(application, host=host, port=port, **options)
+    redact_credentials_in_logs()
+    return config
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, spec: Spec | None = None, *,
+          max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
     """Serve the reference app with uvicorn until interrupted, saying where to open it.
 
     Used by ``python -m reference_app`` and ``wscheck serve``.
     """
-    import uvicorn  # imported here: the app itself does not need a server to be built
+    import uvicorn
 
+    config = uvicorn_config(spec, host, port, max_message_size=max_message_size)
     shown = "localhost" if host in ("0.0.0.0", "::", "") else host
     if ":" in shown:
         shown = f"[{shown}]"
     print(f"wscheck reference app: open http://{shown}:{port}/ in a browser", flush=True)
-    uvicorn.run(create_app(spec), host=host, port=port)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the server, as uvicorn.run
+        uvicorn.Server(config).run()
 
 
 app = create_app()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from reference_app import serve
+from reference_app import DEFAULT_MAX_MESSAGE_SIZE, serve
 
 
 def _port(text: str) -> int:
@@ -20,6 +20,17 @@ def _port(text: str) -> int:
     return port
 
 
+def _size(text: str) -> int:
+    """A positive number of bytes."""
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of bytes: {text!r}") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {size}")
+    return size
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and serve until interrupted."""
     parser = argparse.ArgumentParser(
@@ -30,8 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="interface to listen on (default: %(default)s)")
     parser.add_argument("--port", type=_port, default=8000,
                         help="TCP port to listen on (default: %(default)s)")
+    parser.add_argument("--max-message-size", type=_size, default=DEFAULT_MAX_MESSAGE_SIZE,
+                        metavar="BYTES",
+                        help="larger messages get a close with 1009 (default: %(default)s)")
     args = parser.parse_args(argv)
-    serve(args.host, args.port)
+    serve(args.host, args.port, max_message_size=args.max_message_size)
     return 0
 
 
