@@ -56,10 +56,12 @@ ECHO_REPLIES = ("echo.exact", "echo.empty", "echo.whitespace", "echo.newlines",
 
 EXPECTED: dict[str, Expect] = {
     # --- /ws 1-3: the echo ----------------------------------------------------------------
+    # No conversation on /ws can happen, so no check of a /ws line can vouch for it: the
+    # bye code, nothing-after and isolation checks fail too rather than pass vacuously.
     "refuses_echo": expect(
-        "echo.accept", *ECHO_REPLIES, "bye.sequence", "bye.exact-word",
-        "bye.mid-conversation", "robust.binary", "robust.disconnect",
-        may=(*ECHO_CONTENT_PROPS, "prop.concurrent")),
+        "echo.accept", *ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
+        "bye.exact-word", "bye.mid-conversation", "isolation.concurrent", "robust.binary",
+        "robust.disconnect", may=(*ECHO_CONTENT_PROPS, "prop.concurrent")),
     # Sure failures of the echo properties: every generated message meets this defect.
     "wrong_prefix": expect(*ECHO_REPLIES, *ECHO_CONTENT_PROPS),
     "formats_message": expect("echo.exact", may=ECHO_CONTENT_PROPS),
@@ -75,9 +77,21 @@ EXPECTED: dict[str, Expect] = {
     "closes_after_ten": expect("echo.stays-open", "echo.unicode", "echo.pipelined",
                                "bye.exact-word", may=ECHO_CONTENT_PROPS),
     "prompts_when_idle": expect("echo.no-unsolicited", may=ECHO_CONTENT_PROPS),
+    # A greeting right after the accept is in every echo transcript: the echo checks judge
+    # whole transcripts and fail; the farewells, the bye's close and isolation are still right.
+    "welcomes": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS),
+    # Only a client that sends before reading sees two replies swapped.
+    "swaps_pipelined_replies": expect("echo.pipelined", may=ECHO_CONTENT_PROPS),
     # --- /ws 4: bye -----------------------------------------------------------------------
     "farewells_swapped": expect("bye.sequence", may=BYE_PROPS),
     "one_farewell": expect("bye.sequence", may=BYE_PROPS),
+    "farewell_fullwidth_colon": expect("bye.sequence", may=BYE_PROPS),
+    # The bye word echoed before the farewells: not exactly two texts (bye.sequence), and a
+    # late bye is echoed (bye.mid-conversation judges exactly that).
+    "echoes_bye": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS),
+    # Farewells but no close: the close is bye.sequence's and bye.mid-conversation's subject;
+    # bye.close-code judges the code of a close, and there is none.
+    "bye_keeps_open": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS),
     "bye_closes_1001": expect("bye.close-code", may=BYE_PROPS),
     "sends_after_close": expect("bye.nothing-after", may=BYE_PROPS),
     "bye_any_case": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
@@ -86,19 +100,36 @@ EXPECTED: dict[str, Expect] = {
     # --- /ws 5: isolation (every interleaved run meets it) --------------------------------
     "replies_to_latest_client": expect("isolation.concurrent", "prop.concurrent",
                                        may=("prop.stateful",)),
+    # One credential for all: only clients connected at the same time can tell.
+    "shared_credential": expect("isolation.concurrent", may=("prop.stateful",)),
     # --- /item/ws -------------------------------------------------------------------------
     "accepts_missing_credentials": expect("auth.missing", "auth.missing-observable",
                                           may=AUTH_PROPS),
-    # The token no longer lets anyone in: every check that connects with a token is refused.
+    # A refusal with the wrong code, or with a message before the close, is no refusal in
+    # the brief's sense: auth.missing-observable has no accept-then-close 1008 to approve.
+    "refuses_with_1011": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
+                                may=AUTH_PROPS),
+    "explains_refusal": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
+                               may=AUTH_PROPS),
+    # The token no longer lets anyone in: every check that connects with a token is refused,
+    # isolation.concurrent's /item/ws clients included.
     "ignores_token": expect("auth.token", "auth.empty-credential", "auth.q",
-                            "auth.bye-ordinary", "robust.binary", "robust.disconnect",
-                            may=AUTH_PROPS),
+                            "auth.bye-ordinary", "isolation.concurrent", "robust.binary",
+                            "robust.disconnect", may=AUTH_PROPS),
     "token_not_decoded": expect("auth.token", may=AUTH_PROPS),
     "ignores_cookie": expect("auth.cookie", "auth.cookie-precedence",
                              "auth.empty-credential", "auth.q", may=AUTH_PROPS),
     "token_wins": expect("auth.cookie-precedence", "auth.empty-credential", may=AUTH_PROPS),
     "empty_cookie_absent": expect("auth.empty-credential", may=AUTH_PROPS),
+    "empty_token_absent": expect("auth.empty-credential", may=AUTH_PROPS),
     "q_not_echoed": expect("auth.q", may=AUTH_PROPS),
+    "q_zero_absent": expect("auth.q", may=AUTH_PROPS),
+    # All three lines, in the wrong order: the whole-reply checks fail; the checks of which
+    # credential is used and of the bye word's message line do not.
+    "message_line_first": expect("auth.token", "auth.cookie", "auth.q", may=AUTH_PROPS),
+    # A wrong message-line text: the whole-reply checks fail. auth.bye-ordinary does not: the
+    # bye word still gets the same reply as any message, and nothing closes.
+    "tidies_for_colon": expect("auth.token", "auth.cookie", "auth.q", may=AUTH_PROPS),
     # An extra line in every reply without q: the checks of the whole reply fail (and the
     # auth property surely does), the checks of which credential is used do not.
     "q_line_always": expect("auth.q", "auth.token", "auth.cookie", "prop.auth",
@@ -108,6 +139,7 @@ EXPECTED: dict[str, Expect] = {
     # --- SHOULD level ---------------------------------------------------------------------
     "refuses_before_accept": expect("auth.missing-observable"),
     "binary_closes_1000": expect("robust.binary"),
+    "binary_ignored_on_item": expect("robust.binary"),
     "crashes_on_disconnect": expect("robust.disconnect"),
 }
 
@@ -132,6 +164,14 @@ def test_the_table_names_only_real_checks() -> None:
     for name, e in EXPECTED.items():
         assert e.fails | e.may_fail <= ids, name
         assert not e.fails & e.may_fail, name
+
+
+def test_the_kill_matrix_is_generated_from_the_table() -> None:
+    """docs/kill-matrix.md is this table rendered; regenerate: python -m tests.kill_matrix."""
+    from tests.kill_matrix import DOC, generate
+
+    assert DOC.read_text(encoding="utf-8") == generate(), (
+        "docs/kill-matrix.md is stale: run `python -m tests.kill_matrix`")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
