@@ -1,16 +1,21 @@
-"""Correct implementations, written different ways, pass every check — in-process and over
-the network. A kit that only passed the reference app could be judging its habits, not the
-protocol.
+"""Correct implementations, written different ways, pass every check in-process. A kit that
+only passed the reference app could be judging its habits, not the protocol.
+
+Over the network, under uvicorn, hypercorn, daphne and granian, they are checked in
+``tests/test_servers.py``; the Node.js implementation in ``tests/test_node_server.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 
 import pytest
 
-from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
+from tests.verdicts import Outcome, asgi_verdicts, run_checks
 from wscheck.checks import all_checks
+from wscheck.drivers.asgi import AsgiDriver, lifespan
+from wscheck.spec import Spec
 
 ALL_PASS: dict[str, Outcome] = {c.id: "pass" for c in all_checks()}
 
@@ -20,9 +25,16 @@ BEFORE_ACCEPT: dict[str, Outcome] = {**ALL_PASS, "auth.missing-observable": "fai
 
 IN_PROCESS: dict[str, dict[str, Outcome]] = {
     "reference_app": ALL_PASS,
+    # Plain Starlette, no FastAPI.
     "tests.implementations.starlette_app": ALL_PASS,
+    # Raw ASGI, no framework, only the ASGI keys that are required, no lifespan support.
     "tests.implementations.raw_asgi": ALL_PASS,
+    # Litestar: it caches what it parsed from a connection (query, cookies) in the scope's
+    # "state", so it also shows that every connection gets its own copy of the lifespan state.
+    "tests.implementations.litestar_app": ALL_PASS,
+    # FastAPI, refusing the way the reference app does (accept, then close 1008).
     "tests.implementations.accept_then_close": ALL_PASS,
+    # FastAPI in the tutorial's style: close 1008 before accept.
     "tests.implementations.close_before_accept": BEFORE_ACCEPT,
 }
 
@@ -45,27 +57,27 @@ def test_slow_replies_pass_with_the_default_timeout() -> None:
     assert asgi_verdicts(app, timeout=2.0, examples=5) == ALL_PASS
 
 
-#: Over the network every conversation costs real round trips and quiet windows, and the
-#: generated multi-connection properties are the slowest of all (seconds each): they run in
-#: full against the reference app, and in-process only for the other implementations.
-SLOW_OVER_THE_NETWORK = {"prop.stateful", "prop.concurrent"}
+def test_close_before_accept_is_explained() -> None:
+    """The close before accept passes auth.missing with a note naming the wire form, and
+    auth.missing-observable says exactly what is wrong: the 1008 does not reach the wire."""
+    app = _app("tests.implementations.close_before_accept")
 
+    async def run() -> dict[str, tuple[str | None, tuple[str, ...]]]:
+        async with lifespan(app) as wrapped:  # type: ignore[arg-type]
+            driver = AsgiDriver(wrapped, timeout=2.0)
+            try:
+                results = await run_checks(driver, Spec(), only={
+                    "auth.missing", "auth.q-invalid", "auth.missing-observable"})
+            finally:
+                await driver.aclose()
+        return {i: (v.problem, v.notes) for i, (_, v) in results.items() if v is not None}
 
-def test_reference_app_over_the_network() -> None:
-    assert url_verdicts(_app("reference_app")) == ALL_PASS
-
-
-@pytest.mark.parametrize("module", ["tests.implementations.starlette_app",
-                                    "tests.implementations.raw_asgi"])
-def test_implementations_over_the_network(module: str) -> None:
-    only = set(ALL_PASS) - SLOW_OVER_THE_NETWORK
-    assert url_verdicts(_app(module), only=only) == {i: ALL_PASS[i] for i in only}
-
-
-def test_close_before_accept_over_the_network() -> None:
-    """uvicorn turns the close before accept into HTTP 403: auth.missing passes it as the wire
-    form, auth.missing-observable warns that the 1008 is lost."""
-    outcomes = url_verdicts(_app("tests.implementations.close_before_accept"),
-                            only={"auth.missing", "auth.q-invalid", "auth.missing-observable"})
-    assert outcomes == {"auth.missing": "pass", "auth.q-invalid": "pass",
-                        "auth.missing-observable": "fail"}
+    verdicts = asyncio.run(run())
+    for check_id in ("auth.missing", "auth.q-invalid"):
+        problem, notes = verdicts[check_id]
+        assert problem is None, check_id
+        assert len(notes) == 1 and "1008 is not observable on the wire" in notes[0], check_id
+    problem, _ = verdicts["auth.missing-observable"]
+    assert problem is not None
+    assert "1008 is not observable on the wire" in problem
+    assert "accept first, then close with 1008" in problem
