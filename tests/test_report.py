@@ -362,17 +362,21 @@ def test_xdist_controller_writes_the_same_report(kit: pytest.Pytester) -> None:
 
 def test_long_property_checks_show_progress(kit: pytest.Pytester,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plugin, "PROGRESS_INTERVAL", 0.02)
+    """In a subprocess, so that output capture is really on (fd-level) while checks run."""
     kit.makepyfile(slow=SLOW_APP)
-    result = run(kit, "--wscheck-app", "slow:app", "-v", "-k", "prop.echo",
-                 "--wscheck-examples", "8")
+    kit.makeconftest("import wscheck.plugin\n\nwscheck.plugin.PROGRESS_INTERVAL = 0.05\n")
+    # (in-process runs below import this conftest too, and its setting stays: restore it)
+    monkeypatch.setattr(plugin, "PROGRESS_INTERVAL", plugin.PROGRESS_INTERVAL)
+    args = ["-p", "no:cacheprovider", "-p", "no:asyncio", "--wscheck-app", "slow:app",
+            "-k", "prop.echo", "--wscheck-examples", "12"]
+    result = kit.runpytest_subprocess(*args, "-v")
     assert result.ret == pytest.ExitCode.OK
     progress = [line for line in result.outlines if "prop.echo: " in line]
     assert progress, result.stdout.str()
-    assert re.fullmatch(r"  prop\.echo: \d+ conversations, \d+s \(up to 8 examples\)",
+    assert re.fullmatch(r"  prop\.echo: \d+ conversations, \d+s \(up to 12 examples\)",
                         progress[-1])
-    result = run(kit, "--wscheck-app", "slow:app", "-q", "-k", "prop.echo",
-                 "--wscheck-examples", "8")
+    # Quiet with -q (in-process is enough here: capture plays no part in staying quiet).
+    result = kit.runpytest(*args, "-q")
     assert result.ret == pytest.ExitCode.OK
     assert not [line for line in result.outlines if "conversations," in line]
 

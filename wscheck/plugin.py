@@ -9,6 +9,7 @@ directory; without a target the plugin adds nothing and only offers its fixtures
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -195,7 +196,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS_KEY] = []
     json_path, _ = _value(config, "wscheck_report")
     html_path, _ = _value(config, "wscheck_html")
-    if json_path or html_path:
+    if (json_path or html_path) and (settings.app or settings.url):  # no target: no report
         collector = ReportCollector(
             json_path or None, html_path or None,
             show_credentials=bool(config.getoption("wscheck_show_credentials")))
@@ -424,9 +425,12 @@ def _run_with_progress(item: CheckItem, runtime: Runtime, ctx: Any) -> Verdict:
         done, _ = concurrent.futures.wait([future], timeout=PROGRESS_INTERVAL)
         if done:
             return future.result()
-        reporter.write_line(
-            f"  {item.check.id}: {counter.connections} conversations, "
-            f"{time.monotonic() - start:.0f}s (up to {ctx.examples} examples)")
+        line = (f"  {item.check.id}: {counter.connections} conversations, "
+                f"{time.monotonic() - start:.0f}s (up to {ctx.examples} examples)")
+        # Output capture is on while a test runs: step around it, as live logging does.
+        capman = item.config.pluginmanager.get_plugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            reporter.write_line(line)
 
 
 def _replay_hint(config: pytest.Config, chk: Check, verdict: Verdict) -> str | None:
