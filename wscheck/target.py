@@ -101,6 +101,12 @@ def load_app(ref: str) -> ASGIApp:
         except Exception as exc:
             raise TargetError(f"calling the factory {ref!r} raised {type(exc).__name__}: "
                               f"{exc}") from None
+    if inspect.isfunction(obj) and not inspect.iscoroutinefunction(obj):
+        # What uvicorn would take for an ASGI 2 app, and what fails at the first await.
+        kind = ("an async generator function" if inspect.isasyncgenfunction(obj)
+                else "a plain (not async) function")
+        raise TargetError(f"{ref!r} is {kind}, not an ASGI app: write it as "
+                          "`async def app(scope, receive, send)`")
     if not _looks_like_asgi(obj):
         raise TargetError(
             f"{ref!r} is {type(obj).__name__!s}, not an ASGI app (an async callable taking "
