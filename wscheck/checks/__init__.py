@@ -137,14 +137,15 @@ async def compare(
     ``project`` maps both transcripts before comparing, so that a check judges only its own
     line of the brief (``bye.sequence`` ignores the close code that ``bye.close-code`` judges).
     """
+    last: Observation | None = None
     for conversation in conversations:
-        obs = await run_conversation(ctx.driver, ctx.spec, conversation)
+        last = obs = await run_conversation(ctx.driver, ctx.spec, conversation)
         exp, got = obs.expected, obs.observed
         if project is not None:
             exp, got = project(exp), project(got)
         if exp != got:
             return Verdict(problem, obs)
-    return Verdict()
+    return Verdict(observation=last)  # a pass keeps its evidence, for reports
 
 
 Projection = Callable[[tuple[Event, ...]], tuple[Event, ...]]
