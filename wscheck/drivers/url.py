@@ -174,6 +174,128 @@ def _describe_connect_failure(exc: httpx.ConnectError) -> str:
     return str(first) or type(first).__name__
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class _Wire(asyncio.Protocol):
+    """A plain ``ws://`` connection read and written straight through its asyncio transport.
+
+    After the handshake httpx hands over httpcore's stream, which goes through anyio: every
+    read and write there enters a cancel scope for its timeout, maps exceptions, passes a
+    resource guard and a checkpoint (one more turn of the event loop), which is most of what a
+    round trip costs on loopback. For a plain TCP connection on asyncio, the transport under
+    those layers is taken over instead: this protocol replaces anyio's, takes the bytes that
+    anyio had buffered and that httpcore read past the ``101`` response, and from then on a
+    write is ``transport.write`` and a read waits on one future. ``wss://`` (anyio's TLS
+    stream) and any other stack keep the httpcore stream (:func:`_take_over` says which).
+
+    Reading is not paused between calls, so bytes wait here rather than in the kernel; what
+    the server sees is the same except when the client closes with a reply unread, which now
+    ends with FIN rather than RST (``drop`` forces a reset either way).
+    """
+
+    def __init__(self, transport: asyncio.Transport, buffered: bytes, eof: bool,
+                 error: BaseException | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport = transport
+        self._buffer = bytearray(buffered)
+        self._eof = eof
+        self._error = error
+        self._waiter: asyncio.Future[None] | None = None
+        #: Set while the transport's write buffer is over its high-water mark.
+        self._drained: asyncio.Future[None] | None = None
+
+    # asyncio.Protocol
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return True  # keep the transport open for writing, as anyio does; _release closes it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self._error is None:
+            self._error = exc
+        self._eof = True
+        self._wake()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # the connection's side
+    async def read(self, timeout: float) -> bytes | None:
+        """Everything that has arrived, ``b""`` at the end of the stream, ``None`` when
+        nothing came in time; raises the ``OSError`` that ended the connection once the bytes
+        before it were read."""
+        if not self._buffer and not self._eof:
+            waiter = self._waiter = self._loop.create_future()
+            timer = self._loop.call_later(max(timeout, 0.0), _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            return data
+        if self._error is not None:
+            raise self._error
+        return b"" if self._eof else None
+
+    async def write(self, data: bytes, timeout: float) -> None:
+        """Write; a connection already lost takes nothing (the next read says why). Waits,
+        at most ``timeout``, while the server does not read what was written before."""
+        if self._transport.is_closing():
+            return
+        self._transport.write(data)
+        drained = self._drained
+        if drained is not None:
+            await asyncio.wait((drained,), timeout=timeout)
+
+
+def _take_over(stream: object) -> _Wire | None:
+    """The :class:`_Wire` of an upgraded plain TCP connection made by httpcore over anyio's
+    asyncio backend, or ``None`` for anything else (TLS, another backend or version), which
+    then keeps using httpcore's stream. Reads private attributes of httpcore and anyio, each
+    checked, so that a change there falls back rather than breaks."""
+    leading = getattr(stream, "_leading_data", None)  # httpcore's AsyncHTTP11UpgradeStream
+    socket_stream = getattr(getattr(stream, "_stream", None), "_stream", None)  # anyio's
+    transport = getattr(socket_stream, "_transport", None)
+    protocol = getattr(socket_stream, "_protocol", None)
+    queue = getattr(protocol, "read_queue", None)
+    if (not isinstance(leading, bytes) or not isinstance(transport, asyncio.Transport)
+            or not isinstance(queue, deque) or transport.get_protocol() is not protocol
+            or transport.get_extra_info("sslcontext") is not None
+            or getattr(socket_stream, "_closed", True)):
+        return None
+    buffered = leading + b"".join(queue)
+    queue.clear()
+    stream._leading_data = b""  # type: ignore[attr-defined]
+    eof = bool(getattr(protocol, "is_at_eof", False)) or transport.is_closing()
+    wire = _Wire(transport, buffered, eof, getattr(protocol, "exception", None))
+    transport.set_protocol(wire)
+    transport.set_write_buffer_limits()  # anyio's 0 would report a full buffer on every write
+    transport.resume_reading()  # anyio pauses reading between its reads
+    return wire
+
+
 class UrlConnection:
     """One client connection; see :class:`wscheck.drivers.base.Connection` for the contract.
 
@@ -198,6 +320,8 @@ class UrlConnection:
         self._stream: httpcore.AsyncNetworkStream | None = (
             response.extensions["network_stream"] if response is not None else None
         )
+        #: The fast path for plain ws:// (see :class:`_Wire`); None: the httpcore stream.
+        self._wire = _take_over(self._stream) if self._stream is not None else None
         self._ws = WsConnection(ConnectionType.CLIENT)
         self._write_lock = asyncio.Lock()
         self._pending: deque[Event] = deque()
@@ -234,6 +358,9 @@ class UrlConnection:
         """Write without raising: a write that fails because the server just closed or reset
         is not an observation in itself, the next read reports what really happened."""
         if self._stream is None:
+            return
+        if self._wire is not None:
+            await self._wire.write(data, self._timeout)
             return
         try:
             async with self._write_lock:
@@ -274,11 +401,8 @@ class UrlConnection:
 
     async def _read(self, timeout: float) -> bool:
         """One socket read, decoded into ``_pending`` / ``_final``; False when it timed out."""
-        assert self._stream is not None
         try:
-            data = await self._stream.read(_READ_SIZE, timeout=timeout)
-        except httpcore.ReadTimeout:
-            return False
+            data = await self._recv(timeout)
         except (httpcore.ReadError, OSError) as exc:
             root: BaseException = exc
             while root.__cause__ is not None:
@@ -288,6 +412,8 @@ class UrlConnection:
                 f"connection reset without a close frame (1006): {detail}"
             ))
             return True
+        if data is None:
+            return False
         if not data:
             await self._end(TransportError("connection dropped without a close frame (1006)"))
             return True
@@ -316,6 +442,16 @@ class UrlConnection:
                 break
             # Pongs answer pings this client never sends: nothing to do.
         return True
+
+    async def _recv(self, timeout: float) -> bytes | None:
+        """Bytes from the server, ``b""`` at its end, ``None`` when none came in time."""
+        if self._wire is not None:
+            return await self._wire.read(timeout)
+        assert self._stream is not None
+        try:
+            return await self._stream.read(_READ_SIZE, timeout=timeout)
+        except httpcore.ReadTimeout:
+            return None
 
     async def _on_close_frame(self, event: ws_events.CloseConnection) -> None:
         state = self._ws.state
@@ -371,13 +507,12 @@ class UrlConnection:
 
     async def _await_eof(self, timeout: float) -> None:
         """Give the server a moment to close TCP first; bytes after the close are ignored."""
-        assert self._stream is not None
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
-                if not await self._stream.read(_READ_SIZE, timeout=remaining):
+                if await self._recv(remaining) in (None, b""):
                     return
-            except (httpcore.ReadTimeout, httpcore.ReadError, OSError):
+            except (httpcore.ReadError, OSError):
                 return
 
     async def drop(self) -> None:
