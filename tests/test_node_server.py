@@ -1,0 +1,51 @@
+"""A second language: the protocol on Node.js with the npm ``ws`` package
+(``tests/node/server.js``), served as a subprocess and checked over the network the way users
+check any server, ``pytest --wscheck-url`` (see :func:`tests.servers.start_suite`).
+
+It needs ``node`` and the package installed by ``npm ci --prefix tests/node`` (the CI script
+does it). Without them the test is skipped, except under ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ROOT, finish_suite, serve_subprocess, start_suite
+from wscheck.checks import all_checks
+
+SERVER = ROOT / "tests" / "node" / "server.js"
+PACKAGE = ROOT / "tests" / "node" / "node_modules" / "ws" / "package.json"
+
+
+def _missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed (Node.js 18 or newer)"
+    if not PACKAGE.exists():
+        return "the ws package is not installed: run `npm ci --prefix tests/node`"
+    return None
+
+
+def test_node_server_passes_the_whole_suite() -> None:
+    missing = _missing()
+    if missing is not None:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"CI=true: {missing}", pytrace=False)
+        pytest.skip(missing)
+    with serve_subprocess("node", str(SERVER)) as process, \
+            tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        # Lean: 5 generated examples per property and a 50 ms quiet window over loopback.
+        run = finish_suite(start_suite(f"ws://{process.address}", workdir,
+                                       "--wscheck-examples=5", "--wscheck-quiet-window=0.05",
+                                       "--wscheck-strict"), workdir)
+        log = process.log()
+    problems = {c: run.details.get(c, v) for c, v in run.verdicts.items() if v != "pass"}
+    assert set(run.verdicts) == {c.id for c in all_checks()}
+    assert not problems, "\n\n".join(problems.values())
+    assert run.returncode == 0, run.output
+    assert log.strip() == f"listening on {process.address}", log
