@@ -417,12 +417,20 @@ async def prop_stateful(ctx: Context) -> Verdict:
                 for live in self.live:
                     if not live.gone:
                         self.read(live)
-                for live in self.live:
-                    if not live.gone and live.connection is not None:
-                        extra = on_loop(live.connection.quiet())
-                        if extra is not None:  # e.g. a reply meant for another client
-                            live.observed.append(extra)
-                            self._check(live)
+                # Every open connection listens for its full quiet window, all at the same
+                # time: over a network one window per example instead of one per connection.
+                listening = [live for live in self.live
+                             if not live.gone and live.connection is not None]
+
+                async def quiet_all() -> list[Event | None]:
+                    return list(await asyncio.gather(
+                        *(live.connection.quiet() for live in listening
+                          if live.connection is not None)))
+
+                for live, extra in zip(listening, on_loop(quiet_all())):
+                    if extra is not None:  # e.g. a reply meant for another client
+                        live.observed.append(extra)
+                        self._check(live)
             finally:
                 for live in self.live:
                     if not live.gone and live.connection is not None:
