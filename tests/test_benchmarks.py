@@ -1,0 +1,42 @@
+"""The benchmark script runs and reports what the README's performance table is made of.
+
+A smoke test with tiny sizes: it checks the shape of the figures and that every concurrent
+session was verified, never a speed (the machine running the tests may be anything).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+KEYS = [
+    "raw_asgi_rt_per_s", "wscheck_asgi_rt_per_s", "httpx_ws_asgi_rt_per_s",
+    "testclient_rt_per_s", "websockets_url_rt_per_s", "wscheck_url_rt_per_s",
+    "raw_asgi_conn_per_s", "wscheck_asgi_conn_per_s", "httpx_ws_asgi_conn_per_s",
+    "testclient_conn_per_s", "websockets_url_conn_per_s", "wscheck_url_conn_per_s",
+    "wscheck_asgi_vs_raw", "wscheck_url_vs_websockets", "suite_seconds_asgi",
+    "concurrent_asgi_bytes_per_session", "concurrent_url_bytes_per_session",
+]
+
+
+def test_roundtrip_quick_prints_the_figures_as_its_last_line() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "roundtrip.py"), "--quick", "--json",
+         "--no-suite-url"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert "round trips/s" in done.stdout  # the table comes first
+    for key in KEYS:
+        assert isinstance(figures[key], (int, float)) and figures[key] > 0, key
+    assert figures["concurrent_asgi_sessions_verified"] == figures["concurrent_asgi_sessions"]
+    assert figures["concurrent_url_sessions_verified"] == figures["concurrent_url_sessions"]
+    assert figures["suite_asgi_checks"]["failed"] == 0
+    curve = figures["cost_curve"]
+    assert [p["messages"] for p in curve] == sorted(p["messages"] for p in curve)
+    assert all(p["seconds"] > 0 for p in curve)
