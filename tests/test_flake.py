@@ -1,0 +1,29 @@
+"""The suite's verdicts do not depend on the Hypothesis seed: a light version, for CI, of
+``benchmarks/flake.py`` (which runs 20 seeds per target and over uvicorn too)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from benchmarks.flake import in_process
+from reference_app import create_app
+from tests.test_broken_apps import EXAMPLES, EXPECTED
+
+SEEDS = [1, 2, 3]
+
+
+def test_reference_app_verdicts_do_not_depend_on_the_seed() -> None:
+    assert [in_process(create_app(), seed, examples=25) for seed in SEEDS] == \
+        [frozenset()] * len(SEEDS)
+
+
+@pytest.mark.parametrize("name", ["wrong_prefix", "replies_to_latest_client"])
+def test_broken_app_verdicts_do_not_depend_on_the_seed(name: str) -> None:
+    """A defect every echo property meets, and one only interleaved clients show."""
+    app = importlib.import_module(f"tests.broken.{name}").app
+    sets = {in_process(app, seed, EXAMPLES) for seed in SEEDS}
+    assert len(sets) == 1, sets
+    e = EXPECTED[name]
+    assert e.fails <= next(iter(sets)) <= e.fails | e.may_fail
