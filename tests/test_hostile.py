@@ -25,12 +25,17 @@ import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpcore  # noqa: F401
 import pytest
 
+import wscheck.drivers.url  # noqa: F401
 from reference_app import create_app
 from tests.servers import free_port, serve_uvicorn
 from wscheck.checks import all_checks
 
+# The check modules, httpcore and the network driver are imported here, before pytester
+# snapshots sys.modules, so that every inner run shares them: httpx caches httpcore's
+# exception classes, which a fresh import inside an inner run would replace.
 CHECK_IDS = [c.id for c in all_checks()]
 
 #: Generous bound on one whole run with --wscheck-timeout 1 (a healthy run takes 1-5 s).

@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
+import httpcore  # noqa: F401
 import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect
 
 import reference_app
+import wscheck.drivers.url  # noqa: F401
 from reference_app import RedactCredentials, uvicorn_config
 from tests.servers import free_port, serve_uvicorn
 from wscheck.checks import all_checks
@@ -28,6 +30,9 @@ from wscheck.checks import all_checks
 TIMEOUT = 10.0
 TOKEN = "tok-7f3a9c-SECRET"
 COOKIE = "ck-51be02-SECRET"
+# The check modules, httpcore and the network driver are imported here, before pytester
+# snapshots sys.modules, so that every inner run shares them: httpx caches httpcore's
+# exception classes, which a fresh import inside an inner run would replace.
 CHECK_IDS = [c.id for c in all_checks()]
 
 WS_IMPLS = [
