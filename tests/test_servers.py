@@ -38,7 +38,7 @@ import pytest
 from tests.servers import SuiteRun, finish_suite, serve_subprocess, start_suite
 from wscheck.checks import all_checks
 from wscheck.drivers.url import UrlDriver
-from wscheck.events import Accepted, Closed
+from wscheck.events import Accepted, Closed, Event
 
 CHECK_IDS = [c.id for c in all_checks()]
 SLOW = ("prop.concurrent", "prop.stateful")
@@ -160,12 +160,12 @@ def explanation_problems(server: str, app: str, run: SuiteRun) -> list[str]:
 # --- a close frame followed by a reset -----------------------------------------------------
 
 
-async def _refused_while_writing(address: str, tries: int) -> list[list[object]]:
+async def _refused_while_writing(address: str, tries: int) -> list[list[Event]]:
     """Connect without credentials and send four messages at once, ``tries`` times: the
     server accepts, closes with its code and resets (the messages are unread), so some of the
     writes fail. What did the client observe after the handshake each time?"""
     driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.05)
-    seen = []
+    seen: list[list[Event]] = []
     try:
         for i in range(tries):
             conn = await driver.connect("/item/ws", (), ())

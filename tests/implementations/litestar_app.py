@@ -9,6 +9,8 @@ refusal accepts first and then closes with 1008, like the reference app.
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar, WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -16,19 +18,20 @@ PREFIX = "接收到的消息是:"
 FAREWELLS = ("请注意:窗口即将关闭", "窗口已关闭")
 
 
-async def _next(socket: WebSocket) -> str | bytes | None:
+async def _next(socket: WebSocket[Any, Any, Any]) -> str | bytes | None:
     """The next message, or None when the client has gone."""
-    message = await socket.receive()
+    message: dict[str, Any] = dict(await socket.receive())
     if message["type"] == "websocket.disconnect":
         return None
     text = message.get("text")
     if text is not None:
         return str(text)
-    return bytes(message.get("bytes") or b"")
+    data: bytes = message.get("bytes") or b""
+    return data
 
 
 @websocket("/ws")
-async def echo(socket: WebSocket) -> None:
+async def echo(socket: WebSocket[Any, Any, Any]) -> None:
     await socket.accept()
     try:
         while (message := await _next(socket)) is not None:
@@ -53,7 +56,7 @@ def _q(raw: str) -> int | None:
 
 
 @websocket("/item/ws")
-async def item(socket: WebSocket) -> None:
+async def item(socket: WebSocket[Any, Any, Any]) -> None:
     session = socket.cookies.get("session")
     token = socket.query_params.get("token")
     raw_q = socket.query_params.get("q")

@@ -73,7 +73,7 @@ class ChatApp:
     echo_path = "/ws"
     auth_path = "/item/ws"
     bye_word = "bye"
-    farewells = FAREWELLS
+    farewells: tuple[str, ...] = FAREWELLS
     bye_close_code = 1000
     binary_close_code = 1003
     denied_close_code = 1008
