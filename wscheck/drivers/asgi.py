@@ -20,8 +20,15 @@ import asyncio
 import contextlib
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 from asgi_lifespan import LifespanManager, LifespanNotSupported
@@ -46,6 +53,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+#: Close codes that RFC 6455 reserves and an endpoint must never send.
+_RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
+
 
 class ClientDisconnected(OSError):
     """Raised into the app when it sends on a connection the client has left.
@@ -249,7 +260,10 @@ class AsgiConnection:
         finally:
             self._receiver = None
 
-    async def _app_send(self, message: Message) -> None:
+    async def _app_send(self, message: object) -> None:
+        # Typed as ``object``: an app may send anything, and anything but a dict is its error.
+        if not isinstance(message, Mapping):
+            self._violate(f"sent a {type(message).__name__}, not an ASGI message dict")
         kind = message.get("type")
         state = self._state
         if self._client_gone:
@@ -274,9 +288,12 @@ class AsgiConnection:
             else:
                 self._violate("'websocket.send' needs exactly one of 'text' (str) or 'bytes'")
         elif kind == "websocket.close":
-            code = message.get("code") or 1000
-            if not isinstance(code, int):
-                self._violate(f"'websocket.close' code must be an int, got {code!r}")
+            code = message.get("code")
+            code = 1000 if code is None else code  # optional: missing means 1000
+            if type(code) is not int or not 1000 <= code <= 4999 or code in _RESERVED_CODES:
+                self._violate(f"'websocket.close' code must be a WebSocket close code an "
+                              f"endpoint may send (an int, 1000-4999, not 1004-1006 or "
+                              f"1015), got {code!r}")
             if state == "connecting":
                 self._finish(Refused(close_code=code))
             elif state == "open":
@@ -286,8 +303,12 @@ class AsgiConnection:
         elif kind == "websocket.http.response.start":
             if state != "connecting":
                 self._violate("sent 'websocket.http.response.start' after the handshake")
+            status = message.get("status")
+            if type(status) is not int or not 100 <= status <= 599:
+                self._violate(f"'websocket.http.response.start' status must be an HTTP "
+                              f"status (an int, 100-599), got {status!r}")
             self._state = "response"
-            self._response_status = int(message.get("status", 0))
+            self._response_status = int(status)
         elif kind == "websocket.http.response.body":
             if state != "response":
                 self._violate("sent 'websocket.http.response.body' before its start")
@@ -296,7 +317,7 @@ class AsgiConnection:
         else:
             self._violate(f"sent unknown message type {kind!r}")
 
-    def _violate(self, problem: str) -> None:
+    def _violate(self, problem: str) -> NoReturn:
         self._violation = _ViolationError(f"ASGI protocol violation: the app {problem}")
         event = ProtocolViolation(f"the app {problem}")
         if self._final is None:
