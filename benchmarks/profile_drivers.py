@@ -23,9 +23,9 @@ from pyinstrument import Profiler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import roundtrip as rt  # noqa: E402
+import roundtrip as rt
 
-from wscheck.drivers.asgi import AsgiDriver  # noqa: E402
+from wscheck.drivers.asgi import AsgiDriver
 
 
 def _profile(out: Path, name: str, fn: Callable[[], Awaitable[None]]) -> None:

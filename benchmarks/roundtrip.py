@@ -54,6 +54,8 @@ from wscheck.events import Accepted, Conversation, Text  # noqa: E402
 from wscheck.runner import Observation, run_conversation  # noqa: E402
 from wscheck.spec import Spec  # noqa: E402
 
+__all__ = ["ROOT", "concurrent_sessions", "main", "reference_app", "uvicorn_server"]
+
 SPEC = Spec()
 assert SPEC.echo is not None
 PATH = SPEC.echo.url_path()
@@ -72,8 +74,8 @@ class Sizes:
     examples: int
 
 
-FULL = Sizes(round_trips=5000, connections=500, sessions_asgi=10_000, sessions_url=1000,
-             curve=(100, 1000, 10_000), repeat=3, examples=100)
+FULL = Sizes(round_trips=3000, connections=300, sessions_asgi=10_000, sessions_url=1000,
+             curve=(100, 1000, 10_000), repeat=5, examples=100)
 QUICK = Sizes(round_trips=50, connections=10, sessions_asgi=20, sessions_url=10,
               curve=(10, 100), repeat=1, examples=5)
 
@@ -153,6 +155,7 @@ class HttpxWsAsgi:
         async with httpx.AsyncClient(transport=ASGIWebSocketTransport(self.app),
                                      base_url="http://testserver") as client:
             for _ in range(count):
+                ws: Any
                 async with aconnect_ws(PATH, client) as ws:
                     for _ in range(n):
                         await ws.send_text(MESSAGE)
@@ -285,7 +288,7 @@ async def concurrent_sessions(driver: Driver, n: int) -> dict[str, float]:
     before = _rss_bytes()
     together = _TogetherDriver(driver, n)
     start = time.perf_counter()
-    results = await asyncio.gather(*(run_conversation(together, SPEC, _session(i))  # type: ignore[arg-type]
+    results = await asyncio.gather(*(run_conversation(together, SPEC, _session(i))
                                      for i in range(n)), return_exceptions=True)
     seconds = time.perf_counter() - start
     verified = sum(1 for r in results if isinstance(r, Observation) and r.ok
@@ -400,9 +403,10 @@ async def measure(sizes: Sizes, *, suite_url: bool) -> dict[str, Any]:
     result.update(await throughput(asgi_clients, sizes))
 
     with uvicorn_server() as url:
-        url_clients = {"websockets_url": WebsocketsUrl(url), "wscheck_url": WscheckUrl(url)}
+        wscheck_url = WscheckUrl(url)
+        url_clients = {"websockets_url": WebsocketsUrl(url), "wscheck_url": wscheck_url}
         result.update(await throughput(url_clients, sizes))
-        await url_clients["wscheck_url"].driver.aclose()
+        await wscheck_url.driver.aclose()
         driver = UrlDriver(url, timeout=30.0)
         scale_url = await concurrent_sessions(driver, sizes.sessions_url)
         await driver.aclose()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from roundtrip import ROOT, uvicorn_server  # noqa: E402
+from roundtrip import ROOT, uvicorn_server
 
 
 def _outcomes(junit: Path) -> dict[str, str]:
