@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from wscheck.checks import Check, Verdict, all_checks, format_failure
-from wscheck.drivers.base import Connection, Driver
+from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.events import Conversation, Event
 from wscheck.known import KEY as KNOWN_KEY
 from wscheck.known import load_spec_and_known, read_xfail_file, unknown_ids
@@ -211,6 +211,9 @@ def pytest_configure(config: pytest.Config) -> None:
             from wscheck.drivers.url import parse_target_url
 
             parse_target_url(settings.url)
+            if settings.ca_file and not Path(settings.ca_file).is_file():
+                raise TargetError(f"--wscheck-ca-file {settings.ca_file!r} does not exist: "
+                                  "give the path of a PEM file with the CA to trust")
     except (TargetError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if settings.app or settings.url:
@@ -291,7 +294,11 @@ class CheckItem(pytest.Item):
         from wscheck.checks import Context
 
         ctx = Context(runtime.settings.spec, runtime.driver, runtime.settings.examples)
-        verdict = _run_with_progress(self, runtime, ctx)
+        try:
+            verdict = _run_with_progress(self, runtime, ctx)
+        except TargetUnreachable as exc:  # it answered the probe, then went away
+            self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
+            raise TargetDown(str(exc)) from None
         listed = self.check.id in self.config.stash.get(KNOWN_FAILURES_KEY, {})
         outcome = ("xpass" if verdict.passed and listed else
                    "pass" if verdict.passed else
@@ -583,7 +590,10 @@ def wscheck_run(pytestconfig: pytest.Config) -> Callable[[Conversation], Observa
 
     def run(conversation: Conversation) -> Observation:
         runtime.ensure_up()
-        return runtime.call(runtime.run, conversation)
+        try:
+            return runtime.call(runtime.run, conversation)
+        except TargetUnreachable as exc:
+            raise TargetDown(str(exc)) from None
 
     return run
 
@@ -653,7 +663,11 @@ def wscheck_connect(pytestconfig: pytest.Config) -> Iterator[ConnectFactory]:
         runtime.ensure_up()
         q = tuple(query.items()) if isinstance(query, dict) else tuple(query)
         c = tuple(cookies.items()) if isinstance(cookies, dict) else tuple(cookies)
-        conn: Connection = await asyncio.wrap_future(runtime.submit(runtime.connect(path, q, c)))
+        try:
+            conn: Connection = await asyncio.wrap_future(
+                runtime.submit(runtime.connect(path, q, c)))
+        except TargetUnreachable as exc:
+            raise TargetDown(str(exc)) from None
         opened.append(conn)
         return BridgedConnection(runtime, conn)
 
