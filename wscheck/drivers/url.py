@@ -154,7 +154,41 @@ def _is_tcp_connect_failure(exc: httpx.ConnectError) -> bool:
     ``OSError``) or an anyio stream error when the server hangs up mid-handshake.
     """
     inner = _connect_failure(exc)
+    if _reset_cause(exc) is not None:
+        return False  # something listens: it took the connection and then reset it
     return isinstance(inner, OSError) and not isinstance(inner, ssl.SSLError)
+
+
+def _reset_cause(exc: BaseException) -> OSError | None:
+    """The ``ConnectionResetError``/``ConnectionAbortedError`` somewhere under ``exc``:
+    httpx and httpcore wrap it, sometimes only as an argument, and anyio groups attempts."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (ConnectionResetError, ConnectionAbortedError)):
+            return current
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+        stack += [a for a in current.args if isinstance(a, BaseException)]
+        stack += list(getattr(current, "exceptions", ()))
+    return None
+
+
+def _transport_problem(exc: BaseException) -> str:
+    """A readable reason for a transport failure whose own message is empty."""
+    if _reset_cause(exc) is not None:
+        return "connection reset by the server during the handshake"
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror.lower()
+        if str(current):
+            return str(current)
+        current = current.__cause__ or current.__context__
+    return type(exc).__name__
 
 
 def _describe_connect_failure(exc: httpx.ConnectError) -> str:
@@ -631,6 +665,8 @@ class UrlDriver:
         except httpx.ConnectError as exc:
             if _is_tcp_connect_failure(exc):
                 raise TargetUnreachable(self._unreachable(exc)) from exc
+            if _reset_cause(exc) is not None:
+                return UrlConnection(self, TransportError(_transport_problem(exc)))
             return UrlConnection(self, TransportError(f"TLS handshake failed: {exc}"))
         except httpx.ConnectTimeout as exc:
             raise TargetUnreachable(
@@ -640,7 +676,7 @@ class UrlDriver:
         except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
             return UrlConnection(self, Silence(self.timeout))
         except httpx.TransportError as exc:
-            problem = str(exc) or type(exc).__name__
+            problem = _transport_problem(exc)
             return UrlConnection(self, TransportError(f"handshake failed: {problem}"))
         if response.status_code != 101:
             await response.aclose()
