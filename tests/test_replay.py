@@ -137,10 +137,10 @@ def test_masked_credentials_replay_with_stand_ins(
     ("args", "fragment"),
     [
         (["missing.json", "echo.exact"], "report missing.json does not exist"),
-        (["run.json", "echo.nope"], "has no check 'echo.nope' (checks with a conversation: "
-                                    "echo.whitespace)"),
-        (["run.json", "echo.exact"], "echo.exact has no conversation in run.json (verdict "
-                                     "pass)"),
+        (["run.json", "echo.nope"], "has no check 'echo.nope' (failures that can be "
+                                    "replayed: echo.whitespace)"),
+        (["run.json", "echo.exact"], "echo.exact is not a failure with a conversation in "
+                                     "run.json (verdict pass)"),
         (["not-a-report.json", "echo.exact"], "is not a wscheck report"),
         (["run.json", "echo.whitespace", "--app", "nosuch:app"], "cannot import the app"),
     ],

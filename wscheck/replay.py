@@ -127,8 +127,14 @@ def _find(report: Mapping[str, Any], check_id: str, path: str | Path) -> Mapping
         if record.get("id") == check_id:
             return dict(record)
     ids = ", ".join(r.get("id", "?") for r in report.get("checks", [])
-                    if r.get("conversation")) or "none"
-    raise ReplayError(f"{path} has no check {check_id!r} (checks with a conversation: {ids})")
+                    if _replayable(r)) or "none"
+    raise ReplayError(f"{path} has no check {check_id!r} (failures that can be replayed: {ids})")
+
+
+def _replayable(record: Mapping[str, Any]) -> bool:
+    """A failure with a conversation. Passing checks keep theirs in the report as evidence,
+    but replay is for reproducing what went wrong."""
+    return bool(record.get("conversation")) and record.get("verdict") not in ("pass", "xpass")
 
 
 def _unmask(conversation: Conversation) -> tuple[Conversation, bool]:
@@ -169,10 +175,11 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
 
     report = load_report(report_path)
     record = _find(report, check_id, report_path)
-    if not record.get("conversation"):
+    if not _replayable(record):
         raise ReplayError(
-            f"{check_id} has no conversation in {report_path} (verdict "
-            f"{record.get('verdict')}): only checks that observed a transcript can be replayed")
+            f"{check_id} is not a failure with a conversation in {report_path} (verdict "
+            f"{record.get('verdict')}): only failures that observed a transcript can be "
+            "replayed")
     try:
         spec = spec_from_mapping(report["spec"]["data"], f"{report_path} (spec)")
     except (KeyError, TypeError) as exc:
