@@ -129,6 +129,10 @@ class Result:
             text += "".join(f"\n    {n} x {sorted(s)}" for s, n in self.sets.most_common())
         elif self.sets:
             text += f": {sorted(next(iter(self.sets)))}"
+        fixed = {frozenset(c for c in s if not c.startswith("prop.")) for s in self.sets}
+        if not self.identical:
+            text += ("\n    fixed checks (all but prop.*): "
+                     + ("identical" if len(fixed) == 1 else f"{len(fixed)} DIFFERENT sets"))
         if self.outside_table:
             text += f"\n    {self.outside_table} runs outside the table of test_broken_apps.py"
         return text
@@ -183,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(mutant(name, args.runs, args.seed, args.examples))
         print(results[-1].line(), flush=True)
     flaky = [r.target for r in results if not r.identical or r.outside_table]
+    fixed_flaky = [r.target for r in results
+                   if len({frozenset(c for c in s if not c.startswith("prop."))
+                           for s in r.sets}) > 1]
+    print("fixed checks: " + ("identical in every run of every target" if not fixed_flaky
+                              else f"NOT identical: {', '.join(fixed_flaky)}"))
     total = sum(sum(r.sets.values()) for r in results)
     print(f"\n{total} runs, {len(results)} targets: "
           + ("all verdicts identical" if not flaky else f"NOT identical: {', '.join(flaky)}"))

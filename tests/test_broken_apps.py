@@ -62,7 +62,10 @@ EXPECTED: dict[str, Expect] = {
         "echo.accept", *ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
         "bye.exact-word", "bye.mid-conversation", "isolation.concurrent", "robust.binary",
         "robust.disconnect", may=(*ECHO_CONTENT_PROPS, "prop.concurrent")),
-    # Sure failures of the echo properties: every generated message meets this defect.
+    # Sure failures of the echo properties: every generated message meets this defect. For
+    # prop.stateful "sure" holds under the derandomized profile this test runs: with other
+    # seeds a state-machine run of 10 steps may send no text on /ws at all (2 seeds in 20
+    # in benchmarks/flake.py).
     "wrong_prefix": expect(*ECHO_REPLIES, *ECHO_CONTENT_PROPS),
     "formats_message": expect("echo.exact", may=ECHO_CONTENT_PROPS),
     "ignores_empty": expect("echo.empty", may=ECHO_CONTENT_PROPS),
