@@ -174,17 +174,26 @@ class _LifespanReturnedError(Exception):
 async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp]:
     """Run ``app``'s lifespan startup and shutdown around the block, if it supports lifespan.
 
-    Yields the app to call: wrapped so that the lifespan ``state`` reaches every connection's
-    scope. An app that refuses the lifespan scope (raises before ``receive()``, or simply
+    Yields the app to call: wrapped so that every connection's scope gets a shallow copy of the
+    lifespan ``state``, as the ASGI spec asks (frameworks such as Litestar cache per-connection
+    data there; a shared dict would leak one connection's into the next). An app that refuses the lifespan scope (raises before ``receive()``, or simply
     returns, as many raw ASGI apps do) is used as it is, as uvicorn's ``lifespan="auto"`` does.
     A startup failure is the app's own error and propagates.
     """
 
     async def guarded(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and "state" in scope:
+            state["dict"] = scope["state"]  # the dict the app fills during startup
         await app(scope, receive, send)
         if scope["type"] == "lifespan" and not started:
             raise _LifespanReturnedError
 
+    async def per_connection(scope: MutableMapping[str, Any], receive: Receive,
+                             send: Send) -> None:
+        scope["state"] = dict(state.get("dict", {}))
+        await app(scope, receive, send)
+
+    state: dict[str, Any] = {}  # holds the lifespan state dict under "dict", once started
     started = False
     manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
     supported = True
@@ -200,7 +209,7 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
         return
     started = True
     try:
-        yield manager.app
+        yield per_connection
     finally:
         await manager.__aexit__(None, None, None)
 
