@@ -176,8 +176,9 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
 
     Yields the app to call: wrapped so that every connection's scope gets a shallow copy of the
     lifespan ``state``, as the ASGI spec asks (frameworks such as Litestar cache per-connection
-    data there; a shared dict would leak one connection's into the next). An app that refuses the lifespan scope (raises before ``receive()``, or simply
-    returns, as many raw ASGI apps do) is used as it is, as uvicorn's ``lifespan="auto"`` does.
+    data there; a shared dict would leak one connection's into the next). An app that refuses
+    the lifespan scope (raises before ``receive()``, or simply returns, as many raw ASGI apps
+    do) is used as it is, as uvicorn's ``lifespan="auto"`` does.
     A startup failure is the app's own error and propagates.
     """
 

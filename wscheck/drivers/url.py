@@ -213,6 +213,30 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
+def _unread_bytes(transport: asyncio.BaseTransport) -> bytes:
+    """Whatever the kernel still holds for a transport asyncio is dropping (bounded)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return b""
+    try:
+        raw = socket.socket(fileno=os.dup(sock.fileno()))
+    except OSError:
+        return b""
+    chunks: list[bytes] = []
+    try:
+        raw.setblocking(False)
+        for _ in range(256):  # at most 16 MiB: a bound, not a limit any reply reaches
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError:
+        pass  # nothing more (EAGAIN), or the reset itself
+    finally:
+        raw.close()
+    return b"".join(chunks)
+
+
 class _Wire(asyncio.Protocol):
     """A plain ``ws://`` connection read and written straight through its asyncio transport.
 
@@ -252,6 +276,11 @@ class _Wire(asyncio.Protocol):
         return True  # keep the transport open for writing, as anyio does; _release closes it
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            # asyncio drops a transport whose *write* failed (the server closed and reset
+            # while a message of ours was on its way) without reading what had already
+            # arrived, such as the server's close frame. The socket is still open here.
+            self._buffer += _unread_bytes(self._transport)
         if exc is not None and self._error is None:
             self._error = exc
         self._eof = True
