@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wscheck.drivers.base import Driver
-from wscheck.events import Closed, Conversation, Event, Text, describe
+from wscheck.events import Accepted, Closed, Conversation, Event, Text, describe
 from wscheck.render import render_conversation, side_by_side
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import Spec
@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "format_failure",
     "keep_texts",
+    "served",
     "template_matcher",
 ]
 
@@ -177,6 +178,12 @@ def template_matcher(template: str, **fixed: object) -> Callable[[str], bool]:
             pattern += re.escape(str(fixed[name])) if name in fixed else "(?s:.*)"
     compiled = re.compile(pattern, re.DOTALL)
     return lambda text: compiled.fullmatch(text) is not None
+
+
+def served(obs: Observation) -> bool:
+    """Whether the server accepted the conversation and answered it at all. A check that
+    judges one aspect of the answers cannot vouch for its line when there were none."""
+    return obs.observed[:1] == (Accepted(),) and any(isinstance(e, Text) for e in obs.observed)
 
 
 def format_failure(chk: Check, verdict: Verdict) -> str:

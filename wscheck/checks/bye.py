@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from wscheck.checks import Context, Verdict, any_close_code, check, compare, keep_texts
 from wscheck.checks.echo import lockstep
-from wscheck.events import Closed, Conversation
-from wscheck.runner import run_conversation
+from wscheck.events import FINAL_EVENTS, Accepted, Closed, Conversation, Event, Silence, Text
+from wscheck.model import expected
+from wscheck.runner import Observation, drain, run_conversation
 from wscheck.spec import EchoSpec
 
 
@@ -20,8 +21,28 @@ def _bye(ctx: Context) -> tuple[EchoSpec, str]:
 async def sequence(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     conv = Conversation.of(echo.url_path(), bye)
-    return await compare(ctx, [conv], project=any_close_code,
-                         problem="the farewells or the close after the bye word are wrong")
+    # Judged: exactly what follows the bye word — the farewells (texts, order, count) and a
+    # close. Whatever came before it (a greeting) is the echo checks'; the close code is
+    # bye.close-code's. So the connection is drained before the bye is sent.
+    conn = await ctx.driver.connect(conv.path)
+    observed = [conn.handshake]
+    after: list[Event] = []
+    if conn.handshake == Accepted():
+        await drain(conn, observed)
+        await conn.send_text(bye)
+        for _ in range(len(echo.farewells) + 1):
+            event = await conn.receive()
+            after.append(event)
+            if isinstance(event, (*FINAL_EVENTS, Silence)):
+                break
+        if not isinstance(after[-1], (*FINAL_EVENTS, Silence)):
+            await drain(conn, after)
+    await conn.close()
+    obs = Observation(conv, expected(ctx.spec, conv), (*observed, *after))
+    wanted = (*(Text(f) for f in echo.farewells), Closed(0))
+    if conn.handshake != Accepted() or any_close_code(tuple(after)) != wanted:
+        return Verdict("the farewells or the close after the bye word are wrong", obs)
+    return Verdict(observation=obs)
 
 
 @check("bye.close-code", "MUST", "/ws 4",
@@ -29,6 +50,8 @@ async def sequence(ctx: Context) -> Verdict:
 async def close_code(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     obs = await run_conversation(ctx.driver, ctx.spec, Conversation.of(echo.url_path(), bye))
+    if obs.observed[:1] != (Accepted(),):
+        return Verdict("the handshake was not accepted, so the bye close cannot be shown", obs)
     closes = [e for e in obs.observed if isinstance(e, Closed)]
     if closes and closes != [Closed(echo.bye_close_code)]:
         return Verdict(f"the close after the bye word must have code {echo.bye_close_code}", obs)
@@ -42,6 +65,9 @@ async def nothing_after(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     conv = Conversation.of(echo.url_path(), "before", bye, "after the close")
     obs = await run_conversation(ctx.driver, ctx.spec, conv)
+    if obs.observed[:1] != (Accepted(),):
+        return Verdict("the handshake was not accepted, so nothing can be shown about what "
+                       "follows a bye", obs)
     after = obs.observed[obs.observed.index(Closed(echo.bye_close_code)) + 1:] \
         if Closed(echo.bye_close_code) in obs.observed else ()
     if after:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from wscheck.checks import Context, Verdict, check, compare
+from wscheck.checks import Context, Verdict, check, compare, served
 from wscheck.drivers.base import Connection
 from wscheck.events import Accepted, Conversation, Event, SendText, Text
 from wscheck.model import ModelConnection
@@ -145,6 +145,9 @@ async def concurrent(ctx: Context) -> Verdict:
             for c in range(3)
         ]
     observations = await interleave(ctx, convs)
+    for obs in observations:
+        if not served(obs):
+            return Verdict("a client was not served at all, so isolation cannot be shown", obs)
     # Only cross-talk is this check's business: a reply meant for another client. Other
     # defects (wrong texts, refusals) make other checks fail, each for its own reason.
     for i, obs in enumerate(observations):
