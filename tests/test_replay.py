@@ -96,7 +96,7 @@ def test_failures_without_a_report_print_a_runnable_httpx_ws_script(
         script = out.split("# pip install httpx-ws\n", 1)[1]
         lines = ["# pip install httpx-ws"]
         for line in script.splitlines():
-            if line.startswith(("=", "_")):  # pytest's next section
+            if line.startswith(("=", "_", "-")):  # pytest's next section (or captured log)
                 break
             lines.append(line)
         (tmp_path / "repro.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
