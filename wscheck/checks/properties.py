@@ -290,7 +290,8 @@ class _Live:
 
 
 @check("prop.stateful", "MUST", "/ws 2-5, /item/ws 3",
-       "a state machine over several open connections (open, send, read, bye, close, drop) "
+       "a state machine over several open connections (open, send, send many, read, bye, "
+       "close, drop) "
        "always agrees with the model", needs=["echo"])
 async def prop_stateful(ctx: Context) -> Verdict:
     loop = asyncio.get_running_loop()
@@ -376,6 +377,14 @@ async def prop_stateful(ctx: Context) -> Verdict:
             if then_read:
                 self.read(live)
 
+        @rule(live=connections, burst=st.lists(messages(spec, long=False), min_size=2,
+                                               max_size=5))
+        def send_many(self, live: _Live, burst: list[str]) -> None:
+            """Several messages before reading any reply (pipelining), then read them all."""
+            for message in burst:
+                self._act(live, SendText(message))
+            self.read(live)
+
         @precondition(lambda self: echo.bye is not None)
         @rule(live=connections)
         def bye(self, live: _Live) -> None:
@@ -436,7 +445,7 @@ async def prop_stateful(ctx: Context) -> Verdict:
                     if not live.gone and live.connection is not None:
                         on_loop(live.connection.close())
 
-    Machine.TestCase.settings = settings(profile(), max_examples=max(10, ctx.examples // 2),
+    Machine.TestCase.settings = settings(profile(), max_examples=max(10, ctx.examples),
                                          stateful_step_count=20)
 
     def run() -> None:
