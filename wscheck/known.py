@@ -8,17 +8,10 @@ comments). The key is split off here, before the rest of the table goes to
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from wscheck.spec import Spec, SpecError, spec_from_mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from wscheck.spec import Spec, SpecError, read_spec_table, spec_from_mapping
 
 __all__ = ["KEY", "load_spec_and_known", "read_xfail_file", "unknown_ids"]
 
@@ -29,24 +22,7 @@ def load_spec_and_known(path: str | Path) -> tuple[Spec, tuple[str, ...]]:
     """Read a spec file (``pyproject.toml``: its ``[tool.wscheck]`` table) and its
     ``expected_failures``; errors are one-line :class:`SpecError` messages, as
     :func:`wscheck.spec.load_spec` gives."""
-    path = Path(path)
-    table = "tool.wscheck" if path.name == "pyproject.toml" else None
-    try:
-        data: Mapping[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"spec file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"spec file {path} cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"spec file {path} is not valid TOML: {exc}") from None
-    where = str(path)
-    if table:
-        for part in table.split("."):
-            data = data.get(part, {})
-            if not isinstance(data, Mapping):
-                raise SpecError(f"{where}: [{table}] must be a table")
-        where = f"{path} [{table}]"
-    data = dict(data)
+    data, where = read_spec_table(path)
     known = data.pop(KEY, [])
     if not isinstance(known, list) or not all(isinstance(i, str) for i in known):
         raise SpecError(f"{where}: {KEY} must be an array of check ids (strings)")

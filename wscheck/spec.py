@@ -33,6 +33,7 @@ __all__ = [
     "Spec",
     "SpecError",
     "load_spec",
+    "read_spec_table",
     "spec_from_mapping",
 ]
 
@@ -270,10 +271,12 @@ def spec_from_mapping(data: Mapping[str, Any], where: str = "spec") -> Spec:
     return Spec(echo=echo, auth=auth)
 
 
-def load_spec(path: str | Path, table: str | None = None) -> Spec:
-    """Read a spec from a TOML file; ``table="tool.wscheck"`` reads that sub-table instead.
+def read_spec_table(path: str | Path, table: str | None = None) -> tuple[dict[str, Any], str]:
+    """The raw table a spec is read from, and how error messages should name it.
 
-    A file named ``pyproject.toml`` is read from its ``[tool.wscheck]`` table.
+    ``table="tool.wscheck"`` reads that sub-table; a file named ``pyproject.toml`` is read
+    from its ``[tool.wscheck]`` table. Shared by :func:`load_spec` and the known-failures
+    loader, which takes ``expected_failures`` out of the same table first.
     """
     path = Path(path)
     if table is None and path.name == "pyproject.toml":
@@ -293,4 +296,13 @@ def load_spec(path: str | Path, table: str | None = None) -> Spec:
             if not isinstance(data, Mapping):
                 raise SpecError(f"{where}: [{table}] must be a table")
         where = f"{path} [{table}]"
+    return dict(data), where
+
+
+def load_spec(path: str | Path, table: str | None = None) -> Spec:
+    """Read a spec from a TOML file; ``table="tool.wscheck"`` reads that sub-table instead.
+
+    A file named ``pyproject.toml`` is read from its ``[tool.wscheck]`` table.
+    """
+    data, where = read_spec_table(path, table)
     return spec_from_mapping(data, where)
