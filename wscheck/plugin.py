@@ -173,6 +173,11 @@ def _known_failures(config: pytest.Config, from_spec: tuple[str, ...],
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "wscheck(id, level): a bundled wscheck conformance check")
+    # A failing 64 KiB message makes Hypothesis warn that its repr is large; the kit prints
+    # the conversation itself, clipped, so the warning only adds noise.
+    config.addinivalue_line(
+        "filterwarnings",
+        "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning")
     app_ref, _ = _value(config, "wscheck_app")
     url, _ = _value(config, "wscheck_url")
     if app_ref and url:
