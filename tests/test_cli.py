@@ -177,3 +177,8 @@ def test_serve_serves_the_chat_page(tmp_path: Path) -> None:
 def test_serve_refuses_port_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--port", "0"]) == 4
     assert "--port must be between 1 and 65535, got 0" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_non_positive_message_size(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--max-message-size", "0"]) == 4
+    assert "--max-message-size must be at least 1 byte" in capsys.readouterr().err

@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--spec", metavar="FILE.toml", help="serve the reference for this spec")
+    serve.add_argument("--max-message-size", type=int, default=1024 * 1024, metavar="BYTES",
+                       help="larger messages get a close with 1009 (default: %(default)s)")
 
     spec = sub.add_parser("spec", help="print the effective spec as TOML (or AsyncAPI 3.0)")
     spec.add_argument("--spec", metavar="FILE.toml", help="spec file to read")
@@ -173,7 +175,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"wscheck serve: --port must be between 1 and 65535, got {args.port}",
               file=sys.stderr)
         return 4
-    serve(args.host, args.port, spec=_load(args.spec))
+    if args.max_message_size < 1:
+        print(f"wscheck serve: --max-message-size must be at least 1 byte, got "
+              f"{args.max_message_size}", file=sys.stderr)
+        return 4
+    serve(args.host, args.port, spec=_load(args.spec), max_message_size=args.max_message_size)
     return 0
 
 
