@@ -313,3 +313,49 @@ def parse_suite(report: Path, returncode: int, output: str) -> SuiteRun:
     problems = {m.group(2): m.group(3) for line in output.splitlines()
                 if (m := _SUMMARY_LINE.match(line))}
     return SuiteRun(verdicts, notes, problems, details, returncode, output)
+
+
+def make_test_ca(directory: Path) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it, made with openssl
+    in ``directory``: ``{"ca": ..., "cert": ..., "key": ...}``. Without openssl the test is
+    skipped with the reason, except under ``CI=true``, where the machine must have it."""
+    import pytest
+
+    if shutil.which("openssl") is None:
+        message = "openssl is needed to make test certificates (apt-get install openssl)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True,
+                       timeout=30)
+
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=wscheck test CA")
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return {"ca": directory / "ca.pem", "cert": directory / "server.pem",
+            "key": directory / "server.key"}
+
+
+class SessionRecorder:
+    """Wraps an ASGI app and records how each WebSocket session ended: the exception it
+    raised, or None when it returned (so a test can assert the app ended quietly)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ended: list[BaseException | None] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            if scope["type"] == "websocket":
+                self.ended.append(exc)
+            raise
+        if scope["type"] == "websocket":
+            self.ended.append(None)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import socket
 import struct
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -24,7 +22,7 @@ import wsproto
 import wsproto.events as we
 from wsproto.frame_protocol import CloseReason, Opcode
 
-from tests.servers import capture_logs, free_port, serve_uvicorn
+from tests.servers import capture_logs, free_port, make_test_ca, serve_uvicorn
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.drivers.url import UrlDriver, parse_target_url
 from wscheck.events import (
@@ -730,21 +728,7 @@ async def test_wrong_accept_key_is_a_transport_error() -> None:
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """A throwaway CA and a server certificate for 127.0.0.1 signed by it."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make test certificates")
-    d = tmp_path_factory.mktemp("tls")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=30)
-
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=wscheck test CA")
-    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-    yield {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
+    yield make_test_ca(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.mark.asyncio

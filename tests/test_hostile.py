@@ -15,10 +15,8 @@ ASGI apps, small threaded socket servers for what no ASGI server would send.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import struct
-import subprocess
 import threading
 import time
 import types
@@ -30,7 +28,7 @@ import pytest
 
 import wscheck.drivers.url  # noqa: F401
 from reference_app import create_app
-from tests.servers import free_port, serve_uvicorn
+from tests.servers import free_port, make_test_ca, serve_uvicorn
 from wscheck.checks import all_checks
 
 # The check modules, httpcore and the network driver are imported here, before pytester
@@ -443,21 +441,7 @@ def test_nothing_listening(kit: pytest.Pytester) -> None:
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A throwaway CA, and a certificate for 127.0.0.1 signed by it."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make test certificates")
-    d = tmp_path_factory.mktemp("tls")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=30)
-
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=wscheck hostile test CA")
-    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-    return {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
+    return make_test_ca(tmp_path_factory.mktemp("tls"))
 
 
 def test_wss_self_signed_fails_with_a_tls_message_then_passes_with_its_ca(

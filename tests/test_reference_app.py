@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 import reference_app
 from reference_app import create_app, parse_q
 from reference_app.__main__ import main as reference_main
-from tests.servers import LiveServer, capture_logs, free_port, serve_uvicorn
+from tests.servers import LiveServer, SessionRecorder, capture_logs, free_port, serve_uvicorn
 from wscheck.spec import AuthSpec, EchoSpec, Spec
 
 TIMEOUT = 5.0  # any single wait
@@ -369,22 +369,8 @@ async def test_q_unparseable_spellings_are_refused(reference_server: LiveServer,
 # --- the client going away -----------------------------------------------------------------
 
 
-class Tracked:
-    """ASGI wrapper that records how each WebSocket session of the app ended."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.ended: list[BaseException | None] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except BaseException as exc:
-            if scope["type"] == "websocket":
-                self.ended.append(exc)
-            raise
-        if scope["type"] == "websocket":
-            self.ended.append(None)
+class Tracked(SessionRecorder):
+    """The session recorder, waited on from an async test."""
 
     async def wait_ended(self, count: int = 1) -> list[BaseException | None]:
         await until(lambda: len(self.ended) >= count, "the app's session to end")

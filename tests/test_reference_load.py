@@ -34,7 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from reference_app import DEFAULT_MAX_MESSAGE_SIZE, MESSAGE_TOO_BIG, create_app, uvicorn_config
-from tests.servers import capture_logs, free_port
+from tests.servers import SessionRecorder, capture_logs, free_port
 
 TIMEOUT = 10.0  # any single wait
 ECHO_PREFIX = "接收到的消息是:"
@@ -55,22 +55,8 @@ WS_IMPLS = [
 # --- the server ------------------------------------------------------------------------------
 
 
-class Tracked:
-    """Wraps an ASGI app and records how each WebSocket session ended (None: returned)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.ended: list[BaseException | None] = []
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except BaseException as exc:
-            if scope["type"] == "websocket":
-                self.ended.append(exc)
-            raise
-        if scope["type"] == "websocket":
-            self.ended.append(None)
+class Tracked(SessionRecorder):
+    """The session recorder, waited on from the test's thread."""
 
     def wait_ended(self, count: int) -> list[BaseException | None]:
         deadline = time.monotonic() + TIMEOUT
