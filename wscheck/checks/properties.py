@@ -17,7 +17,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -106,10 +106,6 @@ class _Budget:
     best_key: str | None = None
     best: PropertyFailed | None = None
     calls: int = 0
-    log: list[str] = field(default_factory=list)
-
-    def report(self, value: object) -> None:
-        self.log.append(str(value))
 
     def spent(self) -> bool:
         return self.first_failure is not None and \
@@ -151,7 +147,7 @@ async def _hypothesis(
     test._hypothesis_internal_add_digest = f"{check_id}:{ctx.spec.digest()}".encode()  # type: ignore[attr-defined]
 
     def run() -> None:
-        with with_reporter(budget.report):
+        with with_reporter(_silent):
             test()
 
     try:
@@ -166,6 +162,11 @@ async def _hypothesis(
         return Verdict(f"the property run stopped: {type(exc).__name__}: {exc}",
                        budget.best.observation if budget.best else None)
     return Verdict()
+
+
+def _silent(value: object) -> None:
+    """Hypothesis's reporter, silenced: the verdict says everything (the minimal conversation,
+    the steps), and a worker thread's prints would land in the middle of pytest's output."""
 
 
 def _notes(budget: _Budget) -> tuple[str, ...]:
@@ -449,7 +450,7 @@ async def prop_stateful(ctx: Context) -> Verdict:
                                          stateful_step_count=20)
 
     def run() -> None:
-        with with_reporter(budget.report):
+        with with_reporter(_silent):
             run_state_machine_as_test(Machine, settings=Machine.TestCase.settings)
 
     try:
