@@ -286,7 +286,7 @@ def test_pyproject_errors_name_the_table(tmp_path: Path) -> None:
 
 
 def test_spec_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="where-it-came-from: unknown key 'x'"):
+    with pytest.raises(SpecError, match="where-it-came-from: unknown key 'x'"):
         spec_from_mapping({"x": 1}, where="where-it-came-from")
 
 

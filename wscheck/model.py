@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from wscheck.errors import UnspecifiedBehaviour
 from wscheck.events import (
     Accepted,
     Action,
@@ -37,10 +38,6 @@ __all__ = [
 #: ``q`` values the protocol pins down: ``0``, or an optional ``-`` then digits with no
 #: leading zero. Anything else that has a digit (``+5``, ``05``, ``5.0``) is left to the app.
 CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]*")
-
-
-class UnspecifiedBehaviour(ValueError):
-    """The protocol leaves this conversation's outcome to the implementation (e.g. ``q=05``)."""
 
 
 def q_is_checked(value: str) -> bool:

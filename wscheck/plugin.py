@@ -19,6 +19,7 @@ import pytest
 
 from wscheck.checks import Check, Verdict, all_checks, format_failure
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
+from wscheck.errors import CheckFailure
 from wscheck.events import Conversation, Event
 from wscheck.known import KEY as KNOWN_KEY
 from wscheck.known import load_spec_and_known, read_xfail_file, unknown_ids
@@ -261,10 +262,6 @@ def pytest_collection_modifyitems(
     report = pytest.CollectReport(suite.nodeid, "passed", None, suite.collect())
     config.hook.pytest_collectreport(report=report)
     items[:0] = [i for i in report.result if isinstance(i, pytest.Item)]
-
-
-class CheckFailure(AssertionError):
-    """A check's verdict was a failure; carries what ``repr_failure`` prints."""
 
 
 class CheckItem(pytest.Item):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
+from wscheck.errors import ReplayError
 from wscheck.events import (
     Accepted,
     ClientClose,
@@ -36,10 +37,6 @@ __all__ = ["ReplayError", "httpx_ws_snippet", "replay", "replay_command"]
 #: Checks whose failure needs several clients at once: a single conversation replayed alone
 #: may well conform.
 CONCURRENT = frozenset({"isolation.concurrent", "prop.concurrent", "prop.stateful"})
-
-
-class ReplayError(ValueError):
-    """The report or the check cannot be replayed; the message says why (exit 4)."""
 
 
 def replay_command(report: str, check_id: str, *, url: str | None = None,

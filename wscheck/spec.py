@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from wscheck.errors import SpecError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -36,10 +38,6 @@ __all__ = [
     "read_spec_table",
     "spec_from_mapping",
 ]
-
-
-class SpecError(ValueError):
-    """A spec file or table is malformed; the message names the file and the key."""
 
 
 def _no_path_params() -> tuple[tuple[str, str], ...]:

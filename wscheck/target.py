@@ -23,6 +23,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
+from wscheck.errors import TargetDown, TargetError
 from wscheck.events import Accepted, Conversation, Silence, TransportError
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import Spec
@@ -30,14 +31,6 @@ from wscheck.spec import Spec
 __all__ = ["Runtime", "Settings", "TargetDown", "TargetError", "load_app"]
 
 T = TypeVar("T")
-
-
-class TargetError(ValueError):
-    """The target the user named cannot be used; the message says what to do."""
-
-
-class TargetDown(RuntimeError):
-    """The target does not answer at all, so no check can say anything about it."""
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from wscheck.checks import Context, Verdict, check
 from wscheck.checks.auth import refusal_form
 from wscheck.checks.echo import interleave
 from wscheck.drivers.base import Connection
+from wscheck.errors import CheckFailure
 from wscheck.events import (
     FINAL_EVENTS,
     Accepted,
@@ -86,7 +87,7 @@ def profile() -> settings:
     return settings.get_profile("wscheck-ci" if ci else "wscheck")
 
 
-class PropertyFailed(AssertionError):
+class PropertyFailed(CheckFailure):
     """One generated example failed; carries its observation."""
 
     def __init__(self, problem: str, observation: Observation,

@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from asgi_lifespan import LifespanManager, LifespanNotSupported
 
+from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
     FINAL_EVENTS,
     Accepted,
@@ -58,15 +59,7 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 
 
-class ClientDisconnected(OSError):
-    """Raised into the app when it sends on a connection the client has left.
-
-    ASGI 2.4 asks servers to raise an ``OSError`` subclass here; Starlette turns it into
-    ``WebSocketDisconnect``, which a well-behaved app handles quietly.
-    """
-
-
-class _ViolationError(RuntimeError):
+class _ViolationError(WscheckError, RuntimeError):
     """Raised into the app after it broke the ASGI protocol, like a real server would."""
 
 
@@ -166,7 +159,7 @@ def _monitor(loop: asyncio.AbstractEventLoop) -> _IdleMonitor:
     return monitor
 
 
-class _LifespanReturnedError(Exception):
+class _LifespanReturnedError(WscheckError):
     """The app returned from the lifespan scope without completing startup."""
 
 

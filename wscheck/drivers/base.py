@@ -12,13 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from wscheck.errors import TargetUnreachable
 from wscheck.events import Event
 
 __all__ = ["Connection", "Driver", "TargetUnreachable"]
-
-
-class TargetUnreachable(RuntimeError):
-    """The target cannot be reached at all (nothing listening, DNS failure, app not ASGI)."""
 
 
 @runtime_checkable
