@@ -25,6 +25,7 @@ from wsproto.frame_protocol import CloseReason, Opcode
 from tests.servers import capture_logs, free_port, make_test_ca, serve_uvicorn
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.drivers.url import UrlDriver, parse_target_url
+from wscheck.errors import SettingError
 from wscheck.events import (
     Accepted,
     Binary,
@@ -210,7 +211,7 @@ async def next_ws_events(reader: asyncio.StreamReader, ws: wsproto.WSConnection,
     ],
 )
 def test_bad_target_urls_say_what_is_wrong(url: str, problem: str) -> None:
-    with pytest.raises(ValueError, match="--wscheck-url") as info:
+    with pytest.raises(SettingError, match="--wscheck-url") as info:
         parse_target_url(url)
     message = str(info.value)
     assert problem in message
@@ -220,7 +221,7 @@ def test_bad_target_urls_say_what_is_wrong(url: str, problem: str) -> None:
 def test_good_target_urls() -> None:
     assert parse_target_url("ws://127.0.0.1:8000").port == 8000
     assert parse_target_url("wss://example.com/api").path == "/api"
-    with pytest.raises(ValueError):
+    with pytest.raises(SettingError):
         UrlDriver("http://127.0.0.1:1")
 
 

@@ -15,7 +15,6 @@ import inspect
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,29 +25,11 @@ from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.errors import TargetDown, TargetError
 from wscheck.events import Accepted, Conversation, Silence, TransportError
 from wscheck.runner import Observation, run_conversation
-from wscheck.spec import Spec
+from wscheck.settings import Settings, speak_as
 
 __all__ = ["Runtime", "Settings", "TargetDown", "TargetError", "load_app"]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run needs besides the checks. Exactly one of ``app``/``url`` is set."""
-
-    spec: Spec
-    app: str | None = None
-    url: str | None = None
-    timeout: float = 2.0
-    quiet_window: float = 0.2
-    ca_file: str | None = None
-    strict: bool = False
-    examples: int = 100
-
-    @property
-    def target(self) -> str:
-        return self.app or self.url or "<none>"
 
 
 def load_app(ref: str) -> ASGIApp:
@@ -205,7 +186,7 @@ class Runtime:
         try:
             conn = await driver.connect(path, query)
         except TargetUnreachable as exc:
-            return str(exc)
+            return speak_as(str(exc), self.settings.interface)
         try:
             if isinstance(conn.handshake, Silence):
                 return (f"{where} never answered the WebSocket handshake within "
@@ -214,7 +195,8 @@ class Runtime:
                 # Not a WebSocket server we can talk to (TLS, reset, broken handshake): no
                 # check could say more, and a clipped transcript per check would say less.
                 hint = (" (a private or self-signed certificate: trust its CA with "
-                        "--wscheck-ca-file)" if "TLS" in conn.handshake.problem else "")
+                        f"{self.settings.flag('ca_file')})"
+                        if "TLS" in conn.handshake.problem else "")
                 return f"{where}: {conn.handshake.problem}{hint}"
             if conn.handshake != Accepted():
                 return None  # it answers; the checks will say what is wrong
@@ -237,10 +219,16 @@ class Runtime:
         return await self.driver.connect(path, query, cookies)
 
     def close(self) -> None:
-        """Stop everything: driver, lifespan shutdown, the loop thread."""
-        if self._portal is not None and self.driver is not None:
-            with contextlib.suppress(Exception):
+        """Stop everything: driver, lifespan shutdown, the loop thread.
+
+        A driver that fails to close is a bug in the kit: it propagates (after the loop and
+        the lifespan are stopped anyway) rather than disappear, and it never touches a
+        verdict, which was given before.
+        """
+        try:
+            if self._portal is not None and self.driver is not None:
                 self._portal.call(self.driver.aclose)
-        self._stack.close()
-        self._portal = None
+        finally:
+            self._portal = None
+            self._stack.close()
 

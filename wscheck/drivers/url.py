@@ -68,6 +68,7 @@ from wsproto.connection import ConnectionState, ConnectionType
 from wsproto.utilities import LocalProtocolError, generate_accept_token
 
 from wscheck.drivers.base import TargetUnreachable
+from wscheck.errors import SettingError
 from wscheck.events import Accepted, Binary, Closed, Event, Refused, Silence, Text, TransportError
 
 __all__ = ["UrlConnection", "UrlDriver", "parse_target_url"]
@@ -85,24 +86,24 @@ def parse_target_url(url: str) -> httpx.URL:
     The target is ``ws://HOST[:PORT][/prefix]`` or the ``wss://`` form; every connection's
     path is appended to the prefix. A query string or fragment is refused rather than merged
     because each conversation brings its own query and the result would be ambiguous.
-    Raises :class:`ValueError` with one line saying what is wrong and what to do.
+    Raises :class:`~wscheck.errors.SettingError` with one line saying what is wrong and what to do.
     """
     if "://" not in url:
-        raise ValueError(
+        raise SettingError(
             f"{_SETTING} must start with ws:// or wss://, got {url!r}: write it as ws://{url}"
         )
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise ValueError(f"{_SETTING} is not a valid URL ({exc}), got {url!r}") from None
+        raise SettingError(f"{_SETTING} is not a valid URL ({exc}), got {url!r}") from None
     if parsed.scheme not in ("ws", "wss"):
-        raise ValueError(f"{_SETTING} must start with ws:// or wss://, got {url!r}")
+        raise SettingError(f"{_SETTING} must start with ws:// or wss://, got {url!r}")
     if not parsed.host:
-        raise ValueError(f"{_SETTING} needs a host, as in ws://127.0.0.1:8000, got {url!r}")
+        raise SettingError(f"{_SETTING} needs a host, as in ws://127.0.0.1:8000, got {url!r}")
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise ValueError(f"{_SETTING} has a port out of range (1-65535), got {url!r}")
+        raise SettingError(f"{_SETTING} has a port out of range (1-65535), got {url!r}")
     if parsed.query or parsed.fragment:
-        raise ValueError(
+        raise SettingError(
             f"{_SETTING} must not carry a query string or fragment, got {url!r}: "
             "give only ws://HOST:PORT and an optional path prefix"
         )
