@@ -129,7 +129,7 @@ def test_spec_from_a_bad_file_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 4
     assert result.stdout == ""
     line = one_line(result.stderr)
-    assert line.startswith("wscheck: ")
+    assert line.startswith("wscheck spec: ")
     assert "bad.toml" in line
     assert "echo.bye_close_code must be an integer, got string" in line
 

@@ -280,7 +280,8 @@ BAD_MODULES = {
         pytest.param(["--wscheck-app", "wsapps:app", "--wscheck-timeout", "soon"],
                      ["--wscheck-timeout", "'soon'"], id="timeout-not-a-number"),
         pytest.param(["--wscheck-app", "wsapps:app", "--wscheck-timeout", "0"],
-                     ["--wscheck-timeout", "between 0 and 3600"], id="timeout-zero"),
+                     ["--wscheck-timeout must be more than 0 and at most 3600 seconds, "
+                      "got '0'"], id="timeout-zero"),
     ],
 )
 def test_bad_configuration_is_a_one_line_usage_error(

@@ -4,59 +4,68 @@ the reference app, print the ``spec`` (TOML or AsyncAPI) or the ``checks``.
 ``wscheck run`` is pytest with the bundled suite and nothing else: it runs from an empty
 scratch directory with an empty ini file, so the user's own tests, conftest files and pytest
 settings are not collected, while the current directory stays importable for ``--app`` and
-its ``pyproject.toml`` ``[tool.wscheck]`` table still describes the protocol.
+its ``pyproject.toml`` ``[tool.wscheck]`` table still describes the protocol. Its options are
+generated from :data:`wscheck.settings.TABLE` and forwarded to the plugin's ``--wscheck-*``
+flags, with a hidden flag that makes every message name ``run``'s own flags.
+
+Every usage error, whatever raised it (argparse included), ends here as one line on stderr
+and the exit status :func:`wscheck.errors.exit_status` gives it (4).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from wscheck.known import load_spec_and_known
-from wscheck.spec import Spec, SpecError
+from wscheck.errors import UsageError, exit_status
+from wscheck.settings import BY_NAME, TABLE, Given, resolve
+from wscheck.spec import Spec
 
-__all__ = ["main"]
+__all__ = ["catalogue", "main", "terminal_catalogue"]
 
 REFERENCE_APP = "reference_app:app"
+COMMANDS = ("run", "replay", "serve", "spec", "checks")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a usage error (one line, exit 4) instead of printing its usage
+    and exiting with 2."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f" (`{self.prog} --help` lists the options)"
+        if self.prog == "wscheck run" and "unrecognized arguments" in message:
+            hint = (" (pytest's own options go after `--`, as in `wscheck run -- -k echo`; "
+                    "`wscheck run --help` lists wscheck's)")
+        raise UsageError(message + hint)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wscheck",
-        description="Conformance test kit for the WebSocket chat protocol.",
-    )
+    parser = _Parser(prog="wscheck",
+                     description="Conformance test kit for the WebSocket chat protocol.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
         "run", help="run the conformance suite (default target: the bundled reference app)",
         description="Run the conformance suite through pytest. Arguments after `--` go to "
-                    "pytest (e.g. `-- -k echo -v`). Exit status: 0 every MUST check passed, "
-                    "1 a check failed, 4 bad options.")
-    target = run.add_mutually_exclusive_group()
-    target.add_argument("--app", metavar="MODULE:ATTR",
-                        help="ASGI app to check in-process (MODULE:ATTR or MODULE:factory())")
-    target.add_argument("--url", metavar="ws://HOST:PORT[/prefix]",
-                        help="live server to check over the network")
-    run.add_argument("--spec", metavar="FILE.toml",
-                     help="protocol description (default: [tool.wscheck] in ./pyproject.toml, "
-                          "else the reference protocol)")
-    run.add_argument("--strict", action="store_true", help="fail on SHOULD-level failures too")
-    run.add_argument("--timeout", metavar="SECONDS", help="deadline of any single wait")
-    run.add_argument("--ca-file", metavar="FILE", help="CA bundle to trust for wss:// targets")
-    run.add_argument("--examples", metavar="N", help="generated examples per property check")
-    run.add_argument("--report", metavar="FILE.json", help="write a JSON report of the run")
-    run.add_argument("--html", metavar="FILE.html", help="write an HTML report of the run")
-    run.add_argument("--xfail", metavar="FILE",
-                     help="known failures, one check id a line (also: expected_failures in "
-                          "the spec)")
-    run.add_argument("--show-credentials", action="store_true",
-                     help="show token and cookie values in reports (masked by default)")
-    run.add_argument("pytest_args", nargs=argparse.REMAINDER,
-                     help="after `--`: extra pytest arguments")
+                    "pytest as they are, e.g. `wscheck run --app mypkg.main:app -- -k echo "
+                    "-v -n 2`. Exit status: 0 every MUST check passed, 1 a check failed, "
+                    "4 bad options (one line on stderr).")
+    for setting in TABLE:
+        if setting.cli_flag is None:
+            continue
+        if setting.switch:
+            run.add_argument(setting.cli_flag, dest=setting.name, action="store_true",
+                             help=setting.help)
+        else:
+            run.add_argument(setting.cli_flag, dest=setting.name, metavar=setting.metavar,
+                             help=setting.help)
 
     replay = sub.add_parser(
         "replay", help="run a failing check's conversation from a JSON report again",
@@ -66,14 +75,15 @@ def _parser() -> argparse.ArgumentParser:
                     "conforms, 1 it still fails, 4 bad arguments.")
     replay.add_argument("report", metavar="REPORT.json")
     replay.add_argument("check_id", metavar="CHECK_ID")
-    replay_target = replay.add_mutually_exclusive_group()
-    replay_target.add_argument("--url", metavar="ws://HOST:PORT[/prefix]",
-                               help="replay against this server (default: the report's target)")
-    replay_target.add_argument("--app", metavar="MODULE:ATTR",
-                               help="replay against this ASGI app in-process")
-    replay.add_argument("--timeout", metavar="SECONDS", type=float,
-                        help="deadline of any single wait (default: the report's)")
-    replay.add_argument("--ca-file", metavar="FILE", help="CA bundle to trust for wss://")
+    replay.add_argument("--url", metavar="ws://HOST:PORT",
+                        help="replay against this server (default: the report's target)")
+    replay.add_argument("--app", metavar="MODULE:ATTR",
+                        help="replay against this ASGI app in-process")
+    for name in ("timeout", "ca_file"):
+        setting = BY_NAME[name]
+        assert setting.cli_flag is not None
+        replay.add_argument(setting.cli_flag, dest=name, metavar=setting.metavar,
+                            help=f"{setting.help}; default: the report's")
 
     serve = sub.add_parser("serve", help="serve the reference app with uvicorn",
                            description="Serve the bundled reference app (the executable spec).")
@@ -83,12 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-message-size", type=int, default=1024 * 1024, metavar="BYTES",
                        help="larger messages get a close with 1009 (default: %(default)s)")
 
-    spec = sub.add_parser("spec", help="print the effective spec as TOML (or AsyncAPI 3.0)")
-    spec.add_argument("--spec", metavar="FILE.toml", help="spec file to read")
+    spec = sub.add_parser("spec", help="print the effective spec as TOML, every key (or "
+                                       "AsyncAPI 3.0)")
+    spec.add_argument("--spec", metavar="FILE.toml", help="spec file to read (default: "
+                      "[tool.wscheck] in ./pyproject.toml, else the reference protocol)")
     spec.add_argument("--asyncapi", action="store_true",
                       help="print the protocol as an AsyncAPI 3.0 document (JSON) instead")
 
-    sub.add_parser("checks", help="print the check catalogue (Markdown)")
+    checks = sub.add_parser("checks", help="list the checks: id, level, protocol line, what "
+                                           "each checks")
+    checks.add_argument("--markdown", action="store_true",
+                        help="print the catalogue as Markdown (docs/checks.md is this)")
     return parser
 
 
@@ -99,8 +114,8 @@ def catalogue() -> str:
     lines = [
         "# Check catalogue",
         "",
-        "Generated by `wscheck checks` from the check definitions; a test keeps this file "
-        "equal to its output.",
+        "Generated by `wscheck checks --markdown` from the check definitions; a test keeps "
+        "this file equal to its output.",
         "MUST failures fail the run; SHOULD failures are warnings unless `--wscheck-strict`.",
         "The protocol line refers to [the protocol](protocol.md): endpoint and item number.",
         "",
@@ -113,48 +128,61 @@ def catalogue() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _spec_file(given: str | None) -> Path | None:
-    if given:
-        return Path(given).resolve()
-    pyproject = Path.cwd() / "pyproject.toml"
-    if pyproject.is_file() and "[tool.wscheck" in pyproject.read_text(encoding="utf-8"):
-        return pyproject.resolve()
-    return None
+def terminal_catalogue(width: int | None = None) -> str:
+    """The checks as aligned columns for a terminal, descriptions wrapped to its width."""
+    from wscheck.checks import all_checks
+
+    checks = all_checks()
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    id_w = max(len(c.id) for c in checks)
+    line_w = max(len(c.line) for c in checks)
+    indent = id_w + 2 + 6 + 2 + line_w + 2
+    lines = [f"{'id':{id_w}}  {'level':6}  {'protocol':{line_w}}  description"]
+    for c in checks:
+        wrapped = textwrap.wrap(c.description, max(30, width - indent)) or [""]
+        lines.append(f"{c.id:{id_w}}  {c.level:6}  {c.line:{line_w}}  {wrapped[0]}")
+        lines += [" " * indent + more for more in wrapped[1:]]
+    lines.append("")
+    lines.append(f"{len(checks)} checks. MUST failures fail the run; SHOULD failures warn "
+                 "unless --strict.")
+    return "\n".join(lines) + "\n"
 
 
-def _load(given: str | None) -> Spec:
-    path = _spec_file(given)
-    return load_spec_and_known(path)[0] if path else Spec()
+def _spec_toml(given: str | None) -> tuple[Spec, str]:
+    """The effective spec and its TOML with every key, known failures included."""
+    flag = {"spec": Given(given, "--spec")} if given else {}
+    settings = resolve(flag, rootdir=Path.cwd(), interface="run")
+    known = ", ".join(f'"{i}"' for i in settings.known_failures)
+    return settings.spec, (f"expected_failures = [{known}]  # check ids expected to fail\n\n"
+                           + settings.spec.to_toml())
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     import pytest
 
-    extra = list(args.pytest_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
-    options = ["--wscheck-url", args.url] if args.url else ["--wscheck-app",
-                                                             args.app or REFERENCE_APP]
-    spec_file = _spec_file(args.spec)
-    if spec_file:
-        options += ["--wscheck-spec", str(spec_file)]
-    if args.strict:
-        options.append("--wscheck-strict")
-    if args.timeout:
-        options += ["--wscheck-timeout", args.timeout]
-    if args.examples:
-        options += ["--wscheck-examples", args.examples]
-    if args.ca_file:
-        options += ["--wscheck-ca-file", str(Path(args.ca_file).resolve())]
-    for flag, value in (("--wscheck-report", args.report), ("--wscheck-html", args.html),
-                        ("--wscheck-xfail", args.xfail)):
-        if value:
-            options += [flag, str(Path(value).resolve())]
-    if args.show_credentials:
-        options.append("--wscheck-show-credentials")
+    for arg in pytest_args:
+        if arg.startswith("--wscheck-"):
+            name = arg.split("=", 1)[0]
+            own = next((s.cli_flag for s in TABLE if s.pytest_flag == name), None)
+            raise UsageError(f"give {own} before `--`, not {name} after it" if own else
+                             f"{name} is not for `wscheck run` (run pytest for it)")
+    options = ["--wscheck-command=run"]
+    if not (args.app or args.url):
+        options.append(f"--wscheck-app={REFERENCE_APP}")
+    for setting in TABLE:
+        value = getattr(args, setting.name, None)
+        if setting.switch:
+            if value:
+                options.append(setting.pytest_flag)
+        elif value is not None:
+            if setting.path and value:
+                value = os.path.abspath(value)  # hints then work from any directory
+            # The `=` form: a value that starts with '-' stays a value.
+            options.append(f"{setting.pytest_flag}={value}")
     # The suite only: an empty scratch directory to collect, an empty ini file, no conftest.
-    # The rootdir stays here (node ids read `wscheck::echo.exact`, and the app may open
-    # files relative to the current directory), and here is importable for --app.
+    # The rootdir stays here (node ids read `wscheck::echo.exact`, the app may open files
+    # relative to the current directory, [tool.wscheck] is read from here), and here is
+    # importable for --app.
     here = os.getcwd()
     if here not in sys.path:
         sys.path.insert(0, here)
@@ -164,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
         # pytest-asyncio, when installed, is not needed by the suite and only warns here.
         return int(pytest.main([
             "-c", str(ini), "--rootdir", here, "--noconftest", "-p", "no:cacheprovider",
-            "-p", "no:asyncio", *options, *extra, scratch,
+            "-p", "no:asyncio", *options, *pytest_args, scratch,
         ]))
 
 
@@ -172,54 +200,55 @@ def _serve(args: argparse.Namespace) -> int:
     from reference_app import serve
 
     if not 0 < args.port < 65536:
-        print(f"wscheck serve: --port must be between 1 and 65535, got {args.port}",
-              file=sys.stderr)
-        return 4
+        raise UsageError(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_message_size < 1:
-        print(f"wscheck serve: --max-message-size must be at least 1 byte, got "
-              f"{args.max_message_size}", file=sys.stderr)
-        return 4
-    serve(args.host, args.port, spec=_load(args.spec), max_message_size=args.max_message_size)
+        raise UsageError(f"--max-message-size must be at least 1 byte, got "
+                         f"{args.max_message_size}")
+    spec = _spec_toml(args.spec)[0]
+    serve(args.host, args.port, spec=spec, max_message_size=args.max_message_size)
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``wscheck`` console script; returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "checks":
-            print(catalogue(), end="")
-            return 0
-        if args.command == "replay":
-            return _replay(args)
-        if args.asyncapi:
-            from wscheck.asyncapi import asyncapi_json
-
-            print(asyncapi_json(_load(args.spec)), end="")
-            return 0
-        print(_load(args.spec).to_toml(), end="")
-        return 0
-    except SpecError as exc:
-        print(f"wscheck: {exc}", file=sys.stderr)
-        return 4
-
-
 def _replay(args: argparse.Namespace) -> int:
-    from wscheck.replay import ReplayError, replay
+    from wscheck.replay import replay
 
     here = os.getcwd()
     if here not in sys.path:
         sys.path.insert(0, here)
+    return replay(args.report, args.check_id, url=args.url, app=args.app,
+                  timeout=args.timeout, ca_file=args.ca_file)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wscheck`` console script; returns the exit status."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = words[0] if words and words[0] in COMMANDS else None
+    pytest_args: list[str] = []
+    if command == "run" and "--" in words:
+        cut = words.index("--")
+        words, pytest_args = words[:cut], words[cut + 1:]
     try:
-        return replay(args.report, args.check_id, url=args.url, app=args.app,
-                      timeout=args.timeout, ca_file=args.ca_file)
-    except ReplayError as exc:
-        print(f"wscheck replay: {exc}", file=sys.stderr)
-        return 4
+        args = _parser().parse_args(words)
+        if args.command == "run":
+            return _run(args, pytest_args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "checks":
+            print(catalogue() if args.markdown else terminal_catalogue(), end="")
+            return 0
+        spec, toml = _spec_toml(args.spec)
+        if args.asyncapi:
+            from wscheck.asyncapi import asyncapi_json
+
+            print(asyncapi_json(spec), end="")
+            return 0
+        print(toml, end="")
+        return 0
+    except UsageError as exc:
+        print(f"wscheck{' ' + command if command else ''}: {exc}", file=sys.stderr)
+        return exit_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,7 @@ from wscheck.events import (
 from wscheck.render import render_conversation, side_by_side
 from wscheck.report import MASK, conversation_from_json, event_from_json
 from wscheck.runner import Observation
+from wscheck.settings import Given, Settings, resolve
 from wscheck.spec import Spec, SpecError, spec_from_mapping
 
 __all__ = ["ReplayError", "httpx_ws_snippet", "replay", "replay_command"]
@@ -163,12 +164,42 @@ def conforms(spec: Spec, obs: Observation) -> bool:
     return False
 
 
+def _settings(report: Mapping[str, Any], report_path: str | Path, spec: Spec, *,
+              url: str | None, app: str | None, timeout: float | str | None,
+              ca_file: str | None) -> Settings:
+    """The replay's settings: the report's, overridden by the flags given, all checked as a
+    run's are; a bad value is named by its flag or by its field in the report."""
+    saved = report.get("settings")
+    saved = saved if isinstance(saved, Mapping) else {}
+    target = report.get("target")
+    target = target if isinstance(target, Mapping) else {}
+    given: dict[str, Given] = {}
+    if url:
+        given["url"] = Given(url, "--url")
+    if app:
+        given["app"] = Given(app, "--app")
+    if not (url or app):
+        kind = "url" if target.get("kind") == "url" else "app"
+        given[kind] = Given(target.get("value"), f"target.value of {report_path}")
+    for name in ("timeout", "quiet_window", "ca_file"):
+        if saved.get(name) is not None and (name != "ca_file" or "url" in given):
+            given[name] = Given(saved[name], f"settings.{name} of {report_path}")
+    if timeout is not None:
+        given["timeout"] = Given(timeout, "--timeout")
+    if ca_file is not None:
+        given["ca_file"] = Given(ca_file, "--ca-file")
+    settings = resolve(given, rootdir=Path.cwd(), interface="run", spec=spec)
+    if not (settings.app or settings.url):
+        raise ReplayError(f"{report_path} names no target: give --url or --app")
+    return settings
+
+
 def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
-           app: str | None = None, timeout: float | None = None,
+           app: str | None = None, timeout: float | str | None = None,
            ca_file: str | None = None, out: TextIO = sys.stdout) -> int:
     """Run the check's conversation from the report again; 1 if it still fails, 0 if it
     conforms now. Raises :class:`ReplayError` for a report or id that cannot be replayed."""
-    from wscheck.target import Runtime, Settings, TargetDown, TargetError, load_app
+    from wscheck.target import Runtime, TargetDown, load_app
 
     report = load_report(report_path)
     record = _find(report, check_id, report_path)
@@ -184,32 +215,17 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
     except SpecError as exc:
         raise ReplayError(str(exc)) from None
     conversation, stand_ins = _unmask(conversation_from_json(record["conversation"]))
-    target = report.get("target", {})
-    if not url and not app:
-        if target.get("kind") == "url":
-            url = target.get("value")
-        else:
-            app = target.get("value")
-    settings_in = report.get("settings", {})
-    settings = Settings(spec=spec, app=app, url=None if app else url,
-                        timeout=timeout or float(settings_in.get("timeout", 2.0)),
-                        quiet_window=float(settings_in.get("quiet_window", 0.2)),
-                        ca_file=ca_file or settings_in.get("ca_file"))
-    try:
-        loaded = load_app(app) if app else None
-        if not app:
-            from wscheck.drivers.url import parse_target_url
-
-            parse_target_url(str(url))
-    except (TargetError, ValueError) as exc:
-        raise ReplayError(str(exc)) from None
+    settings = _settings(report, report_path, spec, url=url, app=app, timeout=timeout,
+                         ca_file=ca_file)
+    loaded = load_app(settings.app) if settings.app else None
 
     print(f"replaying {check_id} [{record.get('level')}] on {settings.target}", file=out)
     if record.get("problem"):
         print(f"reported: {record['problem']}", file=out)
     if stand_ins:
         print("note: the report masks credentials; stand-in values are used (write the "
-              "report with --wscheck-show-credentials to replay the exact ones)", file=out)
+              "report with --show-credentials, or --wscheck-show-credentials under pytest, to "
+              "replay the exact ones)", file=out)
     if check_id in CONCURRENT:
         print("note: this check failed with several clients at once; the conversation is "
               "replayed alone and may conform alone", file=out)

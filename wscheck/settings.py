@@ -26,6 +26,7 @@ from wscheck.spec import Spec
 __all__ = [
     "TABLE",
     "Given",
+    "Interface",
     "Setting",
     "Settings",
     "flag_for",
@@ -202,11 +203,12 @@ def speak_as(message: str, interface: Interface) -> str:
 @dataclass(frozen=True)
 class Given:
     """A value as the user gave it, and where: the label errors use, and the directory a
-    relative path is relative to."""
+    relative path is relative to (None: as typed, relative to the current directory, so
+    that messages and hints show the path the user wrote)."""
 
     value: object
     label: str
-    base: Path
+    base: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -241,13 +243,14 @@ class Settings:
         return flag_for(name, self.interface)
 
 
-def resolve(given: Mapping[str, Given], *, rootdir: Path,
-            interface: Interface = "pytest") -> Settings:
+def resolve(given: Mapping[str, Given], *, rootdir: Path, interface: Interface = "pytest",
+            spec: Spec | None = None) -> Settings:
     """Check every given value and build the :class:`Settings`; raises :class:`SettingError`
     or :class:`SpecError` (both usage errors) with one line naming what the user typed.
 
     ``rootdir`` is where ``pyproject.toml``'s ``[tool.wscheck]`` is looked for when no spec
-    is given. Unset values are simply absent from ``given`` (or ``None``/``""``/``False``).
+    is given; a ``spec`` passed in (a report's) is used as it is. Unset values are simply
+    absent from ``given`` (or ``None``/``""``/``False``).
     """
     values: dict[str, Any] = {}
     for name, item in given.items():
@@ -258,7 +261,7 @@ def resolve(given: Mapping[str, Given], *, rootdir: Path,
             values[name] = bool(item.value)
             continue
         raw = item.value
-        if setting.path and isinstance(raw, str) and raw:
+        if setting.path and item.base is not None and isinstance(raw, str) and raw:
             raw = str(item.base / raw)  # an absolute path stays itself
         assert setting.parse is not None
         try:
@@ -271,7 +274,11 @@ def resolve(given: Mapping[str, Given], *, rootdir: Path,
     if "examples" not in values:
         values["examples"] = (DEFAULT_EXAMPLES_URL if values.get("url")
                               else DEFAULT_EXAMPLES_ASGI)
-    spec, known, spec_source = _spec_and_known(values.pop("spec", None), rootdir)
+    known: tuple[str, ...] = ()
+    if spec is not None:
+        spec_source = "given"
+    else:
+        spec, known, spec_source = _spec_and_known(values.pop("spec", None), rootdir)
     xfail = values.pop("xfail", None)
     values["known_failures"] = _known_failures(known, spec_source, xfail)
     return Settings(spec=spec, spec_source=spec_source, interface=interface, **values)

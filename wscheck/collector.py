@@ -1,0 +1,143 @@
+"""The run's record of every check: one JSON record per check, gathered from pytest's reports
+(on the xdist controller too), read by the terminal summary and written as the JSON and HTML
+reports at the end of the session.
+
+A check's item attaches its record to its report as a user property (:data:`RECORD_PROPERTY`),
+so it travels from an xdist worker to the controller; the collector takes it off again before
+JUnit XML or any other plugin sees it. :func:`classify_outcome` is the one place that says
+what a check's verdict is once pytest has had its say (xfail, error, skip, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from wscheck.checks import CHECKS, Check, Verdict
+from wscheck.report import build_report, check_record, write_reports
+from wscheck.settings import Settings
+
+__all__ = ["RECORD_PROPERTY", "ReportCollector", "check_word", "classify_outcome",
+           "replay_hint"]
+
+#: The user property that carries a check's record from the item (or an xdist worker) to the
+#: collector; taken off again before JUnit or any other plugin sees it.
+RECORD_PROPERTY = "wscheck_record"
+
+
+def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) -> str:
+    """What the check itself says, before pytest: ``pass``, ``fail``, ``warn`` (a SHOULD
+    failure when not strict), ``xfail`` / ``xpass`` (listed as a known failure)."""
+    if verdict.passed:
+        return "xpass" if listed else "pass"
+    if listed:
+        return "xfail"
+    return "warn" if check.level == "SHOULD" and not strict else "fail"
+
+
+def classify_outcome(report: pytest.TestReport, word: str | None) -> str:
+    """The check's verdict in the report: its own ``word`` (None if it never gave one)
+    settled by pytest's outcome for the item."""
+    if hasattr(report, "wasxfail"):
+        return "xfail" if report.skipped else "xpass"
+    if report.failed:
+        if word == "xpass":
+            return "xpass"  # pytest's strict xfail: a listed check passed
+        return "fail" if word in ("fail", "xfail") else "error"
+    if report.skipped:
+        return "skip"
+    return "warn" if word == "warn" else "pass"
+
+
+def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
+    """How to run the failing conversation again, in flags that work where it is printed:
+    ``wscheck replay`` when a JSON report is being written; else, for a network target, the
+    conversation as httpx-ws code."""
+    from wscheck.replay import httpx_ws_snippet, replay_command
+
+    if verdict.observation is None:
+        return None
+    if settings.report:
+        return replay_command(settings.report, chk.id, url=settings.url, app=settings.app)
+    report_flag = settings.flag("report")
+    if settings.url:
+        return (f"this conversation with httpx-ws (or add {report_flag} FILE.json and use "
+                "`wscheck replay`):\n"
+                + httpx_ws_snippet(settings.url, verdict.observation.conversation,
+                                   settings.spec))
+    return (f"add {report_flag} wscheck-report.json, then: "
+            f"{replay_command('wscheck-report.json', chk.id, app=settings.app)}")
+
+
+class ReportCollector:
+    """Gathers one record per check from the test reports and writes the JSON and HTML
+    reports (when asked for) at the end of the session."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = datetime.now(timezone.utc)
+        self.records: dict[str, dict[str, Any]] = {}
+        self.written: list[str] = []
+        self.problems: list[str] = []
+
+    def record(self, chk: Check, word: str, verdict: Verdict | None,
+               replay: str | None) -> dict[str, Any]:
+        """The record an item attaches to its report."""
+        return check_record(chk, word, verdict, self.settings.spec,
+                            show_credentials=self.settings.show_credentials, replay=replay)
+
+    def add(self, report: pytest.TestReport) -> None:
+        check_id = report.nodeid.removeprefix("wscheck::")
+        chk = CHECKS.get(check_id)
+        if not report.nodeid.startswith("wscheck::") or chk is None:
+            return
+        found = [v for k, v in report.user_properties if k == RECORD_PROPERTY]
+        entry = self.records.setdefault(report.nodeid, {
+            "id": chk.id, "level": chk.level, "line": chk.line,
+            "description": chk.description, "verdict": "error", "duration": 0.0,
+            "message": None, **check_record(chk, "error", None, self.settings.spec)})
+        if found and isinstance(found[-1], dict):
+            entry.update(found[-1])
+        entry["duration"] = round(entry["duration"] + report.duration, 6)
+        if report.when == "call" or report.failed or report.skipped:
+            if report.when == "teardown" and entry["verdict"] != "pass":
+                return  # a teardown problem after a verdict changes nothing in the report
+            entry["verdict"] = classify_outcome(report, entry.get("outcome"))
+            if entry["verdict"] in ("error", "skip", "xpass") or (
+                    entry["verdict"] in ("fail", "xfail") and entry.get("problem") is None):
+                entry["message"] = _message(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Registered on the controller only: an xdist worker's reports reach it with their
+        records. The record is taken off before JUnit XML or anyone else sees it."""
+        if not report.nodeid.startswith("wscheck::"):
+            return
+        self.add(report)
+        report.user_properties = [(k, v) for k, v in report.user_properties
+                                  if k != RECORD_PROPERTY]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.settings.report or self.settings.html:
+            self.write(int(exitstatus))
+
+    def write(self, exit_status: int | None) -> None:
+        report = build_report(
+            self.settings, [{k: v for k, v in r.items() if k != "outcome"}
+                            for r in self.records.values()],
+            exit_status=exit_status, show_credentials=self.settings.show_credentials,
+            expected_failures=list(self.settings.known_failures), started=self.started)
+        try:
+            self.written = write_reports(report, self.settings.report, self.settings.html)
+        except OSError as exc:
+            self.problems.append(f"cannot write the report: {exc}")
+
+
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return report.longreprtext
