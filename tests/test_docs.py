@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_check_catalogue_is_current() -> None:
     on_disk = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
-    assert on_disk == catalogue(), "docs/checks.md is stale: run `wscheck checks > docs/checks.md`"
+    assert on_disk == catalogue(), (
+        "docs/checks.md is stale: run `wscheck checks --markdown > docs/checks.md`")
 
 
 def test_catalogue_lists_every_check_once() -> None:

@@ -1,4 +1,9 @@
-"""wscheck: a conformance test kit for a small WebSocket chat protocol."""
+"""wscheck: a conformance test kit for a small WebSocket chat protocol.
+
+PYTEST_DONT_REWRITE: the kit's asserts are internal invariants, not test assertions. The
+marker also keeps pytest from warning, when ``wscheck run`` starts it, that this package
+(imported by the command itself) is "already imported so cannot be rewritten".
+"""
 
 from wscheck.events import (
     Accepted,

@@ -39,11 +39,17 @@ class _Parser(argparse.ArgumentParser):
     and exiting with 2."""
 
     def error(self, message: str) -> NoReturn:
-        hint = f" (`{self.prog} --help` lists the options)"
-        if self.prog == "wscheck run" and "unrecognized arguments" in message:
-            hint = (" (pytest's own options go after `--`, as in `wscheck run -- -k echo`; "
-                    "`wscheck run --help` lists wscheck's)")
-        raise UsageError(message + hint)
+        raise UsageError(f"{message} (`{self.prog} --help` lists the options)")
+
+
+def _unrecognized(command: str | None, extra: list[str]) -> UsageError:
+    """Arguments no option takes, with the hint that fits the command."""
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    if command == "run":
+        return UsageError(f"{message} (pytest's own options go after `--`, as in "
+                          "`wscheck run -- -k echo`; `wscheck run --help` lists wscheck's)")
+    return UsageError(f"{message} (`wscheck {command or ''} --help` lists the options)"
+                      .replace("  ", " "))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -228,7 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = words.index("--")
         words, pytest_args = words[:cut], words[cut + 1:]
     try:
-        args = _parser().parse_args(words)
+        args, extra = _parser().parse_known_args(words)
+        if extra:
+            raise _unrecognized(command, extra)
         if args.command == "run":
             return _run(args, pytest_args)
         if args.command == "serve":
