@@ -162,6 +162,46 @@ def test_replay_usage_errors_are_one_line(
     assert fragment in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("args", "field", "line"),
+    [
+        (["--timeout", "nan"], None,
+         "wscheck replay: --timeout must be more than 0 and at most 3600 seconds, got 'nan'"),
+        (["--timeout", "inf"], None,
+         "wscheck replay: --timeout must be more than 0 and at most 3600 seconds, got 'inf'"),
+        (["--timeout", "-1"], None,
+         "wscheck replay: --timeout must be more than 0 and at most 3600 seconds, got '-1'"),
+        (["--url", "http://x"], None,
+         "wscheck replay: --url must start with ws:// or wss://, got 'http://x'"),
+        (["--url", "ws://x", "--app", "wsapps:app"], None,
+         "wscheck replay: give either --app or --url, not both (one target per run)"),
+        ([], ("timeout", -5),
+         "wscheck replay: settings.timeout of run.json must be more than 0 and at most 3600 "
+         "seconds, got -5"),
+        ([], ("quiet_window", "soon"),
+         "wscheck replay: settings.quiet_window of run.json must be a number of seconds, "
+         "got 'soon'"),
+    ],
+    ids=["timeout-nan", "timeout-inf", "timeout-negative", "http-url", "app-and-url",
+         "report-timeout-negative", "report-quiet-window-text"],
+)
+def test_replay_settings_are_checked_and_named_as_given(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str], args: list[str],
+    field: tuple[str, object] | None, line: str
+) -> None:
+    """Flags and the report's own settings are validated like a run's, before anything
+    runs, and named by the flag or the report field they came from."""
+    run(kit, "--wscheck-app", "wsapps:stripping_app", "--wscheck-report", "run.json",
+        "-k", "echo.whitespace")
+    if field is not None:
+        report = json.loads((kit.path / "run.json").read_text(encoding="utf-8"))
+        report["settings"][field[0]] = field[1]
+        (kit.path / "run.json").write_text(json.dumps(report), encoding="utf-8")
+    capsys.readouterr()
+    status, out, err = replay(capsys, "run.json", "echo.whitespace", *args)
+    assert (status, out, err.strip().splitlines()) == (4, "", [line])
+
+
 def test_run_and_replay_as_commands(tmp_path: Path) -> None:
     (tmp_path / "wsapps.py").write_text(APPS_SOURCE, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}

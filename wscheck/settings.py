@@ -30,6 +30,7 @@ __all__ = [
     "Setting",
     "Settings",
     "flag_for",
+    "options_markdown",
     "resolve",
     "speak_as",
 ]
@@ -179,6 +180,16 @@ TABLE: tuple[Setting, ...] = (
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in TABLE}
+
+
+def options_markdown() -> str:
+    """The README's options table, generated from :data:`TABLE` (a test keeps them equal)."""
+    lines = ["| pytest flag / ini key | `wscheck run` | meaning |", "| --- | --- | --- |"]
+    for s in TABLE:
+        run = f"`{s.cli_flag}`" if s.cli_flag else "-"
+        value = "" if s.switch else f" {s.metavar}"
+        lines.append(f"| `{s.pytest_flag}{value}` / `{s.ini_key}` | {run} | {s.help} |")
+    return "\n".join(lines) + "\n"
 
 
 def flag_for(name: str, interface: Interface) -> str:
