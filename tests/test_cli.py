@@ -15,6 +15,7 @@ import pytest
 from tests import apps
 from wscheck.checks import all_checks
 from wscheck.cli import main
+from wscheck.settings import TABLE
 from wscheck.spec import EchoSpec, Spec, load_spec
 
 CHECK_IDS = [c.id for c in all_checks()]
@@ -72,6 +73,24 @@ def test_run_fails_a_broken_app(project: Path) -> None:
     assert failed == {"wscheck::echo.whitespace", "wscheck::echo.newlines",
                       "wscheck::bye.exact-word"}
     assert "test_users_own" not in result.stdout
+    # The replay hint is a command that works here: `wscheck run` takes --report.
+    assert ("replay: add --report wscheck-report.json, then: wscheck replay "
+            "wscheck-report.json echo.whitespace --app broken_module:app") in result.stdout
+    assert "--wscheck-report" not in result.stdout
+
+
+def test_run_help_lists_every_setting_and_the_pytest_passthrough(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--help"])
+    assert exited.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Arguments after `--` go to pytest" in out
+    for setting in TABLE:
+        if setting.cli_flag:
+            assert setting.cli_flag in out
+    assert "--no-suite" not in out
 
 
 def test_run_with_a_missing_app_is_one_line(project: Path) -> None:
