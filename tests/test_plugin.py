@@ -431,3 +431,23 @@ def test_fixture_without_a_target_says_what_to_do(kit: pytest.Pytester) -> None:
         "*this test uses a wscheck fixture but no target is configured: run pytest with "
         "--wscheck-app MODULE:ATTR or --wscheck-url ws://HOST:PORT*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_connect_probes_the_target_before_the_test_not_on_its_loop(kit: pytest.Pytester) -> None:
+    """The probe blocks until the target answers or the deadline passes: it runs in the
+    fixture's setup, so a target that never answers is an error before the test starts, and
+    ``await wscheck_connect(...)`` never blocks the test's own event loop."""
+    kit.makepyfile(test_mine="""
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_never_reached(wscheck_connect):
+            raise AssertionError("the test ran although the target does not answer")
+    """)
+    result = run(kit, "--wscheck-app", "wsapps:busy_silent", "--wscheck-no-suite",
+                 "--wscheck-timeout", "1", "-o", "asyncio_mode=strict",
+                 "-o", "asyncio_default_fixture_loop_scope=function", asyncio=True)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_never_reached*",
+                                 "*answered nothing within 1s*"])
+    assert "the test ran" not in result.stdout.str()
