@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run", help="run the conformance suite (default target: the bundled reference app)",
+        usage="%(prog)s [options] [-- PYTEST_ARGS ...]",
         description="Run the conformance suite through pytest. Arguments after `--` go to "
                     "pytest as they are, e.g. `wscheck run --app mypkg.main:app -- -k echo "
                     "-v -n 2`. Exit status: 0 every MUST check passed, 1 a check failed, "
