@@ -107,9 +107,14 @@ class AppExited:
 
 @dataclass(frozen=True)
 class ProtocolViolation:
-    """The app broke the ASGI protocol (send before accept, anything after close, ...)."""
+    """The app broke the ASGI protocol (send before accept, anything after close, ...).
+
+    ``after_close`` marks a message the app sent once the connection was over: a check of
+    "nothing after the close" judges that flag, never the wording of ``problem``.
+    """
 
     problem: str
+    after_close: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

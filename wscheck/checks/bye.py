@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from wscheck.checks import Context, Verdict, any_close_code, check, compare, keep_texts
 from wscheck.checks.echo import lockstep
-from wscheck.events import FINAL_EVENTS, Accepted, Closed, Conversation, Event, Silence, Text
+from wscheck.events import (
+    FINAL_EVENTS,
+    Accepted,
+    Closed,
+    Conversation,
+    Event,
+    ProtocolViolation,
+    Silence,
+    Text,
+)
 from wscheck.model import expected
 from wscheck.runner import Observation, drain, run_conversation
 from wscheck.spec import EchoSpec
@@ -72,7 +81,7 @@ async def nothing_after(ctx: Context) -> Verdict:
         if Closed(echo.bye_close_code) in obs.observed else ()
     if after:
         return Verdict("the server sent something after its close", obs)
-    if obs.aftermath is not None and "after the connection was closed" in str(obs.aftermath):
+    if isinstance(obs.aftermath, ProtocolViolation) and obs.aftermath.after_close:
         return Verdict(f"the app sent after its close: {obs.aftermath}", obs)
     return Verdict()
 
