@@ -114,7 +114,7 @@ class ProtocolViolation:
     """
 
     problem: str
-    after_close: bool = field(default=False, compare=False)
+    after_close: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wscheck.checks import (
-    Context,
+from wscheck.events import Conversation, Text
+from wscheck.judging import (
+    WIRE_FORM_NOTE,
     Projection,
-    Verdict,
-    check,
     compare,
     keep_texts,
+    refusal_form,
     served,
     template_matcher,
 )
-from wscheck.events import Accepted, Closed, Conversation, Refused, Text
+from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import AuthSpec
-
-WIRE_FORM_NOTE = (
-    "the app refuses the handshake (a close before accept); over a network that reaches "
-    "clients as HTTP 403 and the 1008 is lost: 1008 is not observable on the wire"
-)
 
 
 def _auth(ctx: Context) -> AuthSpec:
@@ -53,17 +48,6 @@ def credential_lines(ctx: Context) -> Projection:
     """Keep only the credential reply lines: what the precedence checks judge."""
     auth = _auth(ctx)
     return keep_texts(template_matcher(auth.credential_reply, **dict(auth.path_params)))
-
-
-def refusal_form(obs: Observation, code: int) -> str | None:
-    """How the observed transcript refused: ``"accept-close"`` (the reference form),
-    ``"before-accept"`` (close before accept, in-process or HTTP 403 on the wire), or None if
-    it did not refuse."""
-    if obs.observed == (Accepted(), Closed(code)):
-        return "accept-close"
-    if obs.observed in ((Refused(close_code=code),), (Refused(status=403),)):
-        return "before-accept"
-    return None
 
 
 async def _refused(ctx: Context, conversations: list[Conversation], problem: str) -> Verdict:

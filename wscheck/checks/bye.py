@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from wscheck.checks import Context, Verdict, any_close_code, check, compare, keep_texts
-from wscheck.checks.echo import lockstep
-from wscheck.events import (
-    FINAL_EVENTS,
-    Accepted,
-    Closed,
-    Conversation,
-    Event,
-    ProtocolViolation,
-    Silence,
-    Text,
-)
+from wscheck.events import Accepted, Closed, Conversation, ProtocolViolation, Text
+from wscheck.judging import any_close_code, compare, keep_texts, lockstep
 from wscheck.model import expected
-from wscheck.runner import Observation, drain, run_conversation
+from wscheck.registry import Context, Verdict, check
+from wscheck.runner import Exchange, Observation, run_conversation
 from wscheck.spec import EchoSpec
 
 
@@ -33,34 +24,39 @@ async def sequence(ctx: Context) -> Verdict:
     # Judged: exactly what follows the bye word — the farewells (texts, order, count) and a
     # close. Whatever came before it (a greeting) is the echo checks'; the close code is
     # bye.close-code's. So the connection is drained before the bye is sent.
-    conn = await ctx.driver.connect(conv.path)
-    observed = [conn.handshake]
-    after: list[Event] = []
-    if conn.handshake == Accepted():
-        await drain(conn, observed)
-        await conn.send_text(bye)
-        for _ in range(len(echo.farewells) + 1):
-            event = await conn.receive()
-            after.append(event)
-            if isinstance(event, (*FINAL_EVENTS, Silence)):
-                break
-        if not isinstance(after[-1], (*FINAL_EVENTS, Silence)):
-            await drain(conn, after)
-    await conn.close()
-    obs = Observation(conv, expected(ctx.spec, conv), (*observed, *after))
+    before = await Exchange.open(ctx.driver, conv)
+    after = Exchange(before.connection)
+    if before.listening:
+        await before.drain()
+        await after.connection.send_text(bye)
+        if await after.read(len(echo.farewells) + 1):
+            await after.drain()
+    await before.connection.close()
+    obs = Observation(conv, expected(ctx.spec, conv), (*before.observed, *after.observed))
     wanted = (*(Text(f) for f in echo.farewells), Closed(0))
-    if conn.handshake != Accepted() or any_close_code(tuple(after)) != wanted:
+    if before.observed[:1] != [Accepted()] or any_close_code(tuple(after.observed)) != wanted:
         return Verdict("the farewells or the close after the bye word are wrong", obs)
     return Verdict(observation=obs)
+
+
+async def _run_accepted(ctx: Context, conv: Conversation,
+                        cannot_show: str) -> tuple[Observation, Verdict | None]:
+    """Run ``conv``; with a failing verdict when the handshake was not accepted, since then
+    nothing can be shown about the bye word (``cannot_show`` says what)."""
+    obs = await run_conversation(ctx.driver, ctx.spec, conv)
+    if obs.observed[:1] != (Accepted(),):
+        return obs, Verdict(f"the handshake was not accepted, so {cannot_show}", obs)
+    return obs, None
 
 
 @check("bye.close-code", "MUST", "/ws 4",
        "the close after the bye word has code 1000 (normal closure)", needs=["bye"])
 async def close_code(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
-    obs = await run_conversation(ctx.driver, ctx.spec, Conversation.of(echo.url_path(), bye))
-    if obs.observed[:1] != (Accepted(),):
-        return Verdict("the handshake was not accepted, so the bye close cannot be shown", obs)
+    obs, refused = await _run_accepted(ctx, Conversation.of(echo.url_path(), bye),
+                                       "the bye close cannot be shown")
+    if refused is not None:
+        return refused
     closes = [e for e in obs.observed if isinstance(e, Closed)]
     if closes and closes != [Closed(echo.bye_close_code)]:
         return Verdict(f"the close after the bye word must have code {echo.bye_close_code}", obs)
@@ -73,10 +69,10 @@ async def close_code(ctx: Context) -> Verdict:
 async def nothing_after(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     conv = Conversation.of(echo.url_path(), "before", bye, "after the close")
-    obs = await run_conversation(ctx.driver, ctx.spec, conv)
-    if obs.observed[:1] != (Accepted(),):
-        return Verdict("the handshake was not accepted, so nothing can be shown about what "
-                       "follows a bye", obs)
+    obs, refused = await _run_accepted(ctx, conv,
+                                       "nothing can be shown about what follows a bye")
+    if refused is not None:
+        return refused
     after = obs.observed[obs.observed.index(Closed(echo.bye_close_code)) + 1:] \
         if Closed(echo.bye_close_code) in obs.observed else ()
     if after:
