@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from wscheck.events import Accepted, Closed, Conversation, ProtocolViolation, Text
 from wscheck.judging import any_close_code, compare, keep_texts, lockstep
 from wscheck.model import expected
@@ -39,28 +41,31 @@ async def sequence(ctx: Context) -> Verdict:
     return Verdict(observation=obs)
 
 
-async def _run_accepted(ctx: Context, conv: Conversation,
-                        cannot_show: str) -> tuple[Observation, Verdict | None]:
-    """Run ``conv``; with a failing verdict when the handshake was not accepted, since then
-    nothing can be shown about the bye word (``cannot_show`` says what)."""
+async def _judge_accepted(ctx: Context, conv: Conversation, cannot_show: str,
+                          judge: Callable[[Observation], str | None]) -> Verdict:
+    """Run ``conv`` and ``judge`` what was observed (a problem, or None). A handshake that was
+    not accepted fails: then nothing can be shown about the bye word (``cannot_show``)."""
     obs = await run_conversation(ctx.driver, ctx.spec, conv)
     if obs.observed[:1] != (Accepted(),):
-        return obs, Verdict(f"the handshake was not accepted, so {cannot_show}", obs)
-    return obs, None
+        return Verdict(f"the handshake was not accepted, so {cannot_show}", obs)
+    problem = judge(obs)
+    return Verdict() if problem is None else Verdict(problem, obs)
 
 
 @check("bye.close-code", "MUST", "/ws 4",
        "the close after the bye word has code 1000 (normal closure)", needs=["bye"])
 async def close_code(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
-    obs, refused = await _run_accepted(ctx, Conversation.of(echo.url_path(), bye),
-                                       "the bye close cannot be shown")
-    if refused is not None:
-        return refused
-    closes = [e for e in obs.observed if isinstance(e, Closed)]
-    if closes and closes != [Closed(echo.bye_close_code)]:
-        return Verdict(f"the close after the bye word must have code {echo.bye_close_code}", obs)
-    return Verdict()
+    wanted = Closed(echo.bye_close_code)
+
+    def judge(obs: Observation) -> str | None:
+        closes = [e for e in obs.observed if isinstance(e, Closed)]
+        if closes and closes != [wanted]:
+            return f"the close after the bye word must have code {wanted.code}"
+        return None
+
+    return await _judge_accepted(ctx, Conversation.of(echo.url_path(), bye),
+                                 "the bye close cannot be shown", judge)
 
 
 @check("bye.nothing-after", "MUST", "/ws 4",
@@ -68,18 +73,18 @@ async def close_code(ctx: Context) -> Verdict:
        needs=["bye"])
 async def nothing_after(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
+    close = Closed(echo.bye_close_code)
+
+    def judge(obs: Observation) -> str | None:
+        if close in obs.observed and obs.observed[obs.observed.index(close) + 1:]:
+            return "the server sent something after its close"
+        if isinstance(obs.aftermath, ProtocolViolation) and obs.aftermath.after_close:
+            return f"the app sent after its close: {obs.aftermath}"
+        return None
+
     conv = Conversation.of(echo.url_path(), "before", bye, "after the close")
-    obs, refused = await _run_accepted(ctx, conv,
-                                       "nothing can be shown about what follows a bye")
-    if refused is not None:
-        return refused
-    after = obs.observed[obs.observed.index(Closed(echo.bye_close_code)) + 1:] \
-        if Closed(echo.bye_close_code) in obs.observed else ()
-    if after:
-        return Verdict("the server sent something after its close", obs)
-    if isinstance(obs.aftermath, ProtocolViolation) and obs.aftermath.after_close:
-        return Verdict(f"the app sent after its close: {obs.aftermath}", obs)
-    return Verdict()
+    return await _judge_accepted(ctx, conv, "nothing can be shown about what follows a bye",
+                                 judge)
 
 
 @check("bye.exact-word", "MUST", "/ws 4",

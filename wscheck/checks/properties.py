@@ -7,6 +7,8 @@ the state machine over several connections is in :mod:`wscheck.checks.stateful`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import strategies as st
 
 from wscheck.events import Accepted, Closed, Conversation
@@ -20,10 +22,6 @@ from wscheck.strategies import auth_conversations, echo_conversations, messages
 __all__ = ["profile", "prop_auth", "prop_concurrent", "prop_conversation", "prop_echo"]
 
 
-def _mismatch(problem: str, obs: Observation) -> PropertyFailed | None:
-    return None if obs.ok else PropertyFailed(problem, obs)
-
-
 def _echo_quiet(ctx: Context) -> bool:
     # Over a network every final quiet window costs real time; generated conversations check
     # extra messages through the replies that follow instead, and the fixed checks keep the
@@ -31,48 +29,60 @@ def _echo_quiet(ctx: Context) -> bool:
     return ctx.driver.kind == "asgi"
 
 
+def _never(obs: Observation) -> bool:
+    return False
+
+
+async def _agrees_with_model(
+    ctx: Context,
+    check_id: str,
+    conversations: st.SearchStrategy[Conversation],
+    problem: str,
+    excused: Callable[[Observation], bool] = _never,
+) -> Verdict:
+    """The property that every generated conversation's transcript is the model's (unless
+    ``excused`` says a difference is another check's business)."""
+
+    async def evaluate(conv: Conversation) -> PropertyFailed | None:
+        obs = await run_conversation(ctx.driver, ctx.spec, conv, quiet=_echo_quiet(ctx))
+        return None if obs.ok or excused(obs) else PropertyFailed(problem, obs)
+
+    return await run_property(ctx, check_id, conversations, evaluate)
+
+
 @check("prop.echo", "MUST", "/ws 2",
        "for every generated message, the echo is exact", needs=["echo"])
 async def prop_echo(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     path = ctx.spec.echo.url_path()
-
-    async def evaluate(message: str) -> PropertyFailed | None:
-        obs = await run_conversation(ctx.driver, ctx.spec, Conversation.of(path, message),
-                                     quiet=_echo_quiet(ctx))
-        return _mismatch("a generated message was not echoed exactly", obs)
-
-    return await run_property(ctx, "prop.echo", messages(ctx.spec), evaluate)
+    one_message = messages(ctx.spec).map(lambda message: Conversation.of(path, message))
+    return await _agrees_with_model(ctx, "prop.echo", one_message,
+                                    "a generated message was not echoed exactly")
 
 
 @check("prop.conversation", "MUST", "/ws 2-4",
        "for every generated conversation (lock-step or pipelined, any length, bye or not), "
        "the transcript is the model's", needs=["echo"])
 async def prop_conversation(ctx: Context) -> Verdict:
-    async def evaluate(conv: Conversation) -> PropertyFailed | None:
-        obs = await run_conversation(ctx.driver, ctx.spec, conv, quiet=_echo_quiet(ctx))
-        return _mismatch("a generated conversation did not go as the protocol says", obs)
-
-    return await run_property(ctx, "prop.conversation", echo_conversations(ctx.spec), evaluate)
+    return await _agrees_with_model(
+        ctx, "prop.conversation", echo_conversations(ctx.spec),
+        "a generated conversation did not go as the protocol says")
 
 
 @check("prop.auth", "MUST", "/item/ws 1-4",
        "for every combination of cookie, token and q (present, empty, absent), the transcript "
        "is the model's", needs=["auth"])
 async def prop_auth(ctx: Context) -> Verdict:
-    async def evaluate(conv: Conversation) -> PropertyFailed | None:
-        obs = await run_conversation(ctx.driver, ctx.spec, conv, quiet=_echo_quiet(ctx))
-        if obs.ok:
-            return None
+    assert ctx.spec.auth is not None
+    code = ctx.spec.auth.denied_close_code
+
+    def wire_form(obs: Observation) -> bool:
         # A refusal may take its wire form (close before accept, HTTP 403): the verdict of
         # auth.missing, whose note explains it, and not this property's business.
-        assert ctx.spec.auth is not None
-        code = ctx.spec.auth.denied_close_code
-        if obs.expected == (Accepted(), Closed(code)) and refusal_form(obs, code):
-            return None
-        return PropertyFailed("a generated credentials conversation went wrong", obs)
+        return obs.expected == (Accepted(), Closed(code)) and refusal_form(obs, code) is not None
 
-    return await run_property(ctx, "prop.auth", auth_conversations(ctx.spec), evaluate)
+    return await _agrees_with_model(ctx, "prop.auth", auth_conversations(ctx.spec),
+                                    "a generated credentials conversation went wrong", wire_form)
 
 
 @check("prop.concurrent", "MUST", "/ws 5",

@@ -25,7 +25,6 @@ from collections.abc import (
     Callable,
     Mapping,
     MutableMapping,
-    Sequence,
 )
 from typing import Any, NoReturn
 from urllib.parse import quote
@@ -33,6 +32,7 @@ from urllib.parse import quote
 from asgi_lifespan import LifespanManager, LifespanNotSupported
 
 from wscheck.drivers._idle import may_be_busy, monitor_for
+from wscheck.drivers.base import Pairs
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
     FINAL_EVENTS,
@@ -379,12 +379,7 @@ class AsgiDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 50000
 
-    async def connect(
-        self,
-        path: str,
-        query: Sequence[tuple[str, str]] = (),
-        cookies: Sequence[tuple[str, str]] = (),
-    ) -> AsgiConnection:
+    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> AsgiConnection:
         query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         headers = [
             (b"host", b"testserver"),

@@ -22,7 +22,6 @@ import ssl
 import struct
 import time
 from collections import deque
-from collections.abc import Sequence
 from urllib.parse import urlencode
 
 import httpcore
@@ -38,6 +37,7 @@ from wscheck.drivers._neterrors import (
     read_failure,
 )
 from wscheck.drivers._wire import Frames, take_over
+from wscheck.drivers.base import Pairs
 from wscheck.events import Accepted, Closed, Event, Refused, Silence, TransportError
 
 __all__ = ["UrlConnection", "UrlDriver", "parse_target_url"]
@@ -78,7 +78,7 @@ def parse_target_url(url: str) -> httpx.URL:
     return parsed
 
 
-def _cookie_header(cookies: Sequence[tuple[str, str]]) -> bytes:
+def _cookie_header(cookies: Pairs) -> bytes:
     """``a=1; session=`` in the given order, values as UTF-8 (what browsers send).
 
     Values are not quoted or escaped: the kit sends exactly what the conversation holds. A
@@ -342,7 +342,7 @@ class UrlDriver:
         self._client: httpx.AsyncClient | None = None
         self._open: set[UrlConnection] = set()
 
-    def url_for(self, path: str, query: Sequence[tuple[str, str]] = ()) -> httpx.URL:
+    def url_for(self, path: str, query: Pairs = ()) -> httpx.URL:
         """The URL a connection to ``path`` uses: prefix + path, query in the given order."""
         if not path.startswith("/"):
             raise ValueError(f"a connection path must start with '/', got {path!r}")
@@ -365,12 +365,7 @@ class UrlDriver:
             self._client = client
         return self._client
 
-    async def connect(
-        self,
-        path: str,
-        query: Sequence[tuple[str, str]] = (),
-        cookies: Sequence[tuple[str, str]] = (),
-    ) -> UrlConnection:
+    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> UrlConnection:
         """Open a connection; see :meth:`wscheck.drivers.base.Driver.connect`."""
         url = self.url_for(path, query)
         key = base64.b64encode(os.urandom(16))
