@@ -45,8 +45,6 @@ __all__ = ["UrlConnection", "UrlDriver", "parse_target_url"]
 #: How much one socket read may return; big enough that a 64 KiB message takes one read.
 _READ_SIZE = 65536
 
-_SETTING = SETTING
-
 
 def parse_target_url(url: str) -> httpx.URL:
     """Check a target URL and return it parsed.
@@ -58,21 +56,21 @@ def parse_target_url(url: str) -> httpx.URL:
     """
     if "://" not in url:
         raise ValueError(
-            f"{_SETTING} must start with ws:// or wss://, got {url!r}: write it as ws://{url}"
+            f"{SETTING} must start with ws:// or wss://, got {url!r}: write it as ws://{url}"
         )
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise ValueError(f"{_SETTING} is not a valid URL ({exc}), got {url!r}") from None
+        raise ValueError(f"{SETTING} is not a valid URL ({exc}), got {url!r}") from None
     if parsed.scheme not in ("ws", "wss"):
-        raise ValueError(f"{_SETTING} must start with ws:// or wss://, got {url!r}")
+        raise ValueError(f"{SETTING} must start with ws:// or wss://, got {url!r}")
     if not parsed.host:
-        raise ValueError(f"{_SETTING} needs a host, as in ws://127.0.0.1:8000, got {url!r}")
+        raise ValueError(f"{SETTING} needs a host, as in ws://127.0.0.1:8000, got {url!r}")
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise ValueError(f"{_SETTING} has a port out of range (1-65535), got {url!r}")
+        raise ValueError(f"{SETTING} has a port out of range (1-65535), got {url!r}")
     if parsed.query or parsed.fragment:
         raise ValueError(
-            f"{_SETTING} must not carry a query string or fragment, got {url!r}: "
+            f"{SETTING} must not carry a query string or fragment, got {url!r}: "
             "give only ws://HOST:PORT and an optional path prefix"
         )
     return parsed
