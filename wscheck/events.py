@@ -107,9 +107,14 @@ class AppExited:
 
 @dataclass(frozen=True)
 class ProtocolViolation:
-    """The app broke the ASGI protocol (send before accept, anything after close, ...)."""
+    """The app broke the ASGI protocol (send before accept, anything after close, ...).
+
+    ``after_close`` marks a message the app sent once the connection was over: a check of
+    "nothing after the close" judges that flag, never the wording of ``problem``.
+    """
 
     problem: str
+    after_close: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -134,11 +139,17 @@ FINAL_EVENTS = (Closed, Refused, AppCrashed, AppExited, ProtocolViolation, Trans
 
 @dataclass(frozen=True)
 class SendText:
+    """The client sends a text message: any text a WebSocket frame can carry, the empty
+    string included."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class SendBytes:
+    """The client sends a binary message (the protocol answers it with a close, 1003 by
+    default)."""
+
     data: bytes
 
 
@@ -213,6 +224,13 @@ def _clip(text: str, limit: int = 200) -> str:
     return f"{text[:half]!r} … {text[-half // 2:]!r} ({len(text)} chars)"
 
 
+_FAILURE_PREFIX: dict[type, str] = {
+    AppCrashed: "app raised ",
+    ProtocolViolation: "ASGI violation: ",
+    TransportError: "transport error: ",
+}
+
+
 def describe(item: Event | Action) -> str:
     """One line for a report: ``Text('hi')``, ``Closed(1000)``, ``send 'hi'``."""
     match item:
@@ -232,14 +250,10 @@ def describe(item: Event | Action) -> str:
             if not seconds:
                 return "nothing (the app is idle, waiting for the client)"
             return f"nothing within {seconds:g}s"
-        case AppCrashed(exc):
-            return f"app raised {exc}"
         case AppExited():
             return "app returned without closing"
-        case ProtocolViolation(problem):
-            return f"ASGI violation: {problem}"
-        case TransportError(problem):
-            return f"transport error: {problem}"
+        case AppCrashed(detail) | ProtocolViolation(detail) | TransportError(detail):
+            return _FAILURE_PREFIX[type(item)] + detail
         case SendText(text):
             return f"send text {_clip(text)}"
         case SendBytes(data):

@@ -156,7 +156,7 @@ def conforms(spec: Spec, obs: Observation) -> bool:
     if obs.ok and obs.aftermath is None:
         return True
     if spec.auth is not None and obs.aftermath is None:
-        from wscheck.checks.auth import refusal_form
+        from wscheck.judging import refusal_form
 
         code = spec.auth.denied_close_code
         return obs.expected == (Accepted(), Closed(code)) and refusal_form(

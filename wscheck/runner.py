@@ -1,17 +1,24 @@
-"""Running one conversation: drive it, record the transcript, ask the model what it should be.
+"""Running conversations: drive them, record the transcript, ask the model what it should be.
 
 This is the only place where conversations, drivers and the model meet. Checks build
 conversations and judge :class:`Observation` values; drivers only move messages.
+
+The stepping API is :class:`Exchange`: a connection with the transcript observed on it so
+far, read a given number of events at a time, stopping at an event after which nothing more
+can be read (a close, a refusal, silence). Every piece of the kit that drives a connection by
+hand (a check that sends in steps, the interleaved clients, the state machine) reads through
+it, so the rule of when to stop reading is written once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from types import TracebackType
 
 from wscheck.drivers.base import Connection, Driver
 from wscheck.events import (
     FINAL_EVENTS,
-    Accepted,
     Action,
     ClientClose,
     Conversation,
@@ -21,15 +28,30 @@ from wscheck.events import (
     SendText,
     Silence,
     Transcript,
+    describe,
 )
 from wscheck.model import ModelConnection
+from wscheck.render import render_conversation, side_by_side
 from wscheck.spec import Spec
 
-__all__ = ["MAX_EXTRA_EVENTS", "Observation", "drain", "perform", "run_conversation"]
+__all__ = [
+    "ENDS_READING",
+    "MAX_EXTRA_EVENTS",
+    "Exchange",
+    "Observation",
+    "drain",
+    "interleave",
+    "perform",
+    "run_conversation",
+]
 
 #: How many unexpected events a conversation records before it stops listening (a server
 #: that floods must not keep a check busy forever).
 MAX_EXTRA_EVENTS = 100
+
+#: Events after which a connection has nothing more to say: final events, and silence where
+#: an answer was due.
+ENDS_READING = (*FINAL_EVENTS, Silence)
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,16 @@ class Observation:
     def ok(self) -> bool:
         return self.expected == self.observed
 
+    def __str__(self) -> str:
+        """The conversation, then expected and observed side by side with the first
+        difference marked: what the suite prints, so ``assert obs.ok, obs`` says it too."""
+        lines = ["conversation:", render_conversation(self.conversation), "",
+                 side_by_side(self.expected, self.observed)]
+        if self.aftermath is not None:
+            lines += ["", "after the conversation, on the server side: "
+                      + describe(self.aftermath)]
+        return "\n".join(lines)
+
 
 async def perform(connection: Connection, action: Action) -> None:
     """Do one client action on an open connection."""
@@ -63,14 +95,52 @@ async def perform(connection: Connection, action: Action) -> None:
             await connection.drop()
 
 
-async def _read(connection: Connection, count: int, into: list[Event]) -> bool:
-    """Read ``count`` events into ``into``; False once the connection can say no more."""
-    for _ in range(count):
-        event = await connection.receive()
-        into.append(event)
-        if isinstance(event, (*FINAL_EVENTS, Silence)):
-            return False
-    return True
+@dataclass
+class Exchange:
+    """A connection and what was observed on it so far (see the module docstring)."""
+
+    connection: Connection
+    observed: list[Event] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, driver: Driver, conversation: Conversation) -> Exchange:
+        """Connect as ``conversation`` says; the handshake is the first event observed."""
+        conn = await driver.connect(conversation.path, conversation.query,
+                                    conversation.cookies)
+        return cls(conn, [conn.handshake])
+
+    @property
+    def listening(self) -> bool:
+        """Whether the connection may still say something (nothing ended the reading)."""
+        return not self.observed or not isinstance(self.observed[-1], ENDS_READING)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the last event observed is final (the server or the transport ended it)."""
+        return bool(self.observed) and isinstance(self.observed[-1], FINAL_EVENTS)
+
+    async def read(self, count: int) -> bool:
+        """Read up to ``count`` events, fewer when one ends the reading; returns
+        :attr:`listening`."""
+        for _ in range(count):
+            if not self.listening:
+                break
+            self.observed.append(await self.connection.receive())
+        return self.listening
+
+    async def drain(self) -> None:
+        """Record whatever else the server sends until it is quiet (see :func:`drain`)."""
+        await drain(self.connection, self.observed)
+
+    async def __aenter__(self) -> Exchange:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        """Abandoned midway (cancelled because an example ran out of time, or failed): drop
+        the connection, so that nothing of the conversation runs on at the target."""
+        if exc is not None:
+            await self.connection.drop()
 
 
 async def run_conversation(
@@ -85,44 +155,42 @@ async def run_conversation(
     """
     model = ModelConnection(spec, conversation)
     expected: list[Event] = list(model.open())
-    connection = await driver.connect(conversation.path, conversation.query, conversation.cookies)
-    observed: list[Event] = [connection.handshake]
-    alive = isinstance(connection.handshake, Accepted)
-    # The handshake may already carry the server's first move (e.g. accept, then close 1008).
-    pending = len(expected) - 1
-    if alive and pending and not conversation.pipelined:
-        alive = await _read(connection, pending, observed)
-        pending = 0
-    left = False
-    for action in conversation.actions:
-        replies = model.step(action)
-        if left:
-            continue
-        leaving = isinstance(action, (ClientClose, Drop))
-        if leaving and alive and pending:
-            if isinstance(action, Drop) and action.in_flight:
-                del expected[len(observed):]  # replies still in flight cannot be observed
-                replies = ()
-            else:
-                alive = await _read(connection, pending, observed)
+    async with await Exchange.open(driver, conversation) as ex:
+        # The handshake may already carry the server's first move (accept, then close 1008).
+        pending = len(expected) - 1
+        if ex.listening and pending and not conversation.pipelined:
+            await ex.read(pending)
             pending = 0
-        expected.extend(replies)
-        await perform(connection, action)
-        left = leaving
-        if left:
-            continue
-        if conversation.pipelined:
-            pending += len(replies)
-        elif alive and replies:
-            alive = await _read(connection, len(replies), observed)
-    if alive and pending and not left:
-        alive = await _read(connection, pending, observed)
-    if alive and quiet and not left:
-        await drain(connection, observed)
-    if not left and not _ended(observed):
-        await connection.close()
-    aftermath = await connection.finish()
-    return Observation(conversation, tuple(expected), tuple(observed), aftermath)
+        left = False
+        for action in conversation.actions:
+            replies = model.step(action)
+            if left:
+                continue
+            leaving = isinstance(action, (ClientClose, Drop))
+            if leaving and ex.listening and pending:
+                if isinstance(action, Drop) and action.in_flight:
+                    del expected[len(ex.observed):]  # replies in flight cannot be observed
+                    replies = ()
+                else:
+                    await ex.read(pending)
+                pending = 0
+            expected.extend(replies)
+            await perform(ex.connection, action)
+            left = leaving
+            if left:
+                continue
+            if conversation.pipelined:
+                pending += len(replies)
+            elif ex.listening and replies:
+                await ex.read(len(replies))
+        if ex.listening and pending and not left:
+            await ex.read(pending)
+        if ex.listening and quiet and not left:
+            await ex.drain()
+        if not left and not ex.ended:
+            await ex.connection.close()
+        aftermath = await ex.connection.finish()
+    return Observation(conversation, tuple(expected), tuple(ex.observed), aftermath)
 
 
 async def drain(connection: Connection, observed: list[Event]) -> None:
@@ -138,5 +206,41 @@ async def drain(connection: Connection, observed: list[Event]) -> None:
             return
 
 
-def _ended(observed: list[Event]) -> bool:
-    return bool(observed) and isinstance(observed[-1], FINAL_EVENTS)
+async def interleave(driver: Driver, spec: Spec,
+                     conversations: list[Conversation]) -> list[Observation]:
+    """Run lock-step text conversations side by side: every client sends its n-th message,
+    then every client reads its replies, round after round."""
+    models = [ModelConnection(spec, c) for c in conversations]
+    expected = [list(m.open()) for m in models]
+    exchanges = await _open_all(driver, conversations)
+    try:
+        for i in range(max(len(c.actions) for c in conversations)):
+            counts = []
+            for conv, model, ex, exp in zip(conversations, models, exchanges, expected):
+                action = conv.actions[i] if i < len(conv.actions) else None
+                replies = model.step(action) if action is not None else ()
+                exp.extend(replies)
+                counts.append(len(replies))
+                if isinstance(action, SendText):
+                    await ex.connection.send_text(action.text)
+            # Every client reads at once: a silent server costs one timeout a round, not one
+            # a client.
+            await asyncio.gather(*(ex.read(n) for ex, n in zip(exchanges, counts)))
+        await asyncio.gather(*(ex.drain() for ex in exchanges if ex.listening))
+    finally:
+        await asyncio.gather(*(ex.connection.close() for ex in exchanges))
+    return [Observation(c, tuple(e), tuple(ex.observed))
+            for c, e, ex in zip(conversations, expected, exchanges)]
+
+
+async def _open_all(driver: Driver, conversations: list[Conversation]) -> list[Exchange]:
+    """Open every conversation at once; when one connect fails, close those that opened
+    (they would otherwise stay open on the target) and raise the first failure."""
+    opened = await asyncio.gather(*(Exchange.open(driver, c) for c in conversations),
+                                  return_exceptions=True)
+    failures = [r for r in opened if isinstance(r, BaseException)]
+    if failures:
+        await asyncio.gather(*(r.connection.close() for r in opened
+                               if isinstance(r, Exchange)))
+        raise failures[0]
+    return [r for r in opened if isinstance(r, Exchange)]

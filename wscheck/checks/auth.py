@@ -4,24 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wscheck.checks import (
-    Context,
+from wscheck.events import Conversation, Text
+from wscheck.judging import (
+    WIRE_FORM_NOTE,
     Projection,
-    Verdict,
-    check,
     compare,
     keep_texts,
+    refusal_form,
     served,
     template_matcher,
 )
-from wscheck.events import Accepted, Closed, Conversation, Refused, Text
+from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, run_conversation
 from wscheck.spec import AuthSpec
-
-WIRE_FORM_NOTE = (
-    "the app refuses the handshake (a close before accept); over a network that reaches "
-    "clients as HTTP 403 and the 1008 is lost: 1008 is not observable on the wire"
-)
 
 
 def _auth(ctx: Context) -> AuthSpec:
@@ -55,15 +50,10 @@ def credential_lines(ctx: Context) -> Projection:
     return keep_texts(template_matcher(auth.credential_reply, **dict(auth.path_params)))
 
 
-def refusal_form(obs: Observation, code: int) -> str | None:
-    """How the observed transcript refused: ``"accept-close"`` (the reference form),
-    ``"before-accept"`` (close before accept, in-process or HTTP 403 on the wire), or None if
-    it did not refuse."""
-    if obs.observed == (Accepted(), Closed(code)):
-        return "accept-close"
-    if obs.observed in ((Refused(close_code=code),), (Refused(status=403),)):
-        return "before-accept"
-    return None
+async def _credential_used(ctx: Context, conversations: list[Conversation],
+                           problem: str) -> Verdict:
+    """Compare only the credential lines: which credential counts, whatever the others say."""
+    return await compare(ctx, conversations, project=credential_lines(ctx), problem=problem)
 
 
 async def _refused(ctx: Context, conversations: list[Conversation], problem: str) -> Verdict:
@@ -105,11 +95,9 @@ async def missing_observable(ctx: Context) -> Verdict:
        "with a token only, every message gets the credential and message replies, in order",
        needs=["auth"])
 async def token(ctx: Context) -> Verdict:
-    return await compare(
-        ctx,
-        [conv(ctx, "hello", "second message", token="some-token"),
-         conv(ctx, "first", "then", token="tök en&x=1;y", pipelined=True)],
-        problem="the replies with a token are wrong")
+    lockstep = conv(ctx, "hello", "second message", token="some-token")
+    pipelined = conv(ctx, "first", "then", token="tök en&x=1;y", pipelined=True)
+    return await compare(ctx, [lockstep, pipelined], problem="the replies with a token are wrong")
 
 
 @check("auth.cookie", "MUST", "/item/ws 3",
@@ -122,23 +110,18 @@ async def cookie(ctx: Context) -> Verdict:
 @check("auth.cookie-precedence", "MUST", "/item/ws 3",
        "with both, the cookie wins over the token", needs=["auth"])
 async def cookie_precedence(ctx: Context) -> Verdict:
-    return await compare(ctx, [conv(ctx, "hello", cookie="from-cookie", token="from-token")],
-                         project=credential_lines(ctx),
-                         problem="the token was used although a cookie was given")
+    both = conv(ctx, "hello", cookie="from-cookie", token="from-token")
+    return await _credential_used(ctx, [both], "the token was used although a cookie was given")
 
 
 @check("auth.empty-credential", "MUST", "/item/ws 1, 3",
        "an empty credential counts as present; an empty cookie falls through to the token",
        needs=["auth"])
 async def empty_credential(ctx: Context) -> Verdict:
-    return await compare(
-        ctx,
-        [conv(ctx, "hello", cookie="", token="the-token"),
-         conv(ctx, "hello", cookie=""),
-         conv(ctx, "hello", token=""),
-         conv(ctx, "hello", cookie="", token="")],
-        project=credential_lines(ctx),
-        problem="an empty cookie or token was not handled as `cookie or token`")
+    empties = [conv(ctx, "hello", cookie="", token="the-token"), conv(ctx, "hello", cookie=""),
+               conv(ctx, "hello", token=""), conv(ctx, "hello", cookie="", token="")]
+    return await _credential_used(
+        ctx, empties, "an empty cookie or token was not handled as `cookie or token`")
 
 
 @check("auth.q", "MUST", "/item/ws 2, 3",

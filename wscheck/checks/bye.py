@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from wscheck.checks import Context, Verdict, any_close_code, check, compare, keep_texts
-from wscheck.checks.echo import lockstep
-from wscheck.events import FINAL_EVENTS, Accepted, Closed, Conversation, Event, Silence, Text
+from collections.abc import Callable
+
+from wscheck.events import Accepted, Closed, Conversation, ProtocolViolation, Text
+from wscheck.judging import any_close_code, compare, keep_texts, lockstep
 from wscheck.model import expected
-from wscheck.runner import Observation, drain, run_conversation
+from wscheck.registry import Context, Verdict, check
+from wscheck.runner import Exchange, Observation, run_conversation
 from wscheck.spec import EchoSpec
 
 
@@ -24,38 +26,46 @@ async def sequence(ctx: Context) -> Verdict:
     # Judged: exactly what follows the bye word — the farewells (texts, order, count) and a
     # close. Whatever came before it (a greeting) is the echo checks'; the close code is
     # bye.close-code's. So the connection is drained before the bye is sent.
-    conn = await ctx.driver.connect(conv.path)
-    observed = [conn.handshake]
-    after: list[Event] = []
-    if conn.handshake == Accepted():
-        await drain(conn, observed)
-        await conn.send_text(bye)
-        for _ in range(len(echo.farewells) + 1):
-            event = await conn.receive()
-            after.append(event)
-            if isinstance(event, (*FINAL_EVENTS, Silence)):
-                break
-        if not isinstance(after[-1], (*FINAL_EVENTS, Silence)):
-            await drain(conn, after)
-    await conn.close()
-    obs = Observation(conv, expected(ctx.spec, conv), (*observed, *after))
+    before = await Exchange.open(ctx.driver, conv)
+    after = Exchange(before.connection)
+    if before.listening:
+        await before.drain()
+        await after.connection.send_text(bye)
+        if await after.read(len(echo.farewells) + 1):
+            await after.drain()
+    await before.connection.close()
+    obs = Observation(conv, expected(ctx.spec, conv), (*before.observed, *after.observed))
     wanted = (*(Text(f) for f in echo.farewells), Closed(0))
-    if conn.handshake != Accepted() or any_close_code(tuple(after)) != wanted:
+    if before.observed[:1] != [Accepted()] or any_close_code(tuple(after.observed)) != wanted:
         return Verdict("the farewells or the close after the bye word are wrong", obs)
     return Verdict(observation=obs)
+
+
+async def _judge_accepted(ctx: Context, conv: Conversation, cannot_show: str,
+                          judge: Callable[[Observation], str | None]) -> Verdict:
+    """Run ``conv`` and ``judge`` what was observed (a problem, or None). A handshake that was
+    not accepted fails: then nothing can be shown about the bye word (``cannot_show``)."""
+    obs = await run_conversation(ctx.driver, ctx.spec, conv)
+    if obs.observed[:1] != (Accepted(),):
+        return Verdict(f"the handshake was not accepted, so {cannot_show}", obs)
+    problem = judge(obs)
+    return Verdict() if problem is None else Verdict(problem, obs)
 
 
 @check("bye.close-code", "MUST", "/ws 4",
        "the close after the bye word has code 1000 (normal closure)", needs=["bye"])
 async def close_code(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
-    obs = await run_conversation(ctx.driver, ctx.spec, Conversation.of(echo.url_path(), bye))
-    if obs.observed[:1] != (Accepted(),):
-        return Verdict("the handshake was not accepted, so the bye close cannot be shown", obs)
-    closes = [e for e in obs.observed if isinstance(e, Closed)]
-    if closes and closes != [Closed(echo.bye_close_code)]:
-        return Verdict(f"the close after the bye word must have code {echo.bye_close_code}", obs)
-    return Verdict()
+    wanted = Closed(echo.bye_close_code)
+
+    def judge(obs: Observation) -> str | None:
+        closes = [e for e in obs.observed if isinstance(e, Closed)]
+        if closes and closes != [wanted]:
+            return f"the close after the bye word must have code {wanted.code}"
+        return None
+
+    return await _judge_accepted(ctx, Conversation.of(echo.url_path(), bye),
+                                 "the bye close cannot be shown", judge)
 
 
 @check("bye.nothing-after", "MUST", "/ws 4",
@@ -63,18 +73,18 @@ async def close_code(ctx: Context) -> Verdict:
        needs=["bye"])
 async def nothing_after(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
+    close = Closed(echo.bye_close_code)
+
+    def judge(obs: Observation) -> str | None:
+        if close in obs.observed and obs.observed[obs.observed.index(close) + 1:]:
+            return "the server sent something after its close"
+        if isinstance(obs.aftermath, ProtocolViolation) and obs.aftermath.after_close:
+            return f"the app sent after its close: {obs.aftermath}"
+        return None
+
     conv = Conversation.of(echo.url_path(), "before", bye, "after the close")
-    obs = await run_conversation(ctx.driver, ctx.spec, conv)
-    if obs.observed[:1] != (Accepted(),):
-        return Verdict("the handshake was not accepted, so nothing can be shown about what "
-                       "follows a bye", obs)
-    after = obs.observed[obs.observed.index(Closed(echo.bye_close_code)) + 1:] \
-        if Closed(echo.bye_close_code) in obs.observed else ()
-    if after:
-        return Verdict("the server sent something after its close", obs)
-    if obs.aftermath is not None and "after the connection was closed" in str(obs.aftermath):
-        return Verdict(f"the app sent after its close: {obs.aftermath}", obs)
-    return Verdict()
+    return await _judge_accepted(ctx, conv, "nothing can be shown about what follows a bye",
+                                 judge)
 
 
 @check("bye.exact-word", "MUST", "/ws 4",

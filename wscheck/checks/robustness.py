@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from wscheck.checks import Context, Verdict, check, keep_texts
-from wscheck.events import Accepted, ClientClose, Conversation, Drop, Text
+from wscheck.events import ClientClose, Conversation, Drop
+from wscheck.judging import keep_texts, served
+from wscheck.registry import Context, Verdict, check
 from wscheck.runner import run_conversation
 
 
@@ -59,8 +60,6 @@ async def disconnect(ctx: Context) -> Verdict:
     for c in _conversations_on_each_endpoint(ctx, "still serving?"):
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: it accepts and answers; whether the answer is right is the echo checks'.
-        serves = obs.observed[:1] == (Accepted(),) and any(
-            isinstance(e, Text) for e in obs.observed)
-        if not serves:
+        if not served(obs):
             return Verdict("after clients went away the server no longer serves new ones", obs)
     return Verdict()

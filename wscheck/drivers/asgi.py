@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
 from collections import deque
 from collections.abc import (
     AsyncIterator,
@@ -26,13 +25,14 @@ from collections.abc import (
     Callable,
     Mapping,
     MutableMapping,
-    Sequence,
 )
 from typing import Any, NoReturn
 from urllib.parse import quote
 
 from asgi_lifespan import LifespanManager, LifespanNotSupported
 
+from wscheck.drivers._idle import may_be_busy, monitor_for
+from wscheck.drivers.base import Pairs
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
     FINAL_EVENTS,
@@ -61,102 +61,6 @@ _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 
 class _ViolationError(WscheckError, RuntimeError):
     """Raised into the app after it broke the ASGI protocol, like a real server would."""
-
-
-class _IdleMonitor:
-    """Tells the connections of one event loop when nothing can happen until the client acts.
-
-    A connection that waits registers a future here. Whenever the monitor runs (it is
-    scheduled with ``call_soon`` on every change and re-arms itself while the loop is busy) it
-    looks whether the loop is idle: nothing else runnable, no timer but the kit's own
-    deadlines, no socket watched but the loop's own wake-up pipe. If so, every waiting
-    connection whose app sits in ``receive()`` (or has finished) is told at once.
-
-    One monitor per loop and a single handle in the ready queue, however many connections
-    wait: waiters sleep on their futures instead of polling, so ten thousand concurrent
-    conversations cost ten thousand futures, not ten thousand spinning tasks each scanning
-    the ready queue.
-
-    A watched socket may bring the app a reply at any moment (a chat behind a broker, a
-    database), so it keeps the ordinary deadline. What cannot be seen is a plain thread that
-    will post to the loop with ``call_soon_threadsafe``; an app that relies on one should be
-    run with a generous ``--wscheck-timeout`` over the network instead.
-
-    This reads the private ``_ready``/``_scheduled``/``_selector`` of CPython's asyncio
-    loops; on any other loop (uvloop) the monitor never declares idleness and the driver falls
-    back to deadlines.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop_ref = weakref.ref(loop)
-        self._waiting: dict[asyncio.Future[bool], AsgiConnection] = {}
-        #: The deadline timers of the waits: they never wake an app, so they do not count.
-        self._timers: set[asyncio.TimerHandle] = set()
-        self._armed = False
-
-    def watch(self, waiter: asyncio.Future[bool], connection: AsgiConnection,
-              timer: asyncio.TimerHandle) -> None:
-        self._waiting[waiter] = connection
-        self._timers.add(timer)
-        self.kick()
-
-    def unwatch(self, waiter: asyncio.Future[bool], timer: asyncio.TimerHandle) -> None:
-        self._waiting.pop(waiter, None)
-        self._timers.discard(timer)
-
-    def kick(self) -> None:
-        """Look again soon (something changed); cheap when nobody waits."""
-        if self._waiting and not self._armed:
-            loop = self._loop_ref()
-            if loop is not None:
-                self._armed = True
-                loop.call_soon(self._check)
-
-    def _check(self) -> None:
-        self._armed = False
-        loop = self._loop_ref()
-        if not self._waiting or loop is None:
-            return
-        if getattr(loop, "_ready", None):
-            self.kick()  # something else runs in this cycle: look again after it
-            return
-        if not self._loop_idle(loop):
-            return  # a foreign timer or socket: the next change kicks the monitor again
-        for waiter, connection in list(self._waiting.items()):
-            if not waiter.done() and connection._app_waiting():
-                waiter.set_result(True)
-
-    def _loop_idle(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """True when, the ready queue being empty, nothing in ``loop`` can wake an app."""
-        ready = getattr(loop, "_ready", None)
-        scheduled = getattr(loop, "_scheduled", None)
-        selector = getattr(loop, "_selector", None)
-        wakeup = getattr(loop, "_ssock", None)
-        if ready is None or scheduled is None or selector is None or wakeup is None:
-            return False
-        cancelled = getattr(loop, "_timer_cancelled_count", None)
-        # Fast path: as many live timers as the kit's own (which are all live) means no other.
-        if cancelled is None or len(scheduled) - cancelled != len(self._timers):
-            timers = self._timers
-            if not all(h.cancelled() or h in timers for h in scheduled):
-                return False
-        try:
-            watched = selector.get_map()
-            own = wakeup.fileno()
-        except (AttributeError, RuntimeError, OSError):
-            return False
-        return all(fd == own for fd in watched)
-
-
-_MONITORS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _IdleMonitor] = (
-    weakref.WeakKeyDictionary())
-
-
-def _monitor(loop: asyncio.AbstractEventLoop) -> _IdleMonitor:
-    monitor = _MONITORS.get(loop)
-    if monitor is None:
-        monitor = _MONITORS[loop] = _IdleMonitor(loop)
-    return monitor
 
 
 class _LifespanReturnedError(WscheckError):
@@ -226,7 +130,7 @@ class AsgiConnection:
         self._violation: _ViolationError | None = None
         self._late_error: Event | None = None
         self._waiters: list[asyncio.Future[bool]] = []
-        self._monitor = _monitor(self._loop)
+        self._monitor = monitor_for(self._loop)
         self._task = self._loop.create_task(self._run(scope))
         driver._tasks.add(self._task)
         self._task.add_done_callback(driver._tasks.discard)
@@ -274,7 +178,7 @@ class AsgiConnection:
                 return  # closing a connection the client already left is harmless
             raise ClientDisconnected("the client has disconnected")
         if state == "closed":
-            self._violate(f"sent {kind!r} after the connection was closed")
+            self._violate(f"sent {kind!r} after the connection was closed", after_close=True)
         if kind == "websocket.accept":
             if state != "connecting":
                 self._violate("sent 'websocket.accept' twice")
@@ -320,9 +224,9 @@ class AsgiConnection:
         else:
             self._violate(f"sent unknown message type {kind!r}")
 
-    def _violate(self, problem: str) -> NoReturn:
+    def _violate(self, problem: str, *, after_close: bool = False) -> NoReturn:
         self._violation = _ViolationError(f"ASGI protocol violation: the app {problem}")
-        event = ProtocolViolation(f"the app {problem}")
+        event = ProtocolViolation(f"the app {problem}", after_close)
         if self._final is None:
             self._finish(event)
         elif self._late_error is None:
@@ -360,7 +264,7 @@ class AsgiConnection:
     async def _wait(self, deadline: float, done: Callable[[], bool]) -> None:
         """Return once ``done()``, or the app is known idle or finished, or at ``deadline``."""
         loop = self._loop
-        if not done() and getattr(loop, "_ready", True):
+        if not done() and may_be_busy(loop):
             # Usually the app answers within the turn it is already scheduled for: give it
             # that turn before paying for a future, a deadline timer and the monitor.
             await asyncio.sleep(0)
@@ -370,7 +274,7 @@ class AsgiConnection:
             waiter: asyncio.Future[bool] = loop.create_future()
             self._waiters.append(waiter)
             timer = loop.call_at(deadline, _wake, waiter)
-            self._monitor.watch(waiter, self, timer)
+            self._monitor.watch(waiter, self._app_waiting, timer)
             try:
                 if await waiter:
                     return
@@ -475,12 +379,7 @@ class AsgiDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 50000
 
-    async def connect(
-        self,
-        path: str,
-        query: Sequence[tuple[str, str]] = (),
-        cookies: Sequence[tuple[str, str]] = (),
-    ) -> AsgiConnection:
+    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> AsgiConnection:
         query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         headers = [
             (b"host", b"testserver"),

@@ -10,12 +10,15 @@ check waiting out its own timeout.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from wscheck.errors import TargetUnreachable
 from wscheck.events import Event
 
-__all__ = ["Connection", "Driver", "TargetUnreachable"]
+__all__ = ["Connection", "Driver", "Pairs", "TargetUnreachable"]
+
+#: Query parameters or cookies: name-value pairs in the order they are sent.
+Pairs: TypeAlias = Sequence[tuple[str, str]]
 
 
 @runtime_checkable
@@ -69,12 +72,7 @@ class Driver(Protocol):
     #: Seconds any single wait may take.
     timeout: float
 
-    async def connect(
-        self,
-        path: str,
-        query: Sequence[tuple[str, str]] = (),
-        cookies: Sequence[tuple[str, str]] = (),
-    ) -> Connection:
+    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> Connection:
         """Open a connection. Returns even when the handshake is refused (see
         ``Connection.handshake``); raises :class:`TargetUnreachable` only when nothing answers
         at all."""

@@ -1,0 +1,204 @@
+"""The layer below the checks: the stepping runner, the registry, the Hypothesis runner.
+
+Each defect test here failed before its fix: connections opened for interleaved clients
+leaked when one connect failed; a conversation abandoned midway (an example out of time) kept
+its connection open; an example that outlived its bound was never cancelled and its time did
+not count against the shrink budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import strategies as st
+
+from tests import apps
+from wscheck.drivers.asgi import AsgiDriver
+from wscheck.errors import TargetUnreachable
+from wscheck.events import (
+    Accepted,
+    Closed,
+    Conversation,
+    Event,
+    ProtocolViolation,
+    Silence,
+    Text,
+)
+from wscheck.hypothesis_runner import PropertyFailed, run_property
+from wscheck.registry import Check, Context, Registry, Verdict
+from wscheck.runner import Exchange, Observation, interleave, run_conversation
+from wscheck.spec import Spec
+
+PREFIX = "接收到的消息是:"
+
+
+class _FakeConnection:
+    """A connection that answers nothing and remembers whether it was closed."""
+
+    def __init__(self) -> None:
+        self.handshake: Event = Accepted()
+        self.closed = False
+
+    async def send_text(self, text: str) -> None: ...
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+    async def receive(self, timeout: float | None = None) -> Event:
+        return Silence(0.0)
+
+    async def quiet(self, window: float | None = None) -> Event | None:
+        return None
+
+    async def close(self, code: int = 1000) -> None:
+        self.closed = True
+
+    async def drop(self) -> None:
+        self.closed = True
+
+    async def finish(self, timeout: float | None = None) -> Event | None:
+        return None
+
+
+class _FailsOnThirdConnect:
+    """A driver whose third connect finds nothing listening."""
+
+    kind = "url"
+    target = "ws://127.0.0.1:9"
+    timeout = 1.0
+
+    def __init__(self) -> None:
+        self.opened: list[_FakeConnection] = []
+        self.attempts = 0
+
+    async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
+                      cookies: Sequence[tuple[str, str]] = ()) -> _FakeConnection:
+        self.attempts += 1
+        if self.attempts == 3:
+            raise TargetUnreachable("nothing is listening")
+        conn = _FakeConnection()
+        self.opened.append(conn)
+        return conn
+
+    async def aclose(self) -> None: ...
+
+
+@pytest.mark.asyncio
+async def test_interleave_closes_what_it_opened_when_a_connect_fails() -> None:
+    driver = _FailsOnThirdConnect()
+    convs = [Conversation.of("/ws", f"client {i}") for i in range(4)]
+    with pytest.raises(TargetUnreachable):
+        await interleave(driver, Spec(), convs)
+    assert len(driver.opened) == 3
+    assert all(conn.closed for conn in driver.opened), "a connection was left open"
+
+
+@pytest.mark.asyncio
+async def test_an_abandoned_conversation_lets_its_connection_go() -> None:
+    left: list[str] = []
+
+    async def app(scope: apps.Scope, receive: apps.Receive, send: apps.Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()  # the message: never answered, while a timer keeps the app busy
+        sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
+        try:
+            left.append((await receive())["type"])
+        finally:
+            sleeper.cancel()
+
+    driver = AsgiDriver(app, timeout=60)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(
+            run_conversation(driver, Spec(), Conversation.of("/ws", "hello")), 0.5)
+    assert left == ["websocket.disconnect"]
+    await driver.aclose()
+
+
+@pytest.mark.asyncio
+async def test_an_example_out_of_time_is_cancelled_and_uses_up_the_shrink_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr("wscheck.hypothesis_runner.example_bound", lambda timeout: 0.2)
+    started: list[int] = []
+    unwound: list[int] = []
+
+    async def evaluate(n: int) -> PropertyFailed | None:
+        started.append(n)
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            unwound.append(n)
+        return None
+
+    driver = AsgiDriver(apps.silent, timeout=1.0)
+    verdict = await run_property(Context(Spec(), driver, 50), "test.timeout",
+                                 st.integers(0, 1000), evaluate)
+    assert verdict.problem is not None and "did not finish within 0.2s" in verdict.problem
+    assert started, "no example ran"
+    assert unwound == started, "an example out of time was not cancelled"
+    # The first example's 0.2 s counts against the in-process budget of 3 s: at most about
+    # fifteen more examples wait out their bound before shrinking stops.
+    assert len(started) <= 20
+
+
+def test_an_observation_prints_as_the_side_by_side_table() -> None:
+    conv = Conversation.of("/ws", "hi")
+    obs = Observation(conv, (Accepted(), Text(PREFIX + "hi")), (Accepted(), Text("hi")))
+    text = str(obs)
+    assert text.startswith("conversation:\nconnect /ws")
+    assert "expected" in text and "observed" in text
+    assert ">> 1 text" in text, "the first difference is not marked"
+    # What a plain ``assert obs.ok, obs`` raises (pytest's rewriting shows the repr
+    # instead: write ``assert obs.ok, str(obs)`` there).
+    assert str(AssertionError(obs)) == text
+
+
+@pytest.mark.asyncio
+async def test_exchange_reads_until_an_event_ends_the_reading() -> None:
+    driver = AsgiDriver(apps.close_without_code, timeout=5)
+    ex = await Exchange.open(driver, Conversation("/ws"))
+    await ex.connection.send_text("hi")
+    assert not await ex.read(5)
+    assert ex.observed == [Accepted(), Closed(1000)], "read on past the close"
+    assert ex.ended and not ex.listening
+    await driver.aclose()
+
+
+async def _noop(ctx: Context) -> Verdict:
+    return Verdict()
+
+
+def _check(check_id: str) -> Check:
+    return Check(check_id, "MUST", "-", "-", frozenset(), _noop)
+
+
+def test_the_registry_orders_by_area_then_registration() -> None:
+    registry = Registry(areas=("echo", "bye", "prop"))
+    for check_id in ("prop.a", "bye.b", "echo.c", "bye.a", "echo.a"):
+        registry.add(_check(check_id))
+    assert list(registry) == ["echo.c", "echo.a", "bye.b", "bye.a", "prop.a"]
+    assert registry["bye.a"].id == "bye.a" and "nope" not in registry
+
+
+def test_the_registry_refuses_a_duplicate_id_and_an_unknown_area() -> None:
+    registry = Registry(areas=("echo",))
+    registry.add(_check("echo.a"))
+    with pytest.raises(ValueError, match="duplicate"):
+        registry.add(_check("echo.a"))
+    with pytest.raises(ValueError, match="no known area"):
+        registry.add(_check("other.a"))
+
+
+@pytest.mark.asyncio
+async def test_a_message_after_the_close_is_flagged_not_worded() -> None:
+    driver = AsgiDriver(apps.send_after_close, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.send_text("hi")
+    await conn.receive()
+    late = await conn.finish()
+    assert isinstance(late, ProtocolViolation) and late.after_close
+    early = await (await AsgiDriver(apps.send_before_accept, timeout=5).connect("/ws")).finish()
+    assert not getattr(early, "after_close", False)

@@ -1,0 +1,259 @@
+"""The bytes and frames under a network connection: the parts that reach into libraries.
+
+Two things live here so that an upgrade of httpcore, anyio or wsproto touches this module
+alone: :func:`take_over`, which reads private attributes of httpcore's upgraded stream and
+anyio's asyncio socket stream to read and write the TCP transport directly, and
+:class:`Frames`, the wsproto codec turned into the kit's events. See docs/network-driver.md
+for why the network driver is built this way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections import deque
+from dataclasses import dataclass, field
+
+import wsproto.events as ws_events
+from wsproto.connection import Connection as WsConnection
+from wsproto.connection import ConnectionState, ConnectionType
+from wsproto.utilities import LocalProtocolError
+
+from wscheck.events import Binary, Closed, Event, Text, TransportError
+
+__all__ = ["Decoded", "Frames", "Wire", "take_over"]
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _unread_bytes(transport: asyncio.BaseTransport) -> bytes:
+    """Whatever the kernel still holds for a transport asyncio is dropping (bounded)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return b""
+    try:
+        raw = socket.socket(fileno=os.dup(sock.fileno()))
+    except OSError:
+        return b""
+    chunks: list[bytes] = []
+    try:
+        raw.setblocking(False)
+        for _ in range(256):  # at most 16 MiB: a bound, not a limit any reply reaches
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError:
+        pass  # nothing more (EAGAIN), or the reset itself
+    finally:
+        raw.close()
+    return b"".join(chunks)
+
+
+class Wire(asyncio.Protocol):
+    """A plain ``ws://`` connection read and written straight through its asyncio transport.
+
+    After the handshake httpx hands over httpcore's stream, which goes through anyio: every
+    read and write there enters a cancel scope for its timeout, maps exceptions, passes a
+    resource guard and a checkpoint (one more turn of the event loop), which is most of what a
+    round trip costs on loopback. For a plain TCP connection on asyncio, the transport under
+    those layers is taken over instead: this protocol replaces anyio's, takes the bytes that
+    anyio had buffered and that httpcore read past the ``101`` response, and from then on a
+    write is ``transport.write`` and a read waits on one future. ``wss://`` (anyio's TLS
+    stream) and any other stack keep the httpcore stream (:func:`take_over` says which).
+
+    Reading is not paused between calls, so bytes wait here rather than in the kernel; what
+    the server sees is the same except when the client closes with a reply unread, which now
+    ends with FIN rather than RST (``drop`` forces a reset either way).
+    """
+
+    def __init__(self, transport: asyncio.Transport, buffered: bytes, eof: bool,
+                 error: BaseException | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport = transport
+        self._buffer = bytearray(buffered)
+        self._eof = eof
+        self._error = error
+        self._waiter: asyncio.Future[None] | None = None
+        #: Set while the transport's write buffer is over its high-water mark.
+        self._drained: asyncio.Future[None] | None = None
+
+    # asyncio.Protocol
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return True  # keep the transport open for writing, as anyio does; _release closes it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            # asyncio drops a transport whose *write* failed (the server closed and reset
+            # while a message of ours was on its way) without reading what had already
+            # arrived, such as the server's close frame. The socket is still open here.
+            self._buffer += _unread_bytes(self._transport)
+        if exc is not None and self._error is None:
+            self._error = exc
+        self._eof = True
+        self._wake()
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # the connection's side
+    async def read(self, timeout: float) -> bytes | None:
+        """Everything that has arrived, ``b""`` at the end of the stream, ``None`` when
+        nothing came in time; raises the ``OSError`` that ended the connection once the bytes
+        before it were read."""
+        if not self._buffer and not self._eof:
+            waiter = self._waiter = self._loop.create_future()
+            timer = self._loop.call_later(max(timeout, 0.0), _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            return data
+        if self._error is not None:
+            raise self._error
+        return b"" if self._eof else None
+
+    async def write(self, data: bytes, timeout: float) -> None:
+        """Write; a connection already lost takes nothing (the next read says why). Waits,
+        at most ``timeout``, while the server does not read what was written before."""
+        if self._transport.is_closing():
+            return
+        self._transport.write(data)
+        drained = self._drained
+        if drained is not None:
+            await asyncio.wait((drained,), timeout=timeout)
+
+
+def take_over(stream: object) -> Wire | None:
+    """The :class:`Wire` of an upgraded plain TCP connection made by httpcore over anyio's
+    asyncio backend, or ``None`` for anything else (TLS, another backend or version), which
+    then keeps using httpcore's stream. Reads private attributes of httpcore and anyio, each
+    checked, so that a change there falls back rather than breaks."""
+    leading = getattr(stream, "_leading_data", None)  # httpcore's AsyncHTTP11UpgradeStream
+    socket_stream = getattr(getattr(stream, "_stream", None), "_stream", None)  # anyio's
+    transport = getattr(socket_stream, "_transport", None)
+    protocol = getattr(socket_stream, "_protocol", None)
+    queue = getattr(protocol, "read_queue", None)
+    if (not isinstance(leading, bytes) or not isinstance(transport, asyncio.Transport)
+            or not isinstance(queue, deque) or transport.get_protocol() is not protocol
+            or transport.get_extra_info("sslcontext") is not None
+            or getattr(socket_stream, "_closed", True)):
+        return None
+    buffered = leading + b"".join(queue)
+    queue.clear()
+    stream._leading_data = b""  # type: ignore[attr-defined]
+    eof = bool(getattr(protocol, "is_at_eof", False)) or transport.is_closing()
+    wire = Wire(transport, buffered, eof, getattr(protocol, "exception", None))
+    transport.set_protocol(wire)
+    transport.set_write_buffer_limits()  # anyio's 0 would report a full buffer on every write
+    transport.resume_reading()  # anyio pauses reading between its reads
+    return wire
+
+
+@dataclass
+class Decoded:
+    """What one batch of bytes from the server said."""
+
+    #: Complete messages, in order.
+    messages: list[Event] = field(default_factory=list)
+    #: Bytes to write back: pongs, the answer to the server's close.
+    reply: bytes = b""
+    #: The close (or the framing failure) that ended the connection, if any.
+    final: Event | None = None
+    #: The server broke the framing: the client fails the connection and lets the socket go.
+    broken: bool = False
+
+
+class Frames:
+    """wsproto, the sans-I/O codec httpx-ws uses too, speaking the kit's events."""
+
+    def __init__(self) -> None:
+        self._ws = WsConnection(ConnectionType.CLIENT)
+        # Parts of a message that arrived over several reads or frames.
+        self._parts: list[str | bytes | bytearray] = []
+
+    def encode(self, event: ws_events.Event) -> bytes:
+        """The bytes of ``event``; nothing once the connection is closed (the server's close
+        frame is in and read, and the reader reports it)."""
+        try:
+            return self._ws.send(event)
+        except LocalProtocolError:
+            return b""
+
+    def text(self, text: str) -> bytes:
+        return self.encode(ws_events.TextMessage(data=text))
+
+    def binary(self, data: bytes) -> bytes:
+        return self.encode(ws_events.BytesMessage(data=data))
+
+    def close(self, code: int) -> bytes:
+        return self.encode(ws_events.CloseConnection(code))
+
+    def decode(self, data: bytes) -> Decoded:
+        """Feed bytes from the server; events after a close frame are ignored."""
+        self._ws.receive_data(data)
+        out = Decoded()
+        reply = bytearray()
+        for event in self._ws.events():
+            if isinstance(event, (ws_events.TextMessage, ws_events.BytesMessage)):
+                self._parts.append(event.data)
+                if event.message_finished:
+                    out.messages.append(self._whole(isinstance(event, ws_events.TextMessage)))
+            elif isinstance(event, ws_events.Ping):
+                reply += self.encode(event.response())
+            elif isinstance(event, ws_events.CloseConnection):
+                reply += self._on_close(event, out)
+                break
+            # Pongs answer pings this client never sends: nothing to do.
+        out.reply = bytes(reply)
+        return out
+
+    def _whole(self, text: bool) -> Event:
+        parts, self._parts = self._parts, []
+        if text:
+            return Text("".join(p for p in parts if isinstance(p, str)))
+        return Binary(b"".join(bytes(p) for p in parts if not isinstance(p, str)))
+
+    def _on_close(self, event: ws_events.CloseConnection, out: Decoded) -> bytes:
+        state = self._ws.state
+        if state not in (ConnectionState.REMOTE_CLOSING, ConnectionState.CLOSED):
+            # A close frame moves wsproto to REMOTE_CLOSING (or CLOSED when it answers ours).
+            # A CloseConnection that leaves the state alone is wsproto reporting a frame it
+            # could not parse, with the code *we* must fail the connection with (RFC 6455
+            # §7.1.7).
+            out.final = TransportError(
+                f"server broke the WebSocket framing: {event.reason} "
+                f"(the client failed the connection with {int(event.code)})")
+            out.broken = True
+            return self.encode(ws_events.CloseConnection(event.code, event.reason))
+        out.final = Closed(int(event.code), event.reason or "")
+        if state is ConnectionState.REMOTE_CLOSING:
+            # Answer the server's close, echoing its code as RFC 6455 §5.5.1 asks.
+            return self.encode(event.response())
+        return b""

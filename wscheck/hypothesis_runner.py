@@ -1,0 +1,258 @@
+"""Running Hypothesis for the property checks: profiles, the shrink budget, the loop bridge.
+
+Each property runs Hypothesis in a worker thread while the conversations run on the check's
+own event loop, so the same check works in-process and over the network.
+
+Failing runs are kept short on purpose. Shrinking replays the app many times, and against an
+app that stalls every replay costs a full timeout; so once a failure is found, shrinking gets a
+budget (``SHRINK_SECONDS``), counted from the first failure (from the start of an example that
+timed out, which already cost its bound). When it is spent every new candidate is declared
+passing, which ends the shrink at the smallest failure
+found so far — still a real, replayed failure — and the explain phase, which replays even
+more, is off.
+
+One example may take at most :func:`example_bound`; one that takes longer is cancelled (its
+coroutine unwinds and lets its connections go) and counts as a failure of the app, which
+answered too slowly for any conversation to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+
+from wscheck._hypothesis_compat import Flaky, set_database_key, silenced
+from wscheck.errors import CheckFailure
+from wscheck.registry import Context, Verdict
+from wscheck.runner import Observation
+
+__all__ = [
+    "SHRINK_SECONDS",
+    "Budget",
+    "ExampleTimedOut",
+    "LoopBridge",
+    "PropertyFailed",
+    "example_bound",
+    "profile",
+    "run_machine",
+    "run_property",
+]
+
+T = TypeVar("T")
+
+#: Seconds of shrinking allowed after the first failure (see the module docstring): short
+#: over a network, where a stalling app costs a timeout per replay; longer in-process, where
+#: a replay costs about a millisecond and a better shrink is nearly free.
+SHRINK_SECONDS = {"url": 1.0, "asgi": 3.0}
+
+#: How long a cancelled example may take to unwind (close its connections) before the
+#: worker thread stops waiting for it.
+CANCEL_GRACE_SECONDS = 10.0
+
+_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
+           HealthCheck.filter_too_much]
+
+settings.register_profile(
+    "wscheck", deadline=None, phases=_PHASES, suppress_health_check=_HEALTH,
+    report_multiple_bugs=False, print_blob=False)
+settings.register_profile(
+    "wscheck-ci", parent=settings.get_profile("wscheck"), derandomize=True, database=None)
+
+
+def profile() -> settings:
+    """The Hypothesis profile the properties run under: ``wscheck``, or ``wscheck-ci`` when the
+    ``CI`` environment variable is set (derandomized, no example database). Users may register
+    their own profiles under these names to change them."""
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    return settings.get_profile("wscheck-ci" if ci else "wscheck")
+
+
+def example_bound(driver_timeout: float) -> float:
+    """Seconds one generated example may take: far more than its waits add up to, so never
+    reached by an app that answers within the driver's timeout."""
+    return driver_timeout * 20 + 10
+
+
+class PropertyFailed(CheckFailure):
+    """One generated example failed; carries its observation (None when the example never
+    finished) and, for the state machine, the steps that led there."""
+
+    def __init__(self, problem: str, observation: Observation | None,
+                 steps: tuple[str, ...] = ()) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.observation = observation
+        self.steps = steps
+
+
+class ExampleTimedOut(PropertyFailed):
+    """An example outlived :func:`example_bound` and was cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"a generated example did not finish within {seconds:g}s "
+                         "(it was cancelled): the app answers too slowly", None)
+
+
+@dataclass
+class Budget:
+    """Tracks the smallest failure so far and ends shrinking when time runs out."""
+
+    seconds: float
+    first_failure: float | None = None
+    best_key: str | None = None
+    best: PropertyFailed | None = None
+    calls: int = 0
+
+    @classmethod
+    def for_driver(cls, kind: str) -> Budget:
+        return cls(SHRINK_SECONDS.get(kind, 1.0))
+
+    def spent(self) -> bool:
+        return self.first_failure is not None and \
+            time.monotonic() - self.first_failure > self.seconds
+
+    def failed(self, key: str, failure: PropertyFailed, started: float | None = None) -> None:
+        """Record a failure. The budget starts now, or at ``started`` for an example that
+        timed out: the bound it waited out counts against the budget, so that shrinking does
+        not go on to wait out the bound again and again."""
+        if self.first_failure is None:
+            self.first_failure = time.monotonic() if started is None else started
+        self.best_key, self.best = key, failure
+
+
+class LoopBridge:
+    """Runs coroutines on the check's event loop from Hypothesis's worker thread, each
+    bounded: one that outlives the bound is cancelled and :class:`ExampleTimedOut` raised."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, bound: float) -> None:
+        self.loop = loop
+        self.bound = bound
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        # The bound is kept here, in the worker thread, not with a timer on the loop: a timer
+        # there would keep the in-process driver from ever knowing the app idle.
+        unwound = threading.Event()
+
+        async def guarded() -> T:
+            try:
+                return await coro
+            finally:
+                unwound.set()
+
+        future = asyncio.run_coroutine_threadsafe(guarded(), self.loop)
+        try:
+            return future.result(self.bound)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            # Cancel the task on the loop and wait (bounded) while it unwinds and lets its
+            # connections go, so that nothing of it runs on into the next example.
+            future.cancel()
+            unwound.wait(CANCEL_GRACE_SECONDS)
+            raise ExampleTimedOut(self.bound) from None
+
+
+async def run_property(
+    ctx: Context,
+    check_id: str,
+    strategy: st.SearchStrategy[T],
+    evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
+    examples: int | None = None,
+) -> Verdict:
+    """Run ``evaluate`` on examples of ``strategy`` with Hypothesis; a verdict at the end."""
+    budget = Budget.for_driver(ctx.driver.kind)
+    bridge = LoopBridge(asyncio.get_running_loop(), example_bound(ctx.driver.timeout))
+
+    def body(example: T) -> None:
+        budget.calls += 1
+        key = repr(example)
+        if budget.spent():
+            if key == budget.best_key and budget.best is not None:
+                raise budget.best
+            return  # out of shrinking time: only the smallest failure so far still fails
+        started = time.monotonic()
+        try:
+            failure = bridge.run(evaluate(example))
+        except ExampleTimedOut as exc:
+            budget.failed(key, exc, started)
+            raise
+        if failure is not None:
+            budget.failed(key, failure)
+            raise failure
+
+    test = given(strategy)(body)
+    test = settings(profile(), max_examples=examples or ctx.examples)(test)
+    # One example database entry per check and protocol: replays stay relevant.
+    set_database_key(test, f"{check_id}:{ctx.spec.digest()}".encode())
+
+    def run() -> None:
+        with silenced():
+            test()
+
+    try:
+        await asyncio.to_thread(run)
+    except PropertyFailed as exc:
+        return Verdict(exc.problem, exc.observation, notes=_notes(budget))
+    except Flaky as exc:
+        obs = budget.best.observation if budget.best else None
+        return Verdict(f"the app answered the same conversation differently on a replay: "
+                       f"{str(exc).splitlines()[0]}", obs, notes=_notes(budget))
+    return Verdict()
+
+
+async def run_machine(
+    ctx: Context,
+    factory: Callable[[], RuleBasedStateMachine],
+    budget: Budget,
+    **machine_settings: Any,
+) -> Verdict:
+    """Run a state machine with Hypothesis in a worker thread; a verdict at the end.
+
+    The machine reports a divergence by raising :class:`PropertyFailed` and records it in
+    ``budget``, which also tells it when to stop doing anything (the shrink is over).
+    """
+
+    # Documented to take "anything which returns an instance" when called; annotated as a
+    # class. A factory closes over the run's session, which a class could only hold globally.
+    as_class = cast(type[RuleBasedStateMachine], factory)
+
+    def run() -> None:
+        with silenced():
+            run_state_machine_as_test(as_class, settings=settings(profile(), **machine_settings))
+
+    try:
+        await asyncio.to_thread(run)
+    except PropertyFailed as exc:
+        return _stateful_verdict(exc, budget)
+    except Flaky as exc:
+        if budget.best is not None:  # the shrink budget ran out: report the smallest failure
+            return _stateful_verdict(budget.best, budget)
+        return Verdict(f"the app behaved differently on a replay: {str(exc).splitlines()[0]}")
+    return Verdict()
+
+
+def _notes(budget: Budget) -> tuple[str, ...]:
+    """How hard Hypothesis shrank, and how the failure comes back."""
+    notes = [f"shrunk by Hypothesis over {budget.calls} runs to the minimal failing example "
+             "above"]
+    if profile().database is not None:
+        notes.append("Hypothesis saved it in its example database (.hypothesis/ in the "
+                     "directory pytest runs from): the next run replays it first")
+    return tuple(notes)
+
+
+def _stateful_verdict(failure: PropertyFailed, budget: Budget) -> Verdict:
+    notes = list(_notes(budget))
+    if failure.steps:
+        notes.append("the minimal sequence of steps, over all clients:\n  "
+                     + "\n  ".join(failure.steps[-40:]))
+    return Verdict(failure.problem, failure.observation, notes=tuple(notes))
