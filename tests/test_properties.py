@@ -259,14 +259,18 @@ def timeout_bound(kind: str, timeout: float) -> int:
 STALL_WALL_BOUND = 60.0
 
 
-def test_a_stalling_app_fails_quickly_despite_shrinking() -> None:
+def test_a_stalling_app_fails_quickly_despite_shrinking(monkeypatch: pytest.MonkeyPatch,
+                                                        ) -> None:
     """A defect that costs a full timeout per replay must not multiply into a long run: the
     shrink budget ends it after a handful of timeouts.
 
     The app goes silent after two replies while a sleeping background task keeps a timer
     pending, so the in-process driver cannot know the silence and waits out every timeout,
-    as a network client would.
+    as a network client would. The budget is the network's 1 s here: with the in-process
+    3 s, this defect's whole shrink (8 timeouts, ``benchmarks/stalling.py``) fits in it, and
+    the bound would not tell a budget from none.
     """
+    monkeypatch.setitem(SHRINK_SECONDS, "asgi", 1.0)
     app = echo_mutant(lambda m, b: PREFIX + m if len(b) < 2 else None)
 
     async def main() -> tuple[Verdict, CountingDriver, float]:
