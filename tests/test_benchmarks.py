@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # every benchmark, at tiny sizes; CI runs it
 
 KEYS = [
     "raw_asgi_rt_per_s", "wscheck_asgi_rt_per_s", "httpx_ws_asgi_rt_per_s",

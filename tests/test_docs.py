@@ -101,3 +101,15 @@ def test_the_distribution_is_pytest_wscheck_and_keeps_the_wscheck_names() -> Non
     points = {(e.group, e.name): e.value for e in dist.entry_points}
     assert points[("console_scripts", "wscheck")] == "wscheck.cli:main"
     assert points[("pytest11", "wscheck")] == "wscheck.plugin"
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    """One test command: the README gives ``scripts/test``, and CI runs exactly that (with
+    ``CI=true``), every test included, so a newcomer's run is CI's run."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "```sh\nscripts/test\n```" in readme
+    ci = [line for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+          if line and not line.startswith("#")]
+    assert ci[-1] == 'exec scripts/test "$@"'
+    script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    assert 'python -m pytest -m "slow or not slow" "$@"' in script

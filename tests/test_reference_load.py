@@ -172,6 +172,7 @@ async def reply(ws: ClientConnection) -> str:
     return await recv_text(ws, LOAD_TIMEOUT)
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_a_thousand_simultaneous_conversations() -> None:
     with serve_reference(backlog=2048) as server:
@@ -503,6 +504,7 @@ async def soak(url: str, count: int, window: int = 200,
         assert [await recv_text(ws), await recv_text(ws)] == FAREWELLS
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_soak_memory_growth_is_bounded() -> None:
     with reference_subprocess() as (process, address):
