@@ -1,4 +1,4 @@
-"""The benchmark script runs and reports what the README's performance table is made of.
+"""The benchmark scripts run and report what the README says they measure.
 
 A smoke test with tiny sizes: it checks the shape of the figures and that every concurrent
 session was verified, never a speed (the machine running the tests may be anything).
@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # every benchmark, at tiny sizes; CI runs it
 
 KEYS = [
     "raw_asgi_rt_per_s", "wscheck_asgi_rt_per_s", "httpx_ws_asgi_rt_per_s",
@@ -40,3 +44,23 @@ def test_roundtrip_quick_prints_the_figures_as_its_last_line() -> None:
     curve = figures["cost_curve"]
     assert [p["messages"] for p in curve] == sorted(p["messages"] for p in curve)
     assert all(p["seconds"] > 0 for p in curve)
+
+
+def under_load(*pytest_args: str) -> tuple[int, dict[str, object]]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "under_load.py"), "--hogs", "1",
+         "--limit", "240", "--", "-q", "-p", "no:cacheprovider", *pytest_args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_under_load_reports_the_test_run_beside_a_cpu_bound_process() -> None:
+    status, figures = under_load("tests/test_spec.py", "-k", "digest")
+    assert status == 0
+    assert figures["exit_status"] == 0 and figures["hogs"] == 1
+    assert isinstance(figures["seconds"], float) and figures["seconds"] > 0
+
+
+def test_under_load_passes_on_pytests_exit_status() -> None:
+    status, figures = under_load("tests/test_spec.py", "-k", "no_test_has_this_name")
+    assert status == figures["exit_status"] == pytest.ExitCode.NO_TESTS_COLLECTED

@@ -43,3 +43,74 @@ def test_readme_fixture_example_runs(pytester) -> None:  # type: ignore[no-untyp
     result = pytester.runpytest_subprocess(
         "--wscheck-app", "reference_app:app", "--wscheck-no-suite", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+#: Every document a reader might copy an install line from.
+DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")),
+        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").rglob("*")
+                if p.is_file() and p.suffix in {".md", ".py", ".toml", ".txt", ".sh"})]
+
+
+def pip_install_targets(text: str) -> list[str]:
+    """What each ``pip install`` command in ``text`` installs: its non-option arguments, up to
+    the end of the line or of the shell command, quotes removed."""
+    import re
+    import shlex
+
+    targets = []
+    for match in re.finditer(r"pip3? install\b([^\n`;|&#]*)", text):
+        for word in shlex.split(match.group(1)):
+            if not word.startswith("-"):
+                targets.append(word)
+    return targets
+
+
+def requirement_name(target: str) -> str:
+    """The distribution a pip argument names: ``pytest-wscheck[x]>=1`` -> ``pytest-wscheck``."""
+    import re
+
+    return re.split(r"[\[<>=!~ ;@]", target, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_pip_install_targets_are_read_as_pip_reads_them() -> None:
+    text = "x `pip install -e '.[test]' && y` pip install -U wscheck==1.0\n- run: pip install a b"
+    assert pip_install_targets(text) == [".[test]", "wscheck==1.0", "a", "b"]
+    assert [requirement_name(t) for t in pip_install_targets(text)] == [
+        ".", "wscheck", "a", "b"]
+
+
+def test_no_document_installs_the_unrelated_wscheck_package() -> None:
+    """On PyPI, ``wscheck`` is another project (a whitespace checker): the kit is distributed
+    as ``pytest-wscheck``, and every install line in the docs says so."""
+    offenders = []
+    installs_the_kit = 0
+    for name in DOCS:
+        for target in pip_install_targets((ROOT / name).read_text(encoding="utf-8")):
+            if requirement_name(target) == "wscheck":
+                offenders.append(f"{name}: pip install {target}")
+            installs_the_kit += requirement_name(target) in {"pytest-wscheck", "."}
+    assert offenders == []
+    assert installs_the_kit, "no document says how to install the kit"
+
+
+def test_the_distribution_is_pytest_wscheck_and_keeps_the_wscheck_names() -> None:
+    """The installed metadata: the distribution's name, the ``wscheck`` command and the
+    ``wscheck`` pytest plugin."""
+    from importlib.metadata import distribution
+
+    dist = distribution("pytest-wscheck")
+    points = {(e.group, e.name): e.value for e in dist.entry_points}
+    assert points[("console_scripts", "wscheck")] == "wscheck.cli:main"
+    assert points[("pytest11", "wscheck")] == "wscheck.plugin"
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    """One test command: the README gives ``scripts/test``, and CI runs exactly that (with
+    ``CI=true``), every test included, so a newcomer's run is CI's run."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "```sh\nscripts/test\n```" in readme
+    ci = [line for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+          if line and not line.startswith("#")]
+    assert ci[-1] == 'exec scripts/test "$@"'
+    script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    assert 'python -m pytest -m "slow or not slow" "$@"' in script

@@ -48,6 +48,7 @@ def test_in_process_verdicts(module: str) -> None:
     assert asgi_verdicts(_app(module)) == IN_PROCESS[module]
 
 
+@pytest.mark.slow  # 50 ms per reply, over the whole suite
 def test_slow_replies_pass_with_the_default_timeout() -> None:
     """50 ms before every reply: each wait is per message, so the 2 s timeout is plenty even
     for 50 pipelined messages (2.5 s in all); and an app that sleeps is never taken for idle.

@@ -18,6 +18,8 @@ import pytest
 from tests.servers import ROOT, finish_suite, serve_subprocess, start_suite
 from wscheck.checks import all_checks
 
+pytestmark = pytest.mark.slow  # a whole network suite against a Node.js server; CI runs it
+
 SERVER = ROOT / "tests" / "node" / "server.js"
 PACKAGE = ROOT / "tests" / "node" / "node_modules" / "ws" / "package.json"
 

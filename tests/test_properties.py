@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -19,8 +20,10 @@ from hypothesis import strategies as st
 
 from reference_app import create_app
 from wscheck.checks import CHECKS, Context, Verdict, all_checks
+from wscheck.checks.properties import SHRINK_SECONDS
 from wscheck.drivers.asgi import AsgiDriver, lifespan
-from wscheck.events import ClientClose, Drop, SendText, Silence
+from wscheck.drivers.base import Connection, Driver
+from wscheck.events import ClientClose, Drop, Event, SendText, Silence
 from wscheck.model import expected
 from wscheck.runner import run_conversation
 from wscheck.spec import Spec
@@ -194,36 +197,102 @@ def test_every_property_passes_on_the_reference_app() -> None:
             assert verdict.passed, (check.id, verdict.problem, verdict.observation)
 
 
-def test_a_stalling_app_fails_quickly_despite_shrinking() -> None:
+class _CountingConnection:
+    """A connection that reports every wait that ran out its full timeout to its driver."""
+
+    def __init__(self, connection: Connection, driver: CountingDriver) -> None:
+        self._connection = connection
+        self._driver = driver
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def _count(self, event: Event | None) -> None:
+        if isinstance(event, Silence) and event.seconds > 0:
+            self._driver.timeouts += 1
+
+    async def receive(self, timeout: float | None = None) -> Event:
+        event = await self._connection.receive(timeout)
+        self._count(event)
+        return event
+
+    async def finish(self, timeout: float | None = None) -> Event | None:
+        event = await self._connection.finish(timeout)
+        self._count(event)
+        return event
+
+
+class CountingDriver:
+    """Delegates to a driver and counts the timeouts waited out in full.
+
+    A stalling app costs one timeout per replay, so the number of timeouts a failing property
+    run waits is what the shrink budget bounds. Unlike the run's wall time, that count does
+    not grow when the machine is loaded (a loaded machine only fits fewer replays into the
+    budget), so a test can bound it tightly.
+    """
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self.kind = driver.kind
+        self.target = driver.target
+        self.timeout = driver.timeout
+        self.timeouts = 0
+
+    async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
+                      cookies: Sequence[tuple[str, str]] = ()) -> Connection:
+        connection = await self._driver.connect(path, query, cookies)
+        return _CountingConnection(connection, self)  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        await self._driver.aclose()
+
+
+def timeout_bound(kind: str, timeout: float) -> int:
+    """Timeouts a failing run may wait: one for the first failure, as many as fit in the
+    shrink budget, one the budget overruns by, and one of slack."""
+    return 1 + int(SHRINK_SECONDS[kind] / timeout) + 1 + 1
+
+
+#: Wall-time bound on a failing property run whose timeouts the tests bound by count: only
+#: "it ends", with room for a machine running two other CPU-bound processes (a quiet run takes
+#: 3-5 s). How fast it ends is measured by ``benchmarks/stalling.py``.
+STALL_WALL_BOUND = 60.0
+
+
+def test_a_stalling_app_fails_quickly_despite_shrinking(monkeypatch: pytest.MonkeyPatch,
+                                                        ) -> None:
     """A defect that costs a full timeout per replay must not multiply into a long run: the
-    shrink budget ends it within a few seconds of the first failure.
+    shrink budget ends it after a handful of timeouts.
 
     The app goes silent after two replies while a sleeping background task keeps a timer
     pending, so the in-process driver cannot know the silence and waits out every timeout,
-    as a network client would.
+    as a network client would. The budget is the network's 1 s here: with the in-process
+    3 s, this defect's whole shrink (8 timeouts, ``benchmarks/stalling.py``) fits in it, and
+    the bound would not tell a budget from none.
     """
+    monkeypatch.setitem(SHRINK_SECONDS, "asgi", 1.0)
     app = echo_mutant(lambda m, b: PREFIX + m if len(b) < 2 else None)
 
-    async def main() -> tuple[Verdict, float]:
+    async def main() -> tuple[Verdict, CountingDriver, float]:
         sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
         async with lifespan(app) as wrapped:
-            driver = AsgiDriver(wrapped, timeout=0.5)
+            driver = CountingDriver(AsgiDriver(wrapped, timeout=0.5))
             start = time.monotonic()
             verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 100))
             elapsed = time.monotonic() - start
             sleeper.cancel()
             await driver.aclose()
-            return verdict, elapsed
+            return verdict, driver, elapsed
 
-    verdict, elapsed = asyncio.run(main())
+    verdict, driver, elapsed = asyncio.run(main())
     assert not verdict.passed
     assert verdict.observation is not None
     # Bounded shrinking may stop short of the minimum, but what it reports is a real failure:
     # a third message met with silence.
     assert len(sent(verdict)) >= 3, sent(verdict)
     assert any(isinstance(e, Silence) for e in verdict.observation.observed)
-    # First failure (one timeout), a 1 s shrink budget, one timeout overrun, some slack.
-    assert elapsed < 6, f"the failing property run took {elapsed:.1f}s"
+    assert 1 <= driver.timeouts <= timeout_bound("asgi", 0.5), driver.timeouts
+    assert elapsed < STALL_WALL_BOUND, f"the failing property run took {elapsed:.1f}s"
 
 
 # --- the model and the reference app are two readings of one brief -------------------------
@@ -292,17 +361,18 @@ def test_a_stalling_server_fails_quickly_over_the_network() -> None:
 
     app = echo_mutant(lambda m, b: PREFIX + m if len(b) < 2 else None)
 
-    async def main(address: str) -> tuple[Verdict, float]:
-        driver = UrlDriver(f"ws://{address}", timeout=0.5, quiet_window=0.1)
+    async def main(address: str) -> tuple[Verdict, CountingDriver, float]:
+        driver = CountingDriver(UrlDriver(f"ws://{address}", timeout=0.5, quiet_window=0.1))
         try:
             start = time.monotonic()
             verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 25))
-            return verdict, time.monotonic() - start
+            return verdict, driver, time.monotonic() - start
         finally:
             await driver.aclose()
 
     with serve_uvicorn(app) as address:
-        verdict, elapsed = asyncio.run(main(address))
+        verdict, driver, elapsed = asyncio.run(main(address))
     assert not verdict.passed
     assert len(sent(verdict)) >= 3, sent(verdict)
-    assert elapsed < 8, f"the failing property run took {elapsed:.1f}s over the network"
+    assert 1 <= driver.timeouts <= timeout_bound("url", 0.5), driver.timeouts
+    assert elapsed < STALL_WALL_BOUND, f"the failing run took {elapsed:.1f}s over the network"

@@ -351,6 +351,7 @@ def test_junit_names_cases_by_check_id_and_carries_the_failure(kit: pytest.Pytes
     assert "wscheck_record" not in names  # the report's record stays out of the XML
 
 
+@pytest.mark.slow  # xdist workers start slowly
 def test_xdist_controller_writes_the_same_report(kit: pytest.Pytester) -> None:
     selection = "echo.exact or echo.whitespace or echo.newlines or auth.token"
     result = run(kit, "--wscheck-app", "wsapps:stripping_app", "--wscheck-report", "x.json",

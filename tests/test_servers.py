@@ -40,6 +40,9 @@ from wscheck.checks import all_checks
 from wscheck.drivers.url import UrlDriver
 from wscheck.events import Accepted, Closed, Event
 
+#: The server matrix: a minute or two of subprocess servers; CI runs it (see the README).
+pytestmark = pytest.mark.slow
+
 CHECK_IDS = [c.id for c in all_checks()]
 SLOW = ("prop.concurrent", "prop.stateful")
 LEAN = ("--wscheck-examples=5", "--wscheck-quiet-window=0.05")

@@ -13,6 +13,8 @@ from tests.servers import ROOT, SuiteRun, parse_suite
 from tests.test_broken_apps import EXPECTED, Expect
 from wscheck.checks import all_checks
 
+pytestmark = pytest.mark.slow  # xdist workers start slowly; CI runs these
+
 #: What may fail, what must: nothing for the reference app; for the broken app (MUST failures
 #: of fixed and property checks) what the table of tests/test_broken_apps.py says.
 TARGETS = {

@@ -313,7 +313,7 @@ def _kit_version() -> str:
     try:
         from importlib.metadata import version
 
-        return version("wscheck")
+        return version("pytest-wscheck")  # the distribution; "wscheck" on PyPI is another
     except Exception:  # pragma: no cover - not installed (a checkout on sys.path)
         from wscheck import __version__
 
