@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="print the protocol as an AsyncAPI 3.0 document (JSON) instead")
 
     sub.add_parser("checks", help="print the check catalogue (Markdown)")
+    sub.add_parser("load", help="conformance under load, on Locust (wscheck load --help)")
     return parser
 
 
@@ -185,7 +186,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wscheck`` console script; returns the exit status."""
-    args = _parser().parse_args(argv)
+    if (given := list(sys.argv[1:] if argv is None else argv))[:1] == ["load"]:
+        from wscheck.load import main as load  # its own options: see wscheck/load/cli.py
+        return load(given[1:])
+    args = _parser().parse_args(given)
     try:
         if args.command == "run":
             return _run(args)
