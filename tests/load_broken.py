@@ -11,6 +11,7 @@ and the tests check that the suite stays below them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -57,10 +58,8 @@ class Crosstalk(Counting):
         if (last is not None and last[1] is not conn and now - last[0] < self.window
                 and self.open >= self.crowd):
             self.misrouted += 1
-            try:
+            with contextlib.suppress(ClientGone, RuntimeError):  # gone: the reply is lost
                 await last[1].send_text(text)
-            except (ClientGone, RuntimeError):
-                pass  # that client has gone: the reply is lost
             return
         await conn.send_text(text)
 

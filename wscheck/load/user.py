@@ -38,6 +38,7 @@ from locust.runners import WorkerRunner
 
 from wscheck.load.wire import GeventDriver, run_blocking
 from wscheck.load.workload import (
+    POOL_SIZE,
     Example,
     Workload,
     difference,
@@ -90,12 +91,20 @@ def _spec(path: str) -> Spec:
 
 _drawing = gevent.lock.Semaphore()
 
+#: Conversations per generator drawn before the first user starts, and then in each batch of
+#: the background greenlet that grows the pool to ``POOL_SIZE`` while users run.
+FIRST_BATCH = 10
+
 
 def _workload(spec_path: str, long_messages: bool, seed: int, given: str) -> Workload:
     """One pool per worker process: read from ``--wscheck-conversations`` (``wscheck load``
-    draws it once for all its processes), else drawn by the first user that starts (a few
-    seconds, yielding after each conversation so that heartbeats still reach the master);
-    the other users wait for it, since Hypothesis must not draw in two greenlets at once."""
+    draws it once for all its processes), else drawn here from the kit's generators.
+
+    Drawing a full pool takes seconds of CPU, which would eat a short run (and, without a
+    pause, the worker's heartbeats to the master). So the first user draws a small batch and
+    a background greenlet draws the rest in batches, yielding after each conversation. Only
+    one greenlet draws at a time: Hypothesis's generation is not re-entrant.
+    """
     with _drawing:
         return _draw(spec_path, long_messages, seed, given)
 
@@ -105,8 +114,20 @@ def _draw(spec_path: str, long_messages: bool, seed: int, given: str) -> Workloa
     spec = _spec(spec_path)
     if given:
         return Workload.of(spec, read_conversations(Path(given)))
-    return Workload.generate(spec, long_messages=long_messages,
-                             seed=None if seed < 0 else seed, pause=gevent.sleep)
+
+    def batch(number: int) -> Workload:
+        return Workload.generate(spec, size=FIRST_BATCH, long_messages=long_messages,
+                                 seed=None if seed < 0 else seed + number, pause=gevent.sleep)
+
+    workload = batch(0)
+
+    def grow() -> None:
+        for number in range(1, POOL_SIZE // FIRST_BATCH):
+            with _drawing:
+                workload.add(batch(number))
+
+    gevent.spawn(grow)
+    return workload
 
 
 class WscheckUser(User):

@@ -48,6 +48,7 @@ from wscheck.strategies import auth_conversations, echo_conversations
 
 __all__ = [
     "KINDS",
+    "POOL_SIZE",
     "Example",
     "Workload",
     "conversation_from_json",
@@ -235,7 +236,7 @@ class Workload:
     """Conversations sorted by kind; each draw picks a kind at random, then one of its
     conversations, so every kind gets about the same share of the load."""
 
-    pools: Mapping[str, Sequence[Conversation]]
+    pools: dict[str, list[Conversation]]
 
     @classmethod
     def generate(cls, spec: Spec, *, size: int = POOL_SIZE, long_messages: bool = False,
@@ -268,6 +269,12 @@ class Workload:
     def conversations(self) -> list[Conversation]:
         """Every conversation of the workload, kind after kind."""
         return [c for pool in self.pools.values() for c in pool]
+
+    def add(self, other: Workload) -> None:
+        """Add ``other``'s conversations to these pools (a pool that grows while it is used:
+        under gevent nothing else runs during the append)."""
+        for kind, pool in other.pools.items():
+            self.pools.setdefault(kind, []).extend(pool)
 
     def draw(self, rng: random.Random) -> tuple[str, Conversation]:
         kind = rng.choice(list(self.pools))
