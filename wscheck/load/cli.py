@@ -176,7 +176,7 @@ def locust_command(options: LoadOptions, conversations: Path, summary: Path) -> 
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
         "--host", options.url, "--users", str(options.users),
-        "--spawn-rate", f"{options.spawn_rate:g}", "--run-time", f"{options.run_time:g}s",
+        "--spawn-rate", f"{options.spawn_rate:g}", "--run-time", f"{int(options.run_time)}s",
         "--stop-timeout", "0", "--loglevel", "WARNING",
         "--wscheck-timeout", f"{options.timeout:g}",
         "--wscheck-quiet-window", f"{options.quiet_window:g}",
