@@ -328,7 +328,7 @@ def sessions(address: str, server_pid: int, pool_file: Path, users: int, hold: f
     """``users`` Locust users, each conversation held open ``hold`` seconds by its quiet
     window; the server's peak of open sessions, and memory per session."""
     ramp = users / spawn_rate
-    hold = max(hold, ramp + 30)  # the first users still hold when the last ones start
+    hold = max(hold, ramp + 5)  # the first users still hold when the last ones start
     baseline = run_locust(address, pool_file, 1, 3, quiet=hold, timeout=hold + 30)
     server_before = _rss(server_pid)
     seen = {"peak": 0, "server_rss": server_before}
@@ -364,9 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=10_000,
                         help="users for the concurrent-sessions run (0: skip it)")
-    parser.add_argument("--hold", type=float, default=30.0,
+    parser.add_argument("--hold", type=float, default=70.0,
                         help="seconds each session stays open after its conversation (at "
-                             "least the ramp-up time plus 30 s)")
+                             "least the ramp-up time plus 5 s)")
     parser.add_argument("--spawn-rate", type=float, default=250.0)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     args = parser.parse_args(argv)

@@ -333,3 +333,20 @@ def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
     assert run.returncode == 1, run.stdout + run.stderr
     assert time.monotonic() - started < PROCESS_TIMEOUT
     assert "silence instead of accept" in run.stdout
+
+
+def test_load_benchmark_quick_prints_its_figures_as_its_last_line() -> None:
+    """A smoke run of benchmarks/load.py with tiny sizes: the shape of the figures, and
+    that every session was held and verified; never a speed."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "load.py"), "--quick"],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=PROCESS_TIMEOUT * 2, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    for client in ("locust", "url_driver", "websockets"):
+        assert figures[f"{client}_conversations_per_s"] > 0, client
+        assert figures[f"{client}_conversations_per_cpu_s"] > 0, client
+    assert figures["locust_mismatches"] == 0 and figures["url_driver_mismatches"] == 0
+    assert figures["sessions_peak_open"] == figures["sessions_users"]
+    assert figures["sessions_conversations"] >= figures["sessions_users"]
+    assert figures["sessions_mismatches"] == 0 and figures["sessions_kit_errors"] == 0
