@@ -318,6 +318,13 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
     assert {e["difference"] for e in again["examples"]} >= {want}, (again, replay.stdout)
 
 
+def test_nothing_listening_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    run = wscheck_load("--url", f"ws://127.0.0.1:{free_port()}", "--users", "2", cwd=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr.startswith("wscheck load: nothing answers at ws://127.0.0.1:")
+    assert run.stderr.count("\n") == 1 and "refused" in run.stderr, run.stderr
+
+
 def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
     """A server that accepts TCP and never answers: the run still ends on time, and says
     that nothing was verified."""

@@ -24,7 +24,20 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from wscheck.errors import EXIT_FAILED, EXIT_USAGE, SettingError, UsageError
+from wscheck.errors import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    SettingError,
+    UnspecifiedBehaviour,
+    UsageError,
+)
+from wscheck.load.workload import (
+    Workload,
+    read_conversations,
+    verdict_status,
+    write_conversations,
+)
+from wscheck.spec import Spec, load_spec
 
 __all__ = ["LoadOptions", "main", "parse_options"]
 
@@ -142,15 +155,9 @@ def parse_options(argv: Sequence[str]) -> LoadOptions:
                        args.replay, args.report, args.csv, args.html)
 
 
-def _conversations(options: LoadOptions, into: Path) -> Path:
-    """The conversations every Locust process draws from, as a file: the replayed one, or a
-    pool drawn here once from the kit's generators (rather than in each process, where it
-    would cost every worker a few seconds of its run). A bad spec or replay file is a usage
-    error here, one line, instead of an exception in every worker."""
-    from wscheck.errors import UnspecifiedBehaviour
-    from wscheck.load.workload import Workload, read_conversations, write_conversations
-    from wscheck.spec import Spec, load_spec
-
+def _read_files(options: LoadOptions) -> Spec:
+    """The spec, and a check that the replayed conversation is one it can judge: a bad file
+    is a usage error here, one line, instead of an exception in every Locust worker."""
     spec = load_spec(options.spec) if options.spec else Spec()  # SpecError is a UsageError
     if options.replay:
         try:
@@ -158,6 +165,14 @@ def _conversations(options: LoadOptions, into: Path) -> Path:
         except (ValueError, UnicodeDecodeError, UnspecifiedBehaviour) as exc:
             raise SettingError(f"--replay: {options.replay} is not a conversation this "
                                f"spec can judge: {exc}") from None
+    return spec
+
+
+def _conversations(options: LoadOptions, spec: Spec, into: Path) -> Path:
+    """The conversations every Locust process draws from, as a file: the replayed one, or a
+    pool drawn here once from the kit's generators (rather than in each process, where it
+    would cost every worker a few seconds of its run)."""
+    if options.replay:
         return Path(options.replay).resolve()
     workload = Workload.generate(spec, long_messages=options.long_messages, seed=options.seed)
     write_conversations(into, workload.conversations())
@@ -197,12 +212,31 @@ def locust_command(options: LoadOptions, conversations: Path, summary: Path) -> 
     return command
 
 
+def _reachable(url: str, timeout: float) -> str | None:
+    """Why nothing can be loaded at ``url`` (nothing listening, no such host), or None.
+
+    One TCP connect before Locust starts, so that a wrong address is one line rather than
+    thousands of identical mismatches; like the suite, a target that does not answer at all
+    stops the run once (exit 1)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
 def run(options: LoadOptions) -> int:
     """Run Locust for ``options``, streaming its output, and return the exit status."""
-    from wscheck.load.workload import verdict_status
-
+    spec = _read_files(options)
+    problem = _reachable(options.url, options.timeout)
+    if problem is not None:
+        print(f"wscheck load: nothing answers at {options.url} ({problem}); no load was "
+              "started", file=sys.stderr)
+        return EXIT_FAILED
     with tempfile.TemporaryDirectory(prefix="wscheck-load-") as tmp:
-        conversations = _conversations(options, Path(tmp) / "conversations.json")
+        conversations = _conversations(options, spec, Path(tmp) / "conversations.json")
         summary_path = Path(tmp) / "summary.json"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(locust_command(options, conversations, summary_path),

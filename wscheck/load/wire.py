@@ -71,6 +71,12 @@ def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("the conversation awaited an event loop; the gevent client never does")
 
 
+def _reason(exc: OSError) -> str:
+    """``connection refused``: the OS's words, whatever wraps them (gevent keeps only args)."""
+    words = exc.strerror or next((a for a in exc.args if isinstance(a, str)), None)
+    return (words or type(exc).__name__).lower()
+
+
 def _cookie_header(cookies: Sequence[tuple[str, str]]) -> bytes:
     """``a=1; session=`` in the conversation's order, unquoted (what browsers send)."""
     return "; ".join(f"{name}={value}" for name, value in cookies).encode("utf-8")
@@ -148,7 +154,7 @@ class GeventConnection:
             return False
         except OSError as exc:
             self._end(TransportError(
-                f"connection reset without a close frame (1006): {exc.strerror or exc!r}"))
+                f"connection reset without a close frame (1006): {_reason(exc)}"))
             self._release()
             return True
         if not data:
@@ -273,7 +279,7 @@ class GeventDriver:
             return GeventConnection(self, None, ws, Silence(self.timeout))
         except OSError as exc:
             return GeventConnection(self, None, ws, TransportError(
-                f"connect failed: {exc.strerror or exc!r}".lower()))
+                f"connect failed: {_reason(exc)}"))
         self.open_connections += 1
         self.peak_connections = max(self.peak_connections, self.open_connections)
         try:
@@ -284,7 +290,7 @@ class GeventDriver:
             return self._handshake(sock, ws)
         except OSError as exc:
             conn = GeventConnection(self, sock, ws, TransportError(
-                f"handshake failed: {exc.strerror or exc!r}"))
+                f"handshake failed: {_reason(exc)}"))
             return conn
 
     def _handshake(self, sock: socket.socket, ws: WSConnection) -> GeventConnection:
