@@ -25,7 +25,14 @@ from hypothesis import given, settings
 
 from reference_app import create_app
 from tests.load_broken import LOAD_DEFECTS
-from tests.servers import ROOT, finish_suite, free_port, serve_uvicorn, start_suite
+from tests.servers import (
+    ROOT,
+    finish_suite,
+    free_port,
+    make_test_ca,
+    serve_uvicorn,
+    start_suite,
+)
 from wscheck.cli import main as wscheck_main
 from wscheck.drivers.url import UrlDriver
 from wscheck.events import Accepted, ClientClose, Closed, Conversation, Silence, Text
@@ -83,6 +90,7 @@ def wscheck_load(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["--url", "ws://127.0.0.1:1", "--quiet-window", "-1"], "--quiet-window"),
     (["--url", "ws://127.0.0.1:1", "--replay", "no-such-file.json"], "--replay"),
     (["--url", "ws://127.0.0.1:1", "--spec", "no-such-spec.toml"], "--spec"),
+    (["--url", "wss://127.0.0.1:1", "--ca-file", "no-such-ca.pem"], "--ca-file"),
     (["--url", "ws://127.0.0.1:1", "--frobnicate"], "--frobnicate"),
 ])
 def test_bad_options_are_one_line_and_exit_4(argv: list[str], flag: str,
@@ -316,6 +324,27 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
     assert replay.returncode == 1, replay.stdout + replay.stderr
     again = _report(tmp_path / "replay.json")
     assert {e["difference"] for e in again["examples"]} >= {want}, (again, replay.stdout)
+
+
+def test_wss_with_a_private_ca(tmp_path: Path) -> None:
+    """``wss://`` through TLS: verified with ``--ca-file``, and without it the certificate
+    is not trusted, which every conversation reports."""
+    tls = make_test_ca(tmp_path)
+    with serve_uvicorn(create_app(), ssl_certfile=str(tls["cert"]),
+                       ssl_keyfile=str(tls["key"])) as address:
+        url = f"wss://{address}"
+        trusted = wscheck_load("--url", url, "--users", "20", "--run-time", "3s",
+                               "--ca-file", str(tls["ca"]),
+                               "--report", str(tmp_path / "trusted.json"), cwd=tmp_path)
+        untrusted = wscheck_load("--url", url, "--users", "2", "--run-time", "2s",
+                                 "--report", str(tmp_path / "untrusted.json"), cwd=tmp_path)
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    verdict = _report(tmp_path / "trusted.json")
+    assert verdict["conversations"] > 0 and verdict["mismatches"] == 0, verdict
+    assert untrusted.returncode == 1
+    failed = _report(tmp_path / "untrusted.json")
+    assert failed["mismatches"] == failed["conversations"] > 0
+    assert "certificate" in untrusted.stdout, untrusted.stdout[-2000:]
 
 
 def test_nothing_listening_is_one_line_and_exit_1(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ class LoadOptions:
     report: str | None
     csv: str | None
     html: str | None
+    ca_file: str | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,6 +119,8 @@ def parse_options(argv: Sequence[str]) -> LoadOptions:
     add("--seed", type=int, metavar="N", help="seed of the conversation generators")
     add("--replay", metavar="FILE.json", help="run only this conversation (a failing run "
         "writes one per kind of difference and prints the command)")
+    add("--ca-file", metavar="FILE.pem", help="CA bundle to trust for wss:// (default: the "
+        "system's CAs)")
     add("--report", metavar="FILE.json", help="write the verdict as JSON")
     add("--csv", metavar="PREFIX", help="Locust's CSV statistics (PREFIX_stats.csv, ...)")
     add("--html", metavar="FILE.html", help="Locust's HTML report")
@@ -147,12 +150,13 @@ def parse_options(argv: Sequence[str]) -> LoadOptions:
         raise SettingError(f"--timeout must be more than 0, got {args.timeout}")
     if args.quiet_window < 0:
         raise SettingError(f"--quiet-window must be 0 or more, got {args.quiet_window}")
-    for flag, value in (("--spec", args.spec), ("--replay", args.replay)):
+    for flag, value in (("--spec", args.spec), ("--replay", args.replay),
+                        ("--ca-file", args.ca_file)):
         if value is not None and not Path(value).is_file():
             raise SettingError(f"{flag}: no such file: {value}")
     return LoadOptions(args.url, args.users, spawn_rate, run_time, args.processes, args.spec,
                        args.timeout, args.quiet_window, args.long_messages, args.seed,
-                       args.replay, args.report, args.csv, args.html)
+                       args.replay, args.report, args.csv, args.html, args.ca_file)
 
 
 def _read_files(options: LoadOptions) -> Spec:
@@ -205,6 +209,8 @@ def locust_command(options: LoadOptions, conversations: Path, summary: Path) -> 
                     "--master-port", port]
     if options.spec:
         command += ["--wscheck-spec", str(Path(options.spec).resolve())]
+    if options.ca_file:
+        command += ["--wscheck-ca-file", str(Path(options.ca_file).resolve())]
     if options.csv:
         command += ["--csv", options.csv]
     if options.html:

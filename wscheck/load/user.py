@@ -67,6 +67,8 @@ def _options(parser: ArgumentParser) -> None:
                        help="deadline of any single wait (default: 10)")
     group.add_argument("--wscheck-quiet-window", type=float, default=0.1, metavar="SECONDS",
                        help="how long to listen for anything unexpected after a conversation")
+    group.add_argument("--wscheck-ca-file", default="", metavar="FILE.pem",
+                       help="CA bundle to trust for wss:// (default: the system's CAs)")
     group.add_argument("--wscheck-long-messages", action="store_true", default=False,
                        help="keep the echo generator's 64 KiB messages")
     group.add_argument("--wscheck-seed", type=int, default=-1, metavar="N",
@@ -151,7 +153,8 @@ class WscheckUser(User):
         self._driver = GeventDriver(self.host,
                                     timeout=float(_option(env, "wscheck_timeout", 10.0)),
                                     quiet_window=float(_option(env, "wscheck_quiet_window",
-                                                               0.1)))
+                                                               0.1)),
+                                    ca_file=_option(env, "wscheck_ca_file", "") or None)
         self._rng = random.Random()
 
     @task
