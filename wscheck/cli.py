@@ -31,7 +31,7 @@ from wscheck.spec import Spec
 __all__ = ["catalogue", "main", "terminal_catalogue"]
 
 REFERENCE_APP = "reference_app:app"
-COMMANDS = ("run", "replay", "serve", "spec", "checks")
+COMMANDS = ("run", "replay", "serve", "spec", "checks", "load")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
                                            "each checks")
     checks.add_argument("--markdown", action="store_true",
                         help="print the catalogue as Markdown (docs/checks.md is this)")
+    sub.add_parser("load", help="conformance under load, on Locust (wscheck load --help)",
+                   add_help=False)
     return parser
 
 
@@ -229,6 +231,10 @@ def _replay(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wscheck`` console script; returns the exit status."""
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["load"]:
+        from wscheck.load import main as load  # its own options: see wscheck/load/cli.py
+
+        return load(words[1:])
     command = words[0] if words and words[0] in COMMANDS else None
     pytest_args: list[str] = []
     if command == "run" and "--" in words:

@@ -1,0 +1,388 @@
+"""Conformance under load (``wscheck load``, ``wscheck.load``): options, the workload, the
+gevent client against the kit's own driver, the reference app under a few hundred users,
+a Locust master with two workers as separate processes, and servers that are wrong only
+under load (``tests/load_broken.py``).
+
+Every Locust run is bounded twice (``--run-time`` and a subprocess timeout), listens and
+connects on 127.0.0.1 only, and stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from reference_app import create_app
+from tests.load_broken import LOAD_DEFECTS
+from tests.servers import (
+    ROOT,
+    finish_suite,
+    free_port,
+    make_test_ca,
+    serve_uvicorn,
+    start_suite,
+)
+from wscheck.cli import main as wscheck_main
+from wscheck.drivers.url import UrlDriver
+from wscheck.events import Accepted, ClientClose, Closed, Conversation, Silence, Text
+from wscheck.load import main as load_main
+from wscheck.load.wire import GeventDriver, run_blocking
+from wscheck.load.workload import (
+    KINDS,
+    Workload,
+    conversation_from_json,
+    conversation_to_json,
+    difference,
+    kind_of,
+)
+from wscheck.runner import Observation, run_conversation
+from wscheck.spec import Spec
+from wscheck.strategies import conversations
+
+# Locust is looked for, not imported: importing it monkey-patches this process for gevent.
+if importlib.util.find_spec("locust") is None:  # pragma: no cover - the test extra has it
+    pytest.skip("the load extra is not installed: pip install 'pytest-wscheck[load]'",
+                allow_module_level=True)
+
+#: Bound of any ``wscheck load`` or Locust process in these tests.
+PROCESS_TIMEOUT = 120.0
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def wscheck_load(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``wscheck load ARGS`` as a user runs it, in a process of its own, bounded."""
+    return subprocess.run([sys.executable, "-m", "wscheck", "load", *args], cwd=cwd,
+                          env=_env(), capture_output=True, text=True, timeout=PROCESS_TIMEOUT,
+                          stdin=subprocess.DEVNULL)
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, flag", [
+    ([], "--url"),
+    (["--url", "http://127.0.0.1:1"], "--url"),
+    (["--url", "127.0.0.1:8000"], "--url"),
+    (["--url", "ws://127.0.0.1:1/?a=1"], "--url"),
+    (["--url", "ws://127.0.0.1:1", "--users", "0"], "--users"),
+    (["--url", "ws://127.0.0.1:1", "--users", "many"], "--users"),
+    (["--url", "ws://127.0.0.1:1", "--spawn-rate", "0"], "--spawn-rate"),
+    (["--url", "ws://127.0.0.1:1", "--run-time", "soon"], "--run-time"),
+    (["--url", "ws://127.0.0.1:1", "--run-time", "0s"], "--run-time"),
+    (["--url", "ws://127.0.0.1:1", "--processes", "0"], "--processes"),
+    (["--url", "ws://127.0.0.1:1", "--timeout", "0"], "--timeout"),
+    (["--url", "ws://127.0.0.1:1", "--quiet-window", "-1"], "--quiet-window"),
+    (["--url", "ws://127.0.0.1:1", "--replay", "no-such-file.json"], "--replay"),
+    (["--url", "ws://127.0.0.1:1", "--spec", "no-such-spec.toml"], "--spec"),
+    (["--url", "wss://127.0.0.1:1", "--ca-file", "no-such-ca.pem"], "--ca-file"),
+    (["--url", "ws://127.0.0.1:1", "--frobnicate"], "--frobnicate"),
+])
+def test_bad_options_are_one_line_and_exit_4(argv: list[str], flag: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert load_main(argv) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("wscheck load: ") and err.count("\n") == 1, err
+    assert flag in err
+    assert "Traceback" not in err and "usage:" not in err
+
+
+@pytest.mark.parametrize("content, says", [
+    ("{not json", "--replay"),
+    ('{"path": "/ws", "actions": [["shout", "x"]]}', "not an action"),
+    ('{"path": "/nowhere"}', "no endpoint"),
+])
+def test_bad_replay_file_is_a_usage_error(tmp_path: Path, content: str, says: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "conversation.json"
+    bad.write_text(content, encoding="utf-8")
+    assert load_main(["--url", "ws://127.0.0.1:1", "--replay", str(bad)]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err
+
+
+def test_bad_spec_file_is_a_usage_error(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[echo]\nnot_a_key = 1\n", encoding="utf-8")
+    assert load_main(["--url", "ws://127.0.0.1:1", "--spec", str(spec)]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not_a_key" in err, err
+
+
+def test_the_wscheck_command_dispatches_load(capsys: pytest.CaptureFixture[str]) -> None:
+    assert wscheck_main(["load", "--users", "0", "--url", "ws://127.0.0.1:1"]) == 4
+    assert "--users" in capsys.readouterr().err
+
+
+# --- the workload: the kit's generators, sorted by kind --------------------------------------
+
+
+def test_workload_draws_every_kind_from_the_kit_generators() -> None:
+    spec = Spec()
+    workload = Workload.generate(spec, size=40, seed=1)
+    assert list(workload.pools) == list(KINDS)
+    for kind, pool in workload.pools.items():
+        assert pool, kind
+        assert all(kind_of(spec, c) == kind for c in pool)
+    auth = [c for c in workload.conversations() if c.path == spec.auth.url_path()]  # type: ignore[union-attr]
+    shapes = {(any(k == "token" for k, _ in c.query), bool(c.cookies)) for c in auth}
+    assert len(shapes) == 4, "every combination of cookie and token, present or absent"
+
+
+@settings(max_examples=50, deadline=None)
+@given(conversations(Spec()))
+def test_conversations_survive_json(conversation: Conversation) -> None:
+    data = json.loads(json.dumps(conversation_to_json(conversation)))
+    assert conversation_from_json(data) == conversation
+
+
+def test_differences_are_named_by_how_not_what() -> None:
+    conv = Conversation.of("/ws", "a", "b")
+    a, b = Text("接收到的消息是:a"), Text("接收到的消息是:b")
+    cases = {
+        (Accepted(), a, b): None,
+        (Accepted(), Text("接收到的消息是:zzz"), b): (1, "wrong text"),
+        (Accepted(), b, a): (1, "text out of order"),
+        (Accepted(), a, Silence(1.0)): (2, "silence instead of text"),
+        (Accepted(), a): (2, "missing text"),
+        (Accepted(), a, b, Text("more")): (3, "unexpected text"),
+        (Accepted(), a, Closed(1011)): (2, "close 1011 instead of text"),
+    }
+    expected = (Accepted(), a, b)
+    for observed, want in cases.items():
+        obs = Observation(conv, expected, observed)
+        if want is None:
+            assert obs.ok
+        else:
+            assert difference(obs) == want, observed
+
+
+# --- the gevent client is the kit's network driver, observation for observation --------------
+
+
+def test_gevent_client_observes_what_the_kit_driver_observes() -> None:
+    spec = Spec()
+    convs = Workload.generate(spec, size=15, seed=7).conversations()
+    convs.append(Conversation.of("/item/ws", "x"))  # refused: no credentials
+    convs.append(Conversation.of("/ws", b"\x00", ClientClose()))  # binary: 1003
+    with serve_uvicorn(create_app()) as address:
+        url = f"ws://{address}"
+        gevent_driver = GeventDriver(url, timeout=5, quiet_window=0.05)
+        observed = [run_blocking(run_conversation(gevent_driver, spec, c)) for c in convs]
+
+        async def kit() -> list[Observation]:
+            driver = UrlDriver(url, timeout=5, quiet_window=0.05)
+            try:
+                return [await run_conversation(driver, spec, c) for c in convs]
+            finally:
+                await driver.aclose()
+
+        reference = asyncio.run(kit())
+    assert [o.observed for o in observed] == [o.observed for o in reference]
+    assert all(o.ok for o in observed), [o for o in observed if not o.ok][:1]
+    assert gevent_driver.open_connections == 0
+
+
+def test_gevent_client_reports_nothing_listening_as_an_observation() -> None:
+    driver = GeventDriver(f"ws://127.0.0.1:{free_port()}", timeout=2)
+    obs = run_blocking(run_conversation(driver, Spec(), Conversation.of("/ws", "hi")))
+    assert not obs.ok
+    assert "refused" in str(obs.observed[0])
+
+
+# --- whole runs --------------------------------------------------------------------------------
+
+
+def _report(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_reference_app_under_a_few_hundred_users(tmp_path: Path) -> None:
+    with serve_uvicorn(create_app()) as address:
+        run = wscheck_load("--url", f"ws://{address}", "--users", "300", "--spawn-rate", "300",
+                           "--run-time", "5s", "--processes", "2",
+                           "--report", str(tmp_path / "verdict.json"), cwd=tmp_path)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    verdict = _report(tmp_path / "verdict.json")
+    assert verdict["mismatches"] == 0 and verdict["kit_errors"] == 0, output
+    assert verdict["conversations"] >= 100, verdict
+    assert set(verdict["kinds"]) == set(KINDS)
+    assert all(k["conversations"] > 0 for k in verdict["kinds"].values()), verdict
+    # Locust's own statistics, one row per conversation kind, with percentiles.
+    assert "Response time percentiles" in output
+    for kind in KINDS:
+        assert f"WS       {kind}" in output
+    assert "every transcript matched the model" in output
+
+
+def test_master_and_two_workers_give_one_merged_verdict(tmp_path: Path) -> None:
+    """Plain ``locust`` with the one-line locustfile of docs/load.md: a master and two
+    workers as separate processes, which draw their own conversations."""
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text("from wscheck.load.user import WscheckUser  # noqa: F401\n",
+                          encoding="utf-8")
+    port = str(free_port())
+    summary = tmp_path / "summary.json"
+    locust = [sys.executable, "-m", "locust", "-f", str(locustfile)]
+    with serve_uvicorn(create_app()) as address:
+        master = subprocess.Popen(
+            [*locust, "--master", "--headless", "--expect-workers", "2", "--users", "60",
+             "--spawn-rate", "60", "--run-time", "8s", "--master-bind-host", "127.0.0.1",
+             "--master-bind-port", port, "--host", f"ws://{address}", "--only-summary",
+             "--csv", str(tmp_path / "stats"), "--wscheck-summary", str(summary)],
+            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, stdin=subprocess.DEVNULL)
+        workers = [subprocess.Popen(
+            [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+            cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL) for _ in range(2)]
+        try:
+            output, _ = master.communicate(timeout=PROCESS_TIMEOUT)
+            for worker in workers:
+                worker.wait(timeout=30)
+        finally:
+            for process in (master, *workers):
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    assert master.returncode == 0, output
+    assert "2 workers connected" in output, output
+    verdict = _report(summary)
+    assert verdict["conversations"] > 0 and verdict["mismatches"] == 0, verdict
+    # The same merged counts are in Locust's CSV report, per conversation kind.
+    csv_rows = (tmp_path / "stats_stats.csv").read_text(encoding="utf-8").splitlines()
+    counted = {row.split(",")[1]: int(row.split(",")[2]) for row in csv_rows[1:]
+               if row.startswith("WS,")}
+    assert counted == {k: v["conversations"] for k, v in verdict["kinds"].items()}
+
+
+# --- servers wrong only under load ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(LOAD_DEFECTS))
+def test_load_only_defect_passes_the_ordinary_suite(name: str, tmp_path: Path) -> None:
+    factory, _, _ = LOAD_DEFECTS[name]
+    app = factory()
+    with serve_uvicorn(app) as address:
+        run = finish_suite(start_suite(f"ws://{address}", tmp_path), tmp_path)
+    assert run.returncode == 0 and not run.failing(), run.output[-3000:]
+    # The suite stays below the thresholds, with a margin: what it passes is not luck.
+    assert app.peak * 2 <= getattr(app, "crowd", app.peak * 2), app.peak
+    assert app.sessions * 2 <= getattr(app, "after", app.sessions * 2), app.sessions
+
+
+@pytest.mark.parametrize("name", sorted(LOAD_DEFECTS))
+def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
+        name: str, tmp_path: Path) -> None:
+    factory, want, kinds = LOAD_DEFECTS[name]
+    app = factory()
+    with serve_uvicorn(app) as address:
+        url = f"ws://{address}"
+        run = wscheck_load("--url", url, "--users", "200", "--spawn-rate", "200",
+                           "--run-time", "6s", "--timeout", "2",
+                           "--report", str(tmp_path / "verdict.json"), cwd=tmp_path)
+        output = run.stdout + run.stderr
+        assert run.returncode == 1, output
+        verdict = _report(tmp_path / "verdict.json")
+        assert verdict["kit_errors"] == 0, output
+        assert 0 < verdict["mismatches"] < verdict["conversations"], verdict
+        examples = [e for e in verdict["examples"] if e["difference"] == want]
+        assert examples, [e["difference"] for e in verdict["examples"]]
+        example = examples[0]
+        assert example["kind"] in kinds
+        # Printed as the suite prints a failure, with the command that replays it.
+        assert example["table"] in output and ">>" in example["table"]
+        assert f"replay: {example['replay']}" in output
+        assert json.loads(Path(example["file"]).read_text(encoding="utf-8")) == \
+            example["conversation"]
+        if name == "crosstalk":
+            # Cross-talk needs clients that say different things: one conversation repeated
+            # by every user swaps equal replies, so its replay is the whole run (same seed).
+            return
+        words = shlex.split(example["replay"])
+        assert words[:2] == ["wscheck", "load"]
+        words[words.index("--run-time") + 1] = "5s"
+        replay = wscheck_load(*words[2:], "--timeout", "2",
+                              "--report", str(tmp_path / "replay.json"), cwd=tmp_path)
+    assert replay.returncode == 1, replay.stdout + replay.stderr
+    again = _report(tmp_path / "replay.json")
+    assert {e["difference"] for e in again["examples"]} >= {want}, (again, replay.stdout)
+
+
+def test_wss_with_a_private_ca(tmp_path: Path) -> None:
+    """``wss://`` through TLS: verified with ``--ca-file``, and without it the certificate
+    is not trusted, which every conversation reports."""
+    tls = make_test_ca(tmp_path)
+    with serve_uvicorn(create_app(), ssl_certfile=str(tls["cert"]),
+                       ssl_keyfile=str(tls["key"])) as address:
+        url = f"wss://{address}"
+        trusted = wscheck_load("--url", url, "--users", "20", "--run-time", "3s",
+                               "--ca-file", str(tls["ca"]),
+                               "--report", str(tmp_path / "trusted.json"), cwd=tmp_path)
+        untrusted = wscheck_load("--url", url, "--users", "2", "--run-time", "2s",
+                                 "--report", str(tmp_path / "untrusted.json"), cwd=tmp_path)
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    verdict = _report(tmp_path / "trusted.json")
+    assert verdict["conversations"] > 0 and verdict["mismatches"] == 0, verdict
+    assert untrusted.returncode == 1
+    failed = _report(tmp_path / "untrusted.json")
+    assert failed["mismatches"] == failed["conversations"] > 0
+    assert "certificate" in untrusted.stdout, untrusted.stdout[-2000:]
+
+
+def test_nothing_listening_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    run = wscheck_load("--url", f"ws://127.0.0.1:{free_port()}", "--users", "2", cwd=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr.startswith("wscheck load: nothing answers at ws://127.0.0.1:")
+    assert run.stderr.count("\n") == 1 and "refused" in run.stderr, run.stderr
+
+
+def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
+    """A server that accepts TCP and never answers: the run still ends on time, and says
+    that nothing was verified."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(100)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        run = wscheck_load("--url", f"ws://127.0.0.1:{port}", "--users", "5",
+                           "--run-time", "2s", "--timeout", "1", cwd=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert time.monotonic() - started < PROCESS_TIMEOUT
+    assert "silence instead of accept" in run.stdout
+
+
+def test_load_benchmark_quick_prints_its_figures_as_its_last_line() -> None:
+    """A smoke run of benchmarks/load.py with tiny sizes: the shape of the figures, and
+    that every session was held and verified; never a speed."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "load.py"), "--quick"],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=PROCESS_TIMEOUT * 2, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    for client in ("locust", "url_driver", "websockets"):
+        assert figures[f"{client}_conversations_per_s"] > 0, client
+        assert figures[f"{client}_conversations_per_cpu_s"] > 0, client
+    assert figures["locust_mismatches"] == 0 and figures["url_driver_mismatches"] == 0
+    assert figures["sessions_peak_open"] == figures["sessions_users"]
+    assert figures["sessions_conversations"] >= figures["sessions_users"]
+    assert figures["sessions_mismatches"] == 0 and figures["sessions_kit_errors"] == 0

@@ -1,0 +1,1 @@
+from wscheck.load.user import WscheckUser  # noqa: F401

@@ -1,0 +1,370 @@
+"""What the simulated users do and how their transcripts are judged, without Locust.
+
+Conversations come from the kit's own generators (:mod:`wscheck.strategies`) and are judged
+by the kit's own model through :func:`wscheck.runner.run_conversation`; this module only
+sorts them into *kinds* (Locust's request names) and mismatches into *kinds of difference*
+(Locust's failure messages), and turns conversations and verdicts into JSON and text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.strategies import SearchStrategy
+
+from wscheck.events import (
+    Accepted,
+    Action,
+    AppCrashed,
+    AppExited,
+    Binary,
+    ClientClose,
+    Closed,
+    Conversation,
+    Drop,
+    Event,
+    ProtocolViolation,
+    Refused,
+    SendBytes,
+    SendText,
+    Silence,
+    Text,
+    TransportError,
+    describe,
+)
+from wscheck.model import expected
+from wscheck.render import first_difference, render_conversation, side_by_side
+from wscheck.runner import Observation
+from wscheck.spec import Spec
+from wscheck.strategies import auth_conversations, echo_conversations
+
+__all__ = [
+    "KINDS",
+    "POOL_SIZE",
+    "Example",
+    "Workload",
+    "conversation_from_json",
+    "conversation_to_json",
+    "difference",
+    "kind_of",
+    "read_conversations",
+    "render_example",
+    "render_verdict",
+    "verdict_status",
+    "write_conversations",
+]
+
+#: Conversation kinds, in the order they are reported: Locust's request names.
+KINDS = ("echo", "bye", "credentials", "q")
+
+#: Conversations drawn per generator when a worker builds its pool.
+POOL_SIZE = 300
+
+
+def kind_of(spec: Spec, conversation: Conversation) -> str:
+    """``echo`` / ``bye`` on the echo endpoint (``bye`` when the bye word is sent), and
+    ``credentials`` / ``q`` on the credentials endpoint (``q`` when ``q`` is in the query)."""
+    echo, auth = spec.echo, spec.auth
+    if echo is not None and conversation.path == echo.url_path():
+        said_bye = bool(echo.bye) and SendText(echo.bye or "") in conversation.actions
+        return "bye" if said_bye else "echo"
+    if auth is not None and any(name == auth.q for name, _ in conversation.query):
+        return "q"
+    return "credentials"
+
+
+def _name(event: Event | None) -> str:
+    match event:
+        case None:
+            return "nothing"
+        case Accepted():
+            return "accept"
+        case Text():
+            return "text"
+        case Binary():
+            return "binary"
+        case Closed(code):
+            return f"close {code}"
+        case Refused():
+            return "refusal"
+        case Silence():
+            return "silence"
+        case TransportError():
+            return "transport error"
+        case AppCrashed() | AppExited() | ProtocolViolation():
+            return "app failure"
+
+
+def difference(observation: Observation) -> tuple[int, str]:
+    """Where the transcripts first differ and a short, stable name for how.
+
+    The name is what groups mismatches (one example kept per name and kind), so it says
+    *how* the transcript differs, never *what* it held: ``wrong text`` (a text this
+    conversation should never get, as from cross-talk), ``text out of order``, ``silence
+    instead of text``, ``close 1001 instead of close 1000``, ``missing text``, ...
+    """
+    expected, observed = observation.expected, observation.observed
+    index = first_difference(expected, observed)
+    if index is None:
+        raise ValueError("the transcripts are equal")
+    want = expected[index] if index < len(expected) else None
+    got = observed[index] if index < len(observed) else None
+    if isinstance(want, Text) and isinstance(got, Text):
+        return index, "text out of order" if got in expected else "wrong text"
+    if want is None:
+        return index, f"unexpected {_name(got)}"
+    if got is None:
+        return index, f"missing {_name(want)}"
+    return index, f"{_name(got)} instead of {_name(want)}"
+
+
+# --- conversations as JSON (for replay, and to cross from a worker to the master) ---------
+
+
+def _action_to_json(action: Action) -> list[Any]:
+    match action:
+        case SendText(text):
+            return ["text", text]
+        case SendBytes(data):
+            return ["bytes", base64.b64encode(data).decode("ascii")]
+        case ClientClose(code):
+            return ["close", code]
+        case Drop(in_flight):
+            return ["drop", in_flight]
+    raise TypeError(f"not an action: {action!r}")  # pragma: no cover
+
+
+def _action_from_json(item: Any) -> Action:
+    match item:
+        case ["text", str(text)]:
+            return SendText(text)
+        case ["bytes", str(data)]:
+            return SendBytes(base64.b64decode(data))
+        case ["close", int(code)]:
+            return ClientClose(code)
+        case ["drop", bool(in_flight)]:
+            return Drop(in_flight)
+    raise ValueError(f"not an action: {item!r}")
+
+
+def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
+    """A conversation as plain JSON values; :func:`conversation_from_json` reads it back."""
+    return {
+        "path": conversation.path,
+        "actions": [_action_to_json(a) for a in conversation.actions],
+        "query": [list(p) for p in conversation.query],
+        "cookies": [list(p) for p in conversation.cookies],
+        "pipelined": conversation.pipelined,
+    }
+
+
+def _pairs(value: Any, what: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            for p in value):
+        raise ValueError(f"{what} must be a list of [name, value] string pairs")
+    return tuple((p[0], p[1]) for p in value)
+
+
+def conversation_from_json(data: Any) -> Conversation:
+    """Read a conversation written by :func:`conversation_to_json`; ``ValueError`` says what
+    is wrong with anything else."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("path"), str):
+        raise ValueError("a conversation is a JSON object with a \"path\" string")
+    actions = data.get("actions", [])
+    if not isinstance(actions, list):
+        raise ValueError("\"actions\" must be a list")
+    pipelined = data.get("pipelined", False)
+    if not isinstance(pipelined, bool):
+        raise ValueError("\"pipelined\" must be true or false")
+    return Conversation(data["path"], tuple(_action_from_json(a) for a in actions),
+                        _pairs(data.get("query", []), "\"query\""),
+                        _pairs(data.get("cookies", []), "\"cookies\""), pipelined)
+
+
+def read_conversations(path: Path) -> list[Conversation]:
+    """Conversations from a JSON file: a list of them, or a single one (a replay)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise ValueError("the list of conversations is empty")
+    return [conversation_from_json(item) for item in items]
+
+
+def write_conversations(path: Path, conversations: Sequence[Conversation]) -> None:
+    """Write conversations for :func:`read_conversations`."""
+    path.write_text(json.dumps([conversation_to_json(c) for c in conversations],
+                               ensure_ascii=False), encoding="utf-8")
+
+
+# --- the pool of conversations each worker draws from ---------------------------------------
+
+
+def _collect(strategy: SearchStrategy[Conversation], count: int, seed: int | None,
+             pause: Callable[[], object] | None) -> list[Conversation]:
+    """``count`` conversations drawn by Hypothesis from ``strategy`` (its own generation,
+    without shrinking or an example database: this is sampling, not a property).
+
+    ``pause`` is called after each one: under gevent it yields, so that a Locust worker
+    keeps sending its heartbeats to the master while it draws (a few seconds)."""
+    drawn: list[Conversation] = []
+
+    @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(conversation: Conversation) -> None:
+        drawn.append(conversation)
+        if pause is not None:
+            pause()
+
+    if seed is not None:
+        collect = hypothesis_seed(seed)(collect)
+    collect()
+    return drawn
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Conversations sorted by kind; each draw picks a kind at random, then one of its
+    conversations, so every kind gets about the same share of the load."""
+
+    pools: dict[str, list[Conversation]]
+
+    @classmethod
+    def generate(cls, spec: Spec, *, size: int = POOL_SIZE, long_messages: bool = False,
+                 seed: int | None = None,
+                 pause: Callable[[], object] | None = None) -> Workload:
+        """Draw ``size`` conversations from each of the kit's generators the spec has an
+        endpoint for. ``long_messages`` keeps the 64 KiB messages of the echo generator
+        (off by default: under load they measure bandwidth, not conformance). ``pause``: see
+        :func:`_collect`."""
+        drawn: list[Conversation] = []
+        if spec.echo is not None:
+            drawn += _collect(echo_conversations(spec, long=long_messages), size, seed,
+                              pause)
+        if spec.auth is not None:
+            drawn += _collect(auth_conversations(spec), size, seed, pause)
+        return cls.of(spec, drawn)
+
+    @classmethod
+    def of(cls, spec: Spec, conversations: Sequence[Conversation]) -> Workload:
+        """A workload of exactly these conversations (``--replay`` runs one)."""
+        pools: dict[str, list[Conversation]] = {}
+        for conversation in conversations:
+            expected(spec, conversation)  # UnspecifiedBehaviour for one the model cannot judge
+        for conversation in conversations:
+            pools.setdefault(kind_of(spec, conversation), []).append(conversation)
+        if not pools:
+            raise ValueError("the spec has no endpoint to talk to")
+        return cls({k: pools[k] for k in sorted(pools, key=_kind_order)})
+
+    def conversations(self) -> list[Conversation]:
+        """Every conversation of the workload, kind after kind."""
+        return [c for pool in self.pools.values() for c in pool]
+
+    def add(self, other: Workload) -> None:
+        """Add ``other``'s conversations to these pools (a pool that grows while it is used:
+        under gevent nothing else runs during the append)."""
+        for kind, pool in other.pools.items():
+            self.pools.setdefault(kind, []).extend(pool)
+
+    def draw(self, rng: random.Random) -> tuple[str, Conversation]:
+        kind = rng.choice(list(self.pools))
+        return kind, rng.choice(self.pools[kind])
+
+
+def _kind_order(kind: str) -> int:
+    return KINDS.index(kind) if kind in KINDS else len(KINDS)
+
+
+# --- verdicts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    """The first mismatch of one kind of difference, as it crosses from worker to master."""
+
+    kind: str
+    difference: str
+    index: int
+    conversation: dict[str, Any]
+    table: str
+
+    @classmethod
+    def of(cls, kind: str, observation: Observation) -> Example:
+        index, name = difference(observation)
+        return cls(kind, name, index, conversation_to_json(observation.conversation),
+                   side_by_side(observation.expected, observation.observed))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "difference": self.difference, "index": self.index,
+                "conversation": self.conversation, "table": self.table}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Example:
+        return cls(str(data["kind"]), str(data["difference"]), int(data["index"]),
+                   dict(data["conversation"]), str(data["table"]))
+
+
+def failure_message(kind: str, observation: Observation) -> str:
+    """Locust's failure message for a mismatch: the first difference, named stably so that
+    Locust's failure table groups alike mismatches into one row."""
+    index, name = difference(observation)
+    got = observation.observed[index] if index < len(observation.observed) else None
+    detail = f" ({describe(got)})" if isinstance(got, (Closed, TransportError, Refused)) else ""
+    return f"{name}{detail}"
+
+
+def render_example(example: Example, replay: str | None = None) -> str:
+    """One example as the suite prints a failure: the conversation, then the transcripts
+    side by side with the first difference marked, then how to replay it."""
+    conversation = conversation_from_json(example.conversation)
+    lines = [f"[{example.kind}] {example.difference} (first difference at event "
+             f"{example.index})", "", "conversation:", render_conversation(conversation), "",
+             example.table]
+    if replay:
+        lines += ["", f"replay: {replay}"]
+    return "\n".join(lines)
+
+
+def dumps_conversation(conversation: Conversation) -> str:
+    """The conversation as one line of JSON (what ``--replay`` reads)."""
+    return json.dumps(conversation_to_json(conversation), ensure_ascii=False)
+
+
+def render_verdict(summary: Mapping[str, Any]) -> str:
+    """wscheck's verdict under Locust's statistics: how many conversations ran, how many
+    transcripts differed from the model (per kind), and the first example of each kind of
+    difference."""
+    kinds: Mapping[str, Mapping[str, int]] = summary["kinds"]
+    lines = ["", "wscheck verdict", "=" * 15]
+    for kind in sorted(kinds, key=_kind_order):
+        counts = kinds[kind]
+        lines.append(f"{kind:<12} {counts['conversations']:>9} conversations "
+                     f"{counts['mismatches']:>9} differed from the model")
+    lines.append(f"{'total':<12} {summary['conversations']:>9} conversations "
+                 f"{summary['mismatches']:>9} differed from the model")
+    if summary["kit_errors"]:
+        lines.append(f"errors of wscheck itself (see Locust's exceptions): "
+                     f"{summary['kit_errors']}")
+    for data in summary["examples"]:
+        lines += ["", render_example(Example.from_json(data), data.get("replay"))]
+    if not summary["conversations"]:
+        lines.append("no conversation finished: nothing was verified")
+    elif not summary["mismatches"] and not summary["kit_errors"]:
+        lines.append("every transcript matched the model")
+    return "\n".join(lines)
+
+
+def verdict_status(summary: Mapping[str, Any]) -> int:
+    """0 when conversations ran and every transcript matched, 1 otherwise."""
+    ok = summary["conversations"] > 0 and not summary["mismatches"] and not summary["kit_errors"]
+    return 0 if ok else 1
