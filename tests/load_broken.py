@@ -45,7 +45,7 @@ class Crosstalk(Counting):
     goes to the previous sender's connection instead: a reply sent to the wrong client when
     two messages arrive in the same millisecond."""
 
-    def __init__(self, crowd: int = 20, window: float = 0.002) -> None:
+    def __init__(self, crowd: int = 60, window: float = 0.002) -> None:
         super().__init__()
         self.crowd = crowd
         self.window = window

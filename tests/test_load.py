@@ -232,6 +232,7 @@ def test_reference_app_under_a_few_hundred_users(tmp_path: Path) -> None:
     assert "every transcript matched the model" in output
 
 
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
 def test_master_and_two_workers_give_one_merged_verdict(tmp_path: Path) -> None:
     """Plain ``locust`` with the one-line locustfile of docs/load.md: a master and two
     workers as separate processes, which draw their own conversations."""
@@ -276,6 +277,7 @@ def test_master_and_two_workers_give_one_merged_verdict(tmp_path: Path) -> None:
 # --- servers wrong only under load ------------------------------------------------------------
 
 
+@pytest.mark.slow  # three servers, a whole suite or load run each; CI runs them
 @pytest.mark.parametrize("name", sorted(LOAD_DEFECTS))
 def test_load_only_defect_passes_the_ordinary_suite(name: str, tmp_path: Path) -> None:
     factory, _, _ = LOAD_DEFECTS[name]
@@ -288,6 +290,7 @@ def test_load_only_defect_passes_the_ordinary_suite(name: str, tmp_path: Path) -
     assert app.sessions * 2 <= getattr(app, "after", app.sessions * 2), app.sessions
 
 
+@pytest.mark.slow  # three servers, a whole suite or load run each; CI runs them
 @pytest.mark.parametrize("name", sorted(LOAD_DEFECTS))
 def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
         name: str, tmp_path: Path) -> None:
@@ -326,6 +329,7 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
     assert {e["difference"] for e in again["examples"]} >= {want}, (again, replay.stdout)
 
 
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
 def test_wss_with_a_private_ca(tmp_path: Path) -> None:
     """``wss://`` through TLS: verified with ``--ca-file``, and without it the certificate
     is not trusted, which every conversation reports."""
@@ -371,6 +375,7 @@ def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
     assert "silence instead of accept" in run.stdout
 
 
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
 def test_load_benchmark_quick_prints_its_figures_as_its_last_line() -> None:
     """A smoke run of benchmarks/load.py with tiny sizes: the shape of the figures, and
     that every session was held and verified; never a speed."""
