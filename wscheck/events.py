@@ -213,6 +213,14 @@ def _clip(text: str, limit: int = 200) -> str:
     return f"{text[:half]!r} … {text[-half // 2:]!r} ({len(text)} chars)"
 
 
+def _line(text: str, limit: int = 200) -> str:
+    """A text the target chose (an exception, a problem) as part of one printed line: clipped,
+    with every control character escaped so that it cannot drive the terminal."""
+    from wscheck.limits import clip, printable
+
+    return printable(clip(text, limit))
+
+
 def describe(item: Event | Action) -> str:
     """One line for a report: ``Text('hi')``, ``Closed(1000)``, ``send 'hi'``."""
     match item:
@@ -223,7 +231,7 @@ def describe(item: Event | Action) -> str:
         case Binary(data):
             return f"binary {data[:32]!r}{'…' if len(data) > 32 else ''} ({len(data)} bytes)"
         case Closed(code, reason):
-            return f"close {code}" + (f" {reason!r}" if reason else "")
+            return f"close {code}" + (f" {_clip(reason)}" if reason else "")
         case Refused(status, close_code):
             if status is not None:
                 return f"refused: HTTP {status}"
@@ -233,13 +241,13 @@ def describe(item: Event | Action) -> str:
                 return "nothing (the app is idle, waiting for the client)"
             return f"nothing within {seconds:g}s"
         case AppCrashed(exc):
-            return f"app raised {exc}"
+            return f"app raised {_line(exc)}"
         case AppExited():
             return "app returned without closing"
         case ProtocolViolation(problem):
-            return f"ASGI violation: {problem}"
+            return f"ASGI violation: {_line(problem)}"
         case TransportError(problem):
-            return f"transport error: {problem}"
+            return f"transport error: {_line(problem)}"
         case SendText(text):
             return f"send text {_clip(text)}"
         case SendBytes(data):

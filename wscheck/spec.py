@@ -316,11 +316,12 @@ def parse_toml(text: str, what: str) -> dict[str, Any]:
     if problem is not None:
         raise SpecError(f"{what} is refused: {problem}")
     try:
-        return tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{what} is not valid TOML: {exc}") from None
     except RecursionError:  # pragma: no cover - the shape check comes first
         raise SpecError(f"{what} nests too deep") from None
+    return data
 
 
 def read_spec_table(path: str | Path, table: str | None = None) -> tuple[dict[str, Any], str]:
