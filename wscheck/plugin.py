@@ -19,11 +19,13 @@ import pytest
 
 from wscheck.checks import Check, Verdict, all_checks, format_failure
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
-from wscheck.errors import CheckFailure
+from wscheck.errors import CheckFailure, SettingError
 from wscheck.events import Conversation, Event
 from wscheck.known import KEY as KNOWN_KEY
 from wscheck.known import load_spec_and_known, read_xfail_file, unknown_ids
-from wscheck.report import check_record
+from wscheck.limits import printable
+from wscheck.redaction import redact_verdict, safe_line
+from wscheck.report import check_record, check_report_path
 from wscheck.runner import Observation
 from wscheck.spec import Spec, SpecError
 from wscheck.target import Runtime, Settings, TargetDown, TargetError, load_app
@@ -197,11 +199,18 @@ def pytest_configure(config: pytest.Config) -> None:
         strict=bool(strict_flag if strict_flag is not None else config.getini("wscheck_strict")),
         examples=_examples(config, DEFAULT_EXAMPLES_URL if url and not app_ref
                            else DEFAULT_EXAMPLES_ASGI),
+        show_credentials=bool(config.getoption("wscheck_show_credentials")),
     )
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = []
     json_path, _ = _value(config, "wscheck_report")
     html_path, _ = _value(config, "wscheck_html")
+    try:
+        for report_path, flag in ((json_path, "--wscheck-report"), (html_path, "--wscheck-html")):
+            if report_path:
+                check_report_path(report_path, flag)
+    except SettingError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if (json_path or html_path) and (settings.app or settings.url):  # no target: no report
         collector = ReportCollector(
             json_path or None, html_path or None,
@@ -307,18 +316,21 @@ class CheckItem(pytest.Item):
                    "xfail" if listed else
                    "warn" if self.check.level == "SHOULD" and not runtime.settings.strict
                    else "fail")
-        results.append((self.check, outcome, verdict))
+        # Everything shown from here on (terminal, JUnit, warnings) has credentials masked.
+        shown = redact_verdict(verdict, runtime.settings.spec,
+                               show_credentials=runtime.settings.show_credentials)
+        results.append((self.check, outcome, shown))
         self.user_properties.append(("wscheck_verdict", outcome))
-        for note in verdict.notes:
+        for note in shown.notes:
             self.user_properties.append(("wscheck_note", note))
-        replay = _replay_hint(self.config, self.check, verdict) if not verdict.passed else None
+        replay = _replay_hint(self.config, self.check, shown) if not verdict.passed else None
         collector = self.config.stash.get(REPORT_KEY, None)
         if collector is not None:
             self.user_properties.append((RECORD_PROPERTY, check_record(
                 self.check, outcome, verdict, runtime.settings.spec,
                 show_credentials=collector.show_credentials,
                 replay=replay)))
-        text = format_failure(self.check, verdict)
+        text = printable(format_failure(self.check, shown), keep_newlines=True)
         if replay:
             text += "\n\nreplay: " + replay
         if outcome == "warn":
@@ -332,7 +344,7 @@ class CheckItem(pytest.Item):
         if isinstance(excinfo.value, CheckFailure):
             return str(excinfo.value)
         if isinstance(excinfo.value, TargetDown):
-            return f"wscheck: the target does not answer: {excinfo.value}"
+            return f"wscheck: the target does not answer: {safe_line(str(excinfo.value))}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -527,7 +539,7 @@ class ReportCollector:
             started=self.started)
         try:
             self.written = write_reports(report, self.json_path, self.html_path)
-        except OSError as exc:
+        except (OSError, SettingError) as exc:
             self.problems.append(f"cannot write the report: {exc}")
 
 

@@ -45,6 +45,7 @@ class Settings:
     ca_file: str | None = None
     strict: bool = False
     examples: int = 100
+    show_credentials: bool = False
 
     @property
     def target(self) -> str:
