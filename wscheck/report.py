@@ -19,6 +19,7 @@ import contextlib
 import html
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -37,7 +38,7 @@ from wscheck.codec import (
 )
 from wscheck.errors import SettingError
 from wscheck.events import describe
-from wscheck.limits import CLIP_BYTES, MAX_MESSAGE_LENGTH, clip
+from wscheck.limits import CLIP_BYTES, MAX_MESSAGE_LENGTH, clip, printable
 from wscheck.redaction import MASK, mask, redact_verdict
 from wscheck.render import first_difference, render_conversation
 
@@ -67,6 +68,7 @@ __all__ = [
     "event_to_json",
     "mask",
     "render_html",
+    "report_json",
     "write_reports",
 ]
 
@@ -202,6 +204,20 @@ def _clip_message(record: Mapping[str, JSON]) -> dict[str, JSON]:
     return out
 
 
+#: Characters that JSON leaves raw but a terminal acts on (C1 controls such as CSI) or that
+#: reorder or hide text (bidirectional controls, line separators, zero-width characters).
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e"
+                          "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def report_json(report: Mapping[str, JSON]) -> str:
+    """The report as JSON text, readable UTF-8 except for the characters that could act on
+    a terminal showing the file (``cat run.json``): those are ``\\u`` escapes, as JSON
+    already writes C0 controls. They occur inside strings only, where the escape is exact."""
+    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def check_report_path(path: str, flag: str) -> None:
     """Refuse a report path that exists and is not a regular file, naming ``flag``.
 
@@ -264,8 +280,7 @@ def write_reports(report: Mapping[str, JSON], json_path: str | None,
         if not path:
             continue
         check_report_path(path, flag)
-        content = (json.dumps(report, ensure_ascii=False, indent=2) + "\n" if kind == "json"
-                   else render_html(report))
+        content = (report_json(report) if kind == "json" else render_html(report))
         _write_atomically(Path(path), content)
         written.append(path)
     return written
@@ -296,7 +311,8 @@ tr.diff td{background:#ffebe9}tr.diff td.n::before{content:"\\00bb\\00a0"}
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """A value from the run as HTML text; control characters are shown as escapes."""
+    return html.escape(printable(str(value), keep_newlines=True), quote=True)
 
 
 def _verdict_badge(verdict: str) -> str:
