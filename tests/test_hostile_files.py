@@ -313,3 +313,24 @@ def test_the_writer_checks_again_and_leaves_no_temp_file(tmp_path: Path,
     os.umask(umask)
     assert mode == 0o666 & ~umask  # as any file the user creates, not the temp file's 0600
     check_report_path(str(tmp_path / "run.json"), "--wscheck-report")  # a file: fine
+
+
+# --- the guide lists every bound ---------------------------------------------------------------
+
+
+def test_the_guide_lists_every_bound_with_its_value() -> None:
+    """docs/guide.md "Limits and safety" names each bound and its current value, so the two
+    cannot drift apart."""
+    from wscheck import limits, replay
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text(
+        encoding="utf-8")
+    section = guide.split("## 7. Limits and safety", 1)[1]
+    bounds = {name: getattr(limits, name) for name in limits.__all__ if name.isupper()}
+    bounds["MAX_REPORT_TIMEOUT"] = replay.MAX_REPORT_TIMEOUT
+    for name, value in bounds.items():
+        row = next((line for line in section.splitlines() if line.startswith(f"| `{name}` |")),
+                   None)
+        assert row is not None, f"{name} is not in the guide's table"
+        shown = str(int(value)) if float(value).is_integer() else str(value)
+        assert f"| {shown} " in row, (name, value, row)
