@@ -133,8 +133,9 @@ _VERDICTS = frozenset({"pass", "fail", "warn", "xfail", "xpass", "error", "skip"
 
 
 def _fail(path: str | Path, where: str, what: str) -> ReplayError:
-    return ReplayError(f"{path} is not a valid wscheck report: {where} {what} (see "
-                       "docs/report-schema.md)")
+    # ``where`` may hold a key the report chose: escaped like any text from the report.
+    return ReplayError(safe_line(f"{path} is not a valid wscheck report: {where} {what} (see "
+                                 "docs/report-schema.md)"))
 
 
 class _Reader:
@@ -468,7 +469,7 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
         runtime.ensure_up()
         obs = runtime.call(runtime.run, conversation)
     except TargetDown as exc:
-        print(f"the target does not answer: {exc}", file=out)
+        print(f"the target does not answer: {safe_line(str(exc))}", file=out)
         return 1
     finally:
         runtime.close()
