@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -154,11 +154,15 @@ BROKEN_BEYOND_SCHEMA: dict[str, tuple[Callable[[Report], None], str]] = {
 
 
 @pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A scratch directory with the test apps, as the current directory."""
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A scratch directory with the test apps, as the current directory. Replay puts it on
+    ``sys.path`` and imports ``wsapps`` from it: both are undone afterwards, so that later
+    runs import their own ``wsapps``."""
     (tmp_path / "wsapps.py").write_text(APPS_SOURCE, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield tmp_path
+    sys.modules.pop("wsapps", None)
 
 
 def write(path: Path, report: object) -> str:
