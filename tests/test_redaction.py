@@ -168,9 +168,11 @@ def test_network_failures_mask_credentials_in_the_snippet(kit: pytest.Pytester,
     leaky = _leaky_module(kit.path / "leaky_net.py")
     with serve_uvicorn(leaky.app) as address:  # type: ignore[attr-defined]
         result = run(kit, "--wscheck-url", f"ws://{address}", "-k", "auth.cookie",
-                     "--junitxml", "junit.xml")
+                     "--junitxml", "junit.xml", "--log-level=INFO", "-o", "junit_logging=all")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     terminal = result.stdout.str()
+    # At INFO the network client logs each request's URL; pytest shows the captured log.
+    assert f"HTTP Request: GET ws://{address}/item/ws?token=•••" in terminal
     assert "this conversation with httpx-ws" in terminal
     assert "# credentials are masked (t•••): run with --wscheck-show-credentials" in terminal
     seen = set((kit.path / "seen.txt").read_text(encoding="utf-8").split("\n")) - {""}

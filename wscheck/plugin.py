@@ -24,7 +24,7 @@ from wscheck.events import Conversation, Event
 from wscheck.known import KEY as KNOWN_KEY
 from wscheck.known import load_spec_and_known, read_xfail_file, unknown_ids
 from wscheck.limits import printable
-from wscheck.redaction import redact_verdict, safe_line
+from wscheck.redaction import redact_verdict, safe_line, set_log_redaction
 from wscheck.report import check_record, check_report_path
 from wscheck.runner import Observation
 from wscheck.spec import Spec, SpecError
@@ -203,6 +203,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[SETTINGS_KEY] = settings
     config.stash[RESULTS_KEY] = []
+    set_log_redaction(not settings.show_credentials)
     json_path, _ = _value(config, "wscheck_report")
     html_path, _ = _value(config, "wscheck_html")
     try:
@@ -236,6 +237,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    set_log_redaction(False)
     collector = config.stash.get(REPORT_KEY, None)
     if collector is not None and config.pluginmanager.is_registered(collector):
         config.pluginmanager.unregister(collector)

@@ -12,6 +12,7 @@ control characters (see :mod:`wscheck.limits`), since they may quote what the ta
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import TYPE_CHECKING
 
 from wscheck.events import (
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from wscheck.checks import Verdict
     from wscheck.spec import Spec
 
-__all__ = ["MASK", "Masker", "mask", "redact_verdict", "safe_line", "safe_text"]
+__all__ = ["MASK", "Masker", "mask", "redact_verdict", "safe_line", "safe_text",
+           "set_log_redaction"]
 
 MASK = "•••"
 
@@ -150,3 +152,38 @@ def redact_verdict(verdict: Verdict, spec: Spec, *, show_credentials: bool = Fal
 
 def _same(text: str) -> str:
     return text
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+#: The logger of the kit's network client: it logs each request's URL, query string included.
+HTTP_CLIENT_LOGGER = "httpx"
+
+
+class _QueryRedactingFilter(logging.Filter):
+    """Masks query values in the URLs httpx logs (``HTTP Request: GET ws://…?token=…``) at
+    INFO: with ``--log-level=INFO`` pytest shows captured logs of a failing check in the
+    terminal and JUnit XML, which would put the token the kit sent there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_url_without_values(a) for a in record.args)
+        return True
+
+
+def _url_without_values(value: object) -> object:
+    import httpx
+
+    if not isinstance(value, httpx.URL) or not value.query:
+        return value
+    names = "&".join(f"{k}={MASK}" for k, _ in value.params.multi_items())
+    return f"{value.copy_with(query=None)}?{names}"
+
+
+def set_log_redaction(enabled: bool) -> None:
+    """Mask (or stop masking) the query values in the kit's HTTP client logs."""
+    logger = logging.getLogger(HTTP_CLIENT_LOGGER)
+    for existing in [f for f in logger.filters if isinstance(f, _QueryRedactingFilter)]:
+        logger.removeFilter(existing)
+    if enabled:
+        logger.addFilter(_QueryRedactingFilter())
