@@ -52,7 +52,8 @@ def test_replay_reproduces_a_failure_and_sees_the_fix(
         "replay: wscheck replay run.json echo.whitespace --app wsapps:stripping_app"])
     capsys.readouterr()
 
-    status, out, _ = replay(capsys, "run.json", "echo.whitespace")
+    status, out, _ = replay(capsys, "run.json", "echo.whitespace", "--app",
+                            "wsapps:stripping_app")
     assert status == 1
     assert "replaying echo.whitespace [MUST] on wsapps:stripping_app" in out
     assert "connect /ws\n  send text ' '\n  send text '  padded  '" in out
@@ -125,7 +126,7 @@ def test_masked_credentials_replay_with_stand_ins(
                  "-k", "auth.cookie")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     capsys.readouterr()
-    status, out, _ = replay(capsys, "run.json", "auth.cookie")
+    status, out, _ = replay(capsys, "run.json", "auth.cookie", "--app", "nocookie:app")
     assert status == 1
     assert "the report masks credentials; stand-in values are used" in out
     assert "replay1" in out
@@ -216,7 +217,7 @@ def test_run_and_replay_as_commands(tmp_path: Path) -> None:
     report_path = tmp_path / "out" / "run.json"
     assert (tmp_path / "out" / "run.html").is_file()
     assert f"replay: wscheck replay {report_path} echo.newlines" in ran.stdout
-    ran = wscheck("replay", str(report_path), "echo.newlines")
+    ran = wscheck("replay", str(report_path), "echo.newlines", "--app", "wsapps:stripping_app")
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "echo.newlines: still fails" in ran.stdout
     ran = wscheck("replay", "out/run.json", "echo.newlines", "--app", "wsapps:app")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from wscheck.checks import CHECKS, Check, Verdict
+from wscheck.errors import SettingError
 from wscheck.report import build_report, check_record, write_reports
 from wscheck.settings import Settings
 
@@ -132,7 +133,7 @@ class ReportCollector:
             expected_failures=list(self.settings.known_failures), started=self.started)
         try:
             self.written = write_reports(report, self.settings.report, self.settings.html)
-        except OSError as exc:
+        except (OSError, SettingError) as exc:  # a path that turned into a FIFO since
             self.problems.append(f"cannot write the report: {exc}")
 
 

@@ -231,6 +231,14 @@ _FAILURE_PREFIX: dict[type, str] = {
 }
 
 
+def _line(text: str, limit: int = 200) -> str:
+    """A text the target chose (an exception, a problem) as part of one printed line: clipped,
+    with every control character escaped so that it cannot drive the terminal."""
+    from wscheck.limits import clip, printable
+
+    return printable(clip(text, limit))
+
+
 def describe(item: Event | Action) -> str:
     """One line for a report: ``Text('hi')``, ``Closed(1000)``, ``send 'hi'``."""
     match item:
@@ -241,7 +249,7 @@ def describe(item: Event | Action) -> str:
         case Binary(data):
             return f"binary {data[:32]!r}{'…' if len(data) > 32 else ''} ({len(data)} bytes)"
         case Closed(code, reason):
-            return f"close {code}" + (f" {reason!r}" if reason else "")
+            return f"close {code}" + (f" {_clip(reason)}" if reason else "")
         case Refused(status, close_code):
             if status is not None:
                 return f"refused: HTTP {status}"
@@ -253,7 +261,7 @@ def describe(item: Event | Action) -> str:
         case AppExited():
             return "app returned without closing"
         case AppCrashed(detail) | ProtocolViolation(detail) | TransportError(detail):
-            return _FAILURE_PREFIX[type(item)] + detail
+            return _FAILURE_PREFIX[type(item)] + _line(detail)
         case SendText(text):
             return f"send text {_clip(text)}"
         case SendBytes(data):

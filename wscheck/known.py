@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from wscheck.limits import MAX_INPUT_FILE_BYTES, printable, read_regular_file
 from wscheck.spec import Spec, SpecError, read_spec_table, spec_from_mapping
 
 __all__ = ["KEY", "load_spec_and_known", "read_xfail_file", "unknown_ids"]
@@ -31,15 +32,13 @@ def load_spec_and_known(path: str | Path) -> tuple[Spec, tuple[str, ...]]:
 
 def read_xfail_file(path: str | Path) -> tuple[str, ...]:
     """Check ids from a list file: one a line; blank lines and ``#`` comments are ignored."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"known-failures file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"known-failures file {path} cannot be read: {exc}") from None
+    text = read_regular_file(path, "known-failures file", MAX_INPUT_FILE_BYTES, SpecError)
     ids = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
+        if line and not line.isprintable():
+            raise SpecError(f"known-failures file {path}: line {number} holds a control "
+                            f"character: {printable(line)}")
         if line:
             ids.append(line)
     return tuple(ids)

@@ -31,6 +31,8 @@ from wscheck.fixtures import (
     wscheck_spec,
     wscheck_target,
 )
+from wscheck.limits import printable
+from wscheck.redaction import redact_verdict, safe_line, set_log_redaction
 from wscheck.settings import TABLE, Given, Interface, Settings, resolve, speak_as
 from wscheck.target import Runtime, load_app
 
@@ -97,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:  # pytest's own usage error: one line, exit status 4
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
+    set_log_redaction(not settings.show_credentials)
     if not (settings.app or settings.url):
         return  # no target: no suite, no records, only the fixtures (which say so)
     config.stash[RUNTIME_KEY] = Runtime(settings, app)
@@ -107,6 +110,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    set_log_redaction(False)
     collector = config.stash.get(REPORT_KEY, None)
     if collector is not None and config.pluginmanager.is_registered(collector):
         config.pluginmanager.unregister(collector)
@@ -186,12 +190,14 @@ class CheckItem(pytest.Item):
             raise TargetDown(speak_as(str(exc), settings.interface)) from None
         word = check_word(self.check, verdict, listed=self.check.id in settings.known_failures,
                           strict=settings.strict)
+        # Everything shown from here on (terminal, JUnit, warnings) has credentials masked.
+        shown = redact_verdict(verdict, settings.spec, show_credentials=settings.show_credentials)
         self.user_properties.append(("wscheck_verdict", word))
-        for note in verdict.notes:
+        for note in shown.notes:
             self.user_properties.append(("wscheck_note", note))
-        replay = replay_hint(settings, self.check, verdict) if not verdict.passed else None
+        replay = replay_hint(settings, self.check, shown) if not verdict.passed else None
         self._record(word, verdict, replay)
-        text = format_failure(self.check, verdict)
+        text = printable(format_failure(self.check, shown), keep_newlines=True)
         if replay:
             text += "\n\nreplay: " + replay
         if word == "warn":
@@ -205,7 +211,7 @@ class CheckItem(pytest.Item):
         if isinstance(excinfo.value, CheckFailure):
             return str(excinfo.value)
         if isinstance(excinfo.value, TargetDown):
-            return f"wscheck: the target does not answer: {excinfo.value}"
+            return f"wscheck: the target does not answer: {safe_line(str(excinfo.value))}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

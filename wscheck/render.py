@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from wscheck.events import Conversation, Event, describe
+from wscheck.limits import printable
 
 __all__ = ["first_difference", "render_conversation", "side_by_side"]
 
@@ -51,6 +52,7 @@ def render_conversation(conversation: Conversation) -> str:
     where = conversation.path
     if conversation.query:
         where += "?" + "&".join(f"{k}={v}" for k, v in conversation.query)
+    where = printable(where)  # it may come from a report someone edited
     lines = [f"connect {where}" + ("  (pipelined: all sent before reading)"
                                    if conversation.pipelined else "")]
     if conversation.cookies:

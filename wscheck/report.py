@@ -6,44 +6,40 @@ runs, as plain JSON values, so that it travels from a pytest-xdist worker to the
 inside the test report; the controller adds the pytest outcome and duration and writes the
 files at the end of the session (:func:`build_report`, :func:`write_reports`).
 
-Events and actions become JSON objects with a ``type`` field (``{"type": "text", "text":
-"hi"}``) and come back with :func:`event_from_json` / :func:`conversation_from_json`, which is
-what ``wscheck replay`` uses. Credentials — the token query value and cookie values — are
-masked (``t•••``) everywhere in a record unless the run shows them.
+Events and actions are JSON objects with a ``type`` field (:mod:`wscheck.codec`, re-exported
+here). Credentials — the token query value and cookie values — are masked (``t•••``)
+everywhere in a record unless the run shows them (:mod:`wscheck.redaction`), and texts the
+target sent are clipped (:mod:`wscheck.limits`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import os
+import re
+import stat
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wscheck.events import (
-    Accepted,
-    Action,
-    AppCrashed,
-    AppExited,
-    Binary,
-    ClientClose,
-    Closed,
-    Conversation,
-    Drop,
-    Event,
-    ProtocolViolation,
-    Refused,
-    SendBytes,
-    SendText,
-    Silence,
-    Text,
-    TransportError,
-    describe,
+from wscheck.codec import (
+    action_from_json,
+    action_to_json,
+    conversation_from_json,
+    conversation_to_json,
+    event_from_json,
+    event_to_json,
 )
+from wscheck.errors import SettingError
+from wscheck.events import describe
+from wscheck.limits import CLIP_BYTES, MAX_MESSAGE_LENGTH, clip, printable
+from wscheck.redaction import MASK, mask, redact_verdict
 from wscheck.render import first_difference, render_conversation
 
 if sys.version_info >= (3, 11):
@@ -58,17 +54,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "MASK",
     "VERDICTS",
     "action_from_json",
     "action_to_json",
     "build_report",
     "check_record",
+    "check_report_path",
+    "clip_json",
     "conversation_from_json",
     "conversation_to_json",
     "event_from_json",
     "event_to_json",
     "mask",
     "render_html",
+    "report_json",
     "write_reports",
 ]
 
@@ -81,184 +81,6 @@ VERDICTS = ("pass", "fail", "warn", "xfail", "xpass", "error", "skip")
 JSON = Any
 
 
-# --- events, actions and conversations as JSON ----------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def event_to_json(event: Event) -> dict[str, JSON]:
-    """One event as a JSON object with a ``type`` field."""
-    match event:
-        case Accepted():
-            return {"type": "accepted"}
-        case Text(text):
-            return {"type": "text", "text": text}
-        case Binary(data):
-            return {"type": "binary", "base64": _b64(data), "size": len(data)}
-        case Closed(code, reason):
-            return {"type": "closed", "code": code, "reason": reason}
-        case Refused(status, close_code):
-            return {"type": "refused", "status": status, "close_code": close_code}
-        case Silence(seconds):
-            return {"type": "silence", "seconds": seconds}
-        case AppCrashed(exception):
-            return {"type": "app_crashed", "exception": exception}
-        case AppExited():
-            return {"type": "app_exited"}
-        case ProtocolViolation(problem):
-            return {"type": "protocol_violation", "problem": problem}
-        case TransportError(problem):
-            return {"type": "transport_error", "problem": problem}
-    raise TypeError(f"not an event: {event!r}")  # pragma: no cover
-
-
-def event_from_json(data: Mapping[str, JSON]) -> Event:
-    """The inverse of :func:`event_to_json`."""
-    kind = data.get("type")
-    if kind == "accepted":
-        return Accepted()
-    if kind == "text":
-        return Text(str(data["text"]))
-    if kind == "binary":
-        return Binary(base64.b64decode(data["base64"]))
-    if kind == "closed":
-        return Closed(int(data["code"]), str(data.get("reason", "")))
-    if kind == "refused":
-        return Refused(data.get("status"), data.get("close_code"))
-    if kind == "silence":
-        return Silence(float(data.get("seconds", 0.0)))
-    if kind == "app_crashed":
-        return AppCrashed(str(data["exception"]))
-    if kind == "app_exited":
-        return AppExited()
-    if kind == "protocol_violation":
-        return ProtocolViolation(str(data["problem"]))
-    if kind == "transport_error":
-        return TransportError(str(data["problem"]))
-    raise ValueError(f"unknown event type {kind!r}")
-
-
-def action_to_json(action: Action) -> dict[str, JSON]:
-    """One client action as a JSON object with a ``type`` field."""
-    match action:
-        case SendText(text):
-            return {"type": "send_text", "text": text}
-        case SendBytes(data):
-            return {"type": "send_bytes", "base64": _b64(data), "size": len(data)}
-        case ClientClose(code):
-            return {"type": "client_close", "code": code}
-        case Drop(in_flight):
-            return {"type": "drop", "in_flight": in_flight}
-    raise TypeError(f"not an action: {action!r}")  # pragma: no cover
-
-
-def action_from_json(data: Mapping[str, JSON]) -> Action:
-    """The inverse of :func:`action_to_json`."""
-    kind = data.get("type")
-    if kind == "send_text":
-        return SendText(str(data["text"]))
-    if kind == "send_bytes":
-        return SendBytes(base64.b64decode(data["base64"]))
-    if kind == "client_close":
-        return ClientClose(int(data.get("code", 1000)))
-    if kind == "drop":
-        return Drop(bool(data.get("in_flight", False)))
-    raise ValueError(f"unknown action type {kind!r}")
-
-
-def conversation_to_json(conversation: Conversation) -> dict[str, JSON]:
-    return {
-        "path": conversation.path,
-        "query": [[k, v] for k, v in conversation.query],
-        "cookies": [[k, v] for k, v in conversation.cookies],
-        "pipelined": conversation.pipelined,
-        "actions": [action_to_json(a) for a in conversation.actions],
-    }
-
-
-def conversation_from_json(data: Mapping[str, JSON]) -> Conversation:
-    """The inverse of :func:`conversation_to_json`."""
-    return Conversation(
-        path=str(data["path"]),
-        actions=tuple(action_from_json(a) for a in data.get("actions", ())),
-        query=tuple((str(k), str(v)) for k, v in data.get("query", ())),
-        cookies=tuple((str(k), str(v)) for k, v in data.get("cookies", ())),
-        pipelined=bool(data.get("pipelined", False)),
-    )
-
-
-# --- credentials ---------------------------------------------------------------------------
-
-MASK = "•••"
-
-
-def mask(value: str) -> str:
-    """``"tok123"`` → ``"t•••"``; the empty value stays empty (the protocol tells empty from
-    absent, so that difference is kept)."""
-    return value[:1] + MASK if value else ""
-
-
-class _Masker:
-    """Masks the credentials of one conversation wherever they show up in its record."""
-
-    def __init__(self, spec: Spec, conversation: Conversation) -> None:
-        self._spec = spec
-        secrets: list[str] = []
-        token = spec.auth.token if spec.auth is not None else None
-        for key, value in conversation.query:
-            if key == token and value not in secrets:
-                secrets.append(value)
-        for _key, value in conversation.cookies:
-            if value not in secrets:
-                secrets.append(value)
-        self.masks: dict[str, str] = {}
-        used: set[str] = set()
-        for secret in secrets:
-            if not secret:
-                continue
-            shown, n = mask(secret), 1
-            while shown in used:  # two credentials with one first letter stay told apart
-                n += 1
-                shown = f"{mask(secret)}{n}"
-            used.add(shown)
-            self.masks[secret] = shown
-
-    def text(self, text: str) -> str:
-        auth = self._spec.auth
-        if auth is not None:
-            for secret, shown in self.masks.items():
-                try:
-                    line = auth.render(auth.credential_reply, credential=secret)
-                except (KeyError, IndexError, ValueError):  # pragma: no cover - spec checked
-                    break
-                if text == line:
-                    return auth.render(auth.credential_reply, credential=shown)
-        # Elsewhere only values long enough not to hit ordinary words by chance.
-        for secret in sorted(self.masks, key=len, reverse=True):
-            if len(secret) >= 3:
-                text = text.replace(secret, self.masks[secret])
-        return text
-
-    def conversation(self, conversation: Conversation) -> Conversation:
-        token = self._spec.auth.token if self._spec.auth is not None else None
-        return Conversation(
-            conversation.path,
-            conversation.actions,
-            tuple((k, self.masks.get(v, v) if k == token else v) for k, v in conversation.query),
-            tuple((k, self.masks.get(v, v)) for k, v in conversation.cookies),
-            conversation.pipelined,
-        )
-
-    def event(self, event: Event) -> Event:
-        return Text(self.text(event.text)) if isinstance(event, Text) else event
-
-
-def _no_mask(text: str) -> str:
-    return text
-
-
 # --- records -------------------------------------------------------------------------------
 
 
@@ -267,7 +89,8 @@ def check_record(
     show_credentials: bool = False, replay: str | None = None,
 ) -> dict[str, JSON]:
     """What one check found, as JSON values: its verdict's problem and notes, the
-    conversation and both transcripts (credentials masked unless ``show_credentials``).
+    conversation and both transcripts (credentials masked unless ``show_credentials``, texts
+    the target sent clipped, see :func:`clip_json`).
 
     ``outcome`` is the check's own word (``pass``, ``fail``, ``warn``, ``not applicable``);
     the report's verdict is settled later from the pytest outcome (xfail, error, ...).
@@ -285,28 +108,41 @@ def check_record(
     }
     if verdict is None:
         return record
-    obs = verdict.observation
-    text: Callable[[str], str] = _no_mask
-    if obs is not None:
-        masker = None if show_credentials else _Masker(spec, obs.conversation)
-        conversation = obs.conversation
-        expected, observed = obs.expected, obs.observed
-        if masker is not None:
-            text = masker.text
-            conversation = masker.conversation(conversation)
-            expected = tuple(masker.event(e) for e in expected)
-            observed = tuple(masker.event(e) for e in observed)
+    raw = verdict.observation
+    shown = redact_verdict(verdict, spec, show_credentials=show_credentials)
+    obs = shown.observation
+    if raw is not None and obs is not None:
         record.update(
-            conversation=conversation_to_json(conversation),
-            expected=[event_to_json(e) for e in expected],
-            observed=[event_to_json(e) for e in observed],
+            conversation=conversation_to_json(obs.conversation),
+            expected=[clip_json(event_to_json(e)) for e in obs.expected],
+            observed=[clip_json(event_to_json(e)) for e in obs.observed],
             # Computed before masking: two masked texts may look alike and still differ.
-            first_difference=first_difference(obs.expected, obs.observed),
-            aftermath=event_to_json(obs.aftermath) if obs.aftermath is not None else None,
+            first_difference=first_difference(raw.expected, raw.observed),
+            aftermath=(clip_json(event_to_json(obs.aftermath)) if obs.aftermath is not None
+                       else None),
         )
-    record["problem"] = text(verdict.problem) if verdict.problem is not None else None
-    record["notes"] = [text(n) for n in verdict.notes]
+    record["problem"] = shown.problem
+    record["notes"] = list(shown.notes)
     return record
+
+
+#: The fields of an event that hold a text the target chose.
+_TEXT_FIELDS = ("text", "reason", "exception", "problem")
+
+
+def clip_json(item: dict[str, JSON]) -> dict[str, JSON]:
+    """An event's JSON with its texts clipped to :data:`~wscheck.limits.CLIP_LENGTH`
+    characters and a binary payload to :data:`~wscheck.limits.CLIP_BYTES` bytes (``size``
+    keeps the real size, so a ``base64`` shorter than ``size`` says it was clipped)."""
+    out = dict(item)
+    for key in _TEXT_FIELDS:
+        if isinstance(out.get(key), str):
+            out[key] = clip(out[key])
+    if out.get("type") == "binary" and isinstance(out.get("size"), int) \
+            and out["size"] > CLIP_BYTES:
+        head = base64.b64decode(out["base64"])[:CLIP_BYTES]
+        out["base64"] = base64.b64encode(head).decode("ascii")
+    return out
 
 
 def _kit_version() -> str:
@@ -357,25 +193,96 @@ def build_report(
         },
         "exit_status": exit_status,
         "summary": summary,
-        "checks": list(checks),
+        "checks": [_clip_message(c) for c in checks],
     }
+
+
+def _clip_message(record: Mapping[str, JSON]) -> dict[str, JSON]:
+    out = dict(record)
+    if isinstance(out.get("message"), str):
+        out["message"] = clip(out["message"], MAX_MESSAGE_LENGTH)
+    return out
+
+
+#: Characters that JSON leaves raw but a terminal acts on (C1 controls such as CSI) or that
+#: reorder or hide text (bidirectional controls, line separators, zero-width characters).
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e"
+                          "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def report_json(report: Mapping[str, JSON]) -> str:
+    """The report as JSON text, readable UTF-8 except for the characters that could act on
+    a terminal showing the file (``cat run.json``): those are ``\\u`` escapes, as JSON
+    already writes C0 controls. They occur inside strings only, where the escape is exact."""
+    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def check_report_path(path: str, flag: str) -> None:
+    """Refuse a report path that exists and is not a regular file, naming ``flag``.
+
+    A report replaces the file at its path as a whole (written beside it, then renamed over
+    it), so the path must be a regular file or nothing yet: a symbolic link, a FIFO, a device
+    (``/dev/stdout``) or a directory is refused rather than replaced or written through, which
+    as root could swap a system file for a report.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SettingError(f"{flag} {path!r} cannot be written: {exc.strerror or exc}"
+                           ) from None
+    if stat.S_ISREG(info.st_mode):
+        return
+    kind = ("a symbolic link" if stat.S_ISLNK(info.st_mode) else
+            "a directory" if stat.S_ISDIR(info.st_mode) else
+            "a FIFO" if stat.S_ISFIFO(info.st_mode) else
+            "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+            "not a regular file")
+    raise SettingError(f"{flag} {path!r} is {kind}: give the path of a regular file (a "
+                       "report replaces it as a whole)")
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_atomically(target: Path, content: str) -> None:
+    """Write ``content`` to a fresh temporary file beside ``target`` and rename it over
+    ``target``: a reader never sees half a report, and no temporary file is left behind,
+    whatever fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), _new_file_mode())
+            f.write(content)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_reports(report: Mapping[str, JSON], json_path: str | None,
                   html_path: str | None) -> list[str]:
-    """Write the JSON and/or HTML files (parent directories are created); their paths."""
+    """Write the JSON and/or HTML files (parent directories are created); their paths.
+
+    Raises :class:`~wscheck.errors.SettingError` for a path that is not a regular file (see
+    :func:`check_report_path`) and ``OSError`` when writing fails.
+    """
     written = []
-    for path, kind in ((json_path, "json"), (html_path, "html")):
+    for path, kind, flag in ((json_path, "json", "--wscheck-report"),
+                             (html_path, "html", "--wscheck-html")):
         if not path:
             continue
-        content = (json.dumps(report, ensure_ascii=False, indent=2) + "\n" if kind == "json"
-                   else render_html(report))
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(content, encoding="utf-8")
-        tmp.replace(target)
-        written.append(str(target))
+        check_report_path(path, flag)
+        content = (report_json(report) if kind == "json" else render_html(report))
+        _write_atomically(Path(path), content)
+        written.append(path)
     return written
 
 
@@ -404,7 +311,8 @@ tr.diff td{background:#ffebe9}tr.diff td.n::before{content:"\\00bb\\00a0"}
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """A value from the run as HTML text; control characters are shown as escapes."""
+    return html.escape(printable(str(value), keep_newlines=True), quote=True)
 
 
 def _verdict_badge(verdict: str) -> str:

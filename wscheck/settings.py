@@ -100,6 +100,19 @@ def ws_url(raw: object) -> str:
     return url
 
 
+def report_file(raw: object) -> str:
+    """Where a report goes: a regular file or nothing yet. A symbolic link, FIFO, device or
+    directory is refused, since a report replaces the file at its path as a whole."""
+    from wscheck.report import check_report_path
+
+    path = text(raw)
+    try:
+        check_report_path(path, "")
+    except SettingError as exc:
+        raise ValueError(str(exc).strip()) from None
+    return path
+
+
 def ca_bundle(raw: object) -> str:
     """A PEM file of CA certificates, loaded now, so that a wrong file is one line at the
     start instead of a TLS failure in every check."""
@@ -169,12 +182,13 @@ TABLE: tuple[Setting, ...] = (
     Setting("strict", "SHOULD failures fail the run too", None),
     Setting("ca_file", "CA bundle (PEM) to trust for wss://", ca_bundle, "FILE.pem", path=True),
     Setting("report", "write a JSON report (schema: docs/report-schema.md), even when checks "
-            "fail", text, "FILE.json", path=True),
-    Setting("html", "write a self-contained HTML report", text, "FILE.html", path=True),
+            "fail", report_file, "FILE.json", path=True),
+    Setting("html", "write a self-contained HTML report", report_file, "FILE.html",
+            path=True),
     Setting("xfail", "known failures: a file of check ids, one a line (# comments)", text,
             "FILE", path=True),
-    Setting("show_credentials", "show token and cookie values in reports (masked by "
-            "default: t•••)", None),
+    Setting("show_credentials", "show token and cookie values wherever they reappear "
+            "(terminal, JUnit, reports; masked by default: t•••)", None),
     Setting("no_suite", "configure the target for the fixtures only, without the bundled "
             "suite", None, cli=False),
 )

@@ -23,6 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from wscheck.errors import SpecError
+from wscheck.limits import (
+    MAX_INPUT_FILE_BYTES,
+    printable,
+    read_regular_file,
+    toml_shape_problem,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -224,6 +230,36 @@ def _fields_of(template: str, dotted: str, where: str) -> set[str]:
     return names
 
 
+#: Characters a cookie name may not hold (RFC 6265 says a name is an RFC 7230 token).
+_COOKIE_NAME_SEPARATORS = frozenset('()<>@,;:\\"/[]?={} \t')
+
+
+def _validate_names(section: EchoSpec | AuthSpec, name: str, where: str) -> None:
+    """Paths, cookie and query names the kit will send, checked now rather than at the first
+    connection: a ``?`` or ``#`` would turn part of the path into a query or a fragment, a NUL
+    or a control character cannot go on the wire, and a cookie name such as ``a=b; c`` would
+    make the Cookie header say something else than the spec."""
+    path = section.url_path()
+    for ch in path:
+        if ch in "?#" or not ch.isprintable() or ch.isspace():
+            raise SpecError(
+                f"{where}: {name}.path must not hold {printable(repr(ch))} (a path has no "
+                f"query, fragment, space or control character), got {printable(repr(path))}")
+    if isinstance(section, AuthSpec):
+        cookie = section.cookie
+        if not cookie or any(not c.isascii() or not c.isprintable()
+                             or c in _COOKIE_NAME_SEPARATORS for c in cookie):
+            raise SpecError(
+                f"{where}: {name}.cookie must be a cookie name (ASCII letters, digits and "
+                f"!#$%&'*+-.^_`|~, no '=', ';' or space), got {printable(repr(cookie))}")
+        for key in ("token", "q"):
+            value = getattr(section, key)
+            if not value or not value.isprintable() or any(c in value for c in "&=#"):
+                raise SpecError(
+                    f"{where}: {name}.{key} must be a query parameter name (no '&', '=', "
+                    f"'#' or control character), got {printable(repr(value))}")
+
+
 def _validate_templates(section: EchoSpec | AuthSpec, name: str, where: str) -> None:
     params = {k for k, _ in section.path_params}
     path_fields = _fields_of(section.path, f"{name}.path", where)
@@ -235,6 +271,7 @@ def _validate_templates(section: EchoSpec | AuthSpec, name: str, where: str) -> 
             f"{where}: {name}.path uses {{{sorted(missing)[0]}}} but {name}.path_params "
             "gives no value for it"
         )
+    _validate_names(section, name, where)
     for (section_name, key), allowed in _TEMPLATE_FIELDS.items():
         if section_name != name:
             continue
@@ -269,6 +306,24 @@ def spec_from_mapping(data: Mapping[str, Any], where: str = "spec") -> Spec:
     return Spec(echo=echo, auth=auth)
 
 
+def parse_toml(text: str, what: str) -> dict[str, Any]:
+    """``text`` parsed as TOML, or one :class:`SpecError` line that starts with ``what``.
+
+    Shapes that would exhaust the parser (deep nesting, very long dotted keys) are refused
+    before it runs; see :mod:`wscheck.limits`.
+    """
+    problem = toml_shape_problem(text)
+    if problem is not None:
+        raise SpecError(f"{what} is refused: {problem}")
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{what} is not valid TOML: {exc}") from None
+    except RecursionError:  # pragma: no cover - the shape check comes first
+        raise SpecError(f"{what} nests too deep") from None
+    return data
+
+
 def read_spec_table(path: str | Path, table: str | None = None) -> tuple[dict[str, Any], str]:
     """The raw table a spec is read from, and how error messages should name it.
 
@@ -279,14 +334,8 @@ def read_spec_table(path: str | Path, table: str | None = None) -> tuple[dict[st
     path = Path(path)
     if table is None and path.name == "pyproject.toml":
         table = "tool.wscheck"
-    try:
-        data: Mapping[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"spec file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"spec file {path} cannot be read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"spec file {path} is not valid TOML: {exc}") from None
+    text = read_regular_file(path, "spec file", MAX_INPUT_FILE_BYTES, SpecError)
+    data: Mapping[str, Any] = parse_toml(text, f"spec file {path}")
     where = str(path)
     if table:
         for part in table.split("."):

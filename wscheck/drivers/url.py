@@ -17,6 +17,7 @@ import base64
 import contextlib
 import http.cookiejar
 import os
+import re
 import socket
 import ssl
 import struct
@@ -59,10 +60,21 @@ def parse_target_url(url: str) -> httpx.URL:
         raise SettingError(
             f"{SETTING} must start with ws:// or wss://, got {url!r}: write it as ws://{url}"
         )
+    if re.search(r"%(?:[01][0-9a-fA-F]|7[fF])|[\x00-\x20\x7f]", url):
+        raise SettingError(
+            f"{SETTING} must not hold a control character or space, raw or %-encoded, "
+            f"got {url.encode('unicode_escape').decode('ascii')!r}"
+        )
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
         raise SettingError(f"{SETTING} is not a valid URL ({exc}), got {url!r}") from None
+    if parsed.userinfo:
+        raise SettingError(
+            f"{SETTING} must not carry user:password@ (it would be sent as HTTP Basic "
+            "credentials and shown in reports): give ws://HOST:PORT, and the credentials "
+            "the protocol takes through the spec's cookie and token"
+        )
     if parsed.scheme not in ("ws", "wss"):
         raise SettingError(f"{SETTING} must start with ws:// or wss://, got {url!r}")
     if not parsed.host:
