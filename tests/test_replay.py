@@ -166,22 +166,22 @@ def test_replay_usage_errors_are_one_line(
 @pytest.mark.parametrize(
     ("args", "field", "line"),
     [
-        (["--timeout", "nan"], None,
+        (["--timeout", "nan", "--app", "wsapps:stripping_app"], None,
          "wscheck replay: --timeout must be more than 0 and at most 3600 seconds, got 'nan'"),
-        (["--timeout", "inf"], None,
+        (["--timeout", "inf", "--app", "wsapps:stripping_app"], None,
          "wscheck replay: --timeout must be more than 0 and at most 3600 seconds, got 'inf'"),
-        (["--timeout", "-1"], None,
+        (["--timeout", "-1", "--app", "wsapps:stripping_app"], None,
          "wscheck replay: --timeout must be more than 0 and at most 3600 seconds, got '-1'"),
         (["--url", "http://x"], None,
          "wscheck replay: --url must start with ws:// or wss://, got 'http://x'"),
         (["--url", "ws://x", "--app", "wsapps:app"], None,
          "wscheck replay: give either --app or --url, not both (one target per run)"),
-        ([], ("timeout", -5),
-         "wscheck replay: settings.timeout of run.json must be more than 0 and at most 3600 "
-         "seconds, got -5"),
-        ([], ("quiet_window", "soon"),
-         "wscheck replay: settings.quiet_window of run.json must be a number of seconds, "
-         "got 'soon'"),
+        (["--app", "wsapps:stripping_app"], ("timeout", -5),
+         "wscheck replay: run.json is not a valid wscheck report: settings.timeout must be a "
+         "finite number, 0 or more (see docs/report-schema.md)"),
+        (["--app", "wsapps:stripping_app"], ("quiet_window", "soon"),
+         "wscheck replay: run.json is not a valid wscheck report: settings.quiet_window must "
+         "be a finite number, 0 or more (see docs/report-schema.md)"),
     ],
     ids=["timeout-nan", "timeout-inf", "timeout-negative", "http-url", "app-and-url",
          "report-timeout-negative", "report-quiet-window-text"],
