@@ -8,7 +8,6 @@ sorts them into *kinds* (Locust's request names) and mismatches into *kinds of d
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -20,26 +19,25 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.strategies import SearchStrategy
 
+from wscheck.codec import conversation_from_json, conversation_to_json
+from wscheck.errors import SettingError
 from wscheck.events import (
     Accepted,
-    Action,
     AppCrashed,
     AppExited,
     Binary,
-    ClientClose,
     Closed,
     Conversation,
-    Drop,
     Event,
     ProtocolViolation,
     Refused,
-    SendBytes,
     SendText,
     Silence,
     Text,
     TransportError,
     describe,
 )
+from wscheck.limits import MAX_REPORT_FILE_BYTES, read_regular_file
 from wscheck.model import expected
 from wscheck.render import first_difference, render_conversation, side_by_side
 from wscheck.runner import Observation
@@ -129,74 +127,19 @@ def difference(observation: Observation) -> tuple[int, str]:
 # --- conversations as JSON (for replay, and to cross from a worker to the master) ---------
 
 
-def _action_to_json(action: Action) -> list[Any]:
-    match action:
-        case SendText(text):
-            return ["text", text]
-        case SendBytes(data):
-            return ["bytes", base64.b64encode(data).decode("ascii")]
-        case ClientClose(code):
-            return ["close", code]
-        case Drop(in_flight):
-            return ["drop", in_flight]
-    raise TypeError(f"not an action: {action!r}")  # pragma: no cover
-
-
-def _action_from_json(item: Any) -> Action:
-    match item:
-        case ["text", str(text)]:
-            return SendText(text)
-        case ["bytes", str(data)]:
-            return SendBytes(base64.b64decode(data))
-        case ["close", int(code)]:
-            return ClientClose(code)
-        case ["drop", bool(in_flight)]:
-            return Drop(in_flight)
-    raise ValueError(f"not an action: {item!r}")
-
-
-def conversation_to_json(conversation: Conversation) -> dict[str, Any]:
-    """A conversation as plain JSON values; :func:`conversation_from_json` reads it back."""
-    return {
-        "path": conversation.path,
-        "actions": [_action_to_json(a) for a in conversation.actions],
-        "query": [list(p) for p in conversation.query],
-        "cookies": [list(p) for p in conversation.cookies],
-        "pipelined": conversation.pipelined,
-    }
-
-
-def _pairs(value: Any, what: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
-            for p in value):
-        raise ValueError(f"{what} must be a list of [name, value] string pairs")
-    return tuple((p[0], p[1]) for p in value)
-
-
-def conversation_from_json(data: Any) -> Conversation:
-    """Read a conversation written by :func:`conversation_to_json`; ``ValueError`` says what
-    is wrong with anything else."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("path"), str):
-        raise ValueError("a conversation is a JSON object with a \"path\" string")
-    actions = data.get("actions", [])
-    if not isinstance(actions, list):
-        raise ValueError("\"actions\" must be a list")
-    pipelined = data.get("pipelined", False)
-    if not isinstance(pipelined, bool):
-        raise ValueError("\"pipelined\" must be true or false")
-    return Conversation(data["path"], tuple(_action_from_json(a) for a in actions),
-                        _pairs(data.get("query", []), "\"query\""),
-                        _pairs(data.get("cookies", []), "\"cookies\""), pipelined)
-
-
 def read_conversations(path: Path) -> list[Conversation]:
-    """Conversations from a JSON file: a list of them, or a single one (a replay)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    items = data if isinstance(data, list) else [data]
-    if not items:
-        raise ValueError("the list of conversations is empty")
-    return [conversation_from_json(item) for item in items]
+    """Conversations from a JSON file (a list of them, or a single one: a replay), in the
+    report's own format (:mod:`wscheck.codec`), read within the kit's bounds on input files;
+    ``ValueError`` says what is wrong with anything else."""
+    text = read_regular_file(path, "conversations file", MAX_REPORT_FILE_BYTES, SettingError)
+    try:
+        data = json.loads(text)
+        items = data if isinstance(data, list) else [data]
+        if not items:
+            raise ValueError("the list of conversations is empty")
+        return [conversation_from_json(item) for item in items]
+    except (KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise ValueError(f"not a conversation in wscheck's JSON form ({exc!r})") from None
 
 
 def write_conversations(path: Path, conversations: Sequence[Conversation]) -> None:
