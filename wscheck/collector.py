@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from wscheck.checks import CHECKS, Check, Verdict
+from wscheck.checks import CHECKS, Check, Verdict, all_checks
 from wscheck.report import build_report, check_record, write_reports
 from wscheck.settings import Settings
 
@@ -88,6 +88,14 @@ class ReportCollector:
         return check_record(chk, word, verdict, self.settings.spec,
                             show_credentials=self.settings.show_credentials, replay=replay)
 
+    def ordered(self) -> list[dict[str, Any]]:
+        """The records in suite order. Under xdist the controller receives reports in the
+        order the workers finish them; the summary and the reports list the checks in the
+        suite's order all the same, so that a run with and without ``-n`` reads alike."""
+        position = {c.id: i for i, c in enumerate(all_checks())}
+        return sorted(self.records.values(),
+                      key=lambda r: (position.get(r["id"], len(position)), r["id"]))
+
     def add(self, report: pytest.TestReport) -> None:
         check_id = report.nodeid.removeprefix("wscheck::")
         chk = CHECKS.get(check_id)
@@ -127,7 +135,7 @@ class ReportCollector:
     def write(self, exit_status: int | None) -> None:
         report = build_report(
             self.settings, [{k: v for k, v in r.items() if k != "outcome"}
-                            for r in self.records.values()],
+                            for r in self.ordered()],
             exit_status=exit_status, show_credentials=self.settings.show_credentials,
             expected_failures=list(self.settings.known_failures), started=self.started)
         try:
@@ -137,7 +145,12 @@ class ReportCollector:
 
 
 def _message(report: pytest.TestReport) -> str:
+    """What pytest says went wrong, as the check's item put it. Not ``longreprtext``: on the
+    xdist controller that starts with the worker's platform line (``[gw0] linux -- Python
+    ...``), which would make the report differ from a run without ``-n``."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2])
-    return report.longreprtext
+    if longrepr is None:
+        return ""
+    return str(longrepr).strip()
