@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import ROOT, SuiteRun, parse_suite
+from tests.servers import ROOT, SuiteRun, free_port, parse_suite
 from tests.test_broken_apps import EXPECTED, Expect
 from wscheck.checks import all_checks
 
@@ -147,3 +147,29 @@ def test_xdist_gives_the_same_run(pytester: pytest.Pytester,
         assert {verdicts[c] for c in ids if c.startswith("bye.")} == {"skip"}
         assert any(f"FAIL  {c} [" in line for c in failing for line in plain.summary)
         assert any(line.startswith("XFAIL auth.q [MUST]") for line in plain.summary)
+
+
+def test_a_target_that_does_not_answer_stops_the_run_alike(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens: without xdist the first check errors and the run stops with 1; with
+    ``-n 2`` each worker's first check errors (they start together) and the run stops with 1
+    too, not with xdist's "interrupted" 2; the report says the same, without worker lines."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    url = f"ws://127.0.0.1:{free_port()}"
+    runs = {}
+    for name, extra in (("plain", ()), ("xdist", ("-n", "2"))):
+        report = pytester.path / f"{name}.json"
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--wscheck-url={url}", f"--wscheck-report={report}",
+            *extra, timeout=120)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, "\n".join(result.outlines)
+        runs[name] = json.loads(report.read_text(encoding="utf-8"))
+        assert runs[name]["exit_status"] == 1
+    errors = {name: [c for c in run["checks"] if c["verdict"] == "error"]
+              for name, run in runs.items()}
+    assert len(errors["plain"]) == len(runs["plain"]["checks"]) == 1
+    assert 1 <= len(errors["xdist"]) == len(runs["xdist"]["checks"]) <= 2
+    for check in errors["plain"] + errors["xdist"]:
+        assert check["message"].startswith(f"wscheck: the target does not answer: "
+                                           f"nothing is listening at {url}")

@@ -26,6 +26,10 @@ __all__ = ["RECORD_PROPERTY", "ReportCollector", "check_word", "classify_outcome
 #: collector; taken off again before JUnit or any other plugin sees it.
 RECORD_PROPERTY = "wscheck_record"
 
+#: How a check's failure starts when the target did not answer (the item's ``repr_failure``);
+#: after one, the run stops.
+TARGET_DOWN = "wscheck: the target does not answer"
+
 
 def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) -> str:
     """What the check itself says, before pytest: ``pass``, ``fail``, ``warn`` (a SHOULD
@@ -81,6 +85,8 @@ class ReportCollector:
         self.records: dict[str, dict[str, Any]] = {}
         self.written: list[str] = []
         self.problems: list[str] = []
+        #: A check reported that the target does not answer, so the run stopped there.
+        self.target_down = False
 
     def record(self, chk: Check, word: str, verdict: Verdict | None,
                replay: str | None) -> dict[str, Any]:
@@ -108,6 +114,8 @@ class ReportCollector:
             "message": None, **check_record(chk, "error", None, self.settings.spec)})
         if found and isinstance(found[-1], dict):
             entry.update(found[-1])
+        if report.failed and _message(report).startswith(TARGET_DOWN):
+            self.target_down = True
         entry["duration"] = round(entry["duration"] + report.duration, 6)
         if report.when == "call" or report.failed or report.skipped:
             if report.when == "teardown" and entry["verdict"] != "pass":
@@ -129,8 +137,15 @@ class ReportCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write the reports. Under xdist, a worker that stops the run because the target
+        does not answer makes the controller raise ``Interrupted`` (exit status 2, as for
+        Ctrl-C); without ``-n`` the same stop ends with 1, a failed check. The controller
+        says 1 too, so that the exit status does not depend on ``-n``."""
+        if (session.exitstatus == pytest.ExitCode.INTERRUPTED and self.target_down
+                and session.config.pluginmanager.has_plugin("dsession")):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.report or self.settings.html:
-            self.write(int(exitstatus))
+            self.write(int(session.exitstatus))
 
     def write(self, exit_status: int | None) -> None:
         report = build_report(
