@@ -13,6 +13,7 @@ report.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -173,3 +174,45 @@ def test_a_target_that_does_not_answer_stops_the_run_alike(
     for check in errors["plain"] + errors["xdist"]:
         assert check["message"].startswith(f"wscheck: the target does not answer: "
                                            f"nothing is listening at {url}")
+
+
+#: The reference app, except that the first connection to /item/ws kills the process serving
+#: it (once: a file marks that it happened).
+CRASHING_APP = """
+import os
+from pathlib import Path
+
+from reference_app import app as reference
+
+CRASHED = Path(__file__).with_name("crashed")
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "websocket" and scope["path"] == "/item/ws" and not CRASHED.exists():
+        CRASHED.write_text("once", encoding="utf-8")
+        os._exit(3)
+    await reference(scope, receive, send)
+"""
+
+
+def test_a_check_whose_worker_dies_is_an_error_in_the_report(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """xdist replaces the worker and reports the check it was running as failed, with no
+    record: the report keeps that check, as an error that says so, and every other one."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{pytester.path}")
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    pytester.makepyfile(crashing=CRASHING_APP)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--wscheck-app=crashing:app", "--wscheck-examples=10",
+        "--wscheck-report=r.json", "-n", "2", timeout=240)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, "\n".join(result.outlines)
+    assert (pytester.path / "crashed").exists()
+    report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in report["checks"]] == [c.id for c in all_checks()]
+    errors = [c for c in report["checks"] if c["verdict"] != "pass"]
+    assert len(errors) == 1 and errors[0]["verdict"] == "error", errors
+    assert re.fullmatch(rf"worker 'gw[01]' crashed while running 'wscheck::{errors[0]['id']}'",
+                        errors[0]["message"])
+    assert report["exit_status"] == 1
+    assert report["summary"]["pass"] == len(report["checks"]) - 1
