@@ -3,9 +3,14 @@
 reports at the end of the session.
 
 A check's item attaches its record to its report as a user property (:data:`RECORD_PROPERTY`),
-so it travels from an xdist worker to the controller; the collector takes it off again before
-JUnit XML or any other plugin sees it. :func:`classify_outcome` is the one place that says
-what a check's verdict is once pytest has had its say (xfail, error, skip, ...).
+so it travels from an xdist worker to the controller (pytest serializes a report's
+``user_properties`` with the rest of it, and the record is plain JSON values, which execnet
+carries); the collector takes it off again before JUnit XML or any other plugin sees it. The
+controller lists the records in suite order, whatever order the workers finish in, so that a
+run with and without ``-n`` gives the same summary and reports.
+
+:func:`classify_outcome` is the one place that says what a check's verdict is once pytest
+has had its say (xfail, error, skip, ...).
 """
 
 from __future__ import annotations
