@@ -1,48 +1,220 @@
-"""``pytest -n 2`` (pytest-xdist) gives the same verdicts as a plain run: each worker has its
-own target runtime, and the checks share no state across workers.
+"""``pytest -n 2`` (pytest-xdist) gives the same run as a plain one, check for check: the same
+verdicts, the same JSON report (ids, order, verdicts, problems, conversations, transcripts,
+replay hints, the run's header), the same HTML page and the same "wscheck" terminal summary,
+all but timings.
 
-The runs are pytester subprocesses in a scratch directory, with ``CI=true`` so that the
-property checks are derandomized in both; verdicts are read from the JUnit report.
+Each worker has its own target runtime and the checks share no state across workers; each
+check's record rides on its test report to the controller, which writes the reports. The runs
+are pytester subprocesses in a scratch directory, with ``CI=true`` so that the property checks
+are derandomized in both (the same shrunk counterexample); verdicts are read from the JUnit
+report.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 
-from tests.servers import ROOT, SuiteRun, parse_suite
+from tests.servers import ROOT, SuiteRun, free_port, parse_suite
 from tests.test_broken_apps import EXPECTED, Expect
 from wscheck.checks import all_checks
 
 pytestmark = pytest.mark.slow  # xdist workers start slowly; CI runs these
 
-#: What may fail, what must: nothing for the reference app; for the broken app (MUST failures
-#: of fixed and property checks) what the table of tests/test_broken_apps.py says.
-TARGETS = {
-    "reference_app:app": Expect(frozenset()),
-    "tests.broken.q_line_always:app": EXPECTED["q_line_always"],
+BROKEN = "tests.broken.q_line_always:app"
+
+#: A protocol without a bye word (the bye checks are not applicable: skipped), with one of the
+#: broken app's failures listed as known (xfail).
+NO_BYE_SPEC = """
+expected_failures = ["auth.q"]
+
+[echo]
+bye = ""
+farewells = []
+"""
+
+#: Target and extra arguments per case; what may fail, what must: nothing for the reference
+#: app; for the broken app (MUST failures of fixed and property checks) what the table of
+#: tests/test_broken_apps.py says. The third case is only compared, not held to a table.
+CASES: dict[str, tuple[str, tuple[str, ...], Expect | None]] = {
+    "reference": ("reference_app:app", (), Expect(frozenset())),
+    "broken": (BROKEN, (), EXPECTED["q_line_always"]),
+    "broken-no-bye-xfail": (BROKEN, ("--wscheck-spec=nobye.toml",), None),
 }
 
 
-def _run(pytester: pytest.Pytester, target: str, *args: str) -> SuiteRun:
-    report = pytester.path / f"report{len(args)}.xml"
+@dataclass(frozen=True)
+class Run:
+    """One run's verdicts (JUnit), JSON and HTML reports and wscheck terminal lines."""
+
+    suite: SuiteRun
+    report: dict[str, Any]
+    html: str
+    summary: list[str]
+    output: str
+
+
+def _wscheck_lines(lines: list[str]) -> list[str]:
+    """The lines the plugin prints at the end: where the reports went, then the "wscheck"
+    section (up to pytest's closing line)."""
+    out = [line for line in lines if line.startswith("wscheck: report written to ")]
+    start = next((i for i, line in enumerate(lines) if re.fullmatch(r"=+ wscheck =+", line)),
+                 None)
+    assert start is not None, "\n".join(lines)
+    section = [lines[start]]
+    for line in lines[start + 1:]:
+        if line.startswith("="):  # the next section, or pytest's closing line
+            break
+        section.append(line)
+    return out + section
+
+
+def _run(pytester: pytest.Pytester, target: str, *args: str) -> Run:
+    files = {name: pytester.path / name for name in ("junit.xml", "r.json", "r.html")}
+    for path in files.values():  # a stale file from the other run must not stand in
+        path.unlink(missing_ok=True)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", f"--wscheck-app={target}", "--wscheck-examples=25",
-        f"--junitxml={report}", *args, timeout=180)
-    return parse_suite(report, int(result.ret), "\n".join(result.outlines))
+        f"--junitxml={files['junit.xml']}", "--wscheck-report=r.json",
+        "--wscheck-html=r.html", *args, timeout=240)
+    output = "\n".join(result.outlines)
+    assert "wscheck_record" not in files["junit.xml"].read_text(encoding="utf-8")
+    return Run(parse_suite(files["junit.xml"], int(result.ret), output),
+               json.loads(files["r.json"].read_text(encoding="utf-8")),
+               files["r.html"].read_text(encoding="utf-8"),
+               _wscheck_lines(result.outlines), output)
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
-def test_xdist_gives_the_same_verdicts(pytester: pytest.Pytester,
-                                       monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+def _timeless_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report without its timings: the run's start and each check's duration."""
+    out = {k: v for k, v in report.items() if k != "timestamp"}
+    out["checks"] = [{k: v for k, v in c.items() if k != "duration"}
+                     for c in report["checks"]]
+    return out
+
+
+def _timeless_page(run: Run) -> str:
+    """The HTML page without the run's start and the duration cells (one per check)."""
+    page, cells = re.subn(r'<td class="dur">[0-9.]+s</td>', '<td class="dur"></td>',
+                          run.html)
+    assert cells == len(run.report["checks"]), "the HTML page lost its duration cells"
+    assert run.report["timestamp"] in page
+    return page.replace(run.report["timestamp"], "")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_xdist_gives_the_same_run(pytester: pytest.Pytester,
+                                  monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    plain = _run(pytester, target)
-    parallel = _run(pytester, target, "-n", "2")
-    assert set(plain.verdicts) == {c.id for c in all_checks()}
-    assert parallel.verdicts == plain.verdicts
-    assert parallel.notes == plain.notes
-    failing = {c for c, v in plain.verdicts.items() if v == "fail"}
-    e = TARGETS[target]
-    assert e.fails <= failing <= e.fails | e.may_fail
-    assert parallel.returncode == plain.returncode == (1 if failing else 0)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    pytester.path.joinpath("nobye.toml").write_text(NO_BYE_SPEC, encoding="utf-8")
+    target, args, expect = CASES[case]
+    plain = _run(pytester, target, *args)
+    parallel = _run(pytester, target, *args, "-n", "2")
+    assert "2 workers [" in parallel.output and "2 workers [" not in plain.output
+
+    ids = [c.id for c in all_checks()]
+    assert set(plain.suite.verdicts) == set(ids)
+    assert parallel.suite.verdicts == plain.suite.verdicts
+    assert parallel.suite.notes == plain.suite.notes
+    assert parallel.suite.returncode == plain.suite.returncode
+
+    # The JSON report: every check, in suite order, with everything but timings equal.
+    assert [c["id"] for c in plain.report["checks"]] == ids
+    assert _timeless_report(parallel.report) == _timeless_report(plain.report)
+    verdicts = {c["id"]: c["verdict"] for c in plain.report["checks"]}
+    assert plain.report["exit_status"] == plain.suite.returncode
+    assert sum(plain.report["summary"].values()) == len(ids)
+    # The HTML page: one summary row per check, and the same page.
+    assert plain.html.count('<tr><td><a href="#check-') == len(ids)
+    assert _timeless_page(parallel) == _timeless_page(plain)
+    # The terminal summary: counts, failures, known failures, notes; and where reports went.
+    assert parallel.summary == plain.summary
+    assert plain.summary[:2] == ["wscheck: report written to r.json",
+                                 "wscheck: report written to r.html"]
+
+    failing = {c for c, v in verdicts.items() if v == "fail"}
+    if expect is not None:
+        assert expect.fails <= failing <= expect.fails | expect.may_fail
+        assert plain.suite.returncode == (1 if failing else 0)
+        assert {v for c, v in verdicts.items() if c not in failing} == {"pass"}
+    else:  # the case exists for its not-applicable and known-failure records
+        assert verdicts["auth.q"] == "xfail"
+        assert {verdicts[c] for c in ids if c.startswith("bye.")} == {"skip"}
+        assert any(f"FAIL  {c} [" in line for c in failing for line in plain.summary)
+        assert any(line.startswith("XFAIL auth.q [MUST]") for line in plain.summary)
+
+
+def test_a_target_that_does_not_answer_stops_the_run_alike(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens: without xdist the first check errors and the run stops with 1; with
+    ``-n 2`` each worker's first check errors (they start together) and the run stops with 1
+    too, not with xdist's "interrupted" 2; the report says the same, without worker lines."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    url = f"ws://127.0.0.1:{free_port()}"
+    runs = {}
+    for name, extra in (("plain", ()), ("xdist", ("-n", "2"))):
+        report = pytester.path / f"{name}.json"
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--wscheck-url={url}", f"--wscheck-report={report}",
+            *extra, timeout=120)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, "\n".join(result.outlines)
+        runs[name] = json.loads(report.read_text(encoding="utf-8"))
+        assert runs[name]["exit_status"] == 1
+    errors = {name: [c for c in run["checks"] if c["verdict"] == "error"]
+              for name, run in runs.items()}
+    assert len(errors["plain"]) == len(runs["plain"]["checks"]) == 1
+    assert 1 <= len(errors["xdist"]) == len(runs["xdist"]["checks"]) <= 2
+    for check in errors["plain"] + errors["xdist"]:
+        assert check["message"].startswith(f"wscheck: the target does not answer: "
+                                           f"nothing is listening at {url}")
+
+
+#: The reference app, except that the first connection to /item/ws kills the process serving
+#: it (once: a file marks that it happened).
+CRASHING_APP = """
+import os
+from pathlib import Path
+
+from reference_app import app as reference
+
+CRASHED = Path(__file__).with_name("crashed")
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "websocket" and scope["path"] == "/item/ws" and not CRASHED.exists():
+        CRASHED.write_text("once", encoding="utf-8")
+        os._exit(3)
+    await reference(scope, receive, send)
+"""
+
+
+def test_a_check_whose_worker_dies_is_an_error_in_the_report(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """xdist replaces the worker and reports the check it was running as failed, with no
+    record: the report keeps that check, as an error that says so, and every other one."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{pytester.path}")
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    pytester.makepyfile(crashing=CRASHING_APP)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--wscheck-app=crashing:app", "--wscheck-examples=10",
+        "--wscheck-report=r.json", "-n", "2", timeout=240)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, "\n".join(result.outlines)
+    assert (pytester.path / "crashed").exists()
+    report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in report["checks"]] == [c.id for c in all_checks()]
+    errors = [c for c in report["checks"] if c["verdict"] != "pass"]
+    assert len(errors) == 1 and errors[0]["verdict"] == "error", errors
+    assert re.fullmatch(rf"worker 'gw[01]' crashed while running 'wscheck::{errors[0]['id']}'",
+                        errors[0]["message"])
+    assert report["exit_status"] == 1
+    assert report["summary"]["pass"] == len(report["checks"]) - 1

@@ -3,9 +3,14 @@
 reports at the end of the session.
 
 A check's item attaches its record to its report as a user property (:data:`RECORD_PROPERTY`),
-so it travels from an xdist worker to the controller; the collector takes it off again before
-JUnit XML or any other plugin sees it. :func:`classify_outcome` is the one place that says
-what a check's verdict is once pytest has had its say (xfail, error, skip, ...).
+so it travels from an xdist worker to the controller (pytest serializes a report's
+``user_properties`` with the rest of it, and the record is plain JSON values, which execnet
+carries); the collector takes it off again before JUnit XML or any other plugin sees it. The
+controller lists the records in suite order, whatever order the workers finish in, so that a
+run with and without ``-n`` gives the same summary and reports.
+
+:func:`classify_outcome` is the one place that says what a check's verdict is once pytest
+has had its say (xfail, error, skip, ...).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from wscheck.checks import CHECKS, Check, Verdict
+from wscheck.checks import CHECKS, Check, Verdict, all_checks
 from wscheck.errors import SettingError
 from wscheck.report import build_report, check_record, write_reports
 from wscheck.settings import Settings
@@ -26,6 +31,10 @@ __all__ = ["RECORD_PROPERTY", "ReportCollector", "check_word", "classify_outcome
 #: The user property that carries a check's record from the item (or an xdist worker) to the
 #: collector; taken off again before JUnit or any other plugin sees it.
 RECORD_PROPERTY = "wscheck_record"
+
+#: How a check's failure starts when the target did not answer (the item's ``repr_failure``);
+#: after one, the run stops.
+TARGET_DOWN = "wscheck: the target does not answer"
 
 
 def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) -> str:
@@ -82,12 +91,22 @@ class ReportCollector:
         self.records: dict[str, dict[str, Any]] = {}
         self.written: list[str] = []
         self.problems: list[str] = []
+        #: A check reported that the target does not answer, so the run stopped there.
+        self.target_down = False
 
     def record(self, chk: Check, word: str, verdict: Verdict | None,
                replay: str | None) -> dict[str, Any]:
         """The record an item attaches to its report."""
         return check_record(chk, word, verdict, self.settings.spec,
                             show_credentials=self.settings.show_credentials, replay=replay)
+
+    def ordered(self) -> list[dict[str, Any]]:
+        """The records in suite order. Under xdist the controller receives reports in the
+        order the workers finish them; the summary and the reports list the checks in the
+        suite's order all the same, so that a run with and without ``-n`` reads alike."""
+        position = {c.id: i for i, c in enumerate(all_checks())}
+        return sorted(self.records.values(),
+                      key=lambda r: (position.get(r["id"], len(position)), r["id"]))
 
     def add(self, report: pytest.TestReport) -> None:
         check_id = report.nodeid.removeprefix("wscheck::")
@@ -101,6 +120,8 @@ class ReportCollector:
             "message": None, **check_record(chk, "error", None, self.settings.spec)})
         if found and isinstance(found[-1], dict):
             entry.update(found[-1])
+        if report.failed and _message(report).startswith(TARGET_DOWN):
+            self.target_down = True
         entry["duration"] = round(entry["duration"] + report.duration, 6)
         if report.when == "call" or report.failed or report.skipped:
             if report.when == "teardown" and entry["verdict"] != "pass":
@@ -122,13 +143,20 @@ class ReportCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write the reports. Under xdist, a worker that stops the run because the target
+        does not answer makes the controller raise ``Interrupted`` (exit status 2, as for
+        Ctrl-C); without ``-n`` the same stop ends with 1, a failed check. The controller
+        says 1 too, so that the exit status does not depend on ``-n``."""
+        if (session.exitstatus == pytest.ExitCode.INTERRUPTED and self.target_down
+                and session.config.pluginmanager.has_plugin("dsession")):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.report or self.settings.html:
-            self.write(int(exitstatus))
+            self.write(int(session.exitstatus))
 
     def write(self, exit_status: int | None) -> None:
         report = build_report(
             self.settings, [{k: v for k, v in r.items() if k != "outcome"}
-                            for r in self.records.values()],
+                            for r in self.ordered()],
             exit_status=exit_status, show_credentials=self.settings.show_credentials,
             expected_failures=list(self.settings.known_failures), started=self.started)
         try:
@@ -138,7 +166,12 @@ class ReportCollector:
 
 
 def _message(report: pytest.TestReport) -> str:
+    """What pytest says went wrong, as the check's item put it. Not ``longreprtext``: on the
+    xdist controller that starts with the worker's platform line (``[gw0] linux -- Python
+    ...``), which would make the report differ from a run without ``-n``."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2])
-    return report.longreprtext
+    if longrepr is None:
+        return ""
+    return str(longrepr).strip()

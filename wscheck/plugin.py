@@ -228,7 +228,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"wscheck: report written to {path}")
     for problem in collector.problems:
         terminalreporter.write_line(f"wscheck: {problem}", red=True)
-    records = list(collector.records.values())
+    records = collector.ordered()
     if not records:
         return
     counts: dict[str, int] = {}
