@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from reference_app import create_app
 from wscheck.checks import CHECKS, Context, Verdict, all_checks
-from wscheck.checks.properties import SHRINK_SECONDS
 from wscheck.drivers.asgi import AsgiDriver, lifespan
 from wscheck.drivers.base import Connection, Driver
 from wscheck.events import ClientClose, Drop, Event, SendText, Silence
+from wscheck.hypothesis_runner import SHRINK_SECONDS
 from wscheck.model import expected
 from wscheck.runner import run_conversation
 from wscheck.spec import Spec
