@@ -80,22 +80,24 @@ def _echo_channel(echo: EchoSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     if echo.path_params:
         channel["parameters"] = _parameters(echo.path_params)
     operations = {
-        "receiveEchoMessage": {
-            "action": "receive",
-            "title": "receive a client message",
-            "channel": _ref("channels", "echo"),
-            "messages": [_ref("channels", "echo", "messages", m)
-                         for m in ("message", "bye", "binary") if m in messages],
-        },
-        "sendEchoReply": {
-            "action": "send",
-            "title": "answer the client",
-            "channel": _ref("channels", "echo"),
-            "messages": [_ref("channels", "echo", "messages", m) for m in messages
-                         if m == "reply" or m.startswith("farewell")],
-        },
+        "receiveEchoMessage": _operation(
+            "receive", "receive a client message", "echo",
+            [m for m in ("message", "bye", "binary") if m in messages]),
+        "sendEchoReply": _operation(
+            "send", "answer the client", "echo",
+            [m for m in messages if m == "reply" or m.startswith("farewell")]),
     }
     return channel, operations
+
+
+def _operation(action: str, title: str, channel: str, messages: list[str]) -> dict[str, Any]:
+    """An AsyncAPI operation on one of the document's channels, naming its messages."""
+    return {
+        "action": action,
+        "title": title,
+        "channel": _ref("channels", channel),
+        "messages": [_ref("channels", channel, "messages", m) for m in messages],
+    }
 
 
 def _auth_channel(auth: AuthSpec) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -151,20 +153,11 @@ def _auth_channel(auth: AuthSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     if auth.path_params:
         channel["parameters"] = _parameters(auth.path_params)
     operations = {
-        "receiveCredentialsMessage": {
-            "action": "receive",
-            "title": "receive a client message",
-            "channel": _ref("channels", "credentials"),
-            "messages": [_ref("channels", "credentials", "messages", m)
-                         for m in ("message", "binary")],
-        },
-        "sendCredentialsReplies": {
-            "action": "send",
-            "title": "answer the client: credential line, q line (with q), message line",
-            "channel": _ref("channels", "credentials"),
-            "messages": [_ref("channels", "credentials", "messages", m)
-                         for m in ("credentialReply", "qReply", "messageReply")],
-        },
+        "receiveCredentialsMessage": _operation(
+            "receive", "receive a client message", "credentials", ["message", "binary"]),
+        "sendCredentialsReplies": _operation(
+            "send", "answer the client: credential line, q line (with q), message line",
+            "credentials", ["credentialReply", "qReply", "messageReply"]),
     }
     return channel, operations
 

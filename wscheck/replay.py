@@ -206,20 +206,21 @@ class _Reader:
             else:
                 self.integer(item[key], f"{where}.{key}", null=kind == "int?")
 
-    def event(self, value: object, where: str) -> Event:
+    def typed(self, value: object, where: str, table: Mapping[str, Any],
+              what: str) -> dict[str, Any]:
+        """An object whose ``type`` is a key of ``table`` and whose fields are that row's."""
         item = self.obj(value, where)
-        allowed = _EVENT_FIELDS.get(str(item.get("type")))
+        allowed = table.get(str(item.get("type")))
         if allowed is None:
-            raise _fail(self.path, f"{where}.type", "is not an event type")
+            raise _fail(self.path, f"{where}.type", f"is not {what} type")
         self.fields(item, where, allowed)
-        return event_from_json(item)
+        return item
+
+    def event(self, value: object, where: str) -> Event:
+        return event_from_json(self.typed(value, where, _EVENT_FIELDS, "an event"))
 
     def action(self, value: object, where: str) -> Action:
-        item = self.obj(value, where)
-        allowed = _ACTION_FIELDS.get(str(item.get("type")))
-        if allowed is None:
-            raise _fail(self.path, f"{where}.type", "is not an action type")
-        self.fields(item, where, allowed)
+        item = self.typed(value, where, _ACTION_FIELDS, "an action")
         if item["type"] == "client_close" and not 1000 <= item["code"] <= 4999:
             raise _fail(self.path, f"{where}.code", "must be a close code (1000-4999)")
         return action_from_json(item)
