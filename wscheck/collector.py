@@ -19,8 +19,8 @@ from wscheck.checks import CHECKS, Check, Verdict
 from wscheck.report import build_report, check_record, write_reports
 from wscheck.settings import Settings
 
-__all__ = ["RECORD_PROPERTY", "ReportCollector", "check_word", "classify_outcome",
-           "replay_hint"]
+__all__ = ["RECORD_PROPERTY", "ReportCollector", "blocks_exit_0", "check_word",
+           "classify_outcome", "replay_hint"]
 
 #: The user property that carries a check's record from the item (or an xdist worker) to the
 #: collector; taken off again before JUnit or any other plugin sees it.
@@ -29,7 +29,10 @@ RECORD_PROPERTY = "wscheck_record"
 
 def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) -> str:
     """What the check itself says, before pytest: ``pass``, ``fail``, ``warn`` (a SHOULD
-    failure when not strict), ``xfail`` / ``xpass`` (listed as a known failure)."""
+    failure when not strict), ``xfail`` / ``xpass`` (listed as a known failure),
+    ``inconclusive`` (it could not observe its line: never a pass, see :func:`blocks_exit_0`)."""
+    if verdict.is_inconclusive:
+        return "inconclusive"
     if verdict.passed:
         return "xpass" if listed else "pass"
     if listed:
@@ -47,8 +50,21 @@ def classify_outcome(report: pytest.TestReport, word: str | None) -> str:
             return "xpass"  # pytest's strict xfail: a listed check passed
         return "fail" if word in ("fail", "xfail") else "error"
     if report.skipped:
-        return "skip"
+        return "inconclusive" if word == "inconclusive" else "skip"
     return "warn" if word == "warn" else "pass"
+
+
+def blocks_exit_0(record: dict[str, Any], *, strict: bool) -> bool:
+    """Whether an inconclusive check keeps the run from exit status 0 on its own.
+
+    An inconclusive check has not observed the target conforming, so a MUST check (a SHOULD
+    check under strict) whose precondition failed makes the run exit 1, as a failure does.
+    The one exception is a line that cannot be observed through this target kind at all (a
+    server's log over the network): nothing the target could do would let it pass, so such a
+    check is counted and shown but leaves the exit status alone."""
+    if record.get("verdict") != "inconclusive" or record.get("unconcluded") == "unobservable":
+        return False
+    return record.get("level") == "MUST" or strict
 
 
 def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
@@ -119,10 +135,18 @@ class ReportCollector:
         report.user_properties = [(k, v) for k, v in report.user_properties
                                   if k != RECORD_PROPERTY]
 
+    def inconclusive_blocking(self) -> list[str]:
+        """The inconclusive checks that keep the run from exit status 0 (see
+        :func:`blocks_exit_0`)."""
+        return [r["id"] for r in self.records.values()
+                if blocks_exit_0(r, strict=self.settings.strict)]
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if int(session.exitstatus) == 0 and self.inconclusive_blocking():
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.report or self.settings.html:
-            self.write(int(exitstatus))
+            self.write(int(session.exitstatus))
 
     def write(self, exit_status: int | None) -> None:
         report = build_report(

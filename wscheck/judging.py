@@ -11,22 +11,28 @@ import re
 import string
 from collections.abc import Callable, Iterable
 
-from wscheck.events import Accepted, Closed, Conversation, Event, Refused, Text
+from wscheck.events import Accepted, Closed, Conversation, Event, Refused, Text, describe
 from wscheck.registry import Check, Context, Verdict
 from wscheck.runner import Observation, run_conversation
 
 __all__ = [
+    "UNOBSERVABLE_OVER_NETWORK",
     "WIRE_FORM_NOTE",
     "Projection",
     "any_close_code",
     "compare",
+    "control",
+    "diagnose_refusal",
     "format_failure",
     "keep_texts",
     "lockstep",
     "ordinary",
     "refusal_form",
+    "refuses_everyone",
+    "sees_server_side",
     "served",
     "template_matcher",
+    "unserved",
 ]
 
 Projection = Callable[[tuple[Event, ...]], tuple[Event, ...]]
@@ -36,6 +42,96 @@ WIRE_FORM_NOTE = (
     "clients as HTTP 403 and the 1008 is lost: 1008 is not observable on the wire"
 )
 
+UNOBSERVABLE_OVER_NETWORK = (
+    "a network client cannot see what the server does inside (its exceptions, its log), so "
+    "whether it ended those conversations quietly is not observable over the network; check "
+    "the server's log, or run the app in-process (--wscheck-app)"
+)
+
+
+def sees_server_side(ctx: Context) -> bool:
+    """Whether the driver sees the server's insides (an app exception, a message after the
+    close): in-process it does, over the network it never can."""
+    return ctx.driver.kind == "asgi"
+
+
+def control(ctx: Context, path: str) -> Conversation:
+    """The plainest client of the endpoint at ``path``: what every other conversation there
+    presumes works. On the credentials endpoint it carries a plain token and one message."""
+    auth = ctx.spec.auth
+    if auth is not None and path == auth.url_path():
+        return Conversation.of(path, "hello", query={auth.token: "t"})
+    return Conversation.of(path)
+
+
+def _is_auth(ctx: Context, path: str) -> bool:
+    return ctx.spec.auth is not None and path == ctx.spec.auth.url_path()
+
+
+def _owner(ctx: Context, path: str) -> str:
+    """The check whose own line is that a plain client of ``path`` is let in."""
+    return "auth.token" if _is_auth(ctx, path) else "echo.accept"
+
+
+def _let_in(ctx: Context, obs: Observation) -> bool:
+    """Whether the endpoint let this client in: on the echo endpoint, an accepted handshake;
+    on the credentials endpoint, a client that was also answered (a refusal there may be
+    accept-then-close)."""
+    if _is_auth(ctx, obs.conversation.path):
+        return served(obs)
+    return obs.observed[:1] == (Accepted(),)
+
+
+def _refusal(obs: Observation) -> Event:
+    """The event that shows how ``obs`` was refused: the handshake, or the close after it."""
+    if obs.observed[:1] == (Accepted(),):
+        return next((e for e in obs.observed[1:] if not isinstance(e, Text)),
+                    obs.observed[-1])
+    return obs.observed[0] if obs.observed else Refused()
+
+
+def diagnose_refusal(path: str, refusal: Event) -> str:
+    """The likely causes when a plain client of ``path`` is refused: said once, by the check
+    that owns the handshake, instead of a transcript in every check."""
+    how = describe(refusal)
+    causes = [f"no route of the app matches the path {path!r} (the spec's path, or a URL "
+              "prefix, may be wrong)", "the endpoint refuses before accepting"]
+    if isinstance(refusal, Refused) and refusal.status == 403:
+        causes[0] += " (uvicorn and most servers answer 403 for an unmatched WebSocket path)"
+    if isinstance(refusal, Refused) and refusal.close_code == 1000:
+        causes[0] += " (Starlette's router closes with 1000 before accepting when no route matches)"
+    return (f"a plain client of {path} was refused ({how}); likely causes: "
+            + "; or ".join(causes))
+
+
+async def unserved(ctx: Context, obs: Observation) -> Verdict | None:
+    """An inconclusive verdict when ``obs`` was not let in although the model expected it to
+    be *and* the plainest client of the same endpoint is not let in either: then the check's
+    own line was never observed, and the check owning the handshake says why. None when
+    ``obs`` was let in, or when only this conversation was refused (then the refusal is the
+    check's own failure)."""
+    if obs.expected[:1] != (Accepted(),) or _let_in(ctx, obs):
+        return None
+    if _is_auth(ctx, obs.conversation.path) and not any(
+            isinstance(e, Text) for e in obs.expected):
+        return None  # a refusal is what the model expects here
+    return await refuses_everyone(ctx, obs.conversation.path, evidence=obs)
+
+
+async def refuses_everyone(ctx: Context, *paths: str,
+                           evidence: Observation | None = None) -> Verdict | None:
+    """Precondition of a check: a plain client of every endpoint it uses is let in (see
+    :func:`control`). When one is not, nothing the check judges could be observed: an
+    inconclusive verdict that says so once, with the likely causes, instead of a transcript
+    per check. ``evidence`` is the check's own refused conversation, shown if given."""
+    for path in paths:
+        ctl = await run_conversation(ctx.driver, ctx.spec, control(ctx, path))
+        if not _let_in(ctx, ctl):
+            return Verdict.unobserved(
+                f"precondition failed: {diagnose_refusal(path, _refusal(ctl))}; nothing this "
+                f"check judges could be observed (see {_owner(ctx, path)})", evidence or ctl)
+    return None
+
 
 async def compare(
     ctx: Context,
@@ -43,11 +139,15 @@ async def compare(
     *,
     problem: str,
     project: Projection | None = None,
+    owns_handshake: bool = False,
 ) -> Verdict:
     """Run conversations one after another; fail on the first whose transcript differs.
 
     ``project`` maps both transcripts before comparing, so that a check judges only its own
     line of the brief (``bye.sequence`` ignores the close code that ``bye.close-code`` judges).
+    A conversation refused where a plain client is refused too leaves the check inconclusive
+    (see :func:`unserved`), unless the check ``owns_handshake``: then that refusal is its
+    failure, with the likely causes.
     """
     last: Observation | None = None
     for conversation in conversations:
@@ -56,7 +156,13 @@ async def compare(
         if project is not None:
             exp, got = project(exp), project(got)
         if exp != got:
-            return Verdict(problem, obs)
+            gap = await unserved(ctx, obs)
+            if gap is None:
+                return Verdict(problem, obs)
+            if not owns_handshake:
+                return gap
+            return Verdict(problem, obs, notes=(
+                f"diagnosis: {diagnose_refusal(conversation.path, _refusal(obs))}",))
     return Verdict(observation=last)  # a pass keeps its evidence, for reports
 
 
@@ -106,10 +212,13 @@ def refusal_form(obs: Observation, code: int) -> str | None:
 
 
 def format_failure(chk: Check, verdict: Verdict) -> str:
-    """The failure text: id, level and protocol line, what is wrong, then the observation
-    (conversation, expected and observed side by side, see :meth:`Observation.__str__`)."""
+    """The failure (or inconclusive) text: id, level and protocol line, what is wrong (or why
+    nothing could be judged), then the observation (conversation, expected and observed side
+    by side, see :meth:`Observation.__str__`)."""
+    said = (verdict.problem if verdict.problem is not None
+            else f"inconclusive: {verdict.inconclusive}")
     lines = [
-        f"{chk.id} [{chk.level}]: {verdict.problem}",
+        f"{chk.id} [{chk.level}]: {said}",
         f"protocol {chk.line}: {chk.description}",
     ]
     if verdict.observation is not None:

@@ -189,8 +189,10 @@ class CheckItem(pytest.Item):
         self.user_properties.append(("wscheck_verdict", word))
         for note in verdict.notes:
             self.user_properties.append(("wscheck_note", note))
-        replay = replay_hint(settings, self.check, verdict) if not verdict.passed else None
+        replay = replay_hint(settings, self.check, verdict) if verdict.problem else None
         self._record(word, verdict, replay)
+        if word == "inconclusive":  # never a pass: JUnit shows it skipped, with the reason
+            pytest.skip(f"inconclusive: {verdict.inconclusive}")
         text = format_failure(self.check, verdict)
         if replay:
             text += "\n\nreplay: " + replay
@@ -243,9 +245,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(
                 f"XPASS {where}: passes, but is listed as a known failure in "
                 f"{settings.known_failures.get(record['id'])}: take it off the list")
+        elif verdict == "inconclusive":
+            kind = ("cannot be observed" if record.get("unconcluded") == "unobservable"
+                    else "precondition failed")
+            terminalreporter.write_line(f"INCONCLUSIVE {where} ({kind}): "
+                                        f"{record.get('inconclusive')}")
         elif verdict == "pass":
             for note in record.get("notes") or ():
                 terminalreporter.write_line(f"NOTE  {record['id']}: {note}")
+    blocking = collector.inconclusive_blocking()
+    if blocking:
+        terminalreporter.write_line(
+            f"wscheck: {len(blocking)} check(s) inconclusive because a precondition failed "
+            f"({', '.join(blocking)}): not observed conforming, so the exit status is not 0",
+            red=True)
 
 
 # --- progress of long property checks ----------------------------------------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wscheck.events import Conversation, Text
+from wscheck.events import Accepted, Conversation, Text
 from wscheck.judging import (
     WIRE_FORM_NOTE,
     Projection,
     compare,
+    diagnose_refusal,
     keep_texts,
     refusal_form,
     served,
@@ -56,8 +57,25 @@ async def _credential_used(ctx: Context, conversations: list[Conversation],
     return await compare(ctx, conversations, project=credential_lines(ctx), problem=problem)
 
 
+async def _serves_credentials(ctx: Context) -> Verdict | None:
+    """Precondition of the refusal checks: a client *with* a credential is served. An
+    endpoint that refuses everyone (no route at that path, say) refuses a client without
+    credentials too, and that shows nothing about how it treats missing credentials."""
+    ctl = await run_conversation(ctx.driver, ctx.spec, conv(ctx, "hello", token="t"))
+    if served(ctl):
+        return None
+    return Verdict.unobserved(
+        "precondition failed: a client with a valid token was not served either ("
+        + (diagnose_refusal(ctl.conversation.path, ctl.observed[0])
+           if ctl.observed and ctl.observed[0] != Accepted() else "no reply")
+        + "), so a refusal here shows nothing (see auth.token)", ctl)
+
+
 async def _refused(ctx: Context, conversations: list[Conversation], problem: str) -> Verdict:
     code = _auth(ctx).denied_close_code
+    gap = await _serves_credentials(ctx)
+    if gap is not None:
+        return gap
     notes: list[str] = []
     for c in conversations:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
@@ -82,6 +100,9 @@ async def missing(ctx: Context) -> Verdict:
        needs=["auth"])
 async def missing_observable(ctx: Context) -> Verdict:
     code = _auth(ctx).denied_close_code
+    gap = await _serves_credentials(ctx)
+    if gap is not None:
+        return gap
     obs = await run_conversation(ctx.driver, ctx.spec, conv(ctx, "hello"))
     form = refusal_form(obs, code)
     if form == "before-accept":
@@ -97,7 +118,9 @@ async def missing_observable(ctx: Context) -> Verdict:
 async def token(ctx: Context) -> Verdict:
     lockstep = conv(ctx, "hello", "second message", token="some-token")
     pipelined = conv(ctx, "first", "then", token="tök en&x=1;y", pipelined=True)
-    return await compare(ctx, [lockstep, pipelined], problem="the replies with a token are wrong")
+    # Its line says a client with credentials is accepted: a refusal is its own failure.
+    return await compare(ctx, [lockstep, pipelined], problem="the replies with a token are wrong",
+                         owns_handshake=True)
 
 
 @check("auth.cookie", "MUST", "/item/ws 3",
@@ -164,8 +187,9 @@ async def bye_ordinary(ctx: Context) -> Verdict:
         as_plain = tuple(Text(e.text.replace(control, word)) if isinstance(e, Text) else e
                          for e in plain.observed)
         if not served(plain):
-            return Verdict("a conversation with a token was not served at all, so the bye "
-                           "word cannot be shown to be ordinary", plain)
+            return Verdict.unobserved(
+                "precondition failed: a conversation with a token was not served at all, so "
+                "the bye word cannot be shown to be ordinary (see auth.token)", plain)
         if obs.observed != as_plain:
             shown = Observation(obs.conversation, as_plain, obs.observed)
             return Verdict(f"{word!r} was answered differently from an ordinary word "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wscheck.events import Accepted, Conversation
-from wscheck.judging import compare, lockstep, ordinary
+from wscheck.judging import compare, diagnose_refusal, lockstep, ordinary
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation
 from wscheck.spec import EchoSpec
@@ -24,7 +24,8 @@ async def accept(ctx: Context) -> Verdict:
         if conn.handshake != Accepted():
             conv = Conversation.of(_echo(ctx).url_path())
             obs = Observation(conv, (Accepted(),), (conn.handshake,))
-            return Verdict("the handshake was not accepted", obs)
+            return Verdict("the handshake was not accepted", obs, notes=(
+                f"diagnosis: {diagnose_refusal(conv.path, conn.handshake)}",))
         return Verdict()
     finally:
         await conn.close()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from wscheck.events import Accepted, Closed, Conversation
 from wscheck.hypothesis_runner import PropertyFailed, profile, run_property
-from wscheck.judging import refusal_form
+from wscheck.judging import refusal_form, refuses_everyone
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, interleave, run_conversation
 from wscheck.strategies import auth_conversations, echo_conversations, messages
@@ -38,10 +38,15 @@ async def _agrees_with_model(
     check_id: str,
     conversations: st.SearchStrategy[Conversation],
     problem: str,
+    path: str,
     excused: Callable[[Observation], bool] = _never,
 ) -> Verdict:
     """The property that every generated conversation's transcript is the model's (unless
-    ``excused`` says a difference is another check's business)."""
+    ``excused`` says a difference is another check's business). Precondition: a plain client
+    of ``path`` is accepted."""
+    gap = await refuses_everyone(ctx, path)
+    if gap is not None:
+        return gap
 
     async def evaluate(conv: Conversation) -> PropertyFailed | None:
         obs = await run_conversation(ctx.driver, ctx.spec, conv, quiet=_echo_quiet(ctx))
@@ -57,16 +62,17 @@ async def prop_echo(ctx: Context) -> Verdict:
     path = ctx.spec.echo.url_path()
     one_message = messages(ctx.spec).map(lambda message: Conversation.of(path, message))
     return await _agrees_with_model(ctx, "prop.echo", one_message,
-                                    "a generated message was not echoed exactly")
+                                    "a generated message was not echoed exactly", path)
 
 
 @check("prop.conversation", "MUST", "/ws 2-4",
        "for every generated conversation (lock-step or pipelined, any length, bye or not), "
        "the transcript is the model's", needs=["echo"])
 async def prop_conversation(ctx: Context) -> Verdict:
+    assert ctx.spec.echo is not None
     return await _agrees_with_model(
         ctx, "prop.conversation", echo_conversations(ctx.spec),
-        "a generated conversation did not go as the protocol says")
+        "a generated conversation did not go as the protocol says", ctx.spec.echo.url_path())
 
 
 @check("prop.auth", "MUST", "/item/ws 1-4",
@@ -82,7 +88,8 @@ async def prop_auth(ctx: Context) -> Verdict:
         return obs.expected == (Accepted(), Closed(code)) and refusal_form(obs, code) is not None
 
     return await _agrees_with_model(ctx, "prop.auth", auth_conversations(ctx.spec),
-                                    "a generated credentials conversation went wrong", wire_form)
+                                    "a generated credentials conversation went wrong",
+                                    ctx.spec.auth.url_path(), wire_form)
 
 
 @check("prop.concurrent", "MUST", "/ws 5",
@@ -93,6 +100,9 @@ async def prop_concurrent(ctx: Context) -> Verdict:
     path = ctx.spec.echo.url_path()
     clients = st.lists(st.lists(messages(ctx.spec, long=False), min_size=1, max_size=4),
                        min_size=2, max_size=5)
+    gap = await refuses_everyone(ctx, path)
+    if gap is not None:
+        return gap
 
     async def evaluate(scripts: list[list[str]]) -> PropertyFailed | None:
         convs = [Conversation.of(path, *s) for s in scripts]

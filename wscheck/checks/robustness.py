@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from wscheck.events import ClientClose, Conversation, Drop
-from wscheck.judging import keep_texts, served
+from wscheck.events import Accepted, ClientClose, Conversation, Drop
+from wscheck.judging import (
+    UNOBSERVABLE_OVER_NETWORK,
+    diagnose_refusal,
+    keep_texts,
+    sees_server_side,
+    served,
+    unserved,
+)
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import run_conversation
 
@@ -26,12 +33,17 @@ no_texts = keep_texts(lambda text: False)
 @check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
        "a binary message gets a close with code 1003 (unsupported data)", needs=[])
 async def binary(ctx: Context) -> Verdict:
+    gap: Verdict | None = None
     for c in _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff"):
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: the close after the binary message; the texts before it are other checks'.
         if no_texts(obs.expected) != no_texts(obs.observed):
-            return Verdict("a binary message did not get a close with 1003", obs)
-    return Verdict()
+            # An endpoint that refuses every client never sees a binary message.
+            unseen = await unserved(ctx, obs)
+            if unseen is None:
+                return Verdict("a binary message did not get a close with 1003", obs)
+            gap = gap or unseen
+    return gap or Verdict()
 
 
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
@@ -43,6 +55,18 @@ async def disconnect(ctx: Context) -> Verdict:
         (Drop(),),
         (ClientClose(1001),),
     ]
+    # Precondition: each endpoint serves a client at all; one that serves nobody says
+    # nothing about clients going away (and "no longer serves" would be a false accusation).
+    convs = _conversations_on_each_endpoint(ctx, "still serving?")
+    for c in convs:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if not served(obs):
+            return Verdict.unobserved(
+                "precondition failed: the endpoint served no client before any went away ("
+                + (diagnose_refusal(c.path, obs.observed[0])
+                   if obs.observed and obs.observed[0] != Accepted() else "no reply")
+                + f"), so nothing can be shown about clients going away (see {_owner(ctx, c)})",
+                obs)
     for actions in scenarios:
         for c in _conversations_on_each_endpoint(ctx, *actions):
             obs = await run_conversation(ctx.driver, ctx.spec, c)
@@ -62,4 +86,13 @@ async def disconnect(ctx: Context) -> Verdict:
         # Judged: it accepts and answers; whether the answer is right is the echo checks'.
         if not served(obs):
             return Verdict("after clients went away the server no longer serves new ones", obs)
+    if not sees_server_side(ctx):
+        # The server still serves, but whether it ended those conversations quietly (no
+        # exception, nothing logged) is on its side of the wire.
+        return Verdict.unobserved(UNOBSERVABLE_OVER_NETWORK, unobservable=True)
     return Verdict()
+
+
+def _owner(ctx: Context, c: Conversation) -> str:
+    return "echo.accept" if ctx.spec.echo is not None and c.path == ctx.spec.echo.url_path() \
+        else "auth.token"

@@ -25,7 +25,7 @@ from wscheck.hypothesis_runner import (
     example_bound,
     run_machine,
 )
-from wscheck.judging import refusal_form
+from wscheck.judging import refusal_form, refuses_everyone
 from wscheck.model import ModelConnection
 from wscheck.registry import Context, Verdict, check
 from wscheck.render import render_conversation
@@ -225,6 +225,13 @@ class ConnectionsMachine(RuleBasedStateMachine):
        "close, drop) "
        "always agrees with the model", needs=["echo"])
 async def prop_stateful(ctx: Context) -> Verdict:
+    assert ctx.spec.echo is not None
+    paths = [ctx.spec.echo.url_path()]
+    if ctx.spec.auth is not None:
+        paths.append(ctx.spec.auth.url_path())
+    gap = await refuses_everyone(ctx, *paths)  # precondition: each endpoint serves a client
+    if gap is not None:
+        return gap
     budget = Budget.for_driver(ctx.driver.kind)
     bridge = LoopBridge(asyncio.get_running_loop(), example_bound(ctx.driver.timeout))
     session = Session(ctx, budget, bridge)
