@@ -10,6 +10,7 @@ without changing the exit status.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -44,7 +45,11 @@ def test_an_inconclusive_must_check_alone_does_not_exit_0(pytester: pytest.Pytes
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, out
     assert "failed" not in out.splitlines()[-1], out  # nothing failed: only inconclusive
-    assert "INCONCLUSIVE auth.missing [MUST] (precondition failed)" in out
+    # Said once for both checks, with the reason they share.
+    assert re.search(r"^INCONCLUSIVE auth\.missing \[MUST\], .*auth\.q-invalid \[MUST\] "
+                     r"\(precondition failed\): a plain client of /item/ws was refused", out,
+                     re.MULTILINE), out
+    assert out.count("INCONCLUSIVE") == 1
     assert "'/item/ws'" in out and "no route" in out  # the likely cause, with the path
     assert "not observed conforming, so the exit status is not 0" in out
 
@@ -57,7 +62,7 @@ def test_an_inconclusive_must_check_alone_does_not_exit_0(pytester: pytest.Pytes
     records = {c["id"]: c for c in report["checks"]}
     assert records["auth.missing"]["verdict"] == "inconclusive"
     assert records["auth.missing"]["unconcluded"] == "precondition"
-    assert "a client with a valid token was not served" in records["auth.missing"]["inconclusive"]
+    assert "(see auth.token)" in records["auth.missing"]["inconclusive"]
     assert records["auth.q-invalid"]["verdict"] == "inconclusive"
     assert report["summary"]["inconclusive"] >= 3
     assert report["summary"]["pass"] == 0
@@ -72,12 +77,15 @@ def test_the_no_route_app_is_diagnosed_once(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "FAIL  auth.token [MUST]" in out
-    assert "diagnosis: a plain client of /item/ws was refused (refused: close 1000 before " \
+    assert "      diagnosis: a plain client of /item/ws was refused (refused: close 1000 before " \
            "accept); likely causes: no route of the app matches the path '/item/ws'" in out
     assert "Starlette's router closes with 1000" in out
+    unseen = [line for line in result.outlines if line.startswith("INCONCLUSIVE")]
+    assert len(unseen) == 1, unseen  # one reason, said once for every check that shares it
     for check_id in ("auth.cookie", "auth.q", "auth.missing", "isolation.concurrent"):
-        assert f"INCONCLUSIVE {check_id} [MUST]" in out, check_id
-    assert "PASSED" not in out
+        assert f"{check_id} [MUST]" in unseen[0], check_id
+    assert "(see auth.token)" in unseen[0]
+    assert "passed" not in out.splitlines()[-1]
 
 
 def test_over_the_network_no_route_passes_nothing_and_accuses_nothing() -> None:
@@ -108,6 +116,12 @@ def test_disconnect_is_unobservable_over_the_network_and_exit_stays_0(
         (pytester.path / "report.json").read_text(encoding="utf-8"))["checks"]}
     assert record["robust.disconnect"]["unconcluded"] == "unobservable"
     assert record["echo.exact"]["verdict"] == "pass"
+
+
+def test_every_check_states_its_precondition() -> None:
+    from wscheck.checks import all_checks
+
+    assert [c.id for c in all_checks() if not c.precondition] == []
 
 
 def test_in_process_disconnect_is_observed() -> None:

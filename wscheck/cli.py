@@ -126,13 +126,16 @@ def catalogue() -> str:
         "this file equal to its output.",
         "MUST failures fail the run; SHOULD failures are warnings unless `--wscheck-strict`.",
         "The protocol line refers to [the protocol](protocol.md): endpoint and item number.",
+        "The precondition is what a check assumes before it can judge its line; when it "
+        "fails, the check is inconclusive (see [Verdicts](#verdicts)), never passed.",
         "",
-        "| id | level | protocol line | description |",
-        "| --- | --- | --- | --- |",
+        "| id | level | protocol line | description | precondition |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for c in all_checks():
         description = c.description.replace("|", "\\|")
-        lines.append(f"| `{c.id}` | {c.level} | {c.line} | {description} |")
+        precondition = c.precondition.replace("|", "\\|")
+        lines.append(f"| `{c.id}` | {c.level} | {c.line} | {description} | {precondition} |")
     lines += ["", *VERDICT_VOCABULARY]
     return "\n".join(lines) + "\n"
 

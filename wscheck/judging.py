@@ -16,6 +16,9 @@ from wscheck.registry import Check, Context, Verdict
 from wscheck.runner import Observation, run_conversation
 
 __all__ = [
+    "BOTH_LET_IN",
+    "ECHO_LET_IN",
+    "TOKEN_LET_IN",
     "UNOBSERVABLE_OVER_NETWORK",
     "WIRE_FORM_NOTE",
     "Projection",
@@ -41,6 +44,11 @@ WIRE_FORM_NOTE = (
     "the app refuses the handshake (a close before accept); over a network that reaches "
     "clients as HTTP 403 and the 1008 is lost: 1008 is not observable on the wire"
 )
+
+#: The preconditions most checks share (the catalogue lists each check's).
+ECHO_LET_IN = "a plain client of the echo endpoint is accepted (echo.accept)"
+TOKEN_LET_IN = "a client with a plain token is let in and answered (auth.token)"
+BOTH_LET_IN = "a plain client of each endpoint is let in (echo.accept, auth.token)"
 
 UNOBSERVABLE_OVER_NETWORK = (
     "a network client cannot see what the server does inside (its exceptions, its log), so "
@@ -161,8 +169,9 @@ async def compare(
                 return Verdict(problem, obs)
             if not owns_handshake:
                 return gap
-            return Verdict(problem, obs, notes=(
-                f"diagnosis: {diagnose_refusal(conversation.path, _refusal(obs))}",))
+            refusal = _refusal(obs)
+            return Verdict(f"{problem}: the client was not let in ({describe(refusal)})", obs,
+                           notes=(f"diagnosis: {diagnose_refusal(conversation.path, refusal)}",))
     return Verdict(observation=last)  # a pass keeps its evidence, for reports
 
 

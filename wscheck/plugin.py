@@ -237,22 +237,31 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("wscheck")
     terminalreporter.write_line(f"target: {settings.target}   spec: {settings.spec.digest()}")
     terminalreporter.write_line(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    # Inconclusive checks that share a reason (every client of an endpoint refused) are said
+    # once, together, instead of once per check.
+    unseen: dict[tuple[str, str], list[str]] = {}
+    for record in records:
+        if record["verdict"] == "inconclusive":
+            group = (str(record.get("unconcluded")), str(record.get("inconclusive")))
+            unseen.setdefault(group, []).append(f"{record['id']} [{record['level']}]")
     for record in records:
         verdict, where = record["verdict"], f"{record['id']} [{record['level']}]"
         if verdict in ("fail", "warn", "xfail") and record.get("problem"):
             terminalreporter.write_line(f"{verdict.upper():5} {where}: {record['problem']}")
+            for note in record.get("notes") or ():
+                if note.startswith("diagnosis: "):
+                    terminalreporter.write_line(f"      {note}")
         elif verdict == "xpass":
             terminalreporter.write_line(
                 f"XPASS {where}: passes, but is listed as a known failure in "
                 f"{settings.known_failures.get(record['id'])}: take it off the list")
-        elif verdict == "inconclusive":
-            kind = ("cannot be observed" if record.get("unconcluded") == "unobservable"
-                    else "precondition failed")
-            terminalreporter.write_line(f"INCONCLUSIVE {where} ({kind}): "
-                                        f"{record.get('inconclusive')}")
         elif verdict == "pass":
             for note in record.get("notes") or ():
                 terminalreporter.write_line(f"NOTE  {record['id']}: {note}")
+    for (kind, reason), where_all in unseen.items():
+        said = "cannot be observed" if kind == "unobservable" else "precondition failed"
+        reason = reason.removeprefix(f"{said}: ")
+        terminalreporter.write_line(f"INCONCLUSIVE {', '.join(where_all)} ({said}): {reason}")
     blocking = collector.inconclusive_blocking()
     if blocking:
         terminalreporter.write_line(

@@ -109,6 +109,9 @@ class Check:
     description: str
     needs: frozenset[Need]
     fn: CheckFn = field(repr=False, compare=False)
+    #: What the check assumes of the target before it can judge its line; when that fails
+    #: the check is inconclusive, never passed (see docs/checks.md, Verdicts).
+    precondition: str = field(default="", compare=False)
 
     @property
     def area(self) -> str:
@@ -153,12 +156,14 @@ class Registry(Mapping[str, Check]):
         return chk
 
     def check(
-        self, id: str, level: Level, line: str, description: str, needs: Iterable[Need]
+        self, id: str, level: Level, line: str, description: str, needs: Iterable[Need],
+        precondition: str = "",
     ) -> Callable[[CheckFn], CheckFn]:
-        """A decorator that registers the function as the check ``id``."""
+        """A decorator that registers the function as the check ``id``; ``precondition``
+        says what it assumes before it can judge (the catalogue lists it)."""
 
         def register(fn: CheckFn) -> CheckFn:
-            self.add(Check(id, level, line, description, frozenset(needs), fn))
+            self.add(Check(id, level, line, description, frozenset(needs), fn, precondition))
             return fn
 
         return register

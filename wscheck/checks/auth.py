@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wscheck.events import Accepted, Conversation, Text
+from wscheck.events import Conversation, Text
 from wscheck.judging import (
+    TOKEN_LET_IN,
     WIRE_FORM_NOTE,
     Projection,
     compare,
-    diagnose_refusal,
     keep_texts,
     refusal_form,
+    refuses_everyone,
     served,
     template_matcher,
 )
@@ -61,14 +62,7 @@ async def _serves_credentials(ctx: Context) -> Verdict | None:
     """Precondition of the refusal checks: a client *with* a credential is served. An
     endpoint that refuses everyone (no route at that path, say) refuses a client without
     credentials too, and that shows nothing about how it treats missing credentials."""
-    ctl = await run_conversation(ctx.driver, ctx.spec, conv(ctx, "hello", token="t"))
-    if served(ctl):
-        return None
-    return Verdict.unobserved(
-        "precondition failed: a client with a valid token was not served either ("
-        + (diagnose_refusal(ctl.conversation.path, ctl.observed[0])
-           if ctl.observed and ctl.observed[0] != Accepted() else "no reply")
-        + "), so a refusal here shows nothing (see auth.token)", ctl)
+    return await refuses_everyone(ctx, _auth(ctx).url_path())
 
 
 async def _refused(ctx: Context, conversations: list[Conversation], problem: str) -> Verdict:
@@ -89,7 +83,9 @@ async def _refused(ctx: Context, conversations: list[Conversation], problem: str
 
 @check("auth.missing", "MUST", "/item/ws 1",
        "without cookie and token: no message, and the connection ends with 1008",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="a client with a valid token is served (auth.token): if everyone is "
+                    "refused, a refusal shows nothing")
 async def missing(ctx: Context) -> Verdict:
     return await _refused(ctx, [conv(ctx, "hello"), conv(ctx, "hello", q="5")],
                           problem="a client without credentials was not refused with 1008")
@@ -97,7 +93,8 @@ async def missing(ctx: Context) -> Verdict:
 
 @check("auth.missing-observable", "SHOULD", "/item/ws 1",
        "the refusal is accept-then-close 1008, so the code reaches every client",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="a client with a valid token is served (auth.token)")
 async def missing_observable(ctx: Context) -> Verdict:
     code = _auth(ctx).denied_close_code
     gap = await _serves_credentials(ctx)
@@ -114,7 +111,8 @@ async def missing_observable(ctx: Context) -> Verdict:
 
 @check("auth.token", "MUST", "/item/ws 3",
        "with a token only, every message gets the credential and message replies, in order",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="none: a client with a token being let in is its own line")
 async def token(ctx: Context) -> Verdict:
     lockstep = conv(ctx, "hello", "second message", token="some-token")
     pipelined = conv(ctx, "first", "then", token="tök en&x=1;y", pipelined=True)
@@ -124,14 +122,16 @@ async def token(ctx: Context) -> Verdict:
 
 
 @check("auth.cookie", "MUST", "/item/ws 3",
-       "with a session cookie only, the replies carry the cookie's value", needs=["auth"])
+       "with a session cookie only, the replies carry the cookie's value", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def cookie(ctx: Context) -> Verdict:
     return await compare(ctx, [conv(ctx, "hello", "again", cookie="cookie-value-42")],
                          problem="the replies with a cookie are wrong")
 
 
 @check("auth.cookie-precedence", "MUST", "/item/ws 3",
-       "with both, the cookie wins over the token", needs=["auth"])
+       "with both, the cookie wins over the token", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def cookie_precedence(ctx: Context) -> Verdict:
     both = conv(ctx, "hello", cookie="from-cookie", token="from-token")
     return await _credential_used(ctx, [both], "the token was used although a cookie was given")
@@ -139,7 +139,8 @@ async def cookie_precedence(ctx: Context) -> Verdict:
 
 @check("auth.empty-credential", "MUST", "/item/ws 1, 3",
        "an empty credential counts as present; an empty cookie falls through to the token",
-       needs=["auth"])
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def empty_credential(ctx: Context) -> Verdict:
     empties = [conv(ctx, "hello", cookie="", token="the-token"), conv(ctx, "hello", cookie=""),
                conv(ctx, "hello", token=""), conv(ctx, "hello", cookie="", token="")]
@@ -149,7 +150,8 @@ async def empty_credential(ctx: Context) -> Verdict:
 
 @check("auth.q", "MUST", "/item/ws 2, 3",
        "an integer q is echoed as a number; without q there is no q line and q renders None",
-       needs=["auth"])
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def q(ctx: Context) -> Verdict:
     return await compare(
         ctx,
@@ -163,7 +165,8 @@ async def q(ctx: Context) -> Verdict:
 
 @check("auth.q-invalid", "MUST", "/item/ws 2",
        "a q with no digit at all is refused like missing credentials (1008, no message)",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="a client with a valid token is served (auth.token)")
 async def q_invalid(ctx: Context) -> Verdict:
     return await _refused(ctx, [conv(ctx, "hello", token="t", q="abc"),
                                 conv(ctx, "hello", cookie="c", q="x")],
@@ -171,7 +174,8 @@ async def q_invalid(ctx: Context) -> Verdict:
 
 
 @check("auth.bye-ordinary", "MUST", "/item/ws 4",
-       "the bye word is an ordinary message on the credentials endpoint", needs=["auth"])
+       "the bye word is an ordinary message on the credentials endpoint", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def bye_ordinary(ctx: Context) -> Verdict:
     words = ["bye"]
     if ctx.spec.echo is not None and ctx.spec.echo.bye not in (None, "bye"):
@@ -187,9 +191,10 @@ async def bye_ordinary(ctx: Context) -> Verdict:
         as_plain = tuple(Text(e.text.replace(control, word)) if isinstance(e, Text) else e
                          for e in plain.observed)
         if not served(plain):
-            return Verdict.unobserved(
-                "precondition failed: a conversation with a token was not served at all, so "
-                "the bye word cannot be shown to be ordinary (see auth.token)", plain)
+            return await refuses_everyone(ctx, plain.conversation.path, evidence=plain) or \
+                Verdict.unobserved(
+                    "precondition failed: a conversation with a token was not served at all, "
+                    "so the bye word cannot be shown to be ordinary (see auth.token)", plain)
         if obs.observed != as_plain:
             shown = Observation(obs.conversation, as_plain, obs.observed)
             return Verdict(f"{word!r} was answered differently from an ordinary word "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wscheck.events import Accepted, Closed, Conversation, ProtocolViolation, Text
-from wscheck.judging import any_close_code, compare, keep_texts, lockstep, unserved
+from wscheck.judging import ECHO_LET_IN, any_close_code, compare, keep_texts, lockstep, unserved
 from wscheck.model import expected
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Exchange, Observation, run_conversation
@@ -19,7 +19,8 @@ def _bye(ctx: Context) -> tuple[EchoSpec, str]:
 
 
 @check("bye.sequence", "MUST", "/ws 4",
-       "the bye word gets both farewells, in order, and then a close", needs=["bye"])
+       "the bye word gets both farewells, in order, and then a close", needs=["bye"],
+       precondition=ECHO_LET_IN)
 async def sequence(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     conv = Conversation.of(echo.url_path(), bye)
@@ -67,7 +68,8 @@ async def _judge_closed(ctx: Context, conv: Conversation, cannot_show: str,
 
 
 @check("bye.close-code", "MUST", "/ws 4",
-       "the close after the bye word has code 1000 (normal closure)", needs=["bye"])
+       "the close after the bye word has code 1000 (normal closure)", needs=["bye"],
+       precondition="the bye word is recognised: a close follows it (bye.sequence)")
 async def close_code(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     wanted = Closed(echo.bye_close_code)
@@ -84,7 +86,8 @@ async def close_code(ctx: Context) -> Verdict:
 
 @check("bye.nothing-after", "MUST", "/ws 4",
        "after the close nothing more is sent (in-process: no ASGI message after the close)",
-       needs=["bye"])
+       needs=["bye"],
+       precondition="the bye word is recognised: a close follows it (bye.sequence)")
 async def nothing_after(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     close = Closed(echo.bye_close_code)
@@ -103,7 +106,8 @@ async def nothing_after(ctx: Context) -> Verdict:
 
 @check("bye.exact-word", "MUST", "/ws 4",
        "only the exact bye word ends the chat: other cases, spaces, newlines are echoed",
-       needs=["bye"])
+       needs=["bye"],
+       precondition=ECHO_LET_IN)
 async def exact_word(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     variants = [bye.capitalize(), bye.upper(), f" {bye}", f"{bye} ", f"{bye}\n", f"\t{bye}",
@@ -117,7 +121,8 @@ async def exact_word(ctx: Context) -> Verdict:
 
 
 @check("bye.mid-conversation", "MUST", "/ws 4",
-       "the bye word works at any point of a conversation, not only first", needs=["bye"])
+       "the bye word works at any point of a conversation, not only first", needs=["bye"],
+       precondition=ECHO_LET_IN)
 async def mid_conversation(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     convs = [Conversation.of(echo.url_path(), "first", "second", bye),

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from wscheck.events import Conversation, Text
-from wscheck.judging import ordinary, served
+from wscheck.judging import ordinary, refuses_everyone, served
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import interleave
 
 
 @check("isolation.concurrent", "MUST", "/ws 5, /item/ws 3",
        "with several clients interleaved, each gets exactly its own replies",
-       needs=["echo"])
+       needs=["echo"],
+       precondition="every client is served (echo.accept, auth.token); a leak fails it "
+                    "whatever the others got")
 async def concurrent(ctx: Context) -> Verdict:
     clients, rounds = 6, 5
     assert ctx.spec.echo is not None
@@ -40,7 +42,8 @@ async def concurrent(ctx: Context) -> Verdict:
     # the echo and auth checks' line.
     for obs in observations:
         if not served(obs):
-            return Verdict.unobserved(
-                "precondition failed: a client was not served at all, so isolation cannot "
-                "be shown (see echo.accept and auth.token)", obs)
+            return await refuses_everyone(ctx, obs.conversation.path, evidence=obs) or \
+                Verdict.unobserved("precondition failed: a client was not served at all, so "
+                                   "isolation cannot be shown (see the echo and auth checks)",
+                                   obs)
     return Verdict()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from wscheck.events import Accepted, Closed, Conversation
 from wscheck.hypothesis_runner import PropertyFailed, profile, run_property
-from wscheck.judging import refusal_form, refuses_everyone
+from wscheck.judging import ECHO_LET_IN, TOKEN_LET_IN, refusal_form, refuses_everyone
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, interleave, run_conversation
 from wscheck.strategies import auth_conversations, echo_conversations, messages
@@ -56,7 +56,8 @@ async def _agrees_with_model(
 
 
 @check("prop.echo", "MUST", "/ws 2",
-       "for every generated message, the echo is exact", needs=["echo"])
+       "for every generated message, the echo is exact", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def prop_echo(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     path = ctx.spec.echo.url_path()
@@ -67,7 +68,8 @@ async def prop_echo(ctx: Context) -> Verdict:
 
 @check("prop.conversation", "MUST", "/ws 2-4",
        "for every generated conversation (lock-step or pipelined, any length, bye or not), "
-       "the transcript is the model's", needs=["echo"])
+       "the transcript is the model's", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def prop_conversation(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     return await _agrees_with_model(
@@ -77,7 +79,8 @@ async def prop_conversation(ctx: Context) -> Verdict:
 
 @check("prop.auth", "MUST", "/item/ws 1-4",
        "for every combination of cookie, token and q (present, empty, absent), the transcript "
-       "is the model's", needs=["auth"])
+       "is the model's", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def prop_auth(ctx: Context) -> Verdict:
     assert ctx.spec.auth is not None
     code = ctx.spec.auth.denied_close_code
@@ -94,7 +97,8 @@ async def prop_auth(ctx: Context) -> Verdict:
 
 @check("prop.concurrent", "MUST", "/ws 5",
        "several generated clients interleaved each get exactly their own transcript",
-       needs=["echo"])
+       needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def prop_concurrent(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     path = ctx.spec.echo.url_path()

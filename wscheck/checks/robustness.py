@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from wscheck.events import Accepted, ClientClose, Conversation, Drop
+from wscheck.events import ClientClose, Conversation, Drop
 from wscheck.judging import (
+    BOTH_LET_IN,
     UNOBSERVABLE_OVER_NETWORK,
-    diagnose_refusal,
     keep_texts,
+    refuses_everyone,
     sees_server_side,
     served,
     unserved,
@@ -31,7 +32,8 @@ no_texts = keep_texts(lambda text: False)
 
 
 @check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
-       "a binary message gets a close with code 1003 (unsupported data)", needs=[])
+       "a binary message gets a close with code 1003 (unsupported data)", needs=[],
+       precondition=BOTH_LET_IN)
 async def binary(ctx: Context) -> Verdict:
     gap: Verdict | None = None
     for c in _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff"):
@@ -47,7 +49,9 @@ async def binary(ctx: Context) -> Verdict:
 
 
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
-       "a client that closes or drops at any point ends its conversation quietly", needs=[])
+       "a client that closes or drops at any point ends its conversation quietly", needs=[],
+       precondition=BOTH_LET_IN + "; the server's side is visible: in-process only (over "
+                    "the network: inconclusive, cannot be observed)")
 async def disconnect(ctx: Context) -> Verdict:
     scenarios: list[tuple[str | ClientClose | Drop, ...]] = [
         ("hello", ClientClose()),
@@ -57,16 +61,10 @@ async def disconnect(ctx: Context) -> Verdict:
     ]
     # Precondition: each endpoint serves a client at all; one that serves nobody says
     # nothing about clients going away (and "no longer serves" would be a false accusation).
-    convs = _conversations_on_each_endpoint(ctx, "still serving?")
-    for c in convs:
-        obs = await run_conversation(ctx.driver, ctx.spec, c)
-        if not served(obs):
-            return Verdict.unobserved(
-                "precondition failed: the endpoint served no client before any went away ("
-                + (diagnose_refusal(c.path, obs.observed[0])
-                   if obs.observed and obs.observed[0] != Accepted() else "no reply")
-                + f"), so nothing can be shown about clients going away (see {_owner(ctx, c)})",
-                obs)
+    gap = await refuses_everyone(ctx, *(c.path for c in
+                                         _conversations_on_each_endpoint(ctx, "probe")))
+    if gap is not None:
+        return gap
     for actions in scenarios:
         for c in _conversations_on_each_endpoint(ctx, *actions):
             obs = await run_conversation(ctx.driver, ctx.spec, c)
@@ -92,7 +90,3 @@ async def disconnect(ctx: Context) -> Verdict:
         return Verdict.unobserved(UNOBSERVABLE_OVER_NETWORK, unobservable=True)
     return Verdict()
 
-
-def _owner(ctx: Context, c: Conversation) -> str:
-    return "echo.accept" if ctx.spec.echo is not None and c.path == ctx.spec.echo.url_path() \
-        else "auth.token"

@@ -25,7 +25,7 @@ from wscheck.hypothesis_runner import (
     example_bound,
     run_machine,
 )
-from wscheck.judging import refusal_form, refuses_everyone
+from wscheck.judging import BOTH_LET_IN, refusal_form, refuses_everyone
 from wscheck.model import ModelConnection
 from wscheck.registry import Context, Verdict, check
 from wscheck.render import render_conversation
@@ -223,7 +223,8 @@ class ConnectionsMachine(RuleBasedStateMachine):
 @check("prop.stateful", "MUST", "/ws 2-5, /item/ws 3",
        "a state machine over several open connections (open, send, send many, read, bye, "
        "close, drop) "
-       "always agrees with the model", needs=["echo"])
+       "always agrees with the model", needs=["echo"],
+       precondition=BOTH_LET_IN)
 async def prop_stateful(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     paths = [ctx.spec.echo.url_path()]
