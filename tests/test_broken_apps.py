@@ -123,6 +123,9 @@ EXPECTED: dict[str, Expect] = {
     # the brief's sense: auth.missing-observable has no accept-then-close 1008 to approve.
     "refuses_with_1011": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
                                 may=AUTH_PROPS),
+    # An HTTP 401 denial response: refused before the handshake completed, no close code.
+    "denies_with_401": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
+                              may=AUTH_PROPS),
     "explains_refusal": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
                                may=AUTH_PROPS),
     # The token no longer lets anyone in: auth.token fails; every check that needs a client

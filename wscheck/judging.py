@@ -36,6 +36,7 @@ __all__ = [
     "served",
     "template_matcher",
     "unserved",
+    "what_refusal",
 ]
 
 Projection = Callable[[tuple[Event, ...]], tuple[Event, ...]]
@@ -218,6 +219,28 @@ def refusal_form(obs: Observation, code: int) -> str | None:
     if obs.observed in ((Refused(close_code=code),), (Refused(status=403),)):
         return "before-accept"
     return None
+
+
+def what_refusal(obs: Observation) -> str:
+    """What a client that should have been refused observed, in words that match the
+    observed column: a refusal before the handshake completed (whose close code, if any, never
+    reaches a network client), a close after accept, or a client let in."""
+    first = obs.observed[0] if obs.observed else None
+    if isinstance(first, Refused):
+        if first.status is not None:
+            return (f"it was refused before the handshake completed (HTTP {first.status}), so "
+                    "no close code reached the client")
+        return f"it was refused before the handshake completed, with close {first.close_code}"
+    if first == Accepted():
+        closes = [e for e in obs.observed if isinstance(e, Closed)]
+        texts = [e for e in obs.observed if isinstance(e, Text)]
+        if texts:
+            return f"it was let in and got {len(texts)} message(s)" + (
+                f", then a close {closes[0].code}" if closes else "")
+        if closes:
+            return f"it was accepted, then closed with {closes[0].code}"
+        return "it was let in: accepted, and no close came"
+    return f"the handshake gave: {describe(first) if first is not None else 'nothing'}"
 
 
 def format_failure(chk: Check, verdict: Verdict) -> str:

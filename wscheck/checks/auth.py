@@ -15,6 +15,7 @@ from wscheck.judging import (
     refuses_everyone,
     served,
     template_matcher,
+    what_refusal,
 )
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, run_conversation
@@ -75,7 +76,7 @@ async def _refused(ctx: Context, conversations: list[Conversation], problem: str
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         form = refusal_form(obs, code)
         if form is None:
-            return Verdict(problem, obs)
+            return Verdict(f"{problem}: {what_refusal(obs)}", obs)
         if form == "before-accept" and not notes:
             notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
     return Verdict(notes=tuple(notes))
@@ -105,7 +106,8 @@ async def missing_observable(ctx: Context) -> Verdict:
     if form == "before-accept":
         return Verdict(WIRE_FORM_NOTE + "; accept first, then close with 1008", obs)
     if form is None:
-        return Verdict("a client without credentials was not refused (see auth.missing)", obs)
+        return Verdict(f"no accept-then-close {code} for a client without credentials: "
+                       f"{what_refusal(obs)} (see auth.missing)", obs)
     return Verdict()
 
 

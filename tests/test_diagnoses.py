@@ -1,0 +1,58 @@
+"""Failure texts that say what was observed and why, not only that something differs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.verdicts import run_checks
+from wscheck.drivers.asgi import ASGIApp, AsgiDriver
+from wscheck.registry import Verdict
+from wscheck.spec import Spec
+
+
+def _verdicts(app: ASGIApp, *only: str) -> dict[str, Verdict]:
+    async def run() -> dict[str, Verdict]:
+        driver = AsgiDriver(app, timeout=2.0)
+        try:
+            results = await run_checks(driver, Spec(), 5, only=only)
+        finally:
+            await driver.aclose()
+        return {k: v for k, (_, v) in results.items() if v is not None}
+
+    return asyncio.run(run())
+
+
+def test_a_refusal_before_the_handshake_is_worded_as_observed() -> None:
+    """The observed column says "refused: HTTP 401": the problem must not say "was not
+    refused", but what happened: refused before the handshake completed, no close code."""
+    from tests.broken.denies_with_401 import app
+
+    got = _verdicts(app, "auth.missing", "auth.missing-observable")
+    for check_id, verdict in got.items():
+        assert verdict.problem is not None, check_id
+        assert "refused before the handshake completed (HTTP 401), so no close code reached " \
+               "the client" in verdict.problem, verdict.problem
+        assert "was not refused (" not in verdict.problem
+    assert got["auth.missing-observable"].problem is not None
+    assert got["auth.missing-observable"].problem.startswith("no accept-then-close 1008")
+
+
+def test_a_client_let_in_without_credentials_is_worded_as_observed() -> None:
+    from tests.broken.accepts_missing_credentials import app
+
+    problem = _verdicts(app, "auth.missing")["auth.missing"].problem
+    assert problem is not None, problem
+    assert problem.endswith(": it was let in: accepted, and no close came"), problem
+
+
+def test_a_dead_echo_endpoint_is_diagnosed_by_echo_accept_alone() -> None:
+    from tests.broken.refuses_echo import app
+
+    got = _verdicts(app, "echo.accept", "echo.exact", "bye.sequence")
+    accept = got["echo.accept"]
+    assert accept.problem == "the handshake was not accepted"
+    assert any("likely causes: no route of the app matches the path '/ws'" in n
+               for n in accept.notes), accept.notes
+    for check_id in ("echo.exact", "bye.sequence"):
+        assert got[check_id].is_inconclusive, check_id
+        assert "(see echo.accept)" in (got[check_id].inconclusive or "")
