@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
+from wscheck.drivers.asgi import ASGIApp, AsgiDriver, LifespanStartupFailed, lifespan
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.errors import TargetDown, TargetError
 from wscheck.events import Accepted, Conversation, Silence, TransportError
@@ -142,6 +142,8 @@ class Runtime:
                 app = self._stack.enter_context(
                     self._portal.wrap_async_context_manager(lifespan(app, self.settings.timeout
                                                                      * 5)))
+            except LifespanStartupFailed as exc:
+                self._down = str(exc)
             except Exception as exc:
                 self._down = (f"the app's lifespan startup failed: {type(exc).__name__}: "
                               f"{exc}")
