@@ -114,6 +114,13 @@ EXPECTED: dict[str, Expect] = {
     # --- /ws 5: isolation (every interleaved run meets it) --------------------------------
     "replies_to_latest_client": expect("isolation.concurrent", "prop.concurrent",
                                        may=("prop.stateful",)),
+    # Leaks of other shapes, caught by provenance: every message carries its client's tag,
+    # and a text on one connection with another client's tag is a leak, whatever its shape.
+    "broadcasts": expect("isolation.concurrent", "prop.concurrent", may=("prop.stateful",)),
+    "suffixes_other_client": expect("isolation.concurrent", "prop.concurrent",
+                                    may=("prop.stateful",)),
+    "swaps_when_together": expect("isolation.concurrent", "prop.concurrent",
+                                  may=("prop.stateful",)),
     # One credential for all: only clients connected at the same time can tell.
     "shared_credential": expect("isolation.concurrent", may=("prop.stateful",)),
     # --- /item/ws -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from tests.verdicts import run_checks
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver
@@ -56,3 +57,27 @@ def test_a_dead_echo_endpoint_is_diagnosed_by_echo_accept_alone() -> None:
     for check_id in ("echo.exact", "bye.sequence"):
         assert got[check_id].is_inconclusive, check_id
         assert "(see echo.accept)" in (got[check_id].inconclusive or "")
+
+
+def test_a_broadcast_is_a_leak_by_provenance() -> None:
+    """FastAPI's tutorial003 shape: the broadcast is no client's expected reply, but it
+    carries the sender's tag, so isolation.concurrent names the leak."""
+    from tests.broken.broadcasts import app
+
+    verdict = _verdicts(app, "isolation.concurrent")["isolation.concurrent"]
+    assert verdict.problem is not None
+    assert re.match(r"client \d+ got a message carrying client \d+'s tag «c\d+»: "
+                    r"'Client #\d+ says: «c\d+» round \d'", verdict.problem), verdict.problem
+    assert any(n.startswith("the client whose tag leaked") for n in verdict.notes)
+
+
+def test_a_prop_concurrent_failure_shows_every_client() -> None:
+    from tests.broken.suffixes_other_client import app
+
+    verdict = _verdicts(app, "prop.concurrent")["prop.concurrent"]
+    assert verdict.problem is not None and "got a message carrying" in verdict.problem
+    shown = next(n for n in verdict.notes if n.startswith("every client of this example:"))
+    assert verdict.observation is not None
+    clients = re.findall(r"^client (\d+):$", shown, re.MULTILINE)
+    assert len(clients) >= 2 and clients == [str(i) for i in range(len(clients))], shown
+    assert shown.count("conversation:") == len(clients)

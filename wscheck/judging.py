@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from wscheck.events import Accepted, Closed, Conversation, Event, Refused, Text, describe
 from wscheck.registry import Check, Context, Verdict
@@ -26,9 +26,13 @@ __all__ = [
     "compare",
     "control",
     "diagnose_refusal",
+    "every_client",
+    "find_leak",
     "format_failure",
     "keep_texts",
+    "leak_problem",
     "lockstep",
+    "marker",
     "ordinary",
     "refusal_form",
     "refuses_everyone",
@@ -241,6 +245,50 @@ def what_refusal(obs: Observation) -> str:
             return f"it was accepted, then closed with {closes[0].code}"
         return "it was let in: accepted, and no close came"
     return f"the handshake gave: {describe(first) if first is not None else 'nothing'}"
+
+
+def marker(client: int) -> str:
+    """The tag put in every message of one client of a multi-client check: no client's tag
+    is part of another's (the closing bracket sees to ``c1`` against ``c10``), so any text
+    that carries it came from that client's messages, whatever shape the leak took."""
+    return f"«c{client}»"
+
+
+Leak = tuple[int, int, str]
+
+
+def find_leak(transcripts: Sequence[Sequence[Event]],
+              tags: Sequence[Collection[str]]) -> Leak | None:
+    """Isolation by provenance: the first text on one connection that carries a tag of
+    another client (``tags[j]`` are client ``j``'s), as (receiver, owner, text); None when
+    every text stayed with its client. A broadcast, a reply to the wrong client, another
+    client's words glued to a reply: each carries the other client's tag."""
+    for i, events in enumerate(transcripts):
+        for event in events:
+            if not isinstance(event, Text):
+                continue
+            for j, owned in enumerate(tags):
+                if j != i and any(tag in event.text for tag in owned):
+                    return i, j, event.text
+    return None
+
+
+def leak_problem(leak: Leak, names: Sequence[str], tags: Sequence[Collection[str]]) -> str:
+    """The failure text of a leak: who got what, carrying whose tag."""
+    receiver, owner, text = leak
+    tag = next(t for t in tags[owner] if t in text)
+    return (f"{names[receiver]} got a message carrying {names[owner]}'s tag {tag}: "
+            f"{_clip(text)!r} (every message of a client carries its own tag; another "
+            "client's tag on this connection is a leak)")
+
+
+def every_client(observations: Sequence[Observation], names: Sequence[str]) -> str:
+    """Every client of a multi-client run, each with its conversation and transcripts."""
+    return "\n\n".join(f"{name}:\n{obs}" for name, obs in zip(names, observations))
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def format_failure(chk: Check, verdict: Verdict) -> str:

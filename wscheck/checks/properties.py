@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from wscheck.events import Accepted, Closed, Conversation
 from wscheck.hypothesis_runner import PropertyFailed, profile, run_property
-from wscheck.judging import ECHO_LET_IN, TOKEN_LET_IN, refusal_form, refuses_everyone
+from wscheck.judging import (
+    ECHO_LET_IN,
+    TOKEN_LET_IN,
+    every_client,
+    find_leak,
+    leak_problem,
+    marker,
+    refusal_form,
+    refuses_everyone,
+)
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, interleave, run_conversation
 from wscheck.strategies import auth_conversations, echo_conversations, messages
@@ -109,18 +118,29 @@ async def prop_concurrent(ctx: Context) -> Verdict:
         return gap
 
     async def evaluate(scripts: list[list[str]]) -> PropertyFailed | None:
-        convs = [Conversation.of(path, *s) for s in scripts]
+        # Every message carries its client's tag: any text with another client's tag on a
+        # connection is a leak, whatever its shape (the rule of isolation.concurrent).
+        tags = [[marker(i)] for i in range(len(scripts))]
+        names = [f"client {i}" for i in range(len(scripts))]
+        convs = [Conversation.of(path, *(f"{marker(i)}{m}" for m in s))
+                 for i, s in enumerate(scripts)]
         together = await interleave(ctx.driver, ctx.spec, convs)
+        everyone = (f"every client of this example:\n{every_client(together, names)}",)
+        leak = find_leak([o.observed for o in together], tags)
+        if leak is not None:
+            return PropertyFailed(leak_problem(leak, names, tags), together[leak[0]],
+                                  notes=everyone)
         # Each client must get what the same conversation gets alone. Comparing with a solo
         # run, not the model, keeps this about isolation: an app that echoes wrongly, but
         # the same way for everyone, is the other checks' business.
-        for conv, obs in zip(convs, together):
+        for name, conv, obs in zip(names, convs, together):
             alone = await run_conversation(ctx.driver, ctx.spec, conv)
             if obs.observed != alone.observed:
                 shown = Observation(conv, alone.observed, obs.observed)
                 return PropertyFailed(
-                    "with clients interleaved, one got other replies than it gets alone "
-                    "(expected column: the same conversation run alone)", shown)
+                    f"with clients interleaved, {name} got other replies than it gets alone "
+                    "(expected column: the same conversation run alone)", shown,
+                    notes=everyone)
         return None
 
     return await run_property(ctx, "prop.concurrent", clients, evaluate,
