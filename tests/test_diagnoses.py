@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
+
+import pytest
 
 from tests.verdicts import run_checks
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver
 from wscheck.registry import Verdict
 from wscheck.spec import Spec
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _verdicts(app: ASGIApp, *only: str) -> dict[str, Verdict]:
@@ -81,3 +86,25 @@ def test_a_prop_concurrent_failure_shows_every_client() -> None:
     clients = re.findall(r"^client (\d+):$", shown, re.MULTILINE)
     assert len(clients) >= 2 and clients == [str(i) for i in range(len(clients))], shown
     assert shown.count("conversation:") == len(clients)
+
+
+ONE_LATE = """
+from tests.broken.answers_one_late import app
+"""
+
+
+def test_an_app_answering_one_late_is_judged_not_stopped(pytester: pytest.Pytester) -> None:
+    """The handshake is accepted and a second message gets the first one's reply: the target
+    answers, so the run goes on and the echo checks name the broken line."""
+    pytester.syspathinsert(ROOT)
+    pytester.makepyfile(onelate=ONE_LATE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio",
+                                "--wscheck-app", "onelate:app", "--wscheck-examples", "5",
+                                "-k", "echo or bye")
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    assert "does not answer" not in out
+    assert "FAIL  echo.exact [MUST]: the reply is not exactly the prefix" in out
+    assert "FAIL  echo.accept" not in out
+    summary = out.splitlines()[-1]
+    assert re.search(r"\d+ failed", summary) and "passed" in summary, summary

@@ -11,7 +11,16 @@ import re
 import string
 from collections.abc import Callable, Collection, Iterable, Sequence
 
-from wscheck.events import Accepted, Closed, Conversation, Event, Refused, Text, describe
+from wscheck.events import (
+    Accepted,
+    Closed,
+    Conversation,
+    Event,
+    Refused,
+    Silence,
+    Text,
+    describe,
+)
 from wscheck.registry import Check, Context, Verdict
 from wscheck.runner import Observation, run_conversation
 
@@ -39,6 +48,7 @@ __all__ = [
     "sees_server_side",
     "served",
     "template_matcher",
+    "unanswered_before_subject",
     "unserved",
     "what_refusal",
 ]
@@ -146,6 +156,24 @@ async def refuses_everyone(ctx: Context, *paths: str,
     return None
 
 
+def unanswered_before_subject(obs: Observation, project: Projection) -> Verdict | None:
+    """An inconclusive verdict when the server fell silent where a reply this check does not
+    judge was due (the projection drops it), and everything before agreed: reading stopped
+    there, so what the check judges (a close, a farewell) was never reached. The echo checks
+    judge the missing reply; this check cannot vouch for its line either way."""
+    cut = next((k for k, e in enumerate(obs.observed) if isinstance(e, Silence)), None)
+    if cut is None or cut >= len(obs.expected):
+        return None
+    due = obs.expected[cut]
+    if not isinstance(due, Text) or project((due,)):
+        return None
+    if project(obs.observed[:cut]) != project(obs.expected[:cut]):
+        return None
+    return Verdict.unobserved(
+        f"precondition failed: the server did not answer {describe(due)} in time, so reading "
+        "stopped before what this check judges (the echo checks judge the missing reply)", obs)
+
+
 async def compare(
     ctx: Context,
     conversations: Iterable[Conversation],
@@ -169,6 +197,9 @@ async def compare(
         if project is not None:
             exp, got = project(exp), project(got)
         if exp != got:
+            late = unanswered_before_subject(obs, project) if project is not None else None
+            if late is not None:
+                return late
             gap = await unserved(ctx, obs)
             if gap is None:
                 return Verdict(problem, obs)

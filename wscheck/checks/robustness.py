@@ -10,6 +10,7 @@ from wscheck.judging import (
     refuses_everyone,
     sees_server_side,
     served,
+    unanswered_before_subject,
     unserved,
 )
 from wscheck.registry import Context, Verdict, check
@@ -40,8 +41,9 @@ async def binary(ctx: Context) -> Verdict:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: the close after the binary message; the texts before it are other checks'.
         if no_texts(obs.expected) != no_texts(obs.observed):
-            # An endpoint that refuses every client never sees a binary message.
-            unseen = await unserved(ctx, obs)
+            # An endpoint that refuses every client never sees a binary message, and one
+            # that leaves the text before it unanswered stops the reading before it.
+            unseen = unanswered_before_subject(obs, no_texts) or await unserved(ctx, obs)
             if unseen is None:
                 return Verdict("a binary message did not get a close with 1003", obs)
             gap = gap or unseen
@@ -65,6 +67,10 @@ async def disconnect(ctx: Context) -> Verdict:
                                          _conversations_on_each_endpoint(ctx, "probe")))
     if gap is not None:
         return gap
+    # Whether each endpoint serves a fresh client before any went away: only then can
+    # "no longer serves" be said afterwards (an app that answers late never did).
+    serving = [served(await run_conversation(ctx.driver, ctx.spec, c))
+               for c in _conversations_on_each_endpoint(ctx, "still serving?")]
     for actions in scenarios:
         for c in _conversations_on_each_endpoint(ctx, *actions):
             obs = await run_conversation(ctx.driver, ctx.spec, c)
@@ -79,10 +85,11 @@ async def disconnect(ctx: Context) -> Verdict:
             return Verdict("the server failed when a client dropped with replies in flight",
                            obs)
     # Whatever the server's insides, it must still serve the next client.
-    for c in _conversations_on_each_endpoint(ctx, "still serving?"):
+    for c, served_before in zip(_conversations_on_each_endpoint(ctx, "still serving?"),
+                                serving):
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: it accepts and answers; whether the answer is right is the echo checks'.
-        if not served(obs):
+        if served_before and not served(obs):
             return Verdict("after clients went away the server no longer serves new ones", obs)
     if not sees_server_side(ctx):
         # The server still serves, but whether it ended those conversations quietly (no
