@@ -41,7 +41,8 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_an_inconclusive_must_check_alone_does_not_exit_0(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(noroute=NO_ITEM_ROUTE)
     result = _run(pytester, "--wscheck-app", "noroute:app", "-k", "auth.missing or auth.q",
-                  "--junitxml=report.xml", "--wscheck-report=report.json")
+                  "--junitxml=report.xml", "--wscheck-report=report.json",
+                  "--wscheck-html=report.html")
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, out
     assert "failed" not in out.splitlines()[-1], out  # nothing failed: only inconclusive
@@ -67,6 +68,10 @@ def test_an_inconclusive_must_check_alone_does_not_exit_0(pytester: pytest.Pytes
     assert report["summary"]["inconclusive"] >= 3
     assert report["summary"]["pass"] == 0
     assert report["exit_status"] == 1
+
+    page = (pytester.path / "report.html").read_text(encoding="utf-8")
+    assert ">inconclusive</span> <code>auth.missing</code>" in page
+    assert "inconclusive (precondition): precondition failed: a plain client of /item/ws" in page
 
 
 def test_the_no_route_app_is_diagnosed_once(pytester: pytest.Pytester) -> None:
