@@ -68,7 +68,7 @@ BOTH_LET_IN = "a plain client of each endpoint is let in (echo.accept, auth.toke
 UNOBSERVABLE_OVER_NETWORK = (
     "a network client cannot see what the server does inside (its exceptions, its log), so "
     "whether it ended those conversations quietly is not observable over the network; check "
-    "the server's log, or run the app in-process (--wscheck-app)"
+    "the server's log, or check the ASGI app in-process, where its exceptions are seen"
 )
 
 
