@@ -21,6 +21,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "kill-matrix.md"
 
 SURE = "✗"
 MAY = "~"
+UNSEEN = "?"
 
 
 def defect(name: str) -> str:
@@ -46,8 +47,10 @@ def generate() -> str:
         "with one defect. "
         f"`{SURE}`: the check must fail on it (the test asserts it). `{MAY}`: a generated-property "
         "check that may fail, depending on what it draws, because the defect lies inside the "
-        "protocol lines it covers. Every other check must pass: a check that fails for a defect "
-        "outside its own line would send the user looking in the wrong place.",
+        f"protocol lines it covers. `{UNSEEN}`: the check must be inconclusive (its precondition "
+        "failed: what it judges never happened, so it neither passes nor fails). Every other "
+        "check must pass: a check that fails for a defect outside its own line would send the "
+        "user looking in the wrong place.",
         "",
         "## By check",
         "",
@@ -62,15 +65,16 @@ def generate() -> str:
         "",
         "## By broken app",
         "",
-        "| broken app | defect | must fail | may fail |",
-        "| --- | --- | --- | --- |",
+        "| broken app | defect | must fail | may fail | inconclusive |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name in names:
         e = EXPECTED[name]
         order = [c.id for c in checks]
         sure = ", ".join(f"`{c}`" for c in order if c in e.fails)
         may = ", ".join(f"`{c}`" for c in order if c in e.may_fail) or "—"
-        lines.append(f"| `{name}` | {defect(name)} | {sure} | {may} |")
+        unseen = ", ".join(f"`{c}`" for c in order if c in e.inconclusive) or "—"
+        lines.append(f"| `{name}` | {defect(name)} | {sure} | {may} | {unseen} |")
     lines += [
         "",
         "## Matrix",
@@ -82,8 +86,8 @@ def generate() -> str:
     ]
     for name in names:
         e = EXPECTED[name]
-        cells = [SURE if c.id in e.fails else MAY if c.id in e.may_fail else " "
-                 for c in checks]
+        cells = [SURE if c.id in e.fails else MAY if c.id in e.may_fail
+                 else UNSEEN if c.id in e.inconclusive else " " for c in checks]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

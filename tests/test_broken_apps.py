@@ -17,7 +17,9 @@ How the sets were chosen:
   cross-talk, ``auth.cookie-precedence``/``auth.empty-credential`` which credential is used,
   ``auth.bye-ordinary`` the bye word on ``/item/ws``, ``robust.*`` binary and disconnects;
 * a check whose conversation cannot happen because an earlier step is refused (a dead echo
-  endpoint, a credential that no longer lets the client in) fails: it cannot vouch for its line.
+  endpoint, a credential that no longer lets the client in, a bye word never recognised) is
+  *inconclusive* (``inconclusive``, asserted exactly like the failures): it cannot vouch for
+  its line, and the check whose line that step is fails and says why, once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import tests.broken
-from tests.verdicts import asgi_verdicts, failing
+from tests.verdicts import asgi_verdicts, failing, inconclusive
 from wscheck.checks import all_checks
 
 #: Generated examples per property check: enough for the defects listed as sure failures
@@ -41,10 +43,11 @@ EXAMPLES = 15
 class Expect:
     fails: frozenset[str]
     may_fail: frozenset[str] = field(default_factory=frozenset)
+    inconclusive: frozenset[str] = field(default_factory=frozenset)
 
 
-def expect(*fails: str, may: tuple[str, ...] = ()) -> Expect:
-    return Expect(frozenset(fails), frozenset(may))
+def expect(*fails: str, may: tuple[str, ...] = (), unseen: tuple[str, ...] = ()) -> Expect:
+    return Expect(frozenset(fails), frozenset(may), frozenset(unseen))
 
 
 ECHO_CONTENT_PROPS = ("prop.echo", "prop.conversation", "prop.stateful")
@@ -56,12 +59,13 @@ ECHO_REPLIES = ("echo.exact", "echo.empty", "echo.whitespace", "echo.newlines",
 
 EXPECTED: dict[str, Expect] = {
     # --- /ws 1-3: the echo ----------------------------------------------------------------
-    # No conversation on /ws can happen, so no check of a /ws line can vouch for it: the
-    # bye code, nothing-after and isolation checks fail too rather than pass vacuously.
+    # No conversation on /ws can happen, so no check of a /ws line can vouch for it: every
+    # one is inconclusive rather than passing vacuously, and echo.accept fails, saying why.
     "refuses_echo": expect(
-        "echo.accept", *ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
-        "bye.exact-word", "bye.mid-conversation", "isolation.concurrent", "robust.binary",
-        "robust.disconnect", may=(*ECHO_CONTENT_PROPS, "prop.concurrent")),
+        "echo.accept",
+        unseen=(*ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
+                "bye.exact-word", "bye.mid-conversation", "isolation.concurrent",
+                "robust.binary", "robust.disconnect", *ECHO_CONTENT_PROPS, "prop.concurrent")),
     # Sure failures of the echo properties: every generated message meets this defect. For
     # prop.stateful "sure" holds under the derandomized profile this test runs: with other
     # seeds a state-machine run of 10 steps may send no text on /ws at all (2 seeds in 20
@@ -83,6 +87,13 @@ EXPECTED: dict[str, Expect] = {
     # A greeting right after the accept is in every echo transcript: the echo checks judge
     # whole transcripts and fail; the farewells, the bye's close and isolation are still right.
     "welcomes": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS),
+    # Each reply comes one message late: the echo checks fail. The checks that judge a close
+    # or a farewell further on never get there (reading stops at the first missing reply):
+    # inconclusive, neither passed nor failed for a defect that is not theirs.
+    "answers_one_late": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS,
+                               unseen=("bye.nothing-after", "bye.exact-word",
+                                       "bye.mid-conversation", "isolation.concurrent",
+                                       "robust.binary")),
     # Only a client that sends before reading sees two replies swapped.
     "swaps_pipelined_replies": expect("echo.pipelined", may=ECHO_CONTENT_PROPS),
     # --- /ws 4: bye -----------------------------------------------------------------------
@@ -93,16 +104,30 @@ EXPECTED: dict[str, Expect] = {
     # late bye is echoed (bye.mid-conversation judges exactly that).
     "echoes_bye": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS),
     # Farewells but no close: the close is bye.sequence's and bye.mid-conversation's subject;
-    # bye.close-code judges the code of a close, and there is none.
-    "bye_keeps_open": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS),
+    # bye.close-code judges the code of a close, and there is none: inconclusive, like
+    # bye.nothing-after (what follows a close that never came).
+    "bye_keeps_open": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
+                             unseen=("bye.close-code", "bye.nothing-after")),
+    # The bye word never recognised: the close checks have nothing to judge.
+    "ignores_bye": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
+                          unseen=("bye.close-code", "bye.nothing-after")),
     "bye_closes_1001": expect("bye.close-code", may=BYE_PROPS),
     "sends_after_close": expect("bye.nothing-after", may=BYE_PROPS),
     "bye_any_case": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
     "bye_stripped": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
-    "bye_only_first": expect("bye.mid-conversation", may=BYE_PROPS),
+    # A late bye is echoed: bye.nothing-after (bye after a message) never sees a close.
+    "bye_only_first": expect("bye.mid-conversation", may=BYE_PROPS,
+                             unseen=("bye.nothing-after",)),
     # --- /ws 5: isolation (every interleaved run meets it) --------------------------------
     "replies_to_latest_client": expect("isolation.concurrent", "prop.concurrent",
                                        may=("prop.stateful",)),
+    # Leaks of other shapes, caught by provenance: every message carries its client's tag,
+    # and a text on one connection with another client's tag is a leak, whatever its shape.
+    "broadcasts": expect("isolation.concurrent", "prop.concurrent", may=("prop.stateful",)),
+    "suffixes_other_client": expect("isolation.concurrent", "prop.concurrent",
+                                    may=("prop.stateful",)),
+    "swaps_when_together": expect("isolation.concurrent", "prop.concurrent",
+                                  may=("prop.stateful",)),
     # One credential for all: only clients connected at the same time can tell.
     "shared_credential": expect("isolation.concurrent", may=("prop.stateful",)),
     # --- /item/ws -------------------------------------------------------------------------
@@ -112,13 +137,26 @@ EXPECTED: dict[str, Expect] = {
     # the brief's sense: auth.missing-observable has no accept-then-close 1008 to approve.
     "refuses_with_1011": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
                                 may=AUTH_PROPS),
+    # An HTTP 401 denial response: refused before the handshake completed, no close code.
+    "denies_with_401": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
+                              may=AUTH_PROPS),
     "explains_refusal": expect("auth.missing", "auth.missing-observable", "auth.q-invalid",
                                may=AUTH_PROPS),
-    # The token no longer lets anyone in: every check that connects with a token is refused,
-    # isolation.concurrent's /item/ws clients included.
-    "ignores_token": expect("auth.token", "auth.empty-credential", "auth.q",
-                            "auth.bye-ordinary", "isolation.concurrent", "robust.binary",
-                            "robust.disconnect", may=AUTH_PROPS),
+    # The token no longer lets anyone in: auth.token fails; every check that needs a client
+    # with a token let in is inconclusive (a refusal without credentials shows nothing when
+    # everyone is refused). An empty cookie with a token is let in, with the wrong credential.
+    "ignores_token": expect("auth.token", "auth.empty-credential",
+                            unseen=("auth.q", "auth.bye-ordinary", "isolation.concurrent",
+                                    "robust.binary", "robust.disconnect", "auth.missing",
+                                    "auth.missing-observable", "auth.q-invalid", *AUTH_PROPS)),
+    # No route at /item/ws: everyone is refused there. auth.token fails with the diagnosis;
+    # the refusal checks do not pass it, robust.disconnect does not claim it stopped serving.
+    "no_item_route": expect("auth.token",
+                            unseen=("auth.missing", "auth.missing-observable", "auth.cookie",
+                                    "auth.cookie-precedence", "auth.empty-credential",
+                                    "auth.q", "auth.q-invalid", "auth.bye-ordinary",
+                                    "isolation.concurrent", "robust.binary",
+                                    "robust.disconnect", *AUTH_PROPS)),
     "token_not_decoded": expect("auth.token", may=AUTH_PROPS),
     "ignores_cookie": expect("auth.cookie", "auth.cookie-precedence",
                              "auth.empty-credential", "auth.q", may=AUTH_PROPS),
@@ -165,8 +203,9 @@ def test_every_check_is_killed_by_some_broken_app() -> None:
 def test_the_table_names_only_real_checks() -> None:
     ids = {c.id for c in all_checks()}
     for name, e in EXPECTED.items():
-        assert e.fails | e.may_fail <= ids, name
+        assert e.fails | e.may_fail | e.inconclusive <= ids, name
         assert not e.fails & e.may_fail, name
+        assert not e.fails & e.inconclusive, name
 
 
 def test_the_kill_matrix_is_generated_from_the_table() -> None:
@@ -186,5 +225,8 @@ def test_broken_app_fails_exactly_its_checks(name: str) -> None:
     missed = e.fails - failed
     extra = failed - e.fails - e.may_fail
     assert not missed and not extra, (
-        f"{name}: checks that should have failed but passed: {sorted(missed)}; "
+        f"{name}: checks that should have failed but did not: {sorted(missed)}; "
         f"checks that failed for a defect that is not theirs: {sorted(extra)}")
+    assert inconclusive(outcomes) == e.inconclusive, (
+        f"{name}: inconclusive {sorted(inconclusive(outcomes))}, "
+        f"expected {sorted(e.inconclusive)}")

@@ -286,7 +286,9 @@ def test_network_run_contacts_only_the_target(pytester: pytest.Pytester) -> None
             result = _run(pytester, "--wscheck-url", f"ws://{address}/",
                           "--wscheck-examples", "5", "--wscheck-quiet-window", "0.05")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
-    result.assert_outcomes(passed=len(CHECK_IDS))
+    # robust.disconnect is inconclusive over the network (a skip): the server's log is out
+    # of sight, which leaves the exit status alone.
+    result.assert_outcomes(passed=len(CHECK_IDS) - 1, skipped=1)
     assert seen["connects"], "no connection was recorded: the recorder is broken"
     assert {tuple(a[:2]) for a in seen["connects"]} == {(host, int(port))}
     assert set(seen["lookups"]) <= {host}

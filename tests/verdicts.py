@@ -2,8 +2,8 @@
 
 ``asgi_verdicts(app)`` runs every check of :func:`wscheck.checks.all_checks` in-process and
 ``url_verdicts(app)`` runs them over the network against ``app`` served by uvicorn. Both give
-``{check_id: "pass" | "fail" | "n/a"}`` so a test can assert the exact verdict of every check,
-not just "it failed somewhere".
+``{check_id: "pass" | "fail" | "inconclusive" | "n/a"}`` so a test can assert the exact
+verdict of every check, not just "it failed somewhere".
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ __all__ = [
     "Outcome",
     "asgi_verdicts",
     "failing",
+    "inconclusive",
     "run_checks",
     "url_verdicts",
     "verdicts_async",
 ]
 
-Outcome = Literal["pass", "fail", "n/a"]
+Outcome = Literal["pass", "fail", "inconclusive", "n/a"]
 
 
 @contextlib.contextmanager
@@ -69,7 +70,8 @@ def _outcomes(results: dict[str, tuple[Check, Verdict | None]]) -> dict[str, Out
         if verdict is None:
             outcomes[check_id] = "n/a"
         else:
-            outcomes[check_id] = "pass" if verdict.passed else "fail"
+            outcomes[check_id] = ("pass" if verdict.passed else
+                                  "inconclusive" if verdict.is_inconclusive else "fail")
     return outcomes
 
 
@@ -122,3 +124,8 @@ def url_verdicts(app: Any, spec: Spec | None = None, *, timeout: float = 2.0,
 def failing(outcomes: dict[str, Outcome]) -> set[str]:
     """The ids of the checks that failed."""
     return {check_id for check_id, outcome in outcomes.items() if outcome == "fail"}
+
+
+def inconclusive(outcomes: dict[str, Outcome]) -> set[str]:
+    """The ids of the checks that could not observe their line."""
+    return {check_id for check_id, outcome in outcomes.items() if outcome == "inconclusive"}

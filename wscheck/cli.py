@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         usage="%(prog)s [options] [-- PYTEST_ARGS ...]",
         description="Run the conformance suite through pytest. Arguments after `--` go to "
                     "pytest as they are, e.g. `wscheck run --app mypkg.main:app -- -k echo "
-                    "-v -n 2`. Exit status: 0 every MUST check passed, 1 a check failed, "
-                    "4 bad options (one line on stderr).")
+                    "-v -n 2`. Exit status: 0 every MUST check passed (or cannot be observed "
+                    "through this target kind), 1 a check failed or a MUST check was "
+                    "inconclusive, 4 bad options (one line on stderr).")
     for setting in TABLE:
         if setting.cli_flag is None:
             continue
@@ -127,14 +128,47 @@ def catalogue() -> str:
         "this file equal to its output.",
         "MUST failures fail the run; SHOULD failures are warnings unless `--wscheck-strict`.",
         "The protocol line refers to [the protocol](protocol.md): endpoint and item number.",
+        "The precondition is what a check assumes before it can judge its line; when it "
+        "fails, the check is inconclusive (see [Verdicts](#verdicts)), never passed.",
         "",
-        "| id | level | protocol line | description |",
-        "| --- | --- | --- | --- |",
+        "| id | level | protocol line | description | precondition |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for c in all_checks():
         description = c.description.replace("|", "\\|")
-        lines.append(f"| `{c.id}` | {c.level} | {c.line} | {description} |")
+        precondition = c.precondition.replace("|", "\\|")
+        lines.append(f"| `{c.id}` | {c.level} | {c.line} | {description} | {precondition} |")
+    lines += ["", *VERDICT_VOCABULARY]
     return "\n".join(lines) + "\n"
+
+
+#: What each verdict means and how it counts: the end of docs/checks.md.
+VERDICT_VOCABULARY = (
+    "## Verdicts",
+    "",
+    "A pass means *observed conforming*: the check saw its line of the protocol happen.",
+    "",
+    "| verdict | meaning | exit status |",
+    "| --- | --- | --- |",
+    "| pass | the check observed the target doing what its line says | 0 |",
+    "| fail | it observed something else (MUST, or SHOULD under `--wscheck-strict`) | 1 |",
+    "| warn | a SHOULD check failed, not strict | 0 |",
+    "| inconclusive (precondition failed) | what the check judges never happened: the "
+    "endpoint refused every client (the check owning the handshake, `echo.accept` or "
+    "`auth.token`, fails and says why, once), a valid credential was refused, the bye word was "
+    "never recognised (`bye.close-code`, `bye.nothing-after`), a client was not served "
+    "(`isolation.concurrent`). Never counted as a pass | 1 for a MUST check (for a SHOULD "
+    "check under strict), even when nothing failed |",
+    "| inconclusive (cannot be observed) | the behaviour cannot be seen through this target "
+    "kind: over the network, `robust.disconnect` cannot see the server's exceptions or log. "
+    "Counted and shown, never a pass | 0 (the count is shown; check the server's log, or run "
+    "in-process) |",
+    "| not applicable | the spec has no such endpoint or bye word | 0 |",
+    "",
+    "In JUnit XML an inconclusive check is *skipped* with its reason; in the JSON and HTML "
+    "reports its verdict is `inconclusive`, with `inconclusive` (the reason) and "
+    "`unconcluded` (`precondition` or `unobservable`).",
+)
 
 
 def terminal_catalogue(width: int | None = None) -> str:

@@ -25,8 +25,8 @@ from wscheck.errors import SettingError
 from wscheck.report import build_report, check_record, write_reports
 from wscheck.settings import Settings
 
-__all__ = ["RECORD_PROPERTY", "ReportCollector", "check_word", "classify_outcome",
-           "replay_hint"]
+__all__ = ["RECORD_PROPERTY", "ReportCollector", "blocks_exit_0", "check_word",
+           "classify_outcome", "replay_hint"]
 
 #: The user property that carries a check's record from the item (or an xdist worker) to the
 #: collector; taken off again before JUnit or any other plugin sees it.
@@ -39,7 +39,10 @@ TARGET_DOWN = "wscheck: the target does not answer"
 
 def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) -> str:
     """What the check itself says, before pytest: ``pass``, ``fail``, ``warn`` (a SHOULD
-    failure when not strict), ``xfail`` / ``xpass`` (listed as a known failure)."""
+    failure when not strict), ``xfail`` / ``xpass`` (listed as a known failure),
+    ``inconclusive`` (it could not observe its line: never a pass, see :func:`blocks_exit_0`)."""
+    if verdict.is_inconclusive:
+        return "inconclusive"
     if verdict.passed:
         return "xpass" if listed else "pass"
     if listed:
@@ -57,8 +60,21 @@ def classify_outcome(report: pytest.TestReport, word: str | None) -> str:
             return "xpass"  # pytest's strict xfail: a listed check passed
         return "fail" if word in ("fail", "xfail") else "error"
     if report.skipped:
-        return "skip"
+        return "inconclusive" if word == "inconclusive" else "skip"
     return "warn" if word == "warn" else "pass"
+
+
+def blocks_exit_0(record: dict[str, Any], *, strict: bool) -> bool:
+    """Whether an inconclusive check keeps the run from exit status 0 on its own.
+
+    An inconclusive check has not observed the target conforming, so a MUST check (a SHOULD
+    check under strict) whose precondition failed makes the run exit 1, as a failure does.
+    The one exception is a line that cannot be observed through this target kind at all (a
+    server's log over the network): nothing the target could do would let it pass, so such a
+    check is counted and shown but leaves the exit status alone."""
+    if record.get("verdict") != "inconclusive" or record.get("unconcluded") == "unobservable":
+        return False
+    return record.get("level") == "MUST" or strict
 
 
 def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
@@ -141,14 +157,22 @@ class ReportCollector:
         report.user_properties = [(k, v) for k, v in report.user_properties
                                   if k != RECORD_PROPERTY]
 
+    def inconclusive_blocking(self) -> list[str]:
+        """The inconclusive checks that keep the run from exit status 0 (see
+        :func:`blocks_exit_0`)."""
+        return [r["id"] for r in self.records.values()
+                if blocks_exit_0(r, strict=self.settings.strict)]
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write the reports. Under xdist, a worker that stops the run because the target
         does not answer makes the controller raise ``Interrupted`` (exit status 2, as for
         Ctrl-C); without ``-n`` the same stop ends with 1, a failed check. The controller
-        says 1 too, so that the exit status does not depend on ``-n``."""
+        says 1 too, so that the exit status does not depend on ``-n``. A run in which nothing
+        failed but a check that blocks exit 0 was inconclusive ends with 1 as well."""
         if (session.exitstatus == pytest.ExitCode.INTERRUPTED and self.target_down
-                and session.config.pluginmanager.has_plugin("dsession")):
+                and session.config.pluginmanager.has_plugin("dsession")) or (
+                int(session.exitstatus) == 0 and self.inconclusive_blocking()):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.settings.report or self.settings.html:
             self.write(int(session.exitstatus))

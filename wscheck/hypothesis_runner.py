@@ -86,14 +86,16 @@ def example_bound(driver_timeout: float) -> float:
 
 class PropertyFailed(CheckFailure):
     """One generated example failed; carries its observation (None when the example never
-    finished) and, for the state machine, the steps that led there."""
+    finished), for the state machine the steps that led there, and ``notes`` for the report
+    (every client of a multi-client example)."""
 
     def __init__(self, problem: str, observation: Observation | None,
-                 steps: tuple[str, ...] = ()) -> None:
+                 steps: tuple[str, ...] = (), notes: tuple[str, ...] = ()) -> None:
         super().__init__(problem)
         self.problem = problem
         self.observation = observation
         self.steps = steps
+        self.notes = notes
 
 
 class ExampleTimedOut(PropertyFailed):
@@ -201,7 +203,7 @@ async def run_property(
     try:
         await asyncio.to_thread(run)
     except PropertyFailed as exc:
-        return Verdict(exc.problem, exc.observation, notes=_notes(budget))
+        return Verdict(exc.problem, exc.observation, notes=(*exc.notes, *_notes(budget)))
     except Flaky as exc:
         obs = budget.best.observation if budget.best else None
         return Verdict(f"the app answered the same conversation differently on a replay: "

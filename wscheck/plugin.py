@@ -195,8 +195,10 @@ class CheckItem(pytest.Item):
         self.user_properties.append(("wscheck_verdict", word))
         for note in shown.notes:
             self.user_properties.append(("wscheck_note", note))
-        replay = replay_hint(settings, self.check, shown) if not verdict.passed else None
+        replay = replay_hint(settings, self.check, shown) if verdict.problem else None
         self._record(word, verdict, replay)
+        if word == "inconclusive":  # never a pass: JUnit shows it skipped, with the reason
+            pytest.skip(f"inconclusive: {shown.inconclusive}")
         text = printable(format_failure(self.check, shown), keep_newlines=True)
         if replay:
             text += "\n\nreplay: " + replay
@@ -241,10 +243,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("wscheck")
     terminalreporter.write_line(f"target: {settings.target}   spec: {settings.spec.digest()}")
     terminalreporter.write_line(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    # Inconclusive checks that share a reason (every client of an endpoint refused) are said
+    # once, together, instead of once per check.
+    unseen: dict[tuple[str, str], list[str]] = {}
+    for record in records:
+        if record["verdict"] == "inconclusive":
+            group = (str(record.get("unconcluded")), str(record.get("inconclusive")))
+            unseen.setdefault(group, []).append(f"{record['id']} [{record['level']}]")
     for record in records:
         verdict, where = record["verdict"], f"{record['id']} [{record['level']}]"
         if verdict in ("fail", "warn", "xfail") and record.get("problem"):
             terminalreporter.write_line(f"{verdict.upper():5} {where}: {record['problem']}")
+            for note in record.get("notes") or ():
+                if note.startswith("diagnosis: "):
+                    terminalreporter.write_line(f"      {note}")
         elif verdict == "xpass":
             terminalreporter.write_line(
                 f"XPASS {where}: passes, but is listed as a known failure in "
@@ -252,6 +264,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         elif verdict == "pass":
             for note in record.get("notes") or ():
                 terminalreporter.write_line(f"NOTE  {record['id']}: {note}")
+    for (kind, reason), where_all in unseen.items():
+        said = "cannot be observed" if kind == "unobservable" else "precondition failed"
+        reason = reason.removeprefix(f"{said}: ")
+        terminalreporter.write_line(f"INCONCLUSIVE {', '.join(where_all)} ({said}): {reason}")
+    blocking = collector.inconclusive_blocking()
+    if blocking:
+        terminalreporter.write_line(
+            f"wscheck: {len(blocking)} check(s) inconclusive because a precondition failed "
+            f"({', '.join(blocking)}): not observed conforming, so the exit status is not 0",
+            red=True)
 
 
 # --- progress of long property checks ----------------------------------------------------------

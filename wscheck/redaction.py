@@ -127,8 +127,8 @@ class Masker:
 
 def redact_verdict(verdict: Verdict, spec: Spec, *, show_credentials: bool = False) -> Verdict:
     """The verdict as it may be shown: credentials masked (unless ``show_credentials``) in
-    the conversation, the transcripts, the aftermath, the problem and the notes; the problem
-    and notes clipped and safe to print."""
+    the conversation, the transcripts, the aftermath, the problem, the notes and the reason
+    a check was inconclusive; those texts clipped and safe to print."""
     obs = verdict.observation
     text = _same
     if obs is not None and not show_credentials:
@@ -147,6 +147,8 @@ def redact_verdict(verdict: Verdict, spec: Spec, *, show_credentials: bool = Fal
         problem=safe_line(text(verdict.problem)) if verdict.problem is not None else None,
         observation=obs,
         notes=tuple(safe_text(text(n)) for n in verdict.notes),
+        inconclusive=(safe_line(text(verdict.inconclusive)) if verdict.inconclusive is not None
+                      else None),
     )
 
 

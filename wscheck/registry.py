@@ -35,6 +35,7 @@ __all__ = [
     "Level",
     "Need",
     "Registry",
+    "Unconcluded",
     "Verdict",
     "check",
 ]
@@ -53,21 +54,46 @@ class Context:
     examples: int = 100
 
 
+#: Why a check could not conclude: its precondition failed (what it judges never happened),
+#: or what it judges cannot be seen through this kind of target (a server's log over the
+#: network). Only the second kind lets a run end with exit status 0.
+Unconcluded = Literal["precondition", "unobservable"]
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of one check.
+    """The outcome of one check: pass, fail, or inconclusive.
 
-    ``problem`` is None when the check passed. ``notes`` explain a pass that needs explaining
-    (e.g. a 403 accepted as the wire form of a close before accept).
+    ``problem`` says what is wrong (a failure). ``inconclusive`` says why the check could not
+    judge its line at all, and ``unconcluded`` which kind of reason that is; such a check has
+    not *observed* the target conforming, so it is never counted as a pass. ``notes`` explain
+    a pass that needs explaining (e.g. a 403 accepted as the wire form of a close before
+    accept). ``observation`` is the evidence: the failing conversation, or the one that shows
+    why nothing could be judged.
     """
 
     problem: str | None = None
     observation: Observation | None = None
     notes: tuple[str, ...] = ()
+    inconclusive: str | None = None
+    unconcluded: Unconcluded = "precondition"
 
     @property
     def passed(self) -> bool:
-        return self.problem is None
+        """Observed conforming: no problem, and the check could judge its line."""
+        return self.problem is None and self.inconclusive is None
+
+    @property
+    def is_inconclusive(self) -> bool:
+        return self.problem is None and self.inconclusive is not None
+
+    @classmethod
+    def unobserved(cls, reason: str, observation: Observation | None = None, *,
+                   unobservable: bool = False) -> Verdict:
+        """An inconclusive verdict: a precondition failed (``reason`` names it), or, with
+        ``unobservable``, the behaviour cannot be seen through this target kind."""
+        return cls(observation=observation, inconclusive=reason,
+                   unconcluded="unobservable" if unobservable else "precondition")
 
 
 CheckFn = Callable[[Context], Awaitable[Verdict]]
@@ -83,6 +109,9 @@ class Check:
     description: str
     needs: frozenset[Need]
     fn: CheckFn = field(repr=False, compare=False)
+    #: What the check assumes of the target before it can judge its line; when that fails
+    #: the check is inconclusive, never passed (see docs/checks.md, Verdicts).
+    precondition: str = field(default="", compare=False)
 
     @property
     def area(self) -> str:
@@ -127,12 +156,14 @@ class Registry(Mapping[str, Check]):
         return chk
 
     def check(
-        self, id: str, level: Level, line: str, description: str, needs: Iterable[Need]
+        self, id: str, level: Level, line: str, description: str, needs: Iterable[Need],
+        precondition: str = "",
     ) -> Callable[[CheckFn], CheckFn]:
-        """A decorator that registers the function as the check ``id``."""
+        """A decorator that registers the function as the check ``id``; ``precondition``
+        says what it assumes before it can judge (the catalogue lists it)."""
 
         def register(fn: CheckFn) -> CheckFn:
-            self.add(Check(id, level, line, description, frozenset(needs), fn))
+            self.add(Check(id, level, line, description, frozenset(needs), fn, precondition))
             return fn
 
         return register

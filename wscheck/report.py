@@ -76,7 +76,7 @@ __all__ = [
 FORMAT = "wscheck-report/1"
 
 #: Every verdict a check can get in a report, in summary order.
-VERDICTS = ("pass", "fail", "warn", "xfail", "xpass", "error", "skip")
+VERDICTS = ("pass", "fail", "warn", "inconclusive", "xfail", "xpass", "error", "skip")
 
 JSON = Any
 
@@ -98,6 +98,8 @@ def check_record(
     record: dict[str, JSON] = {
         "outcome": outcome,
         "problem": None,
+        "inconclusive": None,
+        "unconcluded": None,
         "notes": [],
         "conversation": None,
         "expected": [],
@@ -123,6 +125,9 @@ def check_record(
         )
     record["problem"] = shown.problem
     record["notes"] = list(shown.notes)
+    if shown.is_inconclusive and shown.inconclusive is not None:
+        record["inconclusive"] = shown.inconclusive
+        record["unconcluded"] = shown.unconcluded
     return record
 
 
@@ -290,7 +295,7 @@ def write_reports(report: Mapping[str, JSON], json_path: str | None,
 
 _COLOURS = {
     "pass": "#1a7f37", "fail": "#cf222e", "warn": "#bf8700", "xfail": "#8250df",
-    "xpass": "#cf222e", "error": "#a40e26", "skip": "#6e7781",
+    "xpass": "#cf222e", "error": "#a40e26", "skip": "#6e7781", "inconclusive": "#0969da",
 }
 
 _CSS = """
@@ -386,6 +391,9 @@ def render_html(report: Mapping[str, JSON]) -> str:
         out.append(f"<p>protocol {_e(c.get('line'))}: {_e(c.get('description'))}</p>")
         if c.get("problem"):
             out.append(f"<p><strong>{_e(c['problem'])}</strong></p>")
+        if c.get("inconclusive"):
+            out.append(f"<p><strong>inconclusive ({_e(c.get('unconcluded'))}): "
+                       f"{_e(c['inconclusive'])}</strong></p>")
         if c.get("message"):
             out.append(f"<pre>{_e(c['message'])}</pre>")
         conversation = c.get("conversation")

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
+from wscheck.drivers.asgi import ASGIApp, AsgiDriver, LifespanStartupFailed, lifespan
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.errors import TargetDown, TargetError
 from wscheck.events import Accepted, Conversation, Silence, TransportError
@@ -142,6 +142,8 @@ class Runtime:
                 app = self._stack.enter_context(
                     self._portal.wrap_async_context_manager(lifespan(app, self.settings.timeout
                                                                      * 5)))
+            except LifespanStartupFailed as exc:
+                self._down = str(exc)
             except Exception as exc:
                 self._down = (f"the app's lifespan startup failed: {type(exc).__name__}: "
                               f"{exc}")
@@ -200,12 +202,15 @@ class Runtime:
                 return f"{where}: {conn.handshake.problem}{hint}"
             if conn.handshake != Accepted():
                 return None  # it answers; the checks will say what is wrong
-            await conn.send_text(message)
-            reply = await conn.receive()
-            if isinstance(reply, Silence):
-                return (f"{where} accepted the connection but answered nothing within "
-                        f"{driver.timeout:g}s")
-            return None
+            # Two messages: an app that answers each message one message late answers the
+            # second. It is up, and the checks say which lines it breaks; only a target that
+            # answers neither stops the run.
+            for _ in range(2):
+                await conn.send_text(message)
+                if not isinstance(await conn.receive(), Silence):
+                    return None
+            return (f"{where} accepted the connection but answered nothing within "
+                    f"{driver.timeout:g}s")
         finally:
             await conn.close()
 

@@ -6,13 +6,16 @@ from collections.abc import Mapping
 
 from wscheck.events import Conversation, Text
 from wscheck.judging import (
+    TOKEN_LET_IN,
     WIRE_FORM_NOTE,
     Projection,
     compare,
     keep_texts,
     refusal_form,
+    refuses_everyone,
     served,
     template_matcher,
+    what_refusal,
 )
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, run_conversation
@@ -56,14 +59,24 @@ async def _credential_used(ctx: Context, conversations: list[Conversation],
     return await compare(ctx, conversations, project=credential_lines(ctx), problem=problem)
 
 
+async def _serves_credentials(ctx: Context) -> Verdict | None:
+    """Precondition of the refusal checks: a client *with* a credential is served. An
+    endpoint that refuses everyone (no route at that path, say) refuses a client without
+    credentials too, and that shows nothing about how it treats missing credentials."""
+    return await refuses_everyone(ctx, _auth(ctx).url_path())
+
+
 async def _refused(ctx: Context, conversations: list[Conversation], problem: str) -> Verdict:
     code = _auth(ctx).denied_close_code
+    gap = await _serves_credentials(ctx)
+    if gap is not None:
+        return gap
     notes: list[str] = []
     for c in conversations:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         form = refusal_form(obs, code)
         if form is None:
-            return Verdict(problem, obs)
+            return Verdict(f"{problem}: {what_refusal(obs)}", obs)
         if form == "before-accept" and not notes:
             notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
     return Verdict(notes=tuple(notes))
@@ -71,7 +84,9 @@ async def _refused(ctx: Context, conversations: list[Conversation], problem: str
 
 @check("auth.missing", "MUST", "/item/ws 1",
        "without cookie and token: no message, and the connection ends with 1008",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="a client with a valid token is served (auth.token): if everyone is "
+                    "refused, a refusal shows nothing")
 async def missing(ctx: Context) -> Verdict:
     return await _refused(ctx, [conv(ctx, "hello"), conv(ctx, "hello", q="5")],
                           problem="a client without credentials was not refused with 1008")
@@ -79,36 +94,46 @@ async def missing(ctx: Context) -> Verdict:
 
 @check("auth.missing-observable", "SHOULD", "/item/ws 1",
        "the refusal is accept-then-close 1008, so the code reaches every client",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="a client with a valid token is served (auth.token)")
 async def missing_observable(ctx: Context) -> Verdict:
     code = _auth(ctx).denied_close_code
+    gap = await _serves_credentials(ctx)
+    if gap is not None:
+        return gap
     obs = await run_conversation(ctx.driver, ctx.spec, conv(ctx, "hello"))
     form = refusal_form(obs, code)
     if form == "before-accept":
         return Verdict(WIRE_FORM_NOTE + "; accept first, then close with 1008", obs)
     if form is None:
-        return Verdict("a client without credentials was not refused (see auth.missing)", obs)
+        return Verdict(f"no accept-then-close {code} for a client without credentials: "
+                       f"{what_refusal(obs)} (see auth.missing)", obs)
     return Verdict()
 
 
 @check("auth.token", "MUST", "/item/ws 3",
        "with a token only, every message gets the credential and message replies, in order",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="none: a client with a token being let in is its own line")
 async def token(ctx: Context) -> Verdict:
     lockstep = conv(ctx, "hello", "second message", token="some-token")
     pipelined = conv(ctx, "first", "then", token="tök en&x=1;y", pipelined=True)
-    return await compare(ctx, [lockstep, pipelined], problem="the replies with a token are wrong")
+    # Its line says a client with credentials is accepted: a refusal is its own failure.
+    return await compare(ctx, [lockstep, pipelined], problem="the replies with a token are wrong",
+                         owns_handshake=True)
 
 
 @check("auth.cookie", "MUST", "/item/ws 3",
-       "with a session cookie only, the replies carry the cookie's value", needs=["auth"])
+       "with a session cookie only, the replies carry the cookie's value", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def cookie(ctx: Context) -> Verdict:
     return await compare(ctx, [conv(ctx, "hello", "again", cookie="cookie-value-42")],
                          problem="the replies with a cookie are wrong")
 
 
 @check("auth.cookie-precedence", "MUST", "/item/ws 3",
-       "with both, the cookie wins over the token", needs=["auth"])
+       "with both, the cookie wins over the token", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def cookie_precedence(ctx: Context) -> Verdict:
     both = conv(ctx, "hello", cookie="from-cookie", token="from-token")
     return await _credential_used(ctx, [both], "the token was used although a cookie was given")
@@ -116,7 +141,8 @@ async def cookie_precedence(ctx: Context) -> Verdict:
 
 @check("auth.empty-credential", "MUST", "/item/ws 1, 3",
        "an empty credential counts as present; an empty cookie falls through to the token",
-       needs=["auth"])
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def empty_credential(ctx: Context) -> Verdict:
     empties = [conv(ctx, "hello", cookie="", token="the-token"), conv(ctx, "hello", cookie=""),
                conv(ctx, "hello", token=""), conv(ctx, "hello", cookie="", token="")]
@@ -126,7 +152,8 @@ async def empty_credential(ctx: Context) -> Verdict:
 
 @check("auth.q", "MUST", "/item/ws 2, 3",
        "an integer q is echoed as a number; without q there is no q line and q renders None",
-       needs=["auth"])
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def q(ctx: Context) -> Verdict:
     return await compare(
         ctx,
@@ -140,7 +167,8 @@ async def q(ctx: Context) -> Verdict:
 
 @check("auth.q-invalid", "MUST", "/item/ws 2",
        "a q with no digit at all is refused like missing credentials (1008, no message)",
-       needs=["auth"])
+       needs=["auth"],
+       precondition="a client with a valid token is served (auth.token)")
 async def q_invalid(ctx: Context) -> Verdict:
     return await _refused(ctx, [conv(ctx, "hello", token="t", q="abc"),
                                 conv(ctx, "hello", cookie="c", q="x")],
@@ -148,7 +176,8 @@ async def q_invalid(ctx: Context) -> Verdict:
 
 
 @check("auth.bye-ordinary", "MUST", "/item/ws 4",
-       "the bye word is an ordinary message on the credentials endpoint", needs=["auth"])
+       "the bye word is an ordinary message on the credentials endpoint", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def bye_ordinary(ctx: Context) -> Verdict:
     words = ["bye"]
     if ctx.spec.echo is not None and ctx.spec.echo.bye not in (None, "bye"):
@@ -164,8 +193,10 @@ async def bye_ordinary(ctx: Context) -> Verdict:
         as_plain = tuple(Text(e.text.replace(control, word)) if isinstance(e, Text) else e
                          for e in plain.observed)
         if not served(plain):
-            return Verdict("a conversation with a token was not served at all, so the bye "
-                           "word cannot be shown to be ordinary", plain)
+            return await refuses_everyone(ctx, plain.conversation.path, evidence=plain) or \
+                Verdict.unobserved(
+                    "precondition failed: a conversation with a token was not served at all, "
+                    "so the bye word cannot be shown to be ordinary (see auth.token)", plain)
         if obs.observed != as_plain:
             shown = Observation(obs.conversation, as_plain, obs.observed)
             return Verdict(f"{word!r} was answered differently from an ordinary word "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wscheck.events import Accepted, Closed, Conversation, ProtocolViolation, Text
-from wscheck.judging import any_close_code, compare, keep_texts, lockstep
+from wscheck.judging import ECHO_LET_IN, any_close_code, compare, keep_texts, lockstep, unserved
 from wscheck.model import expected
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Exchange, Observation, run_conversation
@@ -19,7 +19,8 @@ def _bye(ctx: Context) -> tuple[EchoSpec, str]:
 
 
 @check("bye.sequence", "MUST", "/ws 4",
-       "the bye word gets both farewells, in order, and then a close", needs=["bye"])
+       "the bye word gets both farewells, in order, and then a close", needs=["bye"],
+       precondition=ECHO_LET_IN)
 async def sequence(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     conv = Conversation.of(echo.url_path(), bye)
@@ -36,24 +37,39 @@ async def sequence(ctx: Context) -> Verdict:
     await before.connection.close()
     obs = Observation(conv, expected(ctx.spec, conv), (*before.observed, *after.observed))
     wanted = (*(Text(f) for f in echo.farewells), Closed(0))
-    if before.observed[:1] != [Accepted()] or any_close_code(tuple(after.observed)) != wanted:
+    if before.observed[:1] != [Accepted()]:
+        gap = await unserved(ctx, obs)
+        if gap is not None:
+            return gap
+        return Verdict("the handshake was not accepted, so the bye word could not be said", obs)
+    if any_close_code(tuple(after.observed)) != wanted:
         return Verdict("the farewells or the close after the bye word are wrong", obs)
     return Verdict(observation=obs)
 
 
-async def _judge_accepted(ctx: Context, conv: Conversation, cannot_show: str,
-                          judge: Callable[[Observation], str | None]) -> Verdict:
-    """Run ``conv`` and ``judge`` what was observed (a problem, or None). A handshake that was
-    not accepted fails: then nothing can be shown about the bye word (``cannot_show``)."""
+async def _judge_closed(ctx: Context, conv: Conversation, cannot_show: str,
+                        judge: Callable[[Observation], str | None]) -> Verdict:
+    """Run ``conv`` and ``judge`` what was observed (a problem, or None).
+
+    Precondition: the bye word was recognised, i.e. the handshake was accepted and a close
+    followed the bye word. Otherwise what these checks judge (the close, what follows it)
+    never happened and the check is inconclusive: bye.sequence judges whether the bye word
+    ends the chat, and an app that ignores it must not pass these vacuously."""
     obs = await run_conversation(ctx.driver, ctx.spec, conv)
     if obs.observed[:1] != (Accepted(),):
-        return Verdict(f"the handshake was not accepted, so {cannot_show}", obs)
+        gap = await unserved(ctx, obs)
+        return gap or Verdict(f"the handshake was not accepted, so {cannot_show}", obs)
+    if not any(isinstance(e, Closed) for e in obs.observed):
+        return Verdict.unobserved(
+            "precondition failed: the bye word was never recognised (no close followed it), "
+            f"so {cannot_show} (see bye.sequence)", obs)
     problem = judge(obs)
-    return Verdict() if problem is None else Verdict(problem, obs)
+    return Verdict(observation=obs) if problem is None else Verdict(problem, obs)
 
 
 @check("bye.close-code", "MUST", "/ws 4",
-       "the close after the bye word has code 1000 (normal closure)", needs=["bye"])
+       "the close after the bye word has code 1000 (normal closure)", needs=["bye"],
+       precondition="the bye word is recognised: a close follows it (bye.sequence)")
 async def close_code(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     wanted = Closed(echo.bye_close_code)
@@ -64,13 +80,14 @@ async def close_code(ctx: Context) -> Verdict:
             return f"the close after the bye word must have code {wanted.code}"
         return None
 
-    return await _judge_accepted(ctx, Conversation.of(echo.url_path(), bye),
-                                 "the bye close cannot be shown", judge)
+    return await _judge_closed(ctx, Conversation.of(echo.url_path(), bye),
+                               "the bye close cannot be shown", judge)
 
 
 @check("bye.nothing-after", "MUST", "/ws 4",
        "after the close nothing more is sent (in-process: no ASGI message after the close)",
-       needs=["bye"])
+       needs=["bye"],
+       precondition="the bye word is recognised: a close follows it (bye.sequence)")
 async def nothing_after(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     close = Closed(echo.bye_close_code)
@@ -83,13 +100,14 @@ async def nothing_after(ctx: Context) -> Verdict:
         return None
 
     conv = Conversation.of(echo.url_path(), "before", bye, "after the close")
-    return await _judge_accepted(ctx, conv, "nothing can be shown about what follows a bye",
-                                 judge)
+    return await _judge_closed(ctx, conv, "nothing can be shown about what follows a bye",
+                               judge)
 
 
 @check("bye.exact-word", "MUST", "/ws 4",
        "only the exact bye word ends the chat: other cases, spaces, newlines are echoed",
-       needs=["bye"])
+       needs=["bye"],
+       precondition=ECHO_LET_IN)
 async def exact_word(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     variants = [bye.capitalize(), bye.upper(), f" {bye}", f"{bye} ", f"{bye}\n", f"\t{bye}",
@@ -103,7 +121,8 @@ async def exact_word(ctx: Context) -> Verdict:
 
 
 @check("bye.mid-conversation", "MUST", "/ws 4",
-       "the bye word works at any point of a conversation, not only first", needs=["bye"])
+       "the bye word works at any point of a conversation, not only first", needs=["bye"],
+       precondition=ECHO_LET_IN)
 async def mid_conversation(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     convs = [Conversation.of(echo.url_path(), "first", "second", bye),

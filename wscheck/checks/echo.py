@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wscheck.events import Accepted, Conversation
-from wscheck.judging import compare, lockstep, ordinary
+from wscheck.judging import ECHO_LET_IN, compare, diagnose_refusal, lockstep, ordinary
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation
 from wscheck.spec import EchoSpec
@@ -17,21 +17,24 @@ def _echo(ctx: Context) -> EchoSpec:
 
 
 @check("echo.accept", "MUST", "/ws 1", "the echo endpoint accepts a handshake without credentials",
-       needs=["echo"])
+       needs=["echo"],
+       precondition="none: the handshake is its own line")
 async def accept(ctx: Context) -> Verdict:
     conn = await ctx.driver.connect(_echo(ctx).url_path())
     try:
         if conn.handshake != Accepted():
             conv = Conversation.of(_echo(ctx).url_path())
             obs = Observation(conv, (Accepted(),), (conn.handshake,))
-            return Verdict("the handshake was not accepted", obs)
+            return Verdict("the handshake was not accepted", obs, notes=(
+                f"diagnosis: {diagnose_refusal(conv.path, conn.handshake)}",))
         return Verdict()
     finally:
         await conn.close()
 
 
 @check("echo.exact", "MUST", "/ws 2",
-       "a text message comes back once, exactly, after the reply prefix", needs=["echo"])
+       "a text message comes back once, exactly, after the reply prefix", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def exact(ctx: Context) -> Verdict:
     return await compare(
         ctx, [lockstep(ctx, "hello"), lockstep(ctx, "{message} {0} %s {{}}", "second")],
@@ -39,21 +42,24 @@ async def exact(ctx: Context) -> Verdict:
 
 
 @check("echo.empty", "MUST", "/ws 2", "the empty message is echoed as the bare prefix",
-       needs=["echo"])
+       needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def empty(ctx: Context) -> Verdict:
     return await compare(ctx, [lockstep(ctx, "", "after empty")],
                          problem="the empty message is not echoed as the bare prefix")
 
 
 @check("echo.whitespace", "MUST", "/ws 2",
-       "leading, trailing and inner whitespace are kept, nothing is trimmed", needs=["echo"])
+       "leading, trailing and inner whitespace are kept, nothing is trimmed", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def whitespace(ctx: Context) -> Verdict:
     return await compare(
         ctx, [lockstep(ctx, " ", "  padded  ", "\ttab", "trailing ", " leading", "in  side")],
         problem="whitespace was trimmed or changed")
 
 
-@check("echo.newlines", "MUST", "/ws 2", "newlines (\\n, \\r\\n, \\r) are kept", needs=["echo"])
+@check("echo.newlines", "MUST", "/ws 2", "newlines (\\n, \\r\\n, \\r) are kept", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def newlines(ctx: Context) -> Verdict:
     return await compare(
         ctx, [lockstep(ctx, "line one\nline two", "crlf\r\nend", "\n", "cr\rend", "end\n")],
@@ -62,7 +68,8 @@ async def newlines(ctx: Context) -> Verdict:
 
 @check("echo.unicode", "MUST", "/ws 2",
        "any Unicode text comes back unchanged: scripts, emoji, combining marks, RTL, controls",
-       needs=["echo"])
+       needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def unicode(ctx: Context) -> Verdict:
     samples = [
         "héllo wörld",
@@ -81,7 +88,8 @@ async def unicode(ctx: Context) -> Verdict:
                          problem="a non-ASCII or control character was changed")
 
 
-@check("echo.long", "MUST", "/ws 2", "a 64 KiB message comes back whole", needs=["echo"])
+@check("echo.long", "MUST", "/ws 2", "a 64 KiB message comes back whole", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def long(ctx: Context) -> Verdict:
     unit = "0123456789abcdef" * 3 + "é你🙂\n"
     body = (unit * (LONG_MESSAGE_CHARS // len(unit) + 1))[:LONG_MESSAGE_CHARS]
@@ -90,7 +98,8 @@ async def long(ctx: Context) -> Verdict:
 
 
 @check("echo.pipelined", "MUST", "/ws 2",
-       "many messages sent before reading any reply are all answered, in order", needs=["echo"])
+       "many messages sent before reading any reply are all answered, in order", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def pipelined(ctx: Context) -> Verdict:
     messages = [f"pipelined message {i}" for i in range(50)]
     conv = Conversation.of(_echo(ctx).url_path(), *ordinary(ctx, messages), pipelined=True)
@@ -98,7 +107,8 @@ async def pipelined(ctx: Context) -> Verdict:
 
 
 @check("echo.stays-open", "MUST", "/ws 3",
-       "the connection stays open after an echo and keeps answering", needs=["echo"])
+       "the connection stays open after an echo and keeps answering", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def stays_open(ctx: Context) -> Verdict:
     messages = [f"message {i}" for i in range(10)]
     return await compare(ctx, [lockstep(ctx, *messages)],
@@ -107,7 +117,8 @@ async def stays_open(ctx: Context) -> Verdict:
 
 @check("echo.no-unsolicited", "MUST", "/ws 3",
        "the server sends nothing it was not asked for: no welcome, no heartbeat text",
-       needs=["echo"])
+       needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def no_unsolicited(ctx: Context) -> Verdict:
     return await compare(ctx, [lockstep(ctx), lockstep(ctx, "just one")],
                          problem="the server sent a message nobody asked for")

@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from wscheck.events import Accepted, Closed, Conversation
 from wscheck.hypothesis_runner import PropertyFailed, profile, run_property
-from wscheck.judging import refusal_form
+from wscheck.judging import (
+    ECHO_LET_IN,
+    TOKEN_LET_IN,
+    every_client,
+    find_leak,
+    leak_problem,
+    marker,
+    refusal_form,
+    refuses_everyone,
+)
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation, interleave, run_conversation
 from wscheck.strategies import auth_conversations, echo_conversations, messages
@@ -38,10 +47,15 @@ async def _agrees_with_model(
     check_id: str,
     conversations: st.SearchStrategy[Conversation],
     problem: str,
+    path: str,
     excused: Callable[[Observation], bool] = _never,
 ) -> Verdict:
     """The property that every generated conversation's transcript is the model's (unless
-    ``excused`` says a difference is another check's business)."""
+    ``excused`` says a difference is another check's business). Precondition: a plain client
+    of ``path`` is accepted."""
+    gap = await refuses_everyone(ctx, path)
+    if gap is not None:
+        return gap
 
     async def evaluate(conv: Conversation) -> PropertyFailed | None:
         obs = await run_conversation(ctx.driver, ctx.spec, conv, quiet=_echo_quiet(ctx))
@@ -51,27 +65,31 @@ async def _agrees_with_model(
 
 
 @check("prop.echo", "MUST", "/ws 2",
-       "for every generated message, the echo is exact", needs=["echo"])
+       "for every generated message, the echo is exact", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def prop_echo(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     path = ctx.spec.echo.url_path()
     one_message = messages(ctx.spec).map(lambda message: Conversation.of(path, message))
     return await _agrees_with_model(ctx, "prop.echo", one_message,
-                                    "a generated message was not echoed exactly")
+                                    "a generated message was not echoed exactly", path)
 
 
 @check("prop.conversation", "MUST", "/ws 2-4",
        "for every generated conversation (lock-step or pipelined, any length, bye or not), "
-       "the transcript is the model's", needs=["echo"])
+       "the transcript is the model's", needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def prop_conversation(ctx: Context) -> Verdict:
+    assert ctx.spec.echo is not None
     return await _agrees_with_model(
         ctx, "prop.conversation", echo_conversations(ctx.spec),
-        "a generated conversation did not go as the protocol says")
+        "a generated conversation did not go as the protocol says", ctx.spec.echo.url_path())
 
 
 @check("prop.auth", "MUST", "/item/ws 1-4",
        "for every combination of cookie, token and q (present, empty, absent), the transcript "
-       "is the model's", needs=["auth"])
+       "is the model's", needs=["auth"],
+       precondition=TOKEN_LET_IN)
 async def prop_auth(ctx: Context) -> Verdict:
     assert ctx.spec.auth is not None
     code = ctx.spec.auth.denied_close_code
@@ -82,31 +100,47 @@ async def prop_auth(ctx: Context) -> Verdict:
         return obs.expected == (Accepted(), Closed(code)) and refusal_form(obs, code) is not None
 
     return await _agrees_with_model(ctx, "prop.auth", auth_conversations(ctx.spec),
-                                    "a generated credentials conversation went wrong", wire_form)
+                                    "a generated credentials conversation went wrong",
+                                    ctx.spec.auth.url_path(), wire_form)
 
 
 @check("prop.concurrent", "MUST", "/ws 5",
        "several generated clients interleaved each get exactly their own transcript",
-       needs=["echo"])
+       needs=["echo"],
+       precondition=ECHO_LET_IN)
 async def prop_concurrent(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     path = ctx.spec.echo.url_path()
     clients = st.lists(st.lists(messages(ctx.spec, long=False), min_size=1, max_size=4),
                        min_size=2, max_size=5)
+    gap = await refuses_everyone(ctx, path)
+    if gap is not None:
+        return gap
 
     async def evaluate(scripts: list[list[str]]) -> PropertyFailed | None:
-        convs = [Conversation.of(path, *s) for s in scripts]
+        # Every message carries its client's tag: any text with another client's tag on a
+        # connection is a leak, whatever its shape (the rule of isolation.concurrent).
+        tags = [[marker(i)] for i in range(len(scripts))]
+        names = [f"client {i}" for i in range(len(scripts))]
+        convs = [Conversation.of(path, *(f"{marker(i)}{m}" for m in s))
+                 for i, s in enumerate(scripts)]
         together = await interleave(ctx.driver, ctx.spec, convs)
+        everyone = (f"every client of this example:\n{every_client(together, names)}",)
+        leak = find_leak([o.observed for o in together], tags)
+        if leak is not None:
+            return PropertyFailed(leak_problem(leak, names, tags), together[leak[0]],
+                                  notes=everyone)
         # Each client must get what the same conversation gets alone. Comparing with a solo
         # run, not the model, keeps this about isolation: an app that echoes wrongly, but
         # the same way for everyone, is the other checks' business.
-        for conv, obs in zip(convs, together):
+        for name, conv, obs in zip(names, convs, together):
             alone = await run_conversation(ctx.driver, ctx.spec, conv)
             if obs.observed != alone.observed:
                 shown = Observation(conv, alone.observed, obs.observed)
                 return PropertyFailed(
-                    "with clients interleaved, one got other replies than it gets alone "
-                    "(expected column: the same conversation run alone)", shown)
+                    f"with clients interleaved, {name} got other replies than it gets alone "
+                    "(expected column: the same conversation run alone)", shown,
+                    notes=everyone)
         return None
 
     return await run_property(ctx, "prop.concurrent", clients, evaluate,

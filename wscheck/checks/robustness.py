@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from wscheck.events import ClientClose, Conversation, Drop
-from wscheck.judging import keep_texts, served
+from wscheck.judging import (
+    BOTH_LET_IN,
+    UNOBSERVABLE_OVER_NETWORK,
+    keep_texts,
+    refuses_everyone,
+    sees_server_side,
+    served,
+    unanswered_before_subject,
+    unserved,
+)
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import run_conversation
 
@@ -24,18 +33,27 @@ no_texts = keep_texts(lambda text: False)
 
 
 @check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
-       "a binary message gets a close with code 1003 (unsupported data)", needs=[])
+       "a binary message gets a close with code 1003 (unsupported data)", needs=[],
+       precondition=BOTH_LET_IN)
 async def binary(ctx: Context) -> Verdict:
+    gap: Verdict | None = None
     for c in _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff"):
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: the close after the binary message; the texts before it are other checks'.
         if no_texts(obs.expected) != no_texts(obs.observed):
-            return Verdict("a binary message did not get a close with 1003", obs)
-    return Verdict()
+            # An endpoint that refuses every client never sees a binary message, and one
+            # that leaves the text before it unanswered stops the reading before it.
+            unseen = unanswered_before_subject(obs, no_texts) or await unserved(ctx, obs)
+            if unseen is None:
+                return Verdict("a binary message did not get a close with 1003", obs)
+            gap = gap or unseen
+    return gap or Verdict()
 
 
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
-       "a client that closes or drops at any point ends its conversation quietly", needs=[])
+       "a client that closes or drops at any point ends its conversation quietly", needs=[],
+       precondition=BOTH_LET_IN + "; the server's side is visible: in-process only (over "
+                    "the network: inconclusive, cannot be observed)")
 async def disconnect(ctx: Context) -> Verdict:
     scenarios: list[tuple[str | ClientClose | Drop, ...]] = [
         ("hello", ClientClose()),
@@ -43,6 +61,16 @@ async def disconnect(ctx: Context) -> Verdict:
         (Drop(),),
         (ClientClose(1001),),
     ]
+    # Precondition: each endpoint serves a client at all; one that serves nobody says
+    # nothing about clients going away (and "no longer serves" would be a false accusation).
+    gap = await refuses_everyone(ctx, *(c.path for c in
+                                         _conversations_on_each_endpoint(ctx, "probe")))
+    if gap is not None:
+        return gap
+    # Whether each endpoint serves a fresh client before any went away: only then can
+    # "no longer serves" be said afterwards (an app that answers late never did).
+    serving = [served(await run_conversation(ctx.driver, ctx.spec, c))
+               for c in _conversations_on_each_endpoint(ctx, "still serving?")]
     for actions in scenarios:
         for c in _conversations_on_each_endpoint(ctx, *actions):
             obs = await run_conversation(ctx.driver, ctx.spec, c)
@@ -57,9 +85,15 @@ async def disconnect(ctx: Context) -> Verdict:
             return Verdict("the server failed when a client dropped with replies in flight",
                            obs)
     # Whatever the server's insides, it must still serve the next client.
-    for c in _conversations_on_each_endpoint(ctx, "still serving?"):
+    for c, served_before in zip(_conversations_on_each_endpoint(ctx, "still serving?"),
+                                serving):
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: it accepts and answers; whether the answer is right is the echo checks'.
-        if not served(obs):
+        if served_before and not served(obs):
             return Verdict("after clients went away the server no longer serves new ones", obs)
+    if not sees_server_side(ctx):
+        # The server still serves, but whether it ended those conversations quietly (no
+        # exception, nothing logged) is on its side of the wire.
+        return Verdict.unobserved(UNOBSERVABLE_OVER_NETWORK, unobservable=True)
     return Verdict()
+

@@ -25,7 +25,14 @@ from wscheck.hypothesis_runner import (
     example_bound,
     run_machine,
 )
-from wscheck.judging import refusal_form
+from wscheck.judging import (
+    BOTH_LET_IN,
+    find_leak,
+    leak_problem,
+    marker,
+    refusal_form,
+    refuses_everyone,
+)
 from wscheck.model import ModelConnection
 from wscheck.registry import Context, Verdict, check
 from wscheck.render import render_conversation
@@ -63,6 +70,7 @@ class _Live:
     unread: int = 0
     gone: bool = False
     name: str = "client"
+    tag: str = ""  # in every message this client sends (isolation by provenance)
 
     @property
     def observed(self) -> list[Event]:
@@ -107,8 +115,9 @@ class ConnectionsMachine(RuleBasedStateMachine):
         expected = list(model.open())
         exchange = self._await(Exchange.open(self.session.ctx.driver, conv))
         handshake = exchange.observed[0]
+        number = len(self.live) + 1
         live = _Live(conv, model, exchange, expected, unread=len(expected) - 1,
-                     name=f"client {len(self.live) + 1}")
+                     name=f"client {number}", tag=marker(number))
         auth = self.spec.auth
         if auth is not None and model.closed and refusal_form(
                 Observation(conv, tuple(expected), (handshake,)),
@@ -154,7 +163,7 @@ class ConnectionsMachine(RuleBasedStateMachine):
     @rule(live=connections, data=st.data())
     def send(self, live: _Live, data: st.DataObject) -> None:
         message = data.draw(self.session.messages)
-        self._act(live, SendText(message))
+        self._act(live, SendText(live.tag + message))
         if data.draw(st.booleans()):
             self.read(live)
 
@@ -162,7 +171,7 @@ class ConnectionsMachine(RuleBasedStateMachine):
     def send_many(self, live: _Live, data: st.DataObject) -> None:
         """Several messages before reading any reply (pipelining), then read them all."""
         for message in data.draw(self.session.bursts):
-            self._act(live, SendText(message))
+            self._act(live, SendText(live.tag + message))
         self.read(live)
 
     @precondition(lambda self: self.echo.bye is not None)
@@ -189,6 +198,18 @@ class ConnectionsMachine(RuleBasedStateMachine):
         self._act(live, Drop())
 
     def _check(self, live: _Live) -> None:
+        # Isolation by provenance first (the rule of isolation.concurrent): a text carrying
+        # another client's tag is a leak, whatever else is wrong with it.
+        others = [other for other in self.live if other is not live and other.tag]
+        leak = find_leak([live.observed, *([] for _ in others)],
+                         [[live.tag], *([o.tag] for o in others)])
+        if leak is not None:
+            names = [live.name, *(o.name for o in others)]
+            tags = [[live.tag], *([o.tag] for o in others)]
+            failure = PropertyFailed(leak_problem(leak, names, tags), live.observation(),
+                                     tuple(self.trace))
+            self.session.budget.failed(repr(live.conversation), failure)
+            raise failure
         n = len(live.observed)
         if live.observed != live.expected[:n]:
             failure = PropertyFailed(f"{live.name} of the state machine diverged from "
@@ -223,8 +244,16 @@ class ConnectionsMachine(RuleBasedStateMachine):
 @check("prop.stateful", "MUST", "/ws 2-5, /item/ws 3",
        "a state machine over several open connections (open, send, send many, read, bye, "
        "close, drop) "
-       "always agrees with the model", needs=["echo"])
+       "always agrees with the model", needs=["echo"],
+       precondition=BOTH_LET_IN)
 async def prop_stateful(ctx: Context) -> Verdict:
+    assert ctx.spec.echo is not None
+    paths = [ctx.spec.echo.url_path()]
+    if ctx.spec.auth is not None:
+        paths.append(ctx.spec.auth.url_path())
+    gap = await refuses_everyone(ctx, *paths)  # precondition: each endpoint serves a client
+    if gap is not None:
+        return gap
     budget = Budget.for_driver(ctx.driver.kind)
     bridge = LoopBridge(asyncio.get_running_loop(), example_bound(ctx.driver.timeout))
     session = Session(ctx, budget, bridge)

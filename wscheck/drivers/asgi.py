@@ -48,7 +48,8 @@ from wscheck.events import (
     Text,
 )
 
-__all__ = ["ASGIApp", "AsgiConnection", "AsgiDriver", "ClientDisconnected", "lifespan"]
+__all__ = ["ASGIApp", "AsgiConnection", "AsgiDriver", "ClientDisconnected",
+           "LifespanStartupFailed", "lifespan"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -67,6 +68,11 @@ class _LifespanReturnedError(WscheckError):
     """The app returned from the lifespan scope without completing startup."""
 
 
+class LifespanStartupFailed(WscheckError):
+    """The app sent ``lifespan.startup.failed``: the ASGI spec says the server must not start
+    it, so the run stops with the app's message."""
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp]:
     """Run ``app``'s lifespan startup and shutdown around the block, if it supports lifespan.
@@ -76,13 +82,20 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
     data there; a shared dict would leak one connection's into the next). An app that refuses
     the lifespan scope (raises before ``receive()``, or simply returns, as many raw ASGI apps
     do) is used as it is, as uvicorn's ``lifespan="auto"`` does.
-    A startup failure is the app's own error and propagates.
+    A startup failure is the app's own error and propagates; so does an app that sends
+    ``lifespan.startup.failed`` (as :class:`LifespanStartupFailed`, with its message).
     """
 
     async def guarded(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        async def watched(message: Message) -> None:
+            if message.get("type") == "lifespan.startup.failed":
+                failed.append(str(message.get("message", "")))
+                raise LifespanStartupFailed  # stops the app's startup, as a server would
+            await send(message)
+
         if scope["type"] == "lifespan" and "state" in scope:
             state["dict"] = scope["state"]  # the dict the app fills during startup
-        await app(scope, receive, send)
+        await app(scope, receive, watched if scope["type"] == "lifespan" else send)
         if scope["type"] == "lifespan" and not started:
             raise _LifespanReturnedError
 
@@ -93,15 +106,22 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
 
     state: dict[str, Any] = {}  # holds the lifespan state dict under "dict", once started
     started = False
+    failed: list[str] = []  # the message of a lifespan.startup.failed
     manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
     supported = True
     try:
         await manager.__aenter__()
-    except (LifespanNotSupported, _LifespanReturnedError):
+    except Exception as exc:
+        if failed:
+            raise LifespanStartupFailed(
+                "the app's lifespan startup failed (lifespan.startup.failed): "
+                + (failed[0] or "no message")) from None
+        if isinstance(exc, TimeoutError):
+            raise TimeoutError(
+                f"the app's lifespan startup did not complete within {timeout:g}s") from None
+        if not isinstance(exc, (LifespanNotSupported, _LifespanReturnedError)):
+            raise
         supported = False
-    except TimeoutError:
-        raise TimeoutError(
-            f"the app's lifespan startup did not complete within {timeout:g}s") from None
     if not supported:  # outside the except block, so no error inside gets it as context
         yield app
         return
