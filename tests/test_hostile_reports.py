@@ -48,7 +48,8 @@ def valid_report(kind: str = "app", value: str = "wsapps:stripping_app") -> Repo
         "checks": [{
             "id": "echo.whitespace", "level": "MUST", "line": "/ws 2",
             "description": "whitespace is kept", "verdict": "fail", "duration": 0.01,
-            "problem": "whitespace was trimmed or changed", "notes": [], "message": None,
+            "problem": "whitespace was trimmed or changed", "inconclusive": None,
+            "unconcluded": None, "notes": [], "message": None,
             "conversation": {"path": "/ws", "query": [], "cookies": [], "pipelined": False,
                              "actions": [{"type": "send_text", "text": "  padded  "}]},
             "expected": [{"type": "accepted"},
