@@ -41,7 +41,7 @@ from wscheck.events import (
 from wscheck.limits import MAX_REPORT_FILE_BYTES, read_regular_file
 from wscheck.redaction import MASK, safe_line
 from wscheck.render import render_conversation, side_by_side
-from wscheck.report import FORMAT, action_from_json, event_from_json
+from wscheck.report import FORMAT, VERDICTS, action_from_json, event_from_json
 from wscheck.runner import Observation
 from wscheck.settings import Given, Settings, resolve
 from wscheck.spec import Spec, SpecError, spec_from_mapping
@@ -131,7 +131,7 @@ def httpx_ws_snippet(base_url: str, conversation: Conversation, spec: Spec | Non
 #: Longest wait a report may ask of a replay (``settings.timeout``); ``--timeout`` overrides.
 MAX_REPORT_TIMEOUT = 60.0
 
-_VERDICTS = frozenset({"pass", "fail", "warn", "xfail", "xpass", "error", "skip"})
+_VERDICTS = frozenset(VERDICTS)
 
 
 def _fail(path: str | Path, where: str, what: str) -> ReplayError:
@@ -374,7 +374,8 @@ def read_case(path: str | Path, check_id: str) -> ReplayCase:
 def _replayable(record: Mapping[str, Any]) -> bool:
     """A failure with a conversation. Passing checks keep theirs in the report as evidence,
     but replay is for reproducing what went wrong."""
-    return bool(record.get("conversation")) and record.get("verdict") not in ("pass", "xpass")
+    return bool(record.get("conversation")) and record.get("verdict") not in (
+        "pass", "xpass", "inconclusive")
 
 
 def _unmask(conversation: Conversation) -> tuple[Conversation, bool]:
@@ -452,7 +453,7 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
 
     out = out if out is not None else sys.stdout  # looked up now: pytest swaps it
     case = read_case(report_path, check_id)
-    if case.conversation is None or case.verdict in ("pass", "xpass"):
+    if case.conversation is None or case.verdict in ("pass", "xpass", "inconclusive"):
         raise ReplayError(
             f"{check_id} is not a failure with a conversation in {report_path} (verdict "
             f"{case.verdict}): only failures that observed a transcript can be replayed")
