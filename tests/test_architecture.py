@@ -117,3 +117,31 @@ def test_the_layer_rule_catches_an_upward_import() -> None:
                "wscheck.checks.echo": [(7, "wscheck.model.expected")]}
     assert _upward(layers, imports.__getitem__) == [
         "wscheck.model:3 (layer 1) imports wscheck.checks.echo (layer 5)"]
+
+
+def test_every_exception_class_derives_from_the_root() -> None:
+    """``except WscheckError`` catches everything the kit raises on purpose; anything else
+    that escapes is a bug in the kit. Warnings are not errors and stay pytest's."""
+    import importlib
+    import inspect
+
+    from wscheck.errors import WscheckError
+
+    wrong = []
+    for module in _layers():
+        if module.endswith("__main__") or module.startswith("wscheck.load."):
+            continue  # running a command; Locust's modules patch the process for gevent
+        for name, obj in vars(importlib.import_module(module)).items():
+            if (inspect.isclass(obj) and issubclass(obj, BaseException)
+                    and obj.__module__ == module and not issubclass(obj, Warning)
+                    and not issubclass(obj, WscheckError)):
+                wrong.append(f"{module}.{name}")
+    # The Locust modules, read instead of imported: their exception classes name a kit error.
+    for path in (ROOT / "wscheck" / "load").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                    isinstance(b, ast.Name) and b.id in ("Exception", "BaseException",
+                                                         "RuntimeError", "ValueError")
+                    for b in node.bases):
+                wrong.append(f"{path.name}: {node.name}")
+    assert not wrong, wrong

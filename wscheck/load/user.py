@@ -36,6 +36,7 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from wscheck.errors import CheckFailure
 from wscheck.load.wire import GeventDriver, run_blocking
 from wscheck.load.workload import (
     POOL_SIZE,
@@ -54,9 +55,9 @@ __all__ = ["TranscriptMismatch", "WscheckUser", "summary"]
 _EXAMPLE_MESSAGE = "wscheck_example"
 
 
-class TranscriptMismatch(Exception):
-    """A transcript differed from the model: the failure Locust records (a verdict about
-    the server, not an error of the kit, so it does not derive from ``WscheckError``)."""
+class TranscriptMismatch(CheckFailure):
+    """A transcript differed from the model: the failure Locust records, a verdict about the
+    server like a failing check's."""
 
 
 def _options(parser: ArgumentParser) -> None:
