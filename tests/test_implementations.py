@@ -34,6 +34,8 @@ IN_PROCESS: dict[str, dict[str, Outcome]] = {
     "tests.implementations.litestar_app": ALL_PASS,
     # FastAPI, refusing the way the reference app does (accept, then close 1008).
     "tests.implementations.accept_then_close": ALL_PASS,
+    # Messages up to 64 KiB (65,536 bytes of UTF-8) and no more: larger ones get 1009.
+    "tests.implementations.limit_64kib": ALL_PASS,
     # FastAPI in the tutorial's style: close 1008 before accept.
     "tests.implementations.close_before_accept": BEFORE_ACCEPT,
 }

@@ -133,8 +133,8 @@ MUTANTS: list[tuple[str, Callable[[], FastAPI], str, Callable[[list[str]], bool]
     ("whitespace stripped", lambda: echo_mutant(lambda m, b: PREFIX + m.strip()),
      "prop.echo", lambda ms: ms == [" "], "the single message ' '"),
     ("long messages truncated", lambda: echo_mutant(lambda m, b: PREFIX + m[:4096]),
-     "prop.echo", lambda ms: len(ms) == 1 and len(ms[0]) == 64 * 1024,
-     "one message of exactly 64 KiB, the shortest long message generated"),
+     "prop.echo", lambda ms: len(ms) == 1 and len(ms[0].encode()) == 48 * 1024,
+     "one message of exactly 48 KiB, the shortest long message generated"),
     ("non-ASCII mangled",
      lambda: echo_mutant(lambda m, b: PREFIX + m.encode("ascii", "replace").decode()),
      "prop.echo", lambda ms: len(ms) == 1 and len(ms[0]) == 1 and ord(ms[0]) > 127,
@@ -350,7 +350,8 @@ def test_edge_weighting_reaches_the_edges() -> None:
     collect()
     for edge in ("", " ", "\n", "\r\n", "\x00"):
         assert edge in seen, f"the message strategy never produced {edge!r}"
-    assert any(len(m) >= 64 * 1024 for m in seen), "no long message in 500 draws"
+    assert any(len(m.encode()) >= 48 * 1024 for m in seen), "no long message in 500 draws"
+    assert all(len(m.encode()) <= 64 * 1024 for m in seen), "a message over 64 KiB was drawn"
     assert any(m.lower() == "bye" and m != "bye" for m in seen) or any(
         m.strip() == "bye" and m != "bye" for m in seen), "no near-miss of the bye word"
 

@@ -7,8 +7,7 @@ from wscheck.judging import ECHO_LET_IN, compare, diagnose_refusal, lockstep, or
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation
 from wscheck.spec import EchoSpec
-
-LONG_MESSAGE_CHARS = 64 * 1024
+from wscheck.strategies import LONG_MESSAGE_BYTES, utf8_text
 
 
 def _echo(ctx: Context) -> EchoSpec:
@@ -88,11 +87,12 @@ async def unicode(ctx: Context) -> Verdict:
                          problem="a non-ASCII or control character was changed")
 
 
-@check("echo.long", "MUST", "/ws 2", "a 64 KiB message comes back whole", needs=["echo"],
+@check("echo.long", "MUST", "/ws 2",
+       "a 64 KiB message (65,536 bytes of UTF-8, any script) comes back whole", needs=["echo"],
        precondition=ECHO_LET_IN)
 async def long(ctx: Context) -> Verdict:
-    unit = "0123456789abcdef" * 3 + "é你🙂\n"
-    body = (unit * (LONG_MESSAGE_CHARS // len(unit) + 1))[:LONG_MESSAGE_CHARS]
+    # Exactly the largest message a server must take: one byte more may be refused (1009).
+    body = utf8_text("0123456789abcdef" * 3 + "é你🙂\n", LONG_MESSAGE_BYTES)
     return await compare(ctx, [lockstep(ctx, body, "after long")],
                          problem="a long message was truncated or changed")
 
