@@ -24,6 +24,7 @@ import time
 from collections import deque
 from urllib.parse import urlencode
 
+import anyio
 import httpcore
 import httpx
 from wsproto.utilities import generate_accept_token
@@ -44,6 +45,16 @@ __all__ = ["UrlConnection", "UrlDriver", "parse_target_url"]
 
 #: How much one socket read may return; big enough that a 64 KiB message takes one read.
 _READ_SIZE = 65536
+
+#: The opening handshake, from TCP connect to the last header of the ``101``, must end within
+#: this many times the driver's timeout (httpx's own timeouts are per read, so a server that
+#: drips its headers a byte at a time would otherwise hold the run forever).
+HANDSHAKE_FACTOR = 3.0
+
+#: The largest message (all its frames together) the client accepts: far above the
+#: protocol's 1 MiB, far below what would exhaust memory. A frame header announcing more
+#: fails the connection with 1009 before any of its payload is kept.
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 
 
 def parse_target_url(url: str) -> httpx.URL:
@@ -128,7 +139,7 @@ class UrlConnection:
         )
         #: The fast path for plain ws:// (see :class:`._wire.Wire`); None: httpcore's stream.
         self._wire = take_over(self._stream) if self._stream is not None else None
-        self._frames = Frames()
+        self._frames = Frames(driver.max_message_size)
         self._write_lock = asyncio.Lock()
         self._pending: deque[Event] = deque()
         self._final: Event | None = None
@@ -308,8 +319,12 @@ class UrlConnection:
 class UrlDriver:
     """Opens WebSocket connections to a live server at ``url``.
 
-    ``timeout`` bounds every single wait (TCP connect, handshake, each receive, the closing
-    handshake); ``quiet_window`` is how long :meth:`UrlConnection.quiet` listens by default.
+    ``timeout`` bounds every single wait (TCP connect, each read of the handshake, each
+    receive, the closing handshake); ``handshake_timeout`` bounds the whole opening handshake
+    from connect to the last response header (default: ``timeout`` × :data:`HANDSHAKE_FACTOR`);
+    ``max_message_size`` is the largest message accepted (:data:`MAX_MESSAGE_SIZE`: a larger
+    one is the server's fault, see :class:`._wire.Frames`); ``quiet_window`` is how long
+    :meth:`UrlConnection.quiet` listens by default.
     ``verify`` is for ``wss://``: ``True`` checks certificates against certifi's bundle,
     ``False`` does not check, a path names a CA bundle (a self-signed test CA).
     """
@@ -323,9 +338,14 @@ class UrlDriver:
         timeout: float = 2.0,
         quiet_window: float = 0.2,
         verify: bool | str = True,
+        handshake_timeout: float | None = None,
+        max_message_size: int = MAX_MESSAGE_SIZE,
     ) -> None:
         self.target = url
         self.timeout = timeout
+        self.handshake_timeout = (timeout * HANDSHAKE_FACTOR if handshake_timeout is None
+                                  else handshake_timeout)
+        self.max_message_size = max_message_size
         self.quiet_window = quiet_window
         self._base = parse_target_url(url)
         self._prefix = self._base.path.rstrip("/")
@@ -377,10 +397,17 @@ class UrlDriver:
             headers.append((b"Cookie", _cookie_header(cookies)))
         client = self._get_client()
         request = client.build_request("GET", url, headers=headers)
+        response: httpx.Response | None = None
         try:
-            response = await client.send(request, stream=True)
+            # One deadline for the whole handshake: httpx's timeouts restart on every byte.
+            with anyio.move_on_after(self.handshake_timeout):
+                response = await client.send(request, stream=True)
         except httpx.TransportError as exc:
             return UrlConnection(self, handshake_failure(exc, self.target, self.timeout))
+        if response is None:
+            return UrlConnection(self, TransportError(
+                f"the handshake did not complete within {self.handshake_timeout:g}s of "
+                "connecting: the server sends its response too slowly or without end"))
         if response.status_code != 101:
             await response.aclose()
             return UrlConnection(self, Refused(status=response.status_code))

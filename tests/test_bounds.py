@@ -1,0 +1,201 @@
+"""The drivers bounded against hostile targets: every wait ends, memory stays bounded.
+
+Network cases come from raw asyncio servers on 127.0.0.1 that break the wire in ways no ASGI
+server would (a response dripped a byte at a time, a frame announcing 2^63-1 bytes);
+in-process cases are ASGI apps that flood. Time bounds are wide on purpose (a loaded machine
+must not make them flaky): what they catch is a wait with no end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import wsproto
+import wsproto.events as we
+
+from wscheck.drivers.url import UrlDriver
+from wscheck.events import Accepted, Text, TransportError
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+#: A generous bound on anything that must end after a timeout of 0.5 s or so.
+WIDE = 15.0
+
+
+@contextlib.asynccontextmanager
+async def raw_server(handler: Handler) -> AsyncIterator[str]:
+    """An asyncio TCP server on a free loopback port running ``handler`` per connection."""
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            await handler(reader, writer)
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client failed the connection, as it should
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(run, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+
+
+async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The server side of a correct handshake (wsproto's)."""
+    ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    ws.receive_data(await read_request(reader))
+    assert any(isinstance(e, we.Request) for e in ws.events())
+    writer.write(ws.send(we.AcceptConnection()))
+    await writer.drain()
+
+
+def frame_header(opcode: int, length: int, fin: bool = True) -> bytes:
+    """An unmasked server frame header announcing ``length`` bytes."""
+    first = (0x80 if fin else 0) | opcode
+    if length < 126:
+        return bytes([first, length])
+    if length < 65536:
+        return bytes([first, 126]) + struct.pack("!H", length)
+    return bytes([first, 127]) + struct.pack("!Q", length)
+
+
+# --- the handshake has one deadline ---------------------------------------------------------
+
+
+async def drip_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 101 whose headers never end, one byte every 0.1 s: each read is quick, the whole
+    never comes."""
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 101 Switching Protocols\r\n")
+    for _ in range(10_000):
+        writer.write(b"X")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+
+
+async def endless_status_line(reader: asyncio.StreamReader,
+                              writer: asyncio.StreamWriter) -> None:
+    """A status line that never ends, as fast as the client reads."""
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 101 ")
+    for _ in range(100_000):
+        writer.write(b"A" * 4096)
+        await writer.drain()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("handler", [drip_headers, endless_status_line])
+async def test_a_handshake_that_never_completes_ends_in_time(handler: Handler) -> None:
+    async with raw_server(handler) as url:
+        driver = UrlDriver(url, timeout=0.5)
+        started = time.monotonic()
+        try:
+            conn = await driver.connect("/ws")
+        finally:
+            await driver.aclose()
+        elapsed = time.monotonic() - started
+    assert isinstance(conn.handshake, TransportError), conn.handshake
+    assert elapsed < WIDE
+    if handler is drip_headers:
+        assert "did not complete within 1.5s" in conn.handshake.problem
+
+
+@pytest.mark.asyncio
+async def test_the_handshake_deadline_is_a_parameter() -> None:
+    async with raw_server(drip_headers) as url:
+        driver = UrlDriver(url, timeout=0.5, handshake_timeout=0.8)
+        try:
+            conn = await driver.connect("/ws")
+        finally:
+            await driver.aclose()
+    assert isinstance(conn.handshake, TransportError)
+    assert "within 0.8s" in conn.handshake.problem
+
+
+# --- messages have a maximum size -----------------------------------------------------------
+
+
+async def announces_huge_frame(reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter) -> None:
+    """Announces a 2^63-1 byte binary frame, then streams its payload without end."""
+    await accept(reader, writer)
+    writer.write(frame_header(0x2, 2**63 - 1))
+    chunk = b"\0" * 65536
+    for _ in range(100_000):  # 6.5 GB if the client kept it all
+        writer.write(chunk)
+        await writer.drain()
+
+
+@pytest.mark.asyncio
+async def test_a_frame_announcing_more_than_the_limit_fails_at_its_header() -> None:
+    async with raw_server(announces_huge_frame) as url:
+        driver = UrlDriver(url, timeout=1.0)
+        try:
+            conn = await driver.connect("/ws")
+            assert conn.handshake == Accepted()
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert isinstance(event, TransportError), event
+    assert f"message of {2**63 - 1} bytes" in event.problem
+    assert f"limit of {16 * 1024 * 1024}" in event.problem
+    assert "1009" in event.problem
+
+
+def continuation_flood(frames: int, size: int) -> Handler:
+    """A text message in ``frames`` fragments of ``size`` bytes each, the last one final."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer)
+        for i in range(frames):
+            opcode = 0x1 if i == 0 else 0x0
+            writer.write(frame_header(opcode, size, fin=i == frames - 1) + b"a" * size)
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    return handler
+
+
+@pytest.mark.asyncio
+async def test_continuation_frames_count_towards_their_message() -> None:
+    async with raw_server(continuation_flood(10, 40_000)) as url:
+        driver = UrlDriver(url, timeout=1.0, max_message_size=100_000)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert isinstance(event, TransportError), event
+    # The third fragment's header takes the message to 120,000 bytes.
+    assert "message of 120000 bytes, over the client's limit of 100000" in event.problem
+
+
+@pytest.mark.asyncio
+async def test_a_message_within_the_limit_is_whole() -> None:
+    async with raw_server(continuation_flood(10, 10_000)) as url:
+        driver = UrlDriver(url, timeout=1.0, max_message_size=100_000)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert event == Text("a" * 100_000)
