@@ -46,6 +46,7 @@ from wscheck.events import (
     Refused,
     Silence,
     Text,
+    TransportError,
 )
 
 __all__ = ["ASGIApp", "AsgiConnection", "AsgiDriver", "ClientDisconnected", "lifespan"]
@@ -57,6 +58,17 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 #: Close codes that RFC 6455 reserves and an endpoint must never send.
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
+
+#: The largest message the client accepts, as over the network (see
+#: ``wscheck.drivers.url.MAX_MESSAGE_SIZE``): a larger one fails the connection with 1009.
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+
+#: Messages the app may have sent that the client has not read yet, and their total size,
+#: before its ``send()`` waits for the client to read (what a full TCP window does to a
+#: server). An app that sends without end then waits, instead of filling memory, and the
+#: conversation records at most ``runner.MAX_EXTRA_EVENTS`` of what it sent.
+MAX_UNREAD_MESSAGES = 1000
+MAX_UNREAD_BYTES = 4 * 1024 * 1024
 
 
 class _ViolationError(WscheckError, RuntimeError):
@@ -130,6 +142,10 @@ class AsgiConnection:
         self._violation: _ViolationError | None = None
         self._late_error: Event | None = None
         self._waiters: list[asyncio.Future[bool]] = []
+        #: Sizes of the unread messages in ``_events`` (for backpressure), and their total.
+        self._unread_bytes = 0
+        #: The app's ``send()`` waits on this while the client is behind (backpressure).
+        self._writable: asyncio.Future[None] | None = None
         self._monitor = monitor_for(self._loop)
         self._task = self._loop.create_task(self._run(scope))
         driver._tasks.add(self._task)
@@ -188,12 +204,23 @@ class AsgiConnection:
             if state != "open":
                 self._violate("sent 'websocket.send' before 'websocket.accept'")
             text, data = message.get("text"), message.get("bytes")
+            event: Event
             if isinstance(text, str) and data is None:
-                self._push(Text(text))
+                size = length = len(text)
+                if length > self._driver.max_message_size // 4:  # UTF-8 needs 1-4 bytes
+                    size = len(text.encode("utf-8", "surrogatepass"))
+                event = Text(text)
             elif isinstance(data, (bytes, bytearray)) and text is None:
-                self._push(Binary(bytes(data)))
+                size = length = len(data)
+                event = Binary(bytes(data))
             else:
                 self._violate("'websocket.send' needs exactly one of 'text' (str) or 'bytes'")
+            if size > self._driver.max_message_size:
+                self._too_big(size)
+                return
+            self._unread_bytes += length  # characters for text: what _took subtracts
+            self._push(event)
+            await self._backpressure()
         elif kind == "websocket.close":
             code = message.get("code")
             code = 1000 if code is None else code  # optional: missing means 1000
@@ -233,6 +260,42 @@ class AsgiConnection:
             self._late_error = event  # after the close: reported by finish()
         raise self._violation
 
+    def _too_big(self, size: int) -> None:
+        """The client fails the connection with 1009, as the network driver does: the app
+        sees the client leave, the transcript says why."""
+        limit = self._driver.max_message_size
+        self._client_gone = True
+        self._gone_code = 1009
+        self._finish(TransportError(
+            f"the app sent a message of {size} bytes, over the client's limit of {limit} "
+            "(the client failed the connection with 1009)"))
+
+    async def _backpressure(self) -> None:
+        """Wait while the client is too far behind (bounded by the client reading or
+        leaving; the conversation's own deadlines bound those)."""
+        while (len(self._events) > MAX_UNREAD_MESSAGES
+               or self._unread_bytes > MAX_UNREAD_BYTES) and not self._client_gone:
+            self._writable = self._loop.create_future()
+            try:
+                await self._writable
+            finally:
+                self._writable = None
+        if self._client_gone:
+            raise ClientDisconnected("the client has disconnected")
+
+    def _took(self, event: Event) -> None:
+        """The client read ``event``: account for it, and let a waiting sender go on."""
+        if isinstance(event, Text):
+            self._unread_bytes -= len(event.text)
+        elif isinstance(event, Binary):
+            self._unread_bytes -= len(event.data)
+        self._unread_bytes = max(self._unread_bytes, 0)
+        writable = self._writable
+        if writable is not None and not writable.done() and (
+                len(self._events) <= MAX_UNREAD_MESSAGES // 2
+                and self._unread_bytes <= MAX_UNREAD_BYTES // 2):
+            writable.set_result(None)
+
     def _push(self, event: Event) -> None:
         self._events.append(event)
         self._notify()
@@ -244,7 +307,13 @@ class AsgiConnection:
         self._state = "closed"
         self._push(event)
         if self._receiver is not None and not self._receiver.done():
-            self._receiver.set_result({"type": "websocket.disconnect", "code": 1006})
+            self._receiver.set_result({"type": "websocket.disconnect",
+                                       "code": self._gone_code})
+
+    def _release_sender(self) -> None:
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
 
     def _notify(self) -> None:
         for w in self._waiters:
@@ -286,7 +355,11 @@ class AsgiConnection:
         """The next event; None when the app is known idle or finished, or time ran out."""
         if not self._events:
             await self._wait(self._loop.time() + timeout, lambda: bool(self._events))
-        return self._events.popleft() if self._events else None
+        if not self._events:
+            return None
+        event = self._events.popleft()
+        self._took(event)
+        return event
 
     # --- the client's side -----------------------------------------------------------------
 
@@ -337,6 +410,7 @@ class AsgiConnection:
             self._deliver({"type": "websocket.disconnect", "code": code})
             self._client_gone = True
             self._gone_code = code
+        self._release_sender()
         await self.finish()
 
     async def close(self, code: int = 1000) -> None:
@@ -369,10 +443,12 @@ class AsgiDriver:
     kind = "asgi"
 
     def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = 2.0,
-                 quiet_window: float = 0.2) -> None:
+                 quiet_window: float = 0.2, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         self.app = app
         self.target = target
         self.timeout = timeout
+        #: A larger message from the app fails the connection with 1009, as over the network.
+        self.max_message_size = max_message_size
         #: How long :meth:`AsgiConnection.quiet` waits when idleness cannot be known (the app
         #: has a timer pending, or waits on a thread or on I/O).
         self.quiet_window = quiet_window
