@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import threading
 from collections import deque
 from collections.abc import (
     AsyncIterator,
@@ -32,6 +34,7 @@ from urllib.parse import quote
 from asgi_lifespan import LifespanManager, LifespanNotSupported
 
 from wscheck.drivers._idle import may_be_busy, monitor_for
+from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
 from wscheck.drivers.base import Pairs
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
@@ -49,7 +52,8 @@ from wscheck.events import (
     TransportError,
 )
 
-__all__ = ["ASGIApp", "AsgiConnection", "AsgiDriver", "ClientDisconnected", "lifespan"]
+__all__ = ["ASGIApp", "AppBlockedLoop", "AsgiConnection", "AsgiDriver", "ClientDisconnected",
+           "LoopBlocked", "lifespan"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -79,6 +83,46 @@ class _LifespanReturnedError(WscheckError):
     """The app returned from the lifespan scope without completing startup."""
 
 
+class AppInterrupted(WscheckError):
+    """The app raised ``KeyboardInterrupt`` or ``SystemExit``, or stopped the event loop:
+    asyncio lets those escape every task and end the loop, so the kit turns them into the
+    app's own failure before they reach it."""
+
+
+#: True in the app's code (and every task it starts, which copies the context): tells the
+#: guarded ``loop.stop`` an app's call from the kit's and asyncio's own.
+_IN_APP: contextvars.ContextVar[bool] = contextvars.ContextVar("wscheck_in_app", default=False)
+
+
+def _guard_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Make ``loop.stop()`` called by the app raise :class:`AppInterrupted` in the app instead
+    of stopping the kit's loop (asyncio's own ``run_until_complete`` calls it too, outside any
+    app context, and keeps working)."""
+    if getattr(loop, "_wscheck_guarded", False):
+        return
+    original = loop.stop
+
+    def stop() -> None:
+        if _IN_APP.get():
+            raise AppInterrupted("the app called loop.stop() on the kit's event loop")
+        original()
+
+    loop.stop = stop  # type: ignore[method-assign]
+    loop._wscheck_guarded = True  # type: ignore[attr-defined]
+
+
+async def _call_app(app: ASGIApp, scope: MutableMapping[str, Any], receive: Receive,
+                    send: Send) -> None:
+    """Call the app in its own context, with ``KeyboardInterrupt`` and ``SystemExit`` turned
+    into :class:`AppInterrupted` (they would otherwise stop the kit's loop)."""
+    _IN_APP.set(True)  # a task's own context copy: the kit's code never sees it
+    try:
+        await app(scope, receive, send)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise AppInterrupted(f"the app raised {type(exc).__name__}"
+                             + (f": {exc}" if str(exc) else "")) from None
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp]:
     """Run ``app``'s lifespan startup and shutdown around the block, if it supports lifespan.
@@ -94,7 +138,7 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
     async def guarded(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and "state" in scope:
             state["dict"] = scope["state"]  # the dict the app fills during startup
-        await app(scope, receive, send)
+        await _call_app(app, scope, receive, send)
         if scope["type"] == "lifespan" and not started:
             raise _LifespanReturnedError
 
@@ -105,6 +149,10 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
 
     state: dict[str, Any] = {}  # holds the lifespan state dict under "dict", once started
     started = False
+    loop = asyncio.get_running_loop()
+    _guard_loop(loop)
+    # A startup that blocks the loop is seen from another thread (see ._watchdog).
+    watchdog = watchdog_for(loop, timeout)
     manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
     supported = True
     try:
@@ -121,7 +169,11 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
     try:
         yield per_connection
     finally:
-        await manager.__aexit__(None, None, None)
+        watchdog.linger("lifespan", "the app's lifespan shutdown never ended")
+        try:
+            await manager.__aexit__(None, None, None)
+        finally:
+            watchdog.linger("lifespan", None)
 
 
 class AsgiConnection:
@@ -155,7 +207,7 @@ class AsgiConnection:
 
     async def _run(self, scope: MutableMapping[str, Any]) -> None:
         try:
-            await self._driver.app(scope, self._app_receive, self._app_send)
+            await _call_app(self._driver.app, scope, self._app_receive, self._app_send)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the app's failure is an observation, not ours
@@ -443,10 +495,14 @@ class AsgiDriver:
     kind = "asgi"
 
     def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = 2.0,
-                 quiet_window: float = 0.2, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
+                 quiet_window: float = 0.2, max_message_size: int = MAX_MESSAGE_SIZE,
+                 stall_timeout: float | None = None) -> None:
         self.app = app
         self.target = target
         self.timeout = timeout
+        #: How long the app may block the event loop before the watchdog acts (see
+        #: :mod:`._watchdog`); default ``timeout`` × ``STALL_FACTOR``.
+        self.stall_timeout = timeout * STALL_FACTOR if stall_timeout is None else stall_timeout
         #: A larger message from the app fails the connection with 1009, as over the network.
         self.max_message_size = max_message_size
         #: How long :meth:`AsgiConnection.quiet` waits when idleness cannot be known (the app
@@ -456,6 +512,14 @@ class AsgiDriver:
         self._port = 50000
 
     async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> AsgiConnection:
+        """Open a connection; raises :class:`LoopBlocked` once the app has blocked the loop
+        (no later conversation could be trusted: the run stops with that message)."""
+        loop = asyncio.get_running_loop()
+        _guard_loop(loop)
+        watchdog = watchdog_for(loop, self.stall_timeout)
+        watchdog.linger("driver", None)  # used again after aclose
+        if watchdog.blocked is not None:
+            raise LoopBlocked(watchdog.blocked)
         query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         headers = [
             (b"host", b"testserver"),
@@ -487,8 +551,20 @@ class AsgiDriver:
         return connection
 
     async def aclose(self) -> None:
+        """Cancel the app's connections still running and wait (bounded) for them to end.
+
+        On a loop of its own thread (the run's), the loop ends next: the watchdog then gives
+        it a bound, so that app tasks ignoring cancellation cannot keep the process alive
+        (see :mod:`._watchdog`). On any other loop only the app's connections that ignored
+        this cancellation count.
+        """
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=self.timeout)
+        loop = asyncio.get_running_loop()
+        stubborn = [t for t in tasks if not t.done()]
+        if stubborn or threading.current_thread() is not threading.main_thread():
+            watchdog_for(loop, self.stall_timeout).linger(
+                "driver", "the app's tasks ignored cancellation and kept the run from ending")
