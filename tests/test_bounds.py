@@ -199,3 +199,188 @@ async def test_a_message_within_the_limit_is_whole() -> None:
         finally:
             await driver.aclose()
     assert event == Text("a" * 100_000)
+
+
+# --- in-process: a flood waits for the client, an oversized message fails the connection ---
+
+
+async def floods(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Accepts, then sends without end and without ever yielding of its own accord."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    for _ in range(10_000_000):
+        await send({"type": "websocket.send", "text": "x" * 100})
+
+
+async def sends_too_much(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "bytes": b"\0" * 200_001})
+    sent.append((await receive())["code"])
+
+
+sent: list[int] = []
+
+
+@pytest.mark.asyncio
+async def test_an_app_that_floods_waits_for_the_client() -> None:
+    from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
+    from wscheck.runner import MAX_EXTRA_EVENTS, drain
+
+    driver = AsgiDriver(floods, timeout=1.0)
+    try:
+        conn = await driver.connect("/ws")
+        observed: list[Any] = []
+        await drain(conn, observed)
+        # The app stopped at the backpressure bound, not at ten million messages.
+        assert len(conn._events) <= MAX_UNREAD_MESSAGES + 1
+        await conn.close()
+        late = await conn.finish()
+    finally:
+        await driver.aclose()
+    assert len(observed) == MAX_EXTRA_EVENTS
+    assert all(e == Text("x" * 100) for e in observed)
+    # The app's next send after the client left raised into it (it does not handle that).
+    assert late is not None and "ClientDisconnected" in str(late)
+
+
+@pytest.mark.asyncio
+async def test_an_in_process_message_over_the_limit_fails_the_connection_with_1009() -> None:
+    from wscheck.drivers.asgi import AsgiDriver
+
+    sent.clear()
+    driver = AsgiDriver(sends_too_much, timeout=1.0, max_message_size=200_000)
+    try:
+        conn = await driver.connect("/ws")
+        event = await conn.receive()
+        await conn.finish()
+    finally:
+        await driver.aclose()
+    assert isinstance(event, TransportError), event
+    assert "message of 200001 bytes, over the client's limit of 200000" in event.problem
+    assert sent == [1009]
+
+
+# --- in-process: a run ends in bounded time whatever the app does to the loop ---------------
+
+HOSTILE = '''
+"""ASGI apps that attack the event loop the kit runs them on."""
+
+import asyncio
+import time
+
+
+async def _lifespan(receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def sleeps(scope, receive, send):
+    """Blocks the loop in a call no exception interrupts."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    time.sleep(120)
+
+
+async def spins(scope, receive, send):
+    """A busy loop in async code."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    while True:
+        pass
+
+
+async def startup_blocks(scope, receive, send):
+    await receive()
+    time.sleep(120)
+
+
+async def startup_interrupts(scope, receive, send):
+    await receive()
+    raise KeyboardInterrupt
+
+
+async def stops_the_loop(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    asyncio.get_running_loop().stop()
+
+
+_started = []
+
+
+async def stubborn_task(scope, receive, send):
+    """Starts a background task that ignores cancellation, then refuses every connection."""
+    if scope["type"] == "lifespan":
+        async def forever():
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass
+        _started.append(asyncio.get_running_loop().create_task(forever()))
+        return await _lifespan(receive, send)
+    await receive()
+    await send({"type": "websocket.close", "code": 1008})
+
+
+async def shutdown_swallows(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
+    await receive()
+    await send({"type": "websocket.close", "code": 1008})
+'''
+
+
+def run_kit(tmp_path: Any, app: str) -> tuple[int, str, float]:
+    """``pytest --wscheck-app`` in a subprocess (a run may end the process), bounded."""
+    import subprocess
+    import sys
+
+    (tmp_path / "hostile_loop.py").write_text(HOSTILE)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         f"--wscheck-app=hostile_loop:{app}", "--wscheck-timeout=0.5"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+#: A wide bound on a whole run whose watchdog acts after 2.5 s (5 s at the latest).
+RUN_BOUND = 120.0
+
+
+@pytest.mark.parametrize(("app", "fragments"), [
+    ("spins", ["the app blocked the event loop for more than 2.5s",
+               "hostile_loop.py", "in spins"]),
+    ("sleeps", ["the app blocked the event loop for more than 2.5s",
+                "in sleeps", "time.sleep(120)", "did not give the loop back"]),
+    ("startup_blocks", ["the app blocked the event loop", "in startup_blocks"]),
+    ("startup_interrupts", ["lifespan startup failed: AppInterrupted: the app raised "
+                            "KeyboardInterrupt"]),
+    ("stops_the_loop", ["AppInterrupted: the app called loop.stop()"]),
+    ("stubborn_task", ["the app's tasks ignored cancellation", "forever at",
+                       "hostile_loop.py"]),
+    ("shutdown_swallows", ["ignored cancellation", "shutdown_swallows at"]),
+])
+def test_a_run_against_an_app_that_attacks_the_loop_ends_with_a_message(
+        tmp_path: Any, app: str, fragments: list[str]) -> None:
+    status, output, elapsed = run_kit(tmp_path, app)
+    assert status == 1, output
+    for fragment in fragments:
+        assert fragment in output, output
+    assert "INTERNALERROR" not in output
+    assert output.count("Traceback") <= 1, output
+    assert elapsed < RUN_BOUND
