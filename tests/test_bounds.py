@@ -384,3 +384,71 @@ def test_a_run_against_an_app_that_attacks_the_loop_ends_with_a_message(
     assert "INTERNALERROR" not in output
     assert output.count("Traceback") <= 1, output
     assert elapsed < RUN_BOUND
+
+
+# --- network: silence is the server's, not the kit's parsing; nothing after a close ---------
+
+
+def many_fragments(count: int) -> Handler:
+    """One legal text reply in ``count`` one-byte frames, all written at once."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer)
+        frames = [frame_header(0x1 if i == 0 else 0x0, 1, fin=i == count - 1) + b"a"
+                  for i in range(count)]
+        writer.write(b"".join(frames))
+        await writer.drain()
+        await asyncio.sleep(60)
+
+    return handler
+
+
+@pytest.mark.asyncio
+async def test_the_time_spent_decoding_is_not_the_servers_silence() -> None:
+    count = 60_000  # decoding them all takes wsproto longer than the 0.3 s timeout
+    async with raw_server(many_fragments(count)) as url:
+        driver = UrlDriver(url, timeout=0.3)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert event == Text("a" * count)
+
+
+def close_then(extra: bytes) -> Handler:
+    """Closes with 1000, then sends ``extra`` before closing TCP."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer)
+        writer.write(bytes([0x88, 2]) + struct.pack("!H", 1000))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(extra)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+    return handler
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("extra", "after"), [
+    (frame_header(0x1, 5) + b"again", 7), (b"", 0)])
+async def test_bytes_after_the_servers_close_frame_are_a_violation(
+        extra: bytes, after: int) -> None:
+    from wscheck.events import Closed, ProtocolViolation
+
+    async with raw_server(close_then(extra)) as url:
+        driver = UrlDriver(url, timeout=1.0, quiet_window=1.0)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+            late = await conn.finish()
+        finally:
+            await driver.aclose()
+    assert event == Closed(1000)
+    if after:
+        assert isinstance(late, ProtocolViolation) and late.after_close
+        assert f"{after} bytes after its close frame" in late.problem
+    else:
+        assert late is None

@@ -203,6 +203,8 @@ class Decoded:
     final: Event | None = None
     #: The server broke the framing: the client fails the connection and lets the socket go.
     broken: bool = False
+    #: Bytes that came after the server's close frame in the same batch.
+    after_close: int = 0
 
 
 class MessageSizeLimit(Extension):
@@ -285,10 +287,22 @@ class Frames:
                 reply += self.encode(event.response())
             elif isinstance(event, ws_events.CloseConnection):
                 reply += self._on_close(event, out)
+                if not out.broken:
+                    out.after_close = self._unparsed()
                 break
             # Pongs answer pings this client never sends: nothing to do.
         out.reply = bytes(reply)
         return out
+
+    def _unparsed(self) -> int:
+        """How many received bytes wsproto holds unparsed: after a close frame, bytes the
+        server sent after it (reads wsproto's private frame buffer; 0 if it changed)."""
+        decoder = getattr(getattr(self._ws, "_proto", None), "_frame_decoder", None)
+        buffer = getattr(decoder, "buffer", None)
+        try:
+            return max(len(buffer) - int(getattr(buffer, "bytes_used", 0)), 0)  # type: ignore[arg-type]
+        except TypeError:
+            return 0
 
     def _whole(self, text: bool) -> Event:
         parts, self._parts = self._parts, []

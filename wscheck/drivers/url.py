@@ -39,7 +39,15 @@ from wscheck.drivers._neterrors import (
 )
 from wscheck.drivers._wire import Frames, take_over
 from wscheck.drivers.base import Pairs
-from wscheck.events import Accepted, Closed, Event, Refused, Silence, TransportError
+from wscheck.events import (
+    Accepted,
+    Closed,
+    Event,
+    ProtocolViolation,
+    Refused,
+    Silence,
+    TransportError,
+)
 
 __all__ = ["UrlConnection", "UrlDriver", "parse_target_url"]
 
@@ -50,6 +58,11 @@ _READ_SIZE = 65536
 #: this many times the driver's timeout (httpx's own timeouts are per read, so a server that
 #: drips its headers a byte at a time would otherwise hold the run forever).
 HANDSHAKE_FACTOR = 3.0
+
+#: One ``receive`` measures the server's silence: its deadline starts again whenever bytes
+#: arrive (parsing them is the kit's time, not the server's), but a server that keeps sending
+#: bytes without ever completing a message is given at most this many times the wait.
+RECEIVE_FACTOR = 10.0
 
 #: The largest message (all its frames together) the client accepts: far above the
 #: protocol's 1 MiB, far below what would exhaust memory. A frame header announcing more
@@ -143,6 +156,8 @@ class UrlConnection:
         self._write_lock = asyncio.Lock()
         self._pending: deque[Event] = deque()
         self._final: Event | None = None
+        #: Bytes the server sent after its close frame (judged by ``finish``).
+        self._after_close = 0
         # A handshake that failed is already an observation; quiet() must not repeat it.
         self._final_seen = False
         if not isinstance(handshake, Accepted):
@@ -183,11 +198,14 @@ class UrlConnection:
             return self._pending.popleft()
         if self._final is None:
             wait = self._timeout if timeout is None else timeout
-            deadline = time.monotonic() + wait
+            start = time.monotonic()
+            deadline, limit = start + wait, start + wait * RECEIVE_FACTOR
             while not self._pending and self._final is None:
-                remaining = deadline - time.monotonic()
+                remaining = min(deadline, limit) - time.monotonic()
                 if remaining <= 0 or not await self._read(remaining):
                     return Silence(wait)
+                # Bytes came: the server is not silent, however long decoding them took.
+                deadline = time.monotonic() + wait
             if self._pending:
                 return self._pending.popleft()
         assert self._final is not None
@@ -220,6 +238,7 @@ class UrlConnection:
             return True
         decoded = self._frames.decode(data)
         self._pending.extend(decoded.messages)
+        self._after_close += decoded.after_close
         await self._write(decoded.reply)
         if decoded.final is not None:
             await self._end(decoded.final)
@@ -272,14 +291,17 @@ class UrlConnection:
             await self._release()
 
     async def _await_eof(self, timeout: float) -> None:
-        """Give the server a moment to close TCP first; bytes after the close are ignored."""
+        """Give the server a moment to close TCP first; bytes it sends after its close frame
+        are counted (``finish`` reports them), never parsed."""
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
-                if await self._recv(remaining) in (None, b""):
-                    return
+                data = await self._recv(remaining)
             except READ_ERRORS:
                 return
+            if not data:
+                return
+            self._after_close += len(data)
 
     async def drop(self) -> None:
         """Vanish without a close frame: the socket is reset (``SO_LINGER`` 0), so the server
@@ -300,8 +322,20 @@ class UrlConnection:
         await self._release()
 
     async def finish(self, timeout: float | None = None) -> Event | None:
-        """Always ``None``: a network client cannot see the server's insides (an app that
+        """After a server's close, listen until it closes TCP (at most the quiet window);
+        bytes it sent after its close frame are a ``ProtocolViolation`` with ``after_close``,
+        otherwise ``None``: a network client cannot see the server's insides (an app that
         crashes on the way out shows, at most, in the server's own logs)."""
+        if isinstance(self._final, Closed) and self._stream is not None:
+            try:
+                await self._await_eof(self._quiet_window if timeout is None else
+                                      min(timeout, self._quiet_window))
+            finally:
+                await self._release()
+        if self._after_close:
+            return ProtocolViolation(
+                f"the server sent {self._after_close} bytes after its close frame",
+                after_close=True)
         return None
 
     async def _release(self) -> None:
