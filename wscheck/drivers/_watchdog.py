@@ -43,10 +43,14 @@ import asgi_lifespan
 import wscheck
 from wscheck.errors import TargetUnreachable, WscheckError
 
-__all__ = ["STALL_FACTOR", "AppBlockedLoop", "LoopBlocked", "LoopWatchdog", "watchdog_for"]
+__all__ = ["MIN_STALL", "STALL_FACTOR", "AppBlockedLoop", "LoopBlocked", "LoopWatchdog",
+           "watchdog_for"]
 
 #: The loop may stay blocked this many times the driver's timeout before the watchdog acts.
 STALL_FACTOR = 5.0
+#: ... and never less than this many seconds: a loaded machine may delay a loop's turn by
+#: a second or two, and a false alarm would raise into whatever the loop was running.
+MIN_STALL = 5.0
 
 #: The process's standard error as it was when the kit was imported: pytest redirects fd 2
 #: while a test runs, and the watchdog's last words must reach the user, not a capture file.
@@ -127,7 +131,7 @@ class LoopWatchdog:
     """Watches one event loop from a daemon thread (see the module docstring)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, stall: float) -> None:
-        self.stall = stall
+        self.stall = max(stall, MIN_STALL)
         self._loop_ref = weakref.ref(loop)
         self._thread_id = threading.get_ident()  # created from the loop's own thread
         self._loop_thread = threading.current_thread()
