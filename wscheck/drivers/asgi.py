@@ -272,7 +272,9 @@ class AsgiConnection:
                 return
             self._unread_bytes += length  # characters for text: what _took subtracts
             self._push(event)
-            await self._backpressure()
+            if (len(self._events) > MAX_UNREAD_MESSAGES
+                    or self._unread_bytes > MAX_UNREAD_BYTES):
+                await self._backpressure()
         elif kind == "websocket.close":
             code = message.get("code")
             code = 1000 if code is None else code  # optional: missing means 1000
