@@ -452,3 +452,23 @@ async def test_bytes_after_the_servers_close_frame_are_a_violation(
         assert f"{after} bytes after its close frame" in late.problem
     else:
         assert late is None
+
+
+# --- memory: whole runs against hostile targets stay small ----------------------------------
+
+
+@pytest.mark.parametrize("case", ["url-huge-frame", "asgi-floods"])
+def test_a_whole_run_against_a_hostile_target_stays_under_300_mb(case: str) -> None:
+    """benchmarks/memory.py in a child process: a frame announcing 2^63-1 bytes (without the
+    size limit, the client buffered gigabytes), an app that sends without end."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "memory.py"
+    done = subprocess.run([sys.executable, str(script), "--case", case, "--json"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == 1, done.stdout + done.stderr  # checks failed, nothing crashed
+    assert result["peak_rss_mb"] < 300, result

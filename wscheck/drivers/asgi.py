@@ -12,6 +12,12 @@ It can also *know* silence instead of waiting for it. When the app is blocked in
 with nothing queued, and the event loop has nothing runnable and no timer other than the
 kit's own, nothing can happen until the client acts; waits end at once. Apps that sleep, wait
 on threads or on I/O keep the ordinary deadline, so the shortcut never changes a verdict.
+
+A hostile app is bounded too: a message over ``max_message_size`` fails the connection with
+1009, an app that sends faster than the client reads waits in ``send()`` (backpressure), and a
+watchdog thread (:mod:`._watchdog`) ends an app that blocks the event loop or whose tasks
+ignore cancellation; ``KeyboardInterrupt``, ``SystemExit`` and ``loop.stop()`` from the app are
+the app's failure, not the end of the kit's loop.
 """
 
 from __future__ import annotations
