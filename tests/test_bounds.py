@@ -329,6 +329,20 @@ async def stubborn_task(scope, receive, send):
     await send({"type": "websocket.close", "code": 1008})
 
 
+async def background_interrupts(scope, receive, send):
+    """Every connection starts a task that raises KeyboardInterrupt, then is refused."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+
+    async def interrupt():
+        raise KeyboardInterrupt
+
+    asyncio.get_running_loop().create_task(interrupt())
+    await receive()
+    await asyncio.sleep(0)
+    await send({"type": "websocket.close", "code": 1008})
+
+
 async def shutdown_swallows(scope, receive, send):
     if scope["type"] == "lifespan":
         await receive()
@@ -472,3 +486,12 @@ def test_a_whole_run_against_a_hostile_target_stays_under_300_mb(case: str) -> N
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == 1, done.stdout + done.stderr  # checks failed, nothing crashed
     assert result["peak_rss_mb"] < 300, result
+
+
+def test_keyboard_interrupt_in_an_app_task_is_the_apps_failure(tmp_path: Any) -> None:
+    status, output, elapsed = run_kit(tmp_path, "background_interrupts")
+    assert status == 1, output
+    assert "AppInterrupted: the app raised KeyboardInterrupt" in output
+    assert "INTERNALERROR" not in output
+    assert "This portal is not running" not in output
+    assert elapsed < RUN_BOUND

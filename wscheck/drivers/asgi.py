@@ -31,6 +31,8 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
+    Generator,
     Mapping,
     MutableMapping,
 )
@@ -114,7 +116,59 @@ def _guard_loop(loop: asyncio.AbstractEventLoop) -> None:
         original()
 
     loop.stop = stop  # type: ignore[method-assign]
+    previous = loop.get_task_factory()
+
+    def task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        # Evaluated in the creator's context: the app's own tasks only.
+        if _IN_APP.get() and asyncio.iscoroutine(coro):
+            coro = _AppCoroutine(coro)
+        if previous is not None:
+            return previous(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(task_factory)
     loop._wscheck_guarded = True  # type: ignore[attr-defined]
+
+
+def _interrupted(exc: BaseException) -> AppInterrupted:
+    return AppInterrupted(f"the app raised {type(exc).__name__}"
+                          + (f": {exc}" if str(exc) else ""))
+
+
+class _AppCoroutine(Coroutine[Any, Any, Any]):
+    """The coroutine of a task the app started itself, with ``KeyboardInterrupt`` and
+    ``SystemExit`` turned into :class:`AppInterrupted` (asyncio re-raises those two out of
+    the loop, which would end the kit's run). Everything else is the app's coroutine's own:
+    attributes (``cr_frame``, ``cr_running``, which anyio reads) are passed through."""
+
+    __slots__ = ("_coro",)
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._coro = coro
+
+    def send(self, value: Any) -> Any:
+        try:
+            return self._coro.send(value)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            raise _interrupted(exc) from None
+
+    def throw(self, *args: Any) -> Any:
+        try:
+            return self._coro.throw(*args)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            raise _interrupted(exc) from None
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._coro.__await__()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._coro, name)
+
+    def __repr__(self) -> str:
+        return repr(self._coro)
 
 
 async def _call_app(app: ASGIApp, scope: MutableMapping[str, Any], receive: Receive,
@@ -125,8 +179,7 @@ async def _call_app(app: ASGIApp, scope: MutableMapping[str, Any], receive: Rece
     try:
         await app(scope, receive, send)
     except (KeyboardInterrupt, SystemExit) as exc:
-        raise AppInterrupted(f"the app raised {type(exc).__name__}"
-                             + (f": {exc}" if str(exc) else "")) from None
+        raise _interrupted(exc) from None
 
 
 @contextlib.asynccontextmanager
