@@ -20,6 +20,7 @@ from wscheck.drivers.base import Connection, Driver
 from wscheck.events import (
     FINAL_EVENTS,
     Action,
+    Binary,
     ClientClose,
     Conversation,
     Drop,
@@ -27,6 +28,7 @@ from wscheck.events import (
     SendBytes,
     SendText,
     Silence,
+    Text,
     Transcript,
     describe,
 )
@@ -36,6 +38,7 @@ from wscheck.spec import Spec
 
 __all__ = [
     "ENDS_READING",
+    "MAX_EXTRA_BYTES",
     "MAX_EXTRA_EVENTS",
     "Exchange",
     "Observation",
@@ -48,6 +51,10 @@ __all__ = [
 #: How many unexpected events a conversation records before it stops listening (a server
 #: that floods must not keep a check busy forever).
 MAX_EXTRA_EVENTS = 100
+
+#: How many bytes (characters for text) of unexpected messages a conversation records before
+#: it stops listening: a hundred extra messages of the maximum size must not fill memory.
+MAX_EXTRA_BYTES = 4 * 1024 * 1024
 
 #: Events after which a connection has nothing more to say: final events, and silence where
 #: an answer was due.
@@ -195,14 +202,22 @@ async def run_conversation(
 
 async def drain(connection: Connection, observed: list[Event]) -> None:
     """Record whatever else the server sends until it is quiet (at most
-    ``MAX_EXTRA_EVENTS``), so that a check judging only some lines still sees all of them:
-    one extra line shifts the rest past the replies that were read."""
+    ``MAX_EXTRA_EVENTS`` events and about ``MAX_EXTRA_BYTES``), so that a check judging only
+    some lines still sees all of them: one extra line shifts the rest past the replies that
+    were read."""
+    size = 0
     for _ in range(MAX_EXTRA_EVENTS):
         extra = await connection.quiet()
         if extra is None:
             return
         observed.append(extra)
         if isinstance(extra, FINAL_EVENTS):
+            return
+        if isinstance(extra, Text):
+            size += len(extra.text)
+        elif isinstance(extra, Binary):
+            size += len(extra.data)
+        if size >= MAX_EXTRA_BYTES:
             return
 
 

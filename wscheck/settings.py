@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from wscheck.drivers.base import MAX_MESSAGE_SIZE
 from wscheck.errors import SettingError, SpecError
 from wscheck.spec import Spec
 
@@ -77,6 +78,21 @@ def count(raw: object) -> int:
         raise ValueError(f"must be a whole number, got {raw!r}")
     if value < 1:
         raise ValueError(f"must be at least 1, got {raw!r}")
+    return value
+
+
+#: Smallest ``max_message_size`` accepted: a reply to a 64 KiB message must fit, with room.
+MIN_MESSAGE_SIZE = 128 * 1024
+#: Largest ``max_message_size`` accepted: beyond it one hostile reply could exhaust memory.
+MAX_MESSAGE_SIZE_LIMIT = 1024 * 1024 * 1024
+
+
+def byte_size(raw: object) -> int:
+    """A size in bytes, from 128 KiB (a reply to the protocol's 64 KiB message fits) to 1 GiB."""
+    value = count(raw)
+    if not MIN_MESSAGE_SIZE <= value <= MAX_MESSAGE_SIZE_LIMIT:
+        raise ValueError(f"must be between {MIN_MESSAGE_SIZE} and {MAX_MESSAGE_SIZE_LIMIT} "
+                         f"bytes, got {raw!r}")
     return value
 
 
@@ -179,6 +195,9 @@ TABLE: tuple[Setting, ...] = (
     Setting("examples", f"generated examples per property check (default "
             f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network)",
             count, "N"),
+    Setting("max_message_size", f"largest message accepted from the target, in bytes "
+            f"(default {MAX_MESSAGE_SIZE}: 16 MiB); a larger one fails the connection (1009), "
+            "reported as the target's fault", byte_size, "BYTES"),
     Setting("strict", "SHOULD failures fail the run too", None),
     Setting("ca_file", "CA bundle (PEM) to trust for wss://", ca_bundle, "FILE.pem", path=True),
     Setting("report", "write a JSON report (schema: docs/report-schema.md), even when checks "
@@ -248,6 +267,7 @@ class Settings:
     ca_file: str | None = None
     strict: bool = False
     examples: int = DEFAULT_EXAMPLES_ASGI
+    max_message_size: int = MAX_MESSAGE_SIZE
     report: str | None = None
     html: str | None = None
     show_credentials: bool = False

@@ -104,12 +104,14 @@ def _looks_like_asgi(obj: object) -> bool:
 def make_driver(settings: Settings, app: ASGIApp | None) -> Driver:
     if app is not None:
         return AsgiDriver(app, target=settings.target, timeout=settings.timeout,
-                          quiet_window=settings.quiet_window)
+                          quiet_window=settings.quiet_window,
+                          max_message_size=settings.max_message_size)
     from wscheck.drivers.url import UrlDriver
 
     assert settings.url is not None
     return UrlDriver(settings.url, timeout=settings.timeout, quiet_window=settings.quiet_window,
-                     verify=settings.ca_file or True)
+                     verify=settings.ca_file or True,
+                     max_message_size=settings.max_message_size)
 
 
 class Runtime:

@@ -18,11 +18,17 @@ from dataclasses import dataclass, field
 import wsproto.events as ws_events
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState, ConnectionType
+from wsproto.extensions import Extension
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 from wsproto.utilities import LocalProtocolError
 
 from wscheck.events import Binary, Closed, Event, Text, TransportError
 
-__all__ = ["Decoded", "Frames", "Wire", "take_over"]
+__all__ = ["READ_HIGH_WATER", "Decoded", "Frames", "MessageSizeLimit", "Wire", "take_over"]
+
+#: Bytes a :class:`Wire` holds unread before it stops reading the socket (TCP backpressure:
+#: a server that floods while the kit is not reading fills its own send buffer, not ours).
+READ_HIGH_WATER = 1024 * 1024
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -81,10 +87,15 @@ class Wire(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         #: Set while the transport's write buffer is over its high-water mark.
         self._drained: asyncio.Future[None] | None = None
+        #: Reading is paused while more than READ_HIGH_WATER bytes wait here.
+        self._paused = False
 
     # asyncio.Protocol
     def data_received(self, data: bytes) -> None:
         self._buffer += data
+        if len(self._buffer) > READ_HIGH_WATER and not self._paused:
+            self._paused = True
+            self._transport.pause_reading()
         self._wake()
 
     def eof_received(self) -> bool:
@@ -134,6 +145,10 @@ class Wire(asyncio.Protocol):
         if self._buffer:
             data = bytes(self._buffer)
             self._buffer.clear()
+            if self._paused:
+                self._paused = False
+                if not self._transport.is_closing():
+                    self._transport.resume_reading()
             return data
         if self._error is not None:
             raise self._error
@@ -188,13 +203,56 @@ class Decoded:
     final: Event | None = None
     #: The server broke the framing: the client fails the connection and lets the socket go.
     broken: bool = False
+    #: Bytes that came after the server's close frame in the same batch.
+    after_close: int = 0
+
+
+class MessageSizeLimit(Extension):
+    """Fails the connection with 1009 when a frame header would take a message past
+    ``limit`` bytes: the frame's announced length is judged before any of its payload is
+    kept, and continuation frames count towards their message.
+
+    A wsproto extension because wsproto calls ``frame_inbound_header`` with every parsed
+    header (its public hook); it is never offered in a handshake, only used to decode.
+    """
+
+    name = "wscheck-message-size-limit"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        #: The length of the message so far, announced frames included.
+        self._message = 0
+        #: What the server announced when it went over the limit.
+        self.announced: int | None = None
+
+    def enabled(self) -> bool:
+        return True
+
+    def offer(self) -> bool:
+        return False
+
+    def frame_inbound_header(self, proto: FrameDecoder | FrameProtocol, opcode: Opcode,
+                             rsv: RsvBits, payload_length: int) -> CloseReason | RsvBits:
+        if not opcode.iscontrol():
+            if opcode is not Opcode.CONTINUATION:
+                self._message = 0
+            self._message += payload_length
+            if self._message > self.limit:
+                self.announced = self._message
+                return CloseReason.MESSAGE_TOO_BIG
+        return RsvBits(False, False, False)
 
 
 class Frames:
-    """wsproto, the sans-I/O codec httpx-ws uses too, speaking the kit's events."""
+    """wsproto, the sans-I/O codec httpx-ws uses too, speaking the kit's events.
 
-    def __init__(self) -> None:
-        self._ws = WsConnection(ConnectionType.CLIENT)
+    Messages are bounded by ``max_size`` bytes (see :class:`MessageSizeLimit`); parts of a
+    message are kept only up to that bound.
+    """
+
+    def __init__(self, max_size: int) -> None:
+        self._limit = MessageSizeLimit(max_size)
+        self._ws = WsConnection(ConnectionType.CLIENT, extensions=[self._limit])
         # Parts of a message that arrived over several reads or frames.
         self._parts: list[str | bytes | bytearray] = []
 
@@ -229,10 +287,22 @@ class Frames:
                 reply += self.encode(event.response())
             elif isinstance(event, ws_events.CloseConnection):
                 reply += self._on_close(event, out)
+                if not out.broken:
+                    out.after_close = self._unparsed()
                 break
             # Pongs answer pings this client never sends: nothing to do.
         out.reply = bytes(reply)
         return out
+
+    def _unparsed(self) -> int:
+        """How many received bytes wsproto holds unparsed: after a close frame, bytes the
+        server sent after it (reads wsproto's private frame buffer; 0 if it changed)."""
+        decoder = getattr(getattr(self._ws, "_proto", None), "_frame_decoder", None)
+        buffer = getattr(decoder, "buffer", None)
+        try:
+            return max(len(buffer) - int(getattr(buffer, "bytes_used", 0)), 0)  # type: ignore[arg-type]
+        except TypeError:
+            return 0
 
     def _whole(self, text: bool) -> Event:
         parts, self._parts = self._parts, []
@@ -247,9 +317,12 @@ class Frames:
             # A CloseConnection that leaves the state alone is wsproto reporting a frame it
             # could not parse, with the code *we* must fail the connection with (RFC 6455
             # §7.1.7).
+            announced = self._limit.announced
+            problem = (f"server sent a message of {announced} bytes, over the client's "
+                       f"limit of {self._limit.limit}" if announced is not None
+                       else f"server broke the WebSocket framing: {event.reason}")
             out.final = TransportError(
-                f"server broke the WebSocket framing: {event.reason} "
-                f"(the client failed the connection with {int(event.code)})")
+                f"{problem} (the client failed the connection with {int(event.code)})")
             out.broken = True
             return self.encode(ws_events.CloseConnection(event.code, event.reason))
         out.final = Closed(int(event.code), event.reason or "")

@@ -12,17 +12,27 @@ It can also *know* silence instead of waiting for it. When the app is blocked in
 with nothing queued, and the event loop has nothing runnable and no timer other than the
 kit's own, nothing can happen until the client acts; waits end at once. Apps that sleep, wait
 on threads or on I/O keep the ordinary deadline, so the shortcut never changes a verdict.
+
+A hostile app is bounded too: a message over ``max_message_size`` fails the connection with
+1009, an app that sends faster than the client reads waits in ``send()`` (backpressure), and a
+watchdog thread (:mod:`._watchdog`) ends an app that blocks the event loop or whose tasks
+ignore cancellation; ``KeyboardInterrupt``, ``SystemExit`` and ``loop.stop()`` from the app are
+the app's failure, not the end of the kit's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import threading
 from collections import deque
 from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
+    Generator,
     Mapping,
     MutableMapping,
 )
@@ -32,7 +42,8 @@ from urllib.parse import quote
 from asgi_lifespan import LifespanManager, LifespanNotSupported
 
 from wscheck.drivers._idle import may_be_busy, monitor_for
-from wscheck.drivers.base import Pairs
+from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
+from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
     FINAL_EVENTS,
@@ -46,10 +57,11 @@ from wscheck.events import (
     Refused,
     Silence,
     Text,
+    TransportError,
 )
 
-__all__ = ["ASGIApp", "AsgiConnection", "AsgiDriver", "ClientDisconnected",
-           "LifespanStartupFailed", "lifespan"]
+__all__ = ["ASGIApp", "AppBlockedLoop", "AsgiConnection", "AsgiDriver", "ClientDisconnected",
+           "LifespanStartupFailed", "LoopBlocked", "lifespan"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -58,6 +70,14 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 #: Close codes that RFC 6455 reserves and an endpoint must never send.
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
+
+
+#: Messages the app may have sent that the client has not read yet, and their total size,
+#: before its ``send()`` waits for the client to read (what a full TCP window does to a
+#: server). An app that sends without end then waits, instead of filling memory, and the
+#: conversation records at most ``runner.MAX_EXTRA_EVENTS`` of what it sent.
+MAX_UNREAD_MESSAGES = 1000
+MAX_UNREAD_BYTES = 4 * 1024 * 1024
 
 
 class _ViolationError(WscheckError, RuntimeError):
@@ -71,6 +91,97 @@ class _LifespanReturnedError(WscheckError):
 class LifespanStartupFailed(WscheckError):
     """The app sent ``lifespan.startup.failed``: the ASGI spec says the server must not start
     it, so the run stops with the app's message."""
+
+
+class AppInterrupted(WscheckError):
+    """The app raised ``KeyboardInterrupt`` or ``SystemExit``, or stopped the event loop:
+    asyncio lets those escape every task and end the loop, so the kit turns them into the
+    app's own failure before they reach it."""
+
+
+#: True in the app's code (and every task it starts, which copies the context): tells the
+#: guarded ``loop.stop`` an app's call from the kit's and asyncio's own.
+_IN_APP: contextvars.ContextVar[bool] = contextvars.ContextVar("wscheck_in_app", default=False)
+
+
+def _guard_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Make ``loop.stop()`` called by the app raise :class:`AppInterrupted` in the app instead
+    of stopping the kit's loop (asyncio's own ``run_until_complete`` calls it too, outside any
+    app context, and keeps working)."""
+    if getattr(loop, "_wscheck_guarded", False):
+        return
+    original = loop.stop
+
+    def stop() -> None:
+        if _IN_APP.get():
+            raise AppInterrupted("the app called loop.stop() on the kit's event loop")
+        original()
+
+    loop.stop = stop  # type: ignore[method-assign]
+    previous = loop.get_task_factory()
+
+    def task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        # Evaluated in the creator's context: the app's own tasks only.
+        if _IN_APP.get() and asyncio.iscoroutine(coro):
+            coro = _AppCoroutine(coro)
+        if previous is not None:
+            return previous(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(task_factory)
+    loop._wscheck_guarded = True  # type: ignore[attr-defined]
+
+
+def _interrupted(exc: BaseException) -> AppInterrupted:
+    return AppInterrupted(f"the app raised {type(exc).__name__}"
+                          + (f": {exc}" if str(exc) else ""))
+
+
+class _AppCoroutine(Coroutine[Any, Any, Any]):
+    """The coroutine of a task the app started itself, with ``KeyboardInterrupt`` and
+    ``SystemExit`` turned into :class:`AppInterrupted` (asyncio re-raises those two out of
+    the loop, which would end the kit's run). Everything else is the app's coroutine's own:
+    attributes (``cr_frame``, ``cr_running``, which anyio reads) are passed through."""
+
+    __slots__ = ("_coro",)
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._coro = coro
+
+    def send(self, value: Any) -> Any:
+        try:
+            return self._coro.send(value)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            raise _interrupted(exc) from None
+
+    def throw(self, *args: Any) -> Any:
+        try:
+            return self._coro.throw(*args)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            raise _interrupted(exc) from None
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._coro.__await__()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._coro, name)
+
+    def __repr__(self) -> str:
+        return repr(self._coro)
+
+
+async def _call_app(app: ASGIApp, scope: MutableMapping[str, Any], receive: Receive,
+                    send: Send) -> None:
+    """Call the app in its own context, with ``KeyboardInterrupt`` and ``SystemExit`` turned
+    into :class:`AppInterrupted` (they would otherwise stop the kit's loop)."""
+    _IN_APP.set(True)  # a task's own context copy: the kit's code never sees it
+    try:
+        await app(scope, receive, send)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise _interrupted(exc) from None
 
 
 @contextlib.asynccontextmanager
@@ -95,7 +206,7 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
 
         if scope["type"] == "lifespan" and "state" in scope:
             state["dict"] = scope["state"]  # the dict the app fills during startup
-        await app(scope, receive, watched if scope["type"] == "lifespan" else send)
+        await _call_app(app, scope, receive, watched if scope["type"] == "lifespan" else send)
         if scope["type"] == "lifespan" and not started:
             raise _LifespanReturnedError
 
@@ -107,6 +218,10 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
     state: dict[str, Any] = {}  # holds the lifespan state dict under "dict", once started
     started = False
     failed: list[str] = []  # the message of a lifespan.startup.failed
+    loop = asyncio.get_running_loop()
+    _guard_loop(loop)
+    # A startup that blocks the loop is seen from another thread (see ._watchdog).
+    watchdog = watchdog_for(loop, timeout)
     manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
     supported = True
     try:
@@ -129,7 +244,11 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
     try:
         yield per_connection
     finally:
-        await manager.__aexit__(None, None, None)
+        watchdog.linger("lifespan", "the app's lifespan shutdown never ended")
+        try:
+            await manager.__aexit__(None, None, None)
+        finally:
+            watchdog.linger("lifespan", None)
 
 
 class AsgiConnection:
@@ -150,6 +269,10 @@ class AsgiConnection:
         self._violation: _ViolationError | None = None
         self._late_error: Event | None = None
         self._waiters: list[asyncio.Future[bool]] = []
+        #: Sizes of the unread messages in ``_events`` (for backpressure), and their total.
+        self._unread_bytes = 0
+        #: The app's ``send()`` waits on this while the client is behind (backpressure).
+        self._writable: asyncio.Future[None] | None = None
         self._monitor = monitor_for(self._loop)
         self._task = self._loop.create_task(self._run(scope))
         driver._tasks.add(self._task)
@@ -159,7 +282,7 @@ class AsgiConnection:
 
     async def _run(self, scope: MutableMapping[str, Any]) -> None:
         try:
-            await self._driver.app(scope, self._app_receive, self._app_send)
+            await _call_app(self._driver.app, scope, self._app_receive, self._app_send)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the app's failure is an observation, not ours
@@ -208,12 +331,25 @@ class AsgiConnection:
             if state != "open":
                 self._violate("sent 'websocket.send' before 'websocket.accept'")
             text, data = message.get("text"), message.get("bytes")
+            event: Event
             if isinstance(text, str) and data is None:
-                self._push(Text(text))
+                size = length = len(text)
+                if length > self._driver.max_message_size // 4:  # UTF-8 needs 1-4 bytes
+                    size = len(text.encode("utf-8", "surrogatepass"))
+                event = Text(text)
             elif isinstance(data, (bytes, bytearray)) and text is None:
-                self._push(Binary(bytes(data)))
+                size = length = len(data)
+                event = Binary(bytes(data))
             else:
                 self._violate("'websocket.send' needs exactly one of 'text' (str) or 'bytes'")
+            if size > self._driver.max_message_size:
+                self._too_big(size)
+                return
+            self._unread_bytes += length  # characters for text: what _took subtracts
+            self._push(event)
+            if (len(self._events) > MAX_UNREAD_MESSAGES
+                    or self._unread_bytes > MAX_UNREAD_BYTES):
+                await self._backpressure()
         elif kind == "websocket.close":
             code = message.get("code")
             code = 1000 if code is None else code  # optional: missing means 1000
@@ -253,6 +389,42 @@ class AsgiConnection:
             self._late_error = event  # after the close: reported by finish()
         raise self._violation
 
+    def _too_big(self, size: int) -> None:
+        """The client fails the connection with 1009, as the network driver does: the app
+        sees the client leave, the transcript says why."""
+        limit = self._driver.max_message_size
+        self._client_gone = True
+        self._gone_code = 1009
+        self._finish(TransportError(
+            f"the app sent a message of {size} bytes, over the client's limit of {limit} "
+            "(the client failed the connection with 1009)"))
+
+    async def _backpressure(self) -> None:
+        """Wait while the client is too far behind (bounded by the client reading or
+        leaving; the conversation's own deadlines bound those)."""
+        while (len(self._events) > MAX_UNREAD_MESSAGES
+               or self._unread_bytes > MAX_UNREAD_BYTES) and not self._client_gone:
+            self._writable = self._loop.create_future()
+            try:
+                await self._writable
+            finally:
+                self._writable = None
+        if self._client_gone:
+            raise ClientDisconnected("the client has disconnected")
+
+    def _took(self, event: Event) -> None:
+        """The client read ``event``: account for it, and let a waiting sender go on."""
+        if isinstance(event, Text):
+            self._unread_bytes -= len(event.text)
+        elif isinstance(event, Binary):
+            self._unread_bytes -= len(event.data)
+        self._unread_bytes = max(self._unread_bytes, 0)
+        writable = self._writable
+        if writable is not None and not writable.done() and (
+                len(self._events) <= MAX_UNREAD_MESSAGES // 2
+                and self._unread_bytes <= MAX_UNREAD_BYTES // 2):
+            writable.set_result(None)
+
     def _push(self, event: Event) -> None:
         self._events.append(event)
         self._notify()
@@ -264,7 +436,13 @@ class AsgiConnection:
         self._state = "closed"
         self._push(event)
         if self._receiver is not None and not self._receiver.done():
-            self._receiver.set_result({"type": "websocket.disconnect", "code": 1006})
+            self._receiver.set_result({"type": "websocket.disconnect",
+                                       "code": self._gone_code})
+
+    def _release_sender(self) -> None:
+        writable = self._writable
+        if writable is not None and not writable.done():
+            writable.set_result(None)
 
     def _notify(self) -> None:
         for w in self._waiters:
@@ -306,7 +484,11 @@ class AsgiConnection:
         """The next event; None when the app is known idle or finished, or time ran out."""
         if not self._events:
             await self._wait(self._loop.time() + timeout, lambda: bool(self._events))
-        return self._events.popleft() if self._events else None
+        if not self._events:
+            return None
+        event = self._events.popleft()
+        self._took(event)
+        return event
 
     # --- the client's side -----------------------------------------------------------------
 
@@ -357,6 +539,7 @@ class AsgiConnection:
             self._deliver({"type": "websocket.disconnect", "code": code})
             self._client_gone = True
             self._gone_code = code
+        self._release_sender()
         await self.finish()
 
     async def close(self, code: int = 1000) -> None:
@@ -389,10 +572,16 @@ class AsgiDriver:
     kind = "asgi"
 
     def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = 2.0,
-                 quiet_window: float = 0.2) -> None:
+                 quiet_window: float = 0.2, max_message_size: int = MAX_MESSAGE_SIZE,
+                 stall_timeout: float | None = None) -> None:
         self.app = app
         self.target = target
         self.timeout = timeout
+        #: How long the app may block the event loop before the watchdog acts (see
+        #: :mod:`._watchdog`); default ``timeout`` × ``STALL_FACTOR``.
+        self.stall_timeout = timeout * STALL_FACTOR if stall_timeout is None else stall_timeout
+        #: A larger message from the app fails the connection with 1009, as over the network.
+        self.max_message_size = max_message_size
         #: How long :meth:`AsgiConnection.quiet` waits when idleness cannot be known (the app
         #: has a timer pending, or waits on a thread or on I/O).
         self.quiet_window = quiet_window
@@ -400,6 +589,14 @@ class AsgiDriver:
         self._port = 50000
 
     async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> AsgiConnection:
+        """Open a connection; raises :class:`LoopBlocked` once the app has blocked the loop
+        (no later conversation could be trusted: the run stops with that message)."""
+        loop = asyncio.get_running_loop()
+        _guard_loop(loop)
+        watchdog = watchdog_for(loop, self.stall_timeout)
+        watchdog.linger("driver", None)  # used again after aclose
+        if watchdog.blocked is not None:
+            raise LoopBlocked(watchdog.blocked)
         query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         headers = [
             (b"host", b"testserver"),
@@ -431,8 +628,20 @@ class AsgiDriver:
         return connection
 
     async def aclose(self) -> None:
+        """Cancel the app's connections still running and wait (bounded) for them to end.
+
+        On a loop of its own thread (the run's), the loop ends next: the watchdog then gives
+        it a bound, so that app tasks ignoring cancellation cannot keep the process alive
+        (see :mod:`._watchdog`). On any other loop only the app's connections that ignored
+        this cancellation count.
+        """
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=self.timeout)
+        loop = asyncio.get_running_loop()
+        stubborn = [t for t in tasks if not t.done()]
+        if stubborn or threading.current_thread() is not threading.main_thread():
+            watchdog_for(loop, self.stall_timeout).linger(
+                "driver", "the app's tasks ignored cancellation and kept the run from ending")

@@ -15,7 +15,12 @@ from typing import Protocol, TypeAlias, runtime_checkable
 from wscheck.errors import TargetUnreachable
 from wscheck.events import Event
 
-__all__ = ["Connection", "Driver", "Pairs", "TargetUnreachable"]
+__all__ = ["MAX_MESSAGE_SIZE", "Connection", "Driver", "Pairs", "TargetUnreachable"]
+
+#: The largest message (all its frames together) a driver accepts from the target by default:
+#: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
+#: the connection with 1009, reported as the target's fault with the size it announced.
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 
 #: Query parameters or cookies: name-value pairs in the order they are sent.
 Pairs: TypeAlias = Sequence[tuple[str, str]]

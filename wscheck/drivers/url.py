@@ -25,6 +25,7 @@ import time
 from collections import deque
 from urllib.parse import urlencode
 
+import anyio
 import httpcore
 import httpx
 from wsproto.utilities import generate_accept_token
@@ -38,14 +39,35 @@ from wscheck.drivers._neterrors import (
     read_failure,
 )
 from wscheck.drivers._wire import Frames, take_over
-from wscheck.drivers.base import Pairs
+from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs
 from wscheck.errors import SettingError
-from wscheck.events import Accepted, Closed, Event, Refused, Silence, TransportError
+from wscheck.events import (
+    Accepted,
+    Closed,
+    Event,
+    ProtocolViolation,
+    Refused,
+    Silence,
+    TransportError,
+)
 
 __all__ = ["UrlConnection", "UrlDriver", "parse_target_url"]
 
 #: How much one socket read may return; big enough that a 64 KiB message takes one read.
 _READ_SIZE = 65536
+
+#: The opening handshake, from TCP connect to the last header of the ``101``, must end within
+#: this many times the driver's timeout (httpx's own timeouts are per read, so a server that
+#: drips its headers a byte at a time would otherwise hold the run forever).
+HANDSHAKE_FACTOR = 3.0
+
+#: One ``receive`` measures the server's silence: its deadline starts again whenever bytes
+#: arrive (parsing them is the kit's time, not the server's), but a server that keeps sending
+#: bytes without ever completing a message is given at most this many times the wait.
+RECEIVE_FACTOR = 10.0
+
+# MAX_MESSAGE_SIZE (drivers.base): a frame header announcing more fails the connection with
+# 1009 before any of its payload is kept.
 
 
 def parse_target_url(url: str) -> httpx.URL:
@@ -141,10 +163,12 @@ class UrlConnection:
         )
         #: The fast path for plain ws:// (see :class:`._wire.Wire`); None: httpcore's stream.
         self._wire = take_over(self._stream) if self._stream is not None else None
-        self._frames = Frames()
+        self._frames = Frames(driver.max_message_size)
         self._write_lock = asyncio.Lock()
         self._pending: deque[Event] = deque()
         self._final: Event | None = None
+        #: Bytes the server sent after its close frame (judged by ``finish``).
+        self._after_close = 0
         # A handshake that failed is already an observation; quiet() must not repeat it.
         self._final_seen = False
         if not isinstance(handshake, Accepted):
@@ -185,11 +209,14 @@ class UrlConnection:
             return self._pending.popleft()
         if self._final is None:
             wait = self._timeout if timeout is None else timeout
-            deadline = time.monotonic() + wait
+            start = time.monotonic()
+            deadline, limit = start + wait, start + wait * RECEIVE_FACTOR
             while not self._pending and self._final is None:
-                remaining = deadline - time.monotonic()
+                remaining = min(deadline, limit) - time.monotonic()
                 if remaining <= 0 or not await self._read(remaining):
                     return Silence(wait)
+                # Bytes came: the server is not silent, however long decoding them took.
+                deadline = time.monotonic() + wait
             if self._pending:
                 return self._pending.popleft()
         assert self._final is not None
@@ -222,6 +249,7 @@ class UrlConnection:
             return True
         decoded = self._frames.decode(data)
         self._pending.extend(decoded.messages)
+        self._after_close += decoded.after_close
         await self._write(decoded.reply)
         if decoded.final is not None:
             await self._end(decoded.final)
@@ -274,14 +302,17 @@ class UrlConnection:
             await self._release()
 
     async def _await_eof(self, timeout: float) -> None:
-        """Give the server a moment to close TCP first; bytes after the close are ignored."""
+        """Give the server a moment to close TCP first; bytes it sends after its close frame
+        are counted (``finish`` reports them), never parsed."""
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
-                if await self._recv(remaining) in (None, b""):
-                    return
+                data = await self._recv(remaining)
             except READ_ERRORS:
                 return
+            if not data:
+                return
+            self._after_close += len(data)
 
     async def drop(self) -> None:
         """Vanish without a close frame: the socket is reset (``SO_LINGER`` 0), so the server
@@ -302,8 +333,20 @@ class UrlConnection:
         await self._release()
 
     async def finish(self, timeout: float | None = None) -> Event | None:
-        """Always ``None``: a network client cannot see the server's insides (an app that
+        """After a server's close, listen until it closes TCP (at most the quiet window);
+        bytes it sent after its close frame are a ``ProtocolViolation`` with ``after_close``,
+        otherwise ``None``: a network client cannot see the server's insides (an app that
         crashes on the way out shows, at most, in the server's own logs)."""
+        if isinstance(self._final, Closed) and self._stream is not None:
+            try:
+                await self._await_eof(self._quiet_window if timeout is None else
+                                      min(timeout, self._quiet_window))
+            finally:
+                await self._release()
+        if self._after_close:
+            return ProtocolViolation(
+                f"the server sent {self._after_close} bytes after its close frame",
+                after_close=True)
         return None
 
     async def _release(self) -> None:
@@ -321,8 +364,12 @@ class UrlConnection:
 class UrlDriver:
     """Opens WebSocket connections to a live server at ``url``.
 
-    ``timeout`` bounds every single wait (TCP connect, handshake, each receive, the closing
-    handshake); ``quiet_window`` is how long :meth:`UrlConnection.quiet` listens by default.
+    ``timeout`` bounds every single wait (TCP connect, each read of the handshake, each
+    receive, the closing handshake); ``handshake_timeout`` bounds the whole opening handshake
+    from connect to the last response header (default: ``timeout`` × :data:`HANDSHAKE_FACTOR`);
+    ``max_message_size`` is the largest message accepted (:data:`MAX_MESSAGE_SIZE`: a larger
+    one is the server's fault, see :class:`._wire.Frames`); ``quiet_window`` is how long
+    :meth:`UrlConnection.quiet` listens by default.
     ``verify`` is for ``wss://``: ``True`` checks certificates against certifi's bundle,
     ``False`` does not check, a path names a CA bundle (a self-signed test CA).
     """
@@ -336,9 +383,14 @@ class UrlDriver:
         timeout: float = 2.0,
         quiet_window: float = 0.2,
         verify: bool | str = True,
+        handshake_timeout: float | None = None,
+        max_message_size: int = MAX_MESSAGE_SIZE,
     ) -> None:
         self.target = url
         self.timeout = timeout
+        self.handshake_timeout = (timeout * HANDSHAKE_FACTOR if handshake_timeout is None
+                                  else handshake_timeout)
+        self.max_message_size = max_message_size
         self.quiet_window = quiet_window
         self._base = parse_target_url(url)
         self._prefix = self._base.path.rstrip("/")
@@ -390,10 +442,17 @@ class UrlDriver:
             headers.append((b"Cookie", _cookie_header(cookies)))
         client = self._get_client()
         request = client.build_request("GET", url, headers=headers)
+        response: httpx.Response | None = None
         try:
-            response = await client.send(request, stream=True)
+            # One deadline for the whole handshake: httpx's timeouts restart on every byte.
+            with anyio.move_on_after(self.handshake_timeout):
+                response = await client.send(request, stream=True)
         except httpx.TransportError as exc:
             return UrlConnection(self, handshake_failure(exc, self.target, self.timeout))
+        if response is None:
+            return UrlConnection(self, TransportError(
+                f"the handshake did not complete within {self.handshake_timeout:g}s of "
+                "connecting: the server sends its response too slowly or without end"))
         if response.status_code != 101:
             await response.aclose()
             return UrlConnection(self, Refused(status=response.status_code))

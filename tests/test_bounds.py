@@ -1,0 +1,497 @@
+"""The drivers bounded against hostile targets: every wait ends, memory stays bounded.
+
+Network cases come from raw asyncio servers on 127.0.0.1 that break the wire in ways no ASGI
+server would (a response dripped a byte at a time, a frame announcing 2^63-1 bytes);
+in-process cases are ASGI apps that flood. Time bounds are wide on purpose (a loaded machine
+must not make them flaky): what they catch is a wait with no end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import wsproto
+import wsproto.events as we
+
+from wscheck.drivers.url import UrlDriver
+from wscheck.events import Accepted, Text, TransportError
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+#: A generous bound on anything that must end after a timeout of 0.5 s or so.
+WIDE = 15.0
+
+
+@contextlib.asynccontextmanager
+async def raw_server(handler: Handler) -> AsyncIterator[str]:
+    """An asyncio TCP server on a free loopback port running ``handler`` per connection."""
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            await handler(reader, writer)
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client failed the connection, as it should
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(run, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+
+
+async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The server side of a correct handshake (wsproto's)."""
+    ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    ws.receive_data(await read_request(reader))
+    assert any(isinstance(e, we.Request) for e in ws.events())
+    writer.write(ws.send(we.AcceptConnection()))
+    await writer.drain()
+
+
+def frame_header(opcode: int, length: int, fin: bool = True) -> bytes:
+    """An unmasked server frame header announcing ``length`` bytes."""
+    first = (0x80 if fin else 0) | opcode
+    if length < 126:
+        return bytes([first, length])
+    if length < 65536:
+        return bytes([first, 126]) + struct.pack("!H", length)
+    return bytes([first, 127]) + struct.pack("!Q", length)
+
+
+# --- the handshake has one deadline ---------------------------------------------------------
+
+
+async def drip_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 101 whose headers never end, one byte every 0.1 s: each read is quick, the whole
+    never comes."""
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 101 Switching Protocols\r\n")
+    for _ in range(10_000):
+        writer.write(b"X")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+
+
+async def endless_status_line(reader: asyncio.StreamReader,
+                              writer: asyncio.StreamWriter) -> None:
+    """A status line that never ends, as fast as the client reads."""
+    await read_request(reader)
+    writer.write(b"HTTP/1.1 101 ")
+    for _ in range(100_000):
+        writer.write(b"A" * 4096)
+        await writer.drain()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("handler", [drip_headers, endless_status_line])
+async def test_a_handshake_that_never_completes_ends_in_time(handler: Handler) -> None:
+    async with raw_server(handler) as url:
+        driver = UrlDriver(url, timeout=0.5)
+        started = time.monotonic()
+        try:
+            conn = await driver.connect("/ws")
+        finally:
+            await driver.aclose()
+        elapsed = time.monotonic() - started
+    assert isinstance(conn.handshake, TransportError), conn.handshake
+    assert elapsed < WIDE
+    if handler is drip_headers:
+        assert "did not complete within 1.5s" in conn.handshake.problem
+
+
+@pytest.mark.asyncio
+async def test_the_handshake_deadline_is_a_parameter() -> None:
+    async with raw_server(drip_headers) as url:
+        driver = UrlDriver(url, timeout=0.5, handshake_timeout=0.8)
+        try:
+            conn = await driver.connect("/ws")
+        finally:
+            await driver.aclose()
+    assert isinstance(conn.handshake, TransportError)
+    assert "within 0.8s" in conn.handshake.problem
+
+
+# --- messages have a maximum size -----------------------------------------------------------
+
+
+async def announces_huge_frame(reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter) -> None:
+    """Announces a 2^63-1 byte binary frame, then streams its payload without end."""
+    await accept(reader, writer)
+    writer.write(frame_header(0x2, 2**63 - 1))
+    chunk = b"\0" * 65536
+    for _ in range(100_000):  # 6.5 GB if the client kept it all
+        writer.write(chunk)
+        await writer.drain()
+
+
+@pytest.mark.asyncio
+async def test_a_frame_announcing_more_than_the_limit_fails_at_its_header() -> None:
+    async with raw_server(announces_huge_frame) as url:
+        driver = UrlDriver(url, timeout=1.0)
+        try:
+            conn = await driver.connect("/ws")
+            assert conn.handshake == Accepted()
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert isinstance(event, TransportError), event
+    assert f"message of {2**63 - 1} bytes" in event.problem
+    assert f"limit of {16 * 1024 * 1024}" in event.problem
+    assert "1009" in event.problem
+
+
+def continuation_flood(frames: int, size: int) -> Handler:
+    """A text message in ``frames`` fragments of ``size`` bytes each, the last one final."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer)
+        for i in range(frames):
+            opcode = 0x1 if i == 0 else 0x0
+            writer.write(frame_header(opcode, size, fin=i == frames - 1) + b"a" * size)
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    return handler
+
+
+@pytest.mark.asyncio
+async def test_continuation_frames_count_towards_their_message() -> None:
+    async with raw_server(continuation_flood(10, 40_000)) as url:
+        driver = UrlDriver(url, timeout=1.0, max_message_size=100_000)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert isinstance(event, TransportError), event
+    # The third fragment's header takes the message to 120,000 bytes.
+    assert "message of 120000 bytes, over the client's limit of 100000" in event.problem
+
+
+@pytest.mark.asyncio
+async def test_a_message_within_the_limit_is_whole() -> None:
+    async with raw_server(continuation_flood(10, 10_000)) as url:
+        driver = UrlDriver(url, timeout=1.0, max_message_size=100_000)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert event == Text("a" * 100_000)
+
+
+# --- in-process: a flood waits for the client, an oversized message fails the connection ---
+
+
+async def floods(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Accepts, then sends without end and without ever yielding of its own accord."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    for _ in range(10_000_000):
+        await send({"type": "websocket.send", "text": "x" * 100})
+
+
+async def sends_too_much(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "bytes": b"\0" * 200_001})
+    sent.append((await receive())["code"])
+
+
+sent: list[int] = []
+
+
+@pytest.mark.asyncio
+async def test_an_app_that_floods_waits_for_the_client() -> None:
+    from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
+    from wscheck.runner import MAX_EXTRA_EVENTS, drain
+
+    driver = AsgiDriver(floods, timeout=1.0)
+    try:
+        conn = await driver.connect("/ws")
+        observed: list[Any] = []
+        await drain(conn, observed)
+        # The app stopped at the backpressure bound, not at ten million messages.
+        assert len(conn._events) <= MAX_UNREAD_MESSAGES + 1
+        await conn.close()
+        late = await conn.finish()
+    finally:
+        await driver.aclose()
+    assert len(observed) == MAX_EXTRA_EVENTS
+    assert all(e == Text("x" * 100) for e in observed)
+    # The app's next send after the client left raised into it (it does not handle that).
+    assert late is not None and "ClientDisconnected" in str(late)
+
+
+@pytest.mark.asyncio
+async def test_an_in_process_message_over_the_limit_fails_the_connection_with_1009() -> None:
+    from wscheck.drivers.asgi import AsgiDriver
+
+    sent.clear()
+    driver = AsgiDriver(sends_too_much, timeout=1.0, max_message_size=200_000)
+    try:
+        conn = await driver.connect("/ws")
+        event = await conn.receive()
+        await conn.finish()
+    finally:
+        await driver.aclose()
+    assert isinstance(event, TransportError), event
+    assert "message of 200001 bytes, over the client's limit of 200000" in event.problem
+    assert sent == [1009]
+
+
+# --- in-process: a run ends in bounded time whatever the app does to the loop ---------------
+
+HOSTILE = '''
+"""ASGI apps that attack the event loop the kit runs them on."""
+
+import asyncio
+import time
+
+
+async def _lifespan(receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def sleeps(scope, receive, send):
+    """Blocks the loop in a call no exception interrupts."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    time.sleep(120)
+
+
+async def spins(scope, receive, send):
+    """A busy loop in async code."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    while True:
+        pass
+
+
+async def startup_blocks(scope, receive, send):
+    await receive()
+    time.sleep(120)
+
+
+async def startup_interrupts(scope, receive, send):
+    await receive()
+    raise KeyboardInterrupt
+
+
+async def stops_the_loop(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    asyncio.get_running_loop().stop()
+
+
+_started = []
+
+
+async def stubborn_task(scope, receive, send):
+    """Starts a background task that ignores cancellation, then refuses every connection."""
+    if scope["type"] == "lifespan":
+        async def forever():
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass
+        _started.append(asyncio.get_running_loop().create_task(forever()))
+        return await _lifespan(receive, send)
+    await receive()
+    await send({"type": "websocket.close", "code": 1008})
+
+
+async def background_interrupts(scope, receive, send):
+    """Every connection starts a task that raises KeyboardInterrupt, then is refused."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+
+    async def interrupt():
+        raise KeyboardInterrupt
+
+    asyncio.get_running_loop().create_task(interrupt())
+    await receive()
+    await asyncio.sleep(0)
+    await send({"type": "websocket.close", "code": 1008})
+
+
+async def shutdown_swallows(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
+    await receive()
+    await send({"type": "websocket.close", "code": 1008})
+'''
+
+
+def run_kit(tmp_path: Any, app: str) -> tuple[int, str, float]:
+    """``pytest --wscheck-app`` in a subprocess (a run may end the process), bounded."""
+    import subprocess
+    import sys
+
+    (tmp_path / "hostile_loop.py").write_text(HOSTILE)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         f"--wscheck-app=hostile_loop:{app}", "--wscheck-timeout=0.5"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+#: A wide bound on a whole run whose watchdog acts after 5 s (10 s at the latest).
+RUN_BOUND = 120.0
+
+
+@pytest.mark.parametrize(("app", "fragments"), [
+    ("spins", ["the app blocked the event loop for more than 5s",
+               "hostile_loop.py", "in spins"]),
+    ("sleeps", ["the app blocked the event loop for more than 5s",
+                "in sleeps", "time.sleep(120)", "did not give the loop back"]),
+    ("startup_blocks", ["the app blocked the event loop", "in startup_blocks"]),
+    ("startup_interrupts", ["lifespan startup failed: AppInterrupted: the app raised "
+                            "KeyboardInterrupt"]),
+    ("stops_the_loop", ["AppInterrupted: the app called loop.stop()"]),
+    ("stubborn_task", ["the app's tasks ignored cancellation", "forever at",
+                       "hostile_loop.py"]),
+    ("shutdown_swallows", ["ignored cancellation", "shutdown_swallows at"]),
+])
+def test_a_run_against_an_app_that_attacks_the_loop_ends_with_a_message(
+        tmp_path: Any, app: str, fragments: list[str]) -> None:
+    status, output, elapsed = run_kit(tmp_path, app)
+    assert status == 1, output
+    for fragment in fragments:
+        assert fragment in output, output
+    assert "INTERNALERROR" not in output
+    assert output.count("Traceback") <= 1, output
+    assert elapsed < RUN_BOUND
+
+
+# --- network: silence is the server's, not the kit's parsing; nothing after a close ---------
+
+
+def many_fragments(count: int) -> Handler:
+    """One legal text reply in ``count`` one-byte frames, all written at once."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer)
+        frames = [frame_header(0x1 if i == 0 else 0x0, 1, fin=i == count - 1) + b"a"
+                  for i in range(count)]
+        writer.write(b"".join(frames))
+        await writer.drain()
+        await asyncio.sleep(60)
+
+    return handler
+
+
+@pytest.mark.asyncio
+async def test_the_time_spent_decoding_is_not_the_servers_silence() -> None:
+    count = 60_000  # decoding them all takes wsproto longer than the 0.3 s timeout
+    async with raw_server(many_fragments(count)) as url:
+        driver = UrlDriver(url, timeout=0.3)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert event == Text("a" * count)
+
+
+def close_then(extra: bytes) -> Handler:
+    """Closes with 1000, then sends ``extra`` before closing TCP."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer)
+        writer.write(bytes([0x88, 2]) + struct.pack("!H", 1000))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(extra)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+    return handler
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("extra", "after"), [
+    (frame_header(0x1, 5) + b"again", 7), (b"", 0)])
+async def test_bytes_after_the_servers_close_frame_are_a_violation(
+        extra: bytes, after: int) -> None:
+    from wscheck.events import Closed, ProtocolViolation
+
+    async with raw_server(close_then(extra)) as url:
+        driver = UrlDriver(url, timeout=1.0, quiet_window=1.0)
+        try:
+            conn = await driver.connect("/ws")
+            event = await conn.receive()
+            late = await conn.finish()
+        finally:
+            await driver.aclose()
+    assert event == Closed(1000)
+    if after:
+        assert isinstance(late, ProtocolViolation) and late.after_close
+        assert f"{after} bytes after its close frame" in late.problem
+    else:
+        assert late is None
+
+
+# --- memory: whole runs against hostile targets stay small ----------------------------------
+
+
+@pytest.mark.parametrize("case", ["url-huge-frame", "asgi-floods"])
+def test_a_whole_run_against_a_hostile_target_stays_under_300_mb(case: str) -> None:
+    """benchmarks/memory.py in a child process: a frame announcing 2^63-1 bytes (without the
+    size limit, the client buffered gigabytes), an app that sends without end."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "memory.py"
+    done = subprocess.run([sys.executable, str(script), "--case", case, "--json"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == 1, done.stdout + done.stderr  # checks failed, nothing crashed
+    assert result["peak_rss_mb"] < 300, result
+
+
+def test_keyboard_interrupt_in_an_app_task_is_the_apps_failure(tmp_path: Any) -> None:
+    status, output, elapsed = run_kit(tmp_path, "background_interrupts")
+    assert status == 1, output
+    assert "AppInterrupted: the app raised KeyboardInterrupt" in output
+    assert "INTERNALERROR" not in output
+    assert "This portal is not running" not in output
+    assert elapsed < RUN_BOUND
