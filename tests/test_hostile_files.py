@@ -326,8 +326,19 @@ def test_the_guide_lists_every_bound_with_its_value() -> None:
     guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text(
         encoding="utf-8")
     section = guide.split("## 7. Limits and safety", 1)[1]
+    from wscheck import runner
+    from wscheck.drivers import _watchdog, _wire, asgi, base, url
+
     bounds = {name: getattr(limits, name) for name in limits.__all__ if name.isupper()}
     bounds["MAX_REPORT_TIMEOUT"] = replay.MAX_REPORT_TIMEOUT
+    # The drivers' bounds against hostile targets.
+    bounds |= {"MAX_MESSAGE_SIZE": base.MAX_MESSAGE_SIZE,
+               "HANDSHAKE_FACTOR": url.HANDSHAKE_FACTOR, "RECEIVE_FACTOR": url.RECEIVE_FACTOR,
+               "READ_HIGH_WATER": _wire.READ_HIGH_WATER,
+               "MAX_UNREAD_MESSAGES": asgi.MAX_UNREAD_MESSAGES,
+               "MAX_UNREAD_BYTES": asgi.MAX_UNREAD_BYTES,
+               "MAX_EXTRA_BYTES": runner.MAX_EXTRA_BYTES,
+               "STALL_FACTOR": _watchdog.STALL_FACTOR, "MIN_STALL": _watchdog.MIN_STALL}
     for name, value in bounds.items():
         row = next((line for line in section.splitlines() if line.startswith(f"| `{name}` |")),
                    None)
