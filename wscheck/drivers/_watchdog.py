@@ -40,7 +40,6 @@ from typing import Any
 import anyio
 import asgi_lifespan
 
-import wscheck
 from wscheck.errors import TargetUnreachable, WscheckError
 
 __all__ = ["MIN_STALL", "STALL_FACTOR", "AppBlockedLoop", "LoopBlocked", "LoopWatchdog",
@@ -76,8 +75,11 @@ _LAST_REPORT = ["the app blocked the event loop"]
 
 
 #: Frames of these are the loop's, the kit's and their libraries', not the app's: left out.
-_PLUMBING = (*(os.path.dirname(m.__file__ or "") + os.sep
-               for m in (asyncio, anyio, asgi_lifespan, wscheck)), threading.__file__)
+#: (The kit's own package is the folder above this one's: importing the package from here
+#: would reach up the layers.)
+_PLUMBING = (*(os.path.dirname(m.__file__ or "") + os.sep for m in (asyncio, anyio, asgi_lifespan)),
+             os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+             threading.__file__)
 
 
 def _stack_of(thread_id: int, limit: int = 12) -> str:
