@@ -371,7 +371,7 @@ def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
         port = silent.getsockname()[1]
         started = time.monotonic()
         run = wscheck_load("--url", f"ws://127.0.0.1:{port}", "--users", "5",
-                           "--run-time", "2s", "--timeout", "1", cwd=tmp_path)
+                           "--run-time", "5s", "--timeout", "1", cwd=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
     assert time.monotonic() - started < PROCESS_TIMEOUT
     assert "silence instead of accept" in run.stdout

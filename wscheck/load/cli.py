@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import socket
@@ -21,7 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from wscheck.errors import (
@@ -37,6 +38,7 @@ from wscheck.load.workload import (
     verdict_status,
     write_conversations,
 )
+from wscheck.settings import BY_NAME, MAX_SECONDS
 from wscheck.spec import Spec, load_spec
 
 __all__ = ["LoadOptions", "main", "parse_options"]
@@ -109,7 +111,7 @@ def parse_options(argv: Sequence[str]) -> LoadOptions:
     add("--processes", type=int, metavar="K", help="Locust worker processes on this machine "
         "(-1: one per CPU; default: one process, no master)")
     add("--spec", metavar="FILE.toml", help="protocol description (default: reference)")
-    add("--timeout", type=float, default=10.0, metavar="SECONDS",
+    add("--timeout", default="10", metavar="SECONDS",
         help="deadline of any single wait (default: 10)")
     add("--quiet-window", type=float, default=0.1, metavar="SECONDS",
         help="listen this long for anything unexpected after each conversation "
@@ -125,16 +127,17 @@ def parse_options(argv: Sequence[str]) -> LoadOptions:
     add("--csv", metavar="PREFIX", help="Locust's CSV statistics (PREFIX_stats.csv, ...)")
     add("--html", metavar="FILE.html", help="Locust's HTML report")
     args = parser.parse_args(list(argv))
-    parts = urlsplit(args.url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise SettingError(f"--url must be ws://HOST:PORT[/prefix] or wss://..., got "
-                           f"{args.url!r}")
-    if parts.query or parts.fragment:
-        raise SettingError(f"--url must not carry a query string or fragment, got {args.url!r}")
+    # What wscheck load shares with a suite run is checked by the settings table's own
+    # parsers, so that both refuse the same values in the same words.
+    url = _shared("url", "--url", args.url)
+    timeout = _shared("timeout", "--timeout", args.timeout)
+    ca_file = _shared("ca_file", "--ca-file", args.ca_file)
+    report = _shared("report", "--report", args.report)
+    html = _shared("html", "--html", args.html)
     if args.users < 1:
         raise SettingError(f"--users must be at least 1, got {args.users}")
     spawn_rate = float(args.users) if args.spawn_rate is None else args.spawn_rate
-    if not spawn_rate > 0:
+    if not (math.isfinite(spawn_rate) and spawn_rate > 0):
         raise SettingError(f"--spawn-rate must be more than 0, got {args.spawn_rate}")
     try:
         run_time = _seconds(args.run_time)
@@ -146,17 +149,27 @@ def parse_options(argv: Sequence[str]) -> LoadOptions:
     if args.processes is not None and (args.processes == 0 or args.processes < -1):
         raise SettingError(f"--processes must be at least 1 (or -1 for one per CPU), got "
                            f"{args.processes}")
-    if not args.timeout > 0:
-        raise SettingError(f"--timeout must be more than 0, got {args.timeout}")
-    if args.quiet_window < 0:
-        raise SettingError(f"--quiet-window must be 0 or more, got {args.quiet_window}")
-    for flag, value in (("--spec", args.spec), ("--replay", args.replay),
-                        ("--ca-file", args.ca_file)):
+    if not (math.isfinite(args.quiet_window) and 0 <= args.quiet_window <= MAX_SECONDS):
+        raise SettingError(f"--quiet-window must be 0 or more seconds, at most "
+                           f"{MAX_SECONDS:g}, got {args.quiet_window}")
+    for flag, value in (("--spec", args.spec), ("--replay", args.replay)):
         if value is not None and not Path(value).is_file():
             raise SettingError(f"{flag}: no such file: {value}")
-    return LoadOptions(args.url, args.users, spawn_rate, run_time, args.processes, args.spec,
-                       args.timeout, args.quiet_window, args.long_messages, args.seed,
-                       args.replay, args.report, args.csv, args.html, args.ca_file)
+    return LoadOptions(url, args.users, spawn_rate, run_time, args.processes, args.spec,
+                       timeout, args.quiet_window, args.long_messages, args.seed,
+                       args.replay, report, args.csv, html, ca_file)
+
+
+def _shared(name: str, flag: str, raw: object) -> Any:
+    """A value of a setting the suite has too, checked by the settings table's parser."""
+    if raw is None:
+        return None
+    parse = BY_NAME[name].parse
+    assert parse is not None
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise SettingError(f"{flag} {exc}") from None
 
 
 def _read_files(options: LoadOptions) -> Spec:
