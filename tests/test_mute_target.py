@@ -110,9 +110,9 @@ def timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Timeouts]:
     yield counted
 
 
-def _run(address: str, report: Path) -> tuple[int, list[dict[str, Any]]]:
+def _run(address: str, report: Path, *pytest_args: str) -> tuple[int, list[dict[str, Any]]]:
     status = main(["run", "--url", f"ws://{address}", "--timeout", str(TIMEOUT),
-                   "--report", str(report)])
+                   "--report", str(report), "--", *pytest_args])
     return status, json.loads(report.read_text())["checks"]
 
 
@@ -176,3 +176,18 @@ def test_a_mute_driver_stays_mute_and_a_reply_resets_the_count() -> None:
         asyncio.run(replies_reset(address))
     with raw_server(mute_after_handshake) as address:
         asyncio.run(stays_mute(address))
+
+
+def test_a_target_that_goes_mute_during_a_property_stops_the_run_there(
+        timeouts: Timeouts, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Hypothesis replays a failing example: once the target is mute the replay raises where
+    the first run failed on a silence, which Hypothesis calls flaky. The check is reported as
+    the run's stop all the same, not as an app that answers differently on a replay."""
+    with raw_server(answers_the_probe_then(mute_after_handshake)) as address:
+        status, records = _run(address, tmp_path / "report.json", "-k", "prop")
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert [r["verdict"] for r in records] == ["error"], records
+    assert "the target stopped answering" in records[0]["message"], records
+    assert "differently on a replay" not in out, out
+    assert MUTE_AFTER <= timeouts.total <= MUTE_AFTER + 1, timeouts

@@ -589,6 +589,12 @@ class UrlDriver:
         self._open.add(connection)
         return connection
 
+    @property
+    def stopped_answering(self) -> str | None:
+        """Why the target counts as mute (see :class:`_MuteWatch`), or ``None``: the check
+        during which it went mute is reported as the run's stop, whatever it concluded."""
+        return self._mute.stopped
+
     def _forget(self, connection: UrlConnection) -> None:
         self._open.discard(connection)
 
