@@ -141,8 +141,9 @@ def test_a_target_that_goes_mute_stops_the_run_once(
 
 
 def test_a_mute_driver_stays_mute_and_a_reply_resets_the_count() -> None:
-    """Below the threshold a byte from the target starts the count again; once tripped,
-    every connect raises at once (no further timeout)."""
+    """Below the threshold a byte from the target starts the count again; a wait shorter
+    than the driver's timeout does not count; once tripped, every connect raises at once (no
+    further timeout)."""
     from wscheck.drivers._neterrors import TargetStoppedAnswering
 
     async def replies_reset(address: str) -> None:
@@ -162,6 +163,9 @@ def test_a_mute_driver_stays_mute_and_a_reply_resets_the_count() -> None:
         driver = UrlDriver(f"ws://{address}", timeout=0.2)
         try:
             conn = await driver.connect("/ws")
+            # Shorter waits are the caller listening for silence: they do not count.
+            for _ in range(2 * MUTE_AFTER):
+                assert isinstance(await conn.receive(0.05), Silence)
             for _ in range(MUTE_AFTER - 1):
                 assert isinstance(await conn.receive(), Silence)
             with pytest.raises(TargetStoppedAnswering, match="stopped answering"):
