@@ -188,6 +188,12 @@ class CheckItem(pytest.Item):
         except TargetUnreachable as exc:  # it answered the probe, then went away
             self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise TargetDown(speak_as(str(exc), settings.interface)) from None
+        # The target went mute during the check (network driver): whatever the check made of
+        # the exception (a property's replay, say), this is what its verdict means.
+        stopped = getattr(runtime.driver, "stopped_answering", None)
+        if stopped:
+            self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
+            raise TargetDown(speak_as(stopped, settings.interface))
         word = check_word(self.check, verdict, listed=self.check.id in settings.known_failures,
                           strict=settings.strict)
         # Everything shown from here on (terminal, JUnit, warnings) has credentials masked.

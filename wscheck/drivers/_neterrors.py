@@ -29,6 +29,7 @@ __all__ = [
     "RELEASE_ERRORS",
     "SETTING",
     "WRITE_ERRORS",
+    "TargetStoppedAnswering",
     "handshake_failure",
     "read_failure",
 ]
@@ -46,6 +47,12 @@ WRITE_ERRORS: tuple[type[BaseException], ...] = (
 RELEASE_ERRORS: tuple[type[BaseException], ...] = (
     httpx.TransportError, httpcore.NetworkError, OSError, anyio.BrokenResourceError,
     anyio.ClosedResourceError)
+
+
+class TargetStoppedAnswering(TargetUnreachable):
+    """The target answered once, then stopped answering altogether (no byte in several waits
+    in a row): the run stops once, as when nothing listens, instead of every check left
+    waiting out its own timeouts."""
 
 
 def read_failure(exc: BaseException) -> TransportError:

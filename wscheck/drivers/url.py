@@ -35,6 +35,7 @@ from wscheck.drivers._neterrors import (
     RELEASE_ERRORS,
     SETTING,
     WRITE_ERRORS,
+    TargetStoppedAnswering,
     handshake_failure,
     read_failure,
 )
@@ -51,7 +52,7 @@ from wscheck.events import (
     TransportError,
 )
 
-__all__ = ["UrlConnection", "UrlDriver", "parse_target_url"]
+__all__ = ["MUTE_AFTER", "UrlConnection", "UrlDriver", "handshake_problem", "parse_target_url"]
 
 #: How much one socket read may return; big enough that a 64 KiB message takes one read.
 _READ_SIZE = 65536
@@ -65,6 +66,11 @@ HANDSHAKE_FACTOR = 3.0
 #: arrive (parsing them is the kit's time, not the server's), but a server that keeps sending
 #: bytes without ever completing a message is given at most this many times the wait.
 RECEIVE_FACTOR = 10.0
+
+#: The target has stopped answering after this many waits in a row ran out without a single
+#: byte from it, on any connection (see :class:`_MuteWatch`): the run stops there rather than
+#: wait out one timeout per check for the rest of the suite.
+MUTE_AFTER = 3
 
 # MAX_MESSAGE_SIZE (drivers.base): a frame header announcing more fails the connection with
 # 1009 before any of its payload is kept.
@@ -128,6 +134,100 @@ def _cookie_header(cookies: Pairs) -> bytes:
             )
         parts.append(f"{name}={value}")
     return "; ".join(parts).encode("utf-8")
+
+
+def _shown(value: str) -> str:
+    """A header value as a report shows it: control characters escaped, at most 80 long."""
+    text = value.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def handshake_problem(headers: httpx.Headers, key: bytes) -> str | None:
+    """What makes a ``101`` answer one the client must fail (RFC 6455 §4.1), naming the
+    header and its value; ``None`` for a valid upgrade.
+
+    Neither httpx nor httpcore looks at these headers (httpcore hands over the socket on any
+    ``101``), and the driver does its own request rather than httpx-ws's, so the checks are
+    here. The kit offers no extension and no subprotocol, so any in the answer is one it never
+    asked for: taking it would mean reading frames under rules the server chose alone.
+    """
+    rfc = "RFC 6455 §4.1: the client must fail the connection"
+    upgrade = headers.get("upgrade")
+    if upgrade is None:
+        return f"the 101 answer has no Upgrade header ({rfc} without Upgrade: websocket)"
+    if upgrade.strip().lower() != "websocket":
+        return f"the 101 answer has Upgrade: {_shown(upgrade)}, not websocket ({rfc})"
+    connection = headers.get("connection")
+    if connection is None:
+        return f"the 101 answer has no Connection header ({rfc} without Connection: Upgrade)"
+    if "upgrade" not in (token.strip().lower() for token in connection.split(",")):
+        return (f"the 101 answer has Connection: {_shown(connection)}, without the Upgrade "
+                f"token ({rfc})")
+    accept = headers.get("sec-websocket-accept")
+    expected = generate_accept_token(key).decode("ascii")
+    if accept is None:
+        return f"the 101 answer has no Sec-WebSocket-Accept header ({rfc})"
+    if accept.strip() != expected:
+        return (f"the 101 answer has Sec-WebSocket-Accept: {_shown(accept)}, not the token "
+                f"for the key sent ({expected}) ({rfc})")
+    extensions = headers.get("sec-websocket-extensions")
+    if extensions is not None and extensions.strip():
+        return (f"the 101 answer has Sec-WebSocket-Extensions: {_shown(extensions)}, an "
+                f"extension the client never offered ({rfc})")
+    protocol = headers.get("sec-websocket-protocol")
+    if protocol is not None and protocol.strip():
+        return (f"the 101 answer has Sec-WebSocket-Protocol: {_shown(protocol)}, a "
+                f"subprotocol the client never asked for ({rfc})")
+    return None
+
+
+class _MuteWatch:
+    """Tells when the target has stopped answering altogether, as opposed to a check's
+    failure: :data:`MUTE_AFTER` waits in a row, over all connections, that ran out with not a
+    byte from the target since they began.
+
+    Only waits for something the target owes count: a reply the conversation expects
+    (:meth:`UrlConnection.receive` for at least the driver's timeout), the answer to a
+    handshake and the reply to the client's close frame; the quiet window (listening for
+    nothing more) does not. Any byte after a handshake (a message, a close frame, a ping, or
+    the end of the connection) starts the count again; a ``101`` does not, since a server
+    whose HTTP layer upgrades but whose application never speaks is as mute as one that does
+    not upgrade. A wait that began before another counted wait ended does not count, so
+    connections waiting side by side count once. A live target that drops some replies
+    still answers something (another reply, the close) between two such waits.
+
+    Once tripped it stays tripped: every later connect raises at once.
+    """
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+        self._count = 0
+        self._heard = -float("inf")
+        self._counted_until = -float("inf")
+        self.stopped: str | None = None
+
+    def heard(self) -> None:
+        self._count = 0
+        self._heard = time.monotonic()
+
+    def ran_out(self, started: float, what: str, *, fail: bool = True) -> None:
+        """A wait begun at ``started`` ran out; when it is the :data:`MUTE_AFTER`-th in a row
+        raises :class:`TargetStoppedAnswering` (with ``fail``; otherwise the next connect or
+        receive does)."""
+        if started < self._heard or started < self._counted_until:
+            return
+        self._count += 1
+        self._counted_until = time.monotonic()
+        if self._count >= MUTE_AFTER:
+            self.stopped = (
+                f"the target stopped answering: not a byte from {self._target} during "
+                f"{self._count} waits in a row, the last for {what}")
+            if fail:
+                raise TargetStoppedAnswering(self.stopped)
+
+    def check(self) -> None:
+        if self.stopped is not None:
+            raise TargetStoppedAnswering(self.stopped)
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -204,7 +304,20 @@ class UrlConnection:
     # --- receiving -------------------------------------------------------------------------
 
     async def receive(self, timeout: float | None = None) -> Event:
-        """The next server event, or ``Silence(timeout)``; the final event again once ended."""
+        """The next server event, or ``Silence(timeout)``; the final event again once ended.
+
+        Raises :class:`TargetStoppedAnswering` when this wait is the last straw (see
+        :class:`_MuteWatch`)."""
+        self._driver._mute.check()
+        start = time.monotonic()
+        event = await self._receive(timeout)
+        # A shorter wait than the driver's timeout is the caller listening for silence on
+        # purpose (a fixture user's receive(timeout=0.1)), not a reply the target owes.
+        if isinstance(event, Silence) and event.seconds >= self._timeout:
+            self._driver._mute.ran_out(start, f"a reply ({event.seconds:g}s)")
+        return event
+
+    async def _receive(self, timeout: float | None) -> Event:
         if self._pending:
             return self._pending.popleft()
         if self._final is None:
@@ -232,7 +345,7 @@ class UrlConnection:
         """
         if self._final_seen and not self._pending:
             return None
-        event = await self.receive(self._quiet_window if window is None else window)
+        event = await self._receive(self._quiet_window if window is None else window)
         return None if isinstance(event, Silence) else event
 
     async def _read(self, timeout: float) -> bool:
@@ -240,10 +353,12 @@ class UrlConnection:
         try:
             data = await self._recv(timeout)
         except READ_ERRORS as exc:
+            self._driver._mute.heard()
             await self._end(read_failure(exc))
             return True
         if data is None:
             return False
+        self._driver._mute.heard()
         if not data:
             await self._end(TransportError("connection dropped without a close frame (1006)"))
             return True
@@ -295,6 +410,9 @@ class UrlConnection:
                         await self._end(TransportError(
                             f"no close frame in reply within {self._timeout:g}s"
                         ))
+                        # Owed by the target too; the next connect or receive stops the run.
+                        self._driver._mute.ran_out(deadline - self._timeout,
+                                                   "the reply to a close frame", fail=False)
                         break
             if isinstance(self._final, Closed):
                 await self._await_eof(min(deadline - time.monotonic(), self._quiet_window))
@@ -404,6 +522,7 @@ class UrlDriver:
             self._verify = verify
         self._client: httpx.AsyncClient | None = None
         self._open: set[UrlConnection] = set()
+        self._mute = _MuteWatch(url)
 
     def url_for(self, path: str, query: Pairs = ()) -> httpx.URL:
         """The URL a connection to ``path`` uses: prefix + path, query in the given order."""
@@ -429,7 +548,11 @@ class UrlDriver:
         return self._client
 
     async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> UrlConnection:
-        """Open a connection; see :meth:`wscheck.drivers.base.Driver.connect`."""
+        """Open a connection; see :meth:`wscheck.drivers.base.Driver.connect`.
+
+        Raises :class:`TargetStoppedAnswering` once the target has stopped answering (see
+        :class:`_MuteWatch`), like ``TargetUnreachable`` when nothing listens."""
+        self._mute.check()
         url = self.url_for(path, query)
         key = base64.b64encode(os.urandom(16))
         headers: list[tuple[bytes, bytes]] = [
@@ -443,12 +566,16 @@ class UrlDriver:
         client = self._get_client()
         request = client.build_request("GET", url, headers=headers)
         response: httpx.Response | None = None
+        start = time.monotonic()
         try:
             # One deadline for the whole handshake: httpx's timeouts restart on every byte.
             with anyio.move_on_after(self.handshake_timeout):
                 response = await client.send(request, stream=True)
         except httpx.TransportError as exc:
-            return UrlConnection(self, handshake_failure(exc, self.target, self.timeout))
+            failure = handshake_failure(exc, self.target, self.timeout)
+            if isinstance(failure, Silence):
+                self._mute.ran_out(start, f"a handshake answer ({self.timeout:g}s)")
+            return UrlConnection(self, failure)
         if response is None:
             return UrlConnection(self, TransportError(
                 f"the handshake did not complete within {self.handshake_timeout:g}s of "
@@ -456,15 +583,19 @@ class UrlDriver:
         if response.status_code != 101:
             await response.aclose()
             return UrlConnection(self, Refused(status=response.status_code))
-        expected = generate_accept_token(key).decode("ascii")
-        if response.headers.get("sec-websocket-accept") != expected:
+        problem = handshake_problem(response.headers, key)
+        if problem is not None:
             await response.aclose()
-            return UrlConnection(
-                self, TransportError("handshake answer has a wrong Sec-WebSocket-Accept")
-            )
+            return UrlConnection(self, TransportError(problem))
         connection = UrlConnection(self, Accepted(), response)
         self._open.add(connection)
         return connection
+
+    @property
+    def stopped_answering(self) -> str | None:
+        """Why the target counts as mute (see :class:`_MuteWatch`), or ``None``: the check
+        during which it went mute is reported as the run's stop, whatever it concluded."""
+        return self._mute.stopped
 
     def _forget(self, connection: UrlConnection) -> None:
         self._open.discard(connection)

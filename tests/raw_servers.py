@@ -1,0 +1,108 @@
+"""Raw TCP servers on 127.0.0.1 for tests that need a wire no real server would produce: a
+handshake answer broken on purpose, a server that goes mute.
+
+Each runs an asyncio server in a thread of its own, so it serves a driver on the test's loop
+and a whole ``wscheck run`` alike; it is stopped (and its connections cancelled) on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+
+import wsproto
+import wsproto.events as we
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+#: Every read a raw server makes is bounded: a test never hangs on its own server.
+READ_BOUND = 30.0
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def accept_token(key: bytes) -> str:
+    """RFC 6455's Sec-WebSocket-Accept for ``key`` (written out here, not taken from the
+    library the driver uses, so that a test of the driver does not share its arithmetic)."""
+    return base64.b64encode(hashlib.sha1(key + _GUID).digest()).decode("ascii")
+
+
+async def read_request(reader: asyncio.StreamReader) -> dict[str, str]:
+    """The handshake request's headers, names lower-cased."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_BOUND)
+    headers: dict[str, str] = {}
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+async def read_until_gone(reader: asyncio.StreamReader) -> None:
+    """Take whatever the client sends, answer nothing, until it goes away (bounded)."""
+    with contextlib.suppress(OSError, TimeoutError):
+        while await asyncio.wait_for(reader.read(65536), READ_BOUND):
+            pass
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A working WebSocket echo (wsproto): accepts, echoes text, answers the close."""
+    ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    while True:
+        data = await asyncio.wait_for(reader.read(65536), READ_BOUND)
+        if not data:
+            return
+        ws.receive_data(data)
+        out = b""
+        for event in ws.events():
+            if isinstance(event, we.Request):
+                out += ws.send(we.AcceptConnection())
+            elif isinstance(event, we.TextMessage):
+                out += ws.send(we.TextMessage(data=event.data))
+            elif isinstance(event, we.CloseConnection):
+                writer.write(out + ws.send(event.response()))
+                await writer.drain()
+                return
+        writer.write(out)
+        await writer.drain()
+
+
+@contextlib.contextmanager
+def raw_server(handler: Handler) -> Iterator[str]:
+    """Serve ``handler`` per connection on a free loopback port; yields ``"127.0.0.1:PORT"``."""
+    loop = asyncio.new_event_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        try:
+            await handler(reader, writer)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            pass  # the client went away: what it saw is what the test judges
+        finally:
+            writer.close()
+
+    server = loop.run_until_complete(asyncio.start_server(run, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def stop() -> None:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

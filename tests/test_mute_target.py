@@ -1,0 +1,197 @@
+"""A target that answers the probe and then goes mute stops the run once, after a few
+timeouts, instead of costing every remaining check its own.
+
+Mute here is the network driver's definition (:class:`wscheck.drivers.url._MuteWatch`):
+:data:`~wscheck.drivers.url.MUTE_AFTER` waits in a row for something the target owes, with
+not a byte from it in between. The runs are bounded by the number of timeouts they wait out,
+counted here around the driver, not by wall time (which a loaded machine stretches).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wsproto
+import wsproto.events as we
+
+import wscheck.drivers.url as url_module
+from tests.raw_servers import READ_BOUND, echo, raw_server, read_until_gone
+from wscheck.checks import all_checks
+from wscheck.cli import main
+from wscheck.drivers.url import MUTE_AFTER, UrlConnection, UrlDriver
+from wscheck.events import Event, Silence, TransportError
+
+TIMEOUT = 0.5
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def no_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Takes the TCP connection and the request, never answers."""
+    await read_until_gone(reader)
+
+
+async def mute_after_handshake(reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter) -> None:
+    """Completes the handshake, then never sends a byte (not even a close frame)."""
+    ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    while True:
+        data = await asyncio.wait_for(reader.read(65536), READ_BOUND)
+        if not data:
+            return
+        ws.receive_data(data)
+        if any(isinstance(e, we.Request) for e in ws.events()):
+            break
+    writer.write(ws.send(we.AcceptConnection()))
+    await writer.drain()
+    await read_until_gone(reader)
+
+
+def answers_the_probe_then(mute: Handler) -> Handler:
+    """A working echo for the first connection (the run's probe), ``mute`` for every later
+    one."""
+    connections = [0]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections[0] += 1
+        await (echo if connections[0] == 1 else mute)(reader, writer)
+
+    return handler
+
+
+@dataclass
+class Timeouts:
+    """The waits the driver ran out in full: handshakes, replies, close replies."""
+
+    handshakes: int = 0
+    replies: int = 0
+    closes: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.handshakes + self.replies + self.closes
+
+
+@pytest.fixture
+def timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Timeouts]:
+    """Counts every wait of the network driver that ran out, by wrapping its parts."""
+    counted = Timeouts()
+    failure = url_module.handshake_failure
+    receive = UrlConnection._receive
+    close = UrlConnection.close
+
+    def handshake_failure(*args: Any) -> Event:
+        event = failure(*args)
+        if isinstance(event, Silence):
+            counted.handshakes += 1
+        return event
+
+    async def counting_receive(self: UrlConnection, timeout: float | None) -> Event:
+        event = await receive(self, timeout)
+        if isinstance(event, Silence) and event.seconds >= TIMEOUT:
+            counted.replies += 1
+        return event
+
+    async def counting_close(self: UrlConnection, code: int = 1000) -> None:
+        await close(self, code)
+        final = self._final
+        if isinstance(final, TransportError) and final.problem.startswith("no close frame"):
+            counted.closes += 1
+
+    monkeypatch.setattr(url_module, "handshake_failure", handshake_failure)
+    monkeypatch.setattr(UrlConnection, "_receive", counting_receive)
+    monkeypatch.setattr(UrlConnection, "close", counting_close)
+    yield counted
+
+
+def _run(address: str, report: Path, *pytest_args: str) -> tuple[int, list[dict[str, Any]]]:
+    status = main(["run", "--url", f"ws://{address}", "--timeout", str(TIMEOUT),
+                   "--report", str(report), "--", *pytest_args])
+    return status, json.loads(report.read_text())["checks"]
+
+
+@pytest.mark.parametrize("mute", [no_handshake, mute_after_handshake],
+                         ids=["no-handshake", "handshake-then-nothing"])
+def test_a_target_that_goes_mute_stops_the_run_once(
+        mute: Handler, timeouts: Timeouts, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with raw_server(answers_the_probe_then(mute)) as address:
+        status, records = _run(address, tmp_path / "report.json")
+    out = capsys.readouterr().out
+    assert status == 1, out
+    ran = records  # the report lists the checks that ran
+    stopped = [r for r in records if "the target stopped answering" in (r.get("message") or "")]
+    # One check says the target stopped answering, it is the last that ran, and the rest of
+    # the suite did not run.
+    assert len(stopped) == 1, records
+    assert ran[-1] is stopped[0], [r["id"] for r in ran]
+    assert len(ran) < len(all_checks()) // 4, [r["id"] for r in ran]
+    assert "wscheck: the target does not answer" in out.splitlines()[-2], out
+    assert f"not a byte from ws://{address} during {MUTE_AFTER} waits in a row" in out, out
+    # The checks before it may each fail on their own timeouts, but at most MUTE_AFTER of
+    # those waits were waited out in all (connections waiting side by side count once, so
+    # the bound leaves room for one more per check that ran).
+    assert MUTE_AFTER <= timeouts.total <= MUTE_AFTER + len(ran), timeouts
+
+
+def test_a_mute_driver_stays_mute_and_a_reply_resets_the_count() -> None:
+    """Below the threshold a byte from the target starts the count again; a wait shorter
+    than the driver's timeout does not count; once tripped, every connect raises at once (no
+    further timeout)."""
+    from wscheck.drivers._neterrors import TargetStoppedAnswering
+
+    async def replies_reset(address: str) -> None:
+        driver = UrlDriver(f"ws://{address}", timeout=0.2)
+        try:
+            conn = await driver.connect("/ws")
+            for _ in range(3):  # MUTE_AFTER - 1 silences, then a reply, three times over
+                for _ in range(MUTE_AFTER - 1):
+                    assert isinstance(await conn.receive(), Silence)
+                await conn.send_text("x")
+                assert not isinstance(await conn.receive(), Silence)
+            await conn.close()
+        finally:
+            await driver.aclose()
+
+    async def stays_mute(address: str) -> None:
+        driver = UrlDriver(f"ws://{address}", timeout=0.2)
+        try:
+            conn = await driver.connect("/ws")
+            # Shorter waits are the caller listening for silence: they do not count.
+            for _ in range(2 * MUTE_AFTER):
+                assert isinstance(await conn.receive(0.05), Silence)
+            for _ in range(MUTE_AFTER - 1):
+                assert isinstance(await conn.receive(), Silence)
+            with pytest.raises(TargetStoppedAnswering, match="stopped answering"):
+                await conn.receive()
+            await conn.drop()
+            with pytest.raises(TargetStoppedAnswering, match="stopped answering"):
+                await driver.connect("/ws")
+        finally:
+            await driver.aclose()
+
+    with raw_server(echo) as address:
+        asyncio.run(replies_reset(address))
+    with raw_server(mute_after_handshake) as address:
+        asyncio.run(stays_mute(address))
+
+
+def test_a_target_that_goes_mute_during_a_property_stops_the_run_there(
+        timeouts: Timeouts, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Hypothesis replays a failing example: once the target is mute the replay raises where
+    the first run failed on a silence, which Hypothesis calls flaky. The check is reported as
+    the run's stop all the same, not as an app that answers differently on a replay."""
+    with raw_server(answers_the_probe_then(mute_after_handshake)) as address:
+        status, records = _run(address, tmp_path / "report.json", "-k", "prop")
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert [r["verdict"] for r in records] == ["error"], records
+    assert "the target stopped answering" in records[0]["message"], records
+    assert "differently on a replay" not in out, out
+    assert MUTE_AFTER <= timeouts.total <= MUTE_AFTER + 1, timeouts
