@@ -56,6 +56,7 @@ from wscheck.drivers.url import RECEIVE_FACTOR
 from wscheck.errors import SettingError
 from wscheck.events import (
     Accepted,
+    Closed,
     Event,
     ProtocolViolation,
     Refused,
@@ -201,13 +202,16 @@ class GeventConnection:
     def _take(self, decoded: Decoded) -> None:
         """What the codec made of a read: messages queued, pongs and close replies written,
         and the end of the connection (a close, or the framing failure the client failed the
-        connection for) recorded, after which the socket is let go."""
+        connection for, after which the socket is let go) recorded."""
         self._pending.extend(decoded.messages)
         self._after_close += decoded.after_close
         self._write(decoded.reply)
         if decoded.final is not None:
             self._end(decoded.final)
-            self._release()
+            if decoded.broken:
+                self._release()
+            # After a close, the socket stays until ``finish`` or ``close`` has listened for
+            # the server's end of TCP (and for bytes it sends after its close frame).
 
     def _end(self, final: Event) -> None:
         if self._final is None:
@@ -219,16 +223,32 @@ class GeventConnection:
         """Send a close frame and wait (at most the driver's timeout) for the server's."""
         if self._sock is None:
             return
+        deadline = time.monotonic() + self._driver.timeout
         if self._final is None:
             self._write(self._frames.close(code))
-            deadline = time.monotonic() + self._driver.timeout
             while self._final is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._read(remaining):
                     self._end(TransportError(
                         f"no close frame in reply within {self._driver.timeout:g}s"))
                     break
+        if isinstance(self._final, Closed):
+            self._await_eof(min(deadline - time.monotonic(), self._driver.quiet_window))
         self._release()
+
+    def _await_eof(self, timeout: float) -> None:
+        """Give the server a moment to close TCP first (RFC 6455 §7.1.1); bytes it sends
+        after its close frame are counted (``finish`` reports them), never parsed."""
+        deadline = time.monotonic() + timeout
+        while self._sock is not None and (remaining := deadline - time.monotonic()) > 0:
+            try:
+                self._sock.settimeout(remaining)
+                data = self._sock.recv(_READ_SIZE)
+            except OSError:  # the timeout included: the server did not close in time
+                return
+            if not data:
+                return
+            self._after_close += len(data)
 
     async def drop(self) -> None:
         """Vanish without a close frame: reset the TCP connection (``SO_LINGER`` 0)."""
@@ -240,9 +260,14 @@ class GeventConnection:
         self._release()
 
     async def finish(self, timeout: float | None = None) -> Event | None:
-        """Bytes the server sent after its close frame, read with it, are a
-        ``ProtocolViolation`` (as the network driver reports them); otherwise ``None``: a
-        network client cannot see the server's insides."""
+        """After a server's close, listen until it closes TCP (at most the quiet window);
+        bytes it sent after its close frame are a ``ProtocolViolation``, as the network
+        driver reports them; otherwise ``None``: a network client cannot see the server's
+        insides."""
+        if isinstance(self._final, Closed) and self._sock is not None:
+            window = self._driver.quiet_window
+            self._await_eof(window if timeout is None else min(timeout, window))
+            self._release()
         if self._after_close:
             return ProtocolViolation(
                 f"the server sent {self._after_close} bytes after its close frame",
