@@ -13,9 +13,10 @@ asyncio transport). The ways for them to meet:
   asyncio's selector, its executor and its sockets are gevent's objects living in another
   thread's hub. It was rejected on those grounds, not measured;
 * this module: the same conversation runner (:func:`wscheck.runner.run_conversation`), the
-  same model and the same frame codec (wsproto, which the kit's driver uses too) over plain
-  sockets that gevent makes cooperative. Each user's conversation is its own greenlet, so
-  Locust's scheduling, ramp-up and ``--processes`` apply to real work.
+  same model and the same frame codec (:class:`wscheck.drivers._wire.Frames`, the network
+  driver's, with its message-size limit) over plain sockets that gevent makes cooperative.
+  Each user's conversation is its own greenlet, so Locust's scheduling, ramp-up and
+  ``--processes`` apply to real work.
 
 What was measured (``benchmarks/load.py``, figures in ``docs/load.md``): at the same
 concurrency against the same server, one Locust process with this client verifies more
