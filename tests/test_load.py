@@ -283,6 +283,19 @@ def _both(url: str, **options: Any) -> tuple[list[Event], list[Event]]:
     return gevent_seen, asyncio.run(kit())
 
 
+def test_the_gevent_client_needs_neither_httpx_nor_anyio() -> None:
+    """It bounds a receive as the network driver does, with the same factor, without
+    importing the asyncio stack (about 10 MB more in every Locust process)."""
+    from wscheck.drivers import _wire, url
+
+    assert _wire.RECEIVE_FACTOR == url.RECEIVE_FACTOR
+    code = ("import sys, wscheck.load.wire; "
+            "print(sorted({'httpx', 'anyio', 'httpcore'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def test_a_frame_announcing_2_63_bytes_fails_the_gevent_client_at_its_header() -> None:
     with hostile(announces_huge_frame) as url:
         seen, kit = _both(url, timeout=2.0)

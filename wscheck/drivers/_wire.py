@@ -25,12 +25,18 @@ from wsproto.utilities import LocalProtocolError
 
 from wscheck.events import Binary, Closed, Event, Text, TransportError
 
-__all__ = ["READ_HIGH_WATER", "Decoded", "Frames", "MessageSizeLimit", "ReceiveDeadline", "Wire",
-           "take_over"]
+__all__ = ["READ_HIGH_WATER", "RECEIVE_FACTOR", "Decoded", "Frames", "MessageSizeLimit",
+           "ReceiveDeadline", "Wire", "take_over"]
 
 #: Bytes a :class:`Wire` holds unread before it stops reading the socket (TCP backpressure:
 #: a server that floods while the kit is not reading fills its own send buffer, not ours).
 READ_HIGH_WATER = 1024 * 1024
+
+#: A receive that keeps getting bytes without a whole message ends after this many times its
+#: wait (:class:`ReceiveDeadline`); the network driver's ``url.RECEIVE_FACTOR`` has the same
+#: value (a test keeps them equal), and this module keeps the gevent load client from
+#: importing httpx and anyio for it.
+RECEIVE_FACTOR = 10.0
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -203,7 +209,7 @@ class ReceiveDeadline:
     sending bytes without ever completing a message cannot hold the receive forever.
     """
 
-    def __init__(self, wait: float, factor: float) -> None:
+    def __init__(self, wait: float, factor: float = RECEIVE_FACTOR) -> None:
         start = time.monotonic()
         self.wait = wait
         self._deadline = start + wait

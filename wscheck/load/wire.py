@@ -51,9 +51,8 @@ from urllib.parse import urlencode, urlsplit
 import h11
 from wsproto.utilities import generate_accept_token, split_comma_header
 
-from wscheck.drivers._wire import Decoded, Frames, ReceiveDeadline
+from wscheck.drivers._wire import RECEIVE_FACTOR, Decoded, Frames, ReceiveDeadline
 from wscheck.drivers.base import MAX_MESSAGE_SIZE
-from wscheck.drivers.url import RECEIVE_FACTOR
 from wscheck.errors import SettingError
 from wscheck.events import (
     Accepted,
