@@ -96,9 +96,7 @@ def _cookie_header(cookies: Sequence[tuple[str, str]]) -> bytes:
 def _upgrade_problem(response: h11.InformationalResponse | h11.Response, key: bytes) -> str | None:
     """What makes a ``101`` not a WebSocket upgrade (RFC 6455 §4.1: Upgrade, Connection and
     the accept token), in wsproto's words, or ``None``."""
-    headers: dict[bytes, bytes] = {}
-    for name, value in response.headers:
-        headers[name.lower()] = value  # h11 gives names in lower case already
+    headers = dict(response.headers)  # h11 gives the names in lower case
     if not any(token.lower() == "upgrade"
                for token in split_comma_header(headers.get(b"connection", b""))):
         return "Missing header, 'Connection: Upgrade'"
