@@ -10,17 +10,23 @@ connects on 127.0.0.1 only, and stops by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
+import queue
 import shlex
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import wsproto
+import wsproto.events as we
 from hypothesis import given, settings
 
 from reference_app import create_app
@@ -33,9 +39,28 @@ from tests.servers import (
     serve_uvicorn,
     start_suite,
 )
+from tests.test_bounds import (
+    Handler,
+    announces_huge_frame,
+    close_then,
+    continuation_flood,
+    frame_header,
+    many_fragments,
+    raw_server,
+)
 from wscheck.cli import main as wscheck_main
+from wscheck.drivers.base import MAX_MESSAGE_SIZE
 from wscheck.drivers.url import UrlDriver
-from wscheck.events import Accepted, ClientClose, Closed, Conversation, Silence, Text
+from wscheck.events import (
+    Accepted,
+    ClientClose,
+    Closed,
+    Conversation,
+    Event,
+    Silence,
+    Text,
+    TransportError,
+)
 from wscheck.load import main as load_main
 from wscheck.load.wire import GeventDriver, run_blocking
 from wscheck.load.workload import (
@@ -205,6 +230,182 @@ def test_gevent_client_reports_nothing_listening_as_an_observation() -> None:
     obs = run_blocking(run_conversation(driver, Spec(), Conversation.of("/ws", "hi")))
     assert not obs.ok
     assert "refused" in str(obs.observed[0])
+
+
+# --- the gevent client has the network driver's bounds against hostile servers ---------------
+
+
+@contextlib.contextmanager
+def hostile(handler: Handler) -> Iterator[str]:
+    """A raw asyncio server (tests/test_bounds.py's) on 127.0.0.1 in a thread of its own, so
+    that blocking clients and subprocesses can talk to it; stopped on exit, bounded."""
+    ready: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+
+    async def serve() -> None:
+        async with raw_server(handler) as url:
+            ready.put(url)
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.get(timeout=10)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def _both(url: str, **options: Any) -> tuple[list[Event], list[Event]]:
+    """What the gevent client and the kit's network driver each observe on one connection to
+    ``url``: the handshake, one receive, and what ``finish`` says afterwards."""
+    gevent_driver = GeventDriver(url, **options)
+
+    async def observe(driver: GeventDriver | UrlDriver) -> list[Event]:
+        conn = await driver.connect("/ws")
+        event = await conn.receive()
+        late = await conn.finish()
+        await conn.drop()  # a server that keeps the connection open is not waited for
+        return [conn.handshake, event] + ([late] if late is not None else [])
+
+    gevent_seen = run_blocking(observe(gevent_driver))
+    assert gevent_driver.open_connections == 0
+
+    async def kit() -> list[Event]:
+        driver = UrlDriver(url, **options)
+        try:
+            return await observe(driver)
+        finally:
+            await driver.aclose()
+
+    return gevent_seen, asyncio.run(kit())
+
+
+def test_the_gevent_client_needs_neither_httpx_nor_anyio() -> None:
+    """It bounds a receive as the network driver does, with the same factor, without
+    importing the asyncio stack (about 10 MB more in every Locust process)."""
+    from wscheck.drivers import _wire, url
+
+    assert _wire.RECEIVE_FACTOR == url.RECEIVE_FACTOR
+    code = ("import sys, wscheck.load.wire; "
+            "print(sorted({'httpx', 'anyio', 'httpcore'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_a_frame_announcing_2_63_bytes_fails_the_gevent_client_at_its_header() -> None:
+    with hostile(announces_huge_frame) as url:
+        seen, kit = _both(url, timeout=2.0)
+    assert seen == kit
+    event = seen[1]
+    assert isinstance(event, TransportError), seen
+    assert f"message of {2**63 - 1} bytes, over the client's limit of {MAX_MESSAGE_SIZE}" \
+        in event.problem
+    assert "failed the connection with 1009" in event.problem
+
+
+@pytest.mark.parametrize("handler, options, want", [
+    # The third fragment's header takes the message to 120,000 bytes.
+    (continuation_flood(10, 40_000), {"max_message_size": 100_000},
+     "message of 120000 bytes, over the client's limit of 100000"),
+    (continuation_flood(10, 10_000), {"max_message_size": 100_000}, "a" * 100_000),
+    # Decoding 60,000 one-byte frames takes longer than the timeout: not the server's silence.
+    (many_fragments(60_000), {"timeout": 0.3}, "a" * 60_000),
+    (close_then(frame_header(0x1, 5) + b"again"), {}, "7 bytes after its close frame"),
+], ids=["over-the-limit", "within-the-limit", "slow-to-decode", "bytes-after-close"])
+def test_the_gevent_client_observes_hostile_servers_as_the_kit_driver_does(
+        handler: Handler, options: dict[str, Any], want: str) -> None:
+    with hostile(handler) as url:
+        seen, kit = _both(url, **{"timeout": 2.0, **options})
+    assert seen == kit
+    assert want in str(seen[-1]) if len(want) < 100 else seen[1] == Text(want), seen
+
+
+def _peak_rss_of(command: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run ``command`` from a small Python parent and return its result with the peak RSS,
+    in bytes, of the largest process it ran (Linux's ``RUSAGE_CHILDREN``: Locust's process,
+    which ``wscheck load`` waits for), unmixed with this test process's other children."""
+    parent = ("import json, resource, subprocess, sys\n"
+              "done = subprocess.run(json.loads(sys.argv[1]), stdin=subprocess.DEVNULL)\n"
+              "sys.stderr.write('\\npeak-rss-kib %d\\n' % "
+              "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+              "sys.exit(done.returncode)\n")
+    run = subprocess.run([sys.executable, "-c", parent, json.dumps(command)], cwd=cwd,
+                         env=_env(), capture_output=True, text=True, timeout=PROCESS_TIMEOUT,
+                         stdin=subprocess.DEVNULL)
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("peak-rss-kib "), run.stderr[-2000:]
+    return run, int(last.split()[1]) * 1024
+
+
+#: What the hostile server below sends at most on one connection, if the client keeps reading.
+HOSTILE_BUDGET = 256 * 1024 * 1024
+
+
+def test_a_load_run_reports_a_2_63_byte_frame_as_the_servers_fault(tmp_path: Path) -> None:
+    """Every connection announces a 2^63-1-byte frame and then streams its payload (up to
+    256 MiB). The run ends on its own, every user's connection failed with 1009 after a few
+    MiB at most (what the kernel's buffers hold), the verdict blames the server, and Locust's
+    memory stays far below what the server offered."""
+    sent: list[int] = []
+    closes: list[int] = []
+
+    async def floods(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+            return  # ``wscheck load``'s check that something listens
+        ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        ws.receive_data(request)
+        assert any(isinstance(e, we.Request) for e in ws.events())
+        writer.write(ws.send(we.AcceptConnection()) + frame_header(0x2, 2**63 - 1))
+
+        async def listen() -> None:  # what the client says: its close frame, with its code
+            with contextlib.suppress(ConnectionError):
+                while data := await reader.read(65536):
+                    ws.receive_data(data)
+                    closes.extend(e.code for e in ws.events()
+                                  if isinstance(e, we.CloseConnection))
+
+        listener = asyncio.create_task(listen())
+        count, chunk = 0, b"\0" * 65536
+        try:
+            while count < HOSTILE_BUDGET:
+                writer.write(chunk)
+                await asyncio.wait_for(writer.drain(), 10)
+                count += len(chunk)
+        except (ConnectionError, asyncio.TimeoutError):
+            pass  # the client let the connection go, as it should
+        finally:
+            sent.append(count)
+            await asyncio.wait_for(listener, 5)
+
+    with hostile(floods) as url:
+        started = time.monotonic()
+        run, peak = _peak_rss_of(
+            [sys.executable, "-m", "wscheck", "load", "--url", url, "--users", "3",
+             "--spawn-rate", "3", "--run-time", "3s", "--timeout", "2",
+             "--report", str(tmp_path / "verdict.json")], tmp_path)
+        elapsed = time.monotonic() - started
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    verdict = _report(tmp_path / "verdict.json")
+    assert verdict["kit_errors"] == 0, output
+    # Every conversation that waits for the server ends there (those that only send and drop
+    # can match).
+    assert verdict["mismatches"] > verdict["conversations"] // 2, verdict
+    assert all("transport error" in e["difference"] for e in verdict["examples"]), \
+        [e["difference"] for e in verdict["examples"]]
+    assert f"message of {2**63 - 1} bytes, over the client's limit" in output, output
+    assert "failed the connection with 1009" in output
+    assert sent and closes and set(closes) == {1009}, (len(sent), set(closes))
+    # A client that kept reading would take the whole budget per connection.
+    assert max(sent) < HOSTILE_BUDGET // 8, max(sent)
+    assert peak < HOSTILE_BUDGET // 2, peak
+    assert elapsed < PROCESS_TIMEOUT  # wide: what it catches is a run with no end
 
 
 # --- whole runs --------------------------------------------------------------------------------

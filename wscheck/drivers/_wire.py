@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -24,11 +25,18 @@ from wsproto.utilities import LocalProtocolError
 
 from wscheck.events import Binary, Closed, Event, Text, TransportError
 
-__all__ = ["READ_HIGH_WATER", "Decoded", "Frames", "MessageSizeLimit", "Wire", "take_over"]
+__all__ = ["READ_HIGH_WATER", "RECEIVE_FACTOR", "Decoded", "Frames", "MessageSizeLimit",
+           "ReceiveDeadline", "Wire", "take_over"]
 
 #: Bytes a :class:`Wire` holds unread before it stops reading the socket (TCP backpressure:
 #: a server that floods while the kit is not reading fills its own send buffer, not ours).
 READ_HIGH_WATER = 1024 * 1024
+
+#: A receive that keeps getting bytes without a whole message ends after this many times its
+#: wait (:class:`ReceiveDeadline`); the network driver's ``url.RECEIVE_FACTOR`` has the same
+#: value (a test keeps them equal), and this module keeps the gevent load client from
+#: importing httpx and anyio for it.
+RECEIVE_FACTOR = 10.0
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -189,6 +197,31 @@ def take_over(stream: object) -> Wire | None:
     transport.set_write_buffer_limits()  # anyio's 0 would report a full buffer on every write
     transport.resume_reading()  # anyio pauses reading between its reads
     return wire
+
+
+class ReceiveDeadline:
+    """How long one receive may still wait for bytes, with no I/O of its own (so that the
+    asyncio driver and the gevent load client bound a receive the same way).
+
+    A receive measures the server's silence: ``wait`` seconds, started again by
+    :meth:`progress` whenever bytes arrive (decoding them is the client's time, not the
+    server's), but never more than ``factor`` × ``wait`` in all, so that a server that keeps
+    sending bytes without ever completing a message cannot hold the receive forever.
+    """
+
+    def __init__(self, wait: float, factor: float = RECEIVE_FACTOR) -> None:
+        start = time.monotonic()
+        self.wait = wait
+        self._deadline = start + wait
+        self._limit = start + wait * factor
+
+    def remaining(self) -> float:
+        """Seconds left; zero or less means the receive ends as silence."""
+        return min(self._deadline, self._limit) - time.monotonic()
+
+    def progress(self) -> None:
+        """Bytes came: the server is not silent."""
+        self._deadline = time.monotonic() + self.wait
 
 
 @dataclass

@@ -13,9 +13,10 @@ asyncio transport). The ways for them to meet:
   asyncio's selector, its executor and its sockets are gevent's objects living in another
   thread's hub. It was rejected on those grounds, not measured;
 * this module: the same conversation runner (:func:`wscheck.runner.run_conversation`), the
-  same model and the same frame codec (wsproto, which the kit's driver uses too) over plain
-  sockets that gevent makes cooperative. Each user's conversation is its own greenlet, so
-  Locust's scheduling, ramp-up and ``--processes`` apply to real work.
+  same model and the same frame codec (:class:`wscheck.drivers._wire.Frames`, the network
+  driver's, with its message-size limit) over plain sockets that gevent makes cooperative.
+  Each user's conversation is its own greenlet, so Locust's scheduling, ramp-up and
+  ``--processes`` apply to real work.
 
 What was measured (``benchmarks/load.py``, figures in ``docs/load.md``): at the same
 concurrency against the same server, one Locust process with this client verifies more
@@ -35,7 +36,9 @@ a time; ``wscheck load --replay`` uses the kit's asyncio driver instead.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 import socket
 import ssl
 import struct
@@ -45,13 +48,21 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-import wsproto.events as ws_events
-from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+import h11
+from wsproto.utilities import generate_accept_token, split_comma_header
 
+from wscheck.drivers._wire import RECEIVE_FACTOR, Decoded, Frames, ReceiveDeadline
+from wscheck.drivers.base import MAX_MESSAGE_SIZE
 from wscheck.errors import SettingError
-from wscheck.events import Accepted, Binary, Closed, Event, Refused, Silence, Text, TransportError
+from wscheck.events import (
+    Accepted,
+    Closed,
+    Event,
+    ProtocolViolation,
+    Refused,
+    Silence,
+    TransportError,
+)
 
 __all__ = ["GeventConnection", "GeventDriver", "run_blocking"]
 
@@ -82,41 +93,61 @@ def _cookie_header(cookies: Sequence[tuple[str, str]]) -> bytes:
     return "; ".join(f"{name}={value}" for name, value in cookies).encode("utf-8")
 
 
+def _upgrade_problem(response: h11.InformationalResponse | h11.Response, key: bytes) -> str | None:
+    """What makes a ``101`` not a WebSocket upgrade (RFC 6455 §4.1: Upgrade, Connection and
+    the accept token), in wsproto's words, or ``None``."""
+    headers = dict(response.headers)  # h11 gives the names in lower case
+    if not any(token.lower() == "upgrade"
+               for token in split_comma_header(headers.get(b"connection", b""))):
+        return "Missing header, 'Connection: Upgrade'"
+    if headers.get(b"upgrade", b"").lower() != b"websocket":
+        return "Missing header, 'Upgrade: websocket'"
+    if headers.get(b"sec-websocket-accept") != generate_accept_token(key):
+        return "Bad accept token"
+    return None
+
+
 class GeventConnection:
     """One WebSocket connection over a blocking socket (see the module docstring).
 
     It follows the contract of :class:`wscheck.drivers.base.Connection`: whatever the server
-    does is returned as an event, never raised.
+    does is returned as an event, never raised. After the handshake every byte goes through
+    the kit's frame codec (:class:`wscheck.drivers._wire.Frames`), the one the network driver
+    uses, with its bound on message size; only the socket I/O is this class's own.
     """
 
-    def __init__(self, driver: GeventDriver, sock: socket.socket | None, ws: WSConnection,
-                 handshake: Event, pending: deque[Event] | None = None) -> None:
+    def __init__(self, driver: GeventDriver, sock: socket.socket | None, handshake: Event,
+                 leftover: bytes = b"") -> None:
         self._driver = driver
         self._sock = sock
-        self._ws = ws
+        self._frames = Frames(driver.max_message_size)
         self.handshake = handshake
-        self._pending: deque[Event] = pending if pending is not None else deque()
+        self._pending: deque[Event] = deque()
         self._final: Event | None = None if isinstance(handshake, Accepted) else handshake
         self._final_seen = self._final is not None
-        self._text: list[str] = []
-        self._bytes: list[bytes] = []
+        #: Bytes the server sent after its close frame (``finish`` reports them).
+        self._after_close = 0
         if sock is None or self._final is not None:
             self._release()
+        elif leftover:  # frames that came with the 101 response
+            self._take(self._frames.decode(leftover))
 
     # --- sending ---------------------------------------------------------------------------
 
     async def send_text(self, text: str) -> None:
-        self._send(ws_events.Message(data=text))
+        if self._final is None:
+            self._write(self._frames.text(text))
 
     async def send_bytes(self, data: bytes) -> None:
-        self._send(ws_events.Message(data=data))
+        if self._final is None:
+            self._write(self._frames.binary(data))
 
-    def _send(self, event: ws_events.Event) -> None:
-        if self._sock is None or self._final is not None:
+    def _write(self, data: bytes) -> None:
+        if self._sock is None or not data:
             return
         # The end, if any, is read next: a client racing a close is not an error.
-        with contextlib.suppress(LocalProtocolError, OSError):
-            self._sock.sendall(self._ws.send(event))
+        with contextlib.suppress(OSError):
+            self._sock.sendall(data)
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -125,11 +156,13 @@ class GeventConnection:
         return self._receive(wait)
 
     def _receive(self, wait: float) -> Event:
-        deadline = time.monotonic() + wait
-        while not self._pending and self._final is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._read(remaining):
-                return Silence(wait)
+        if not self._pending and self._final is None:
+            deadline = ReceiveDeadline(wait, RECEIVE_FACTOR)
+            while not self._pending and self._final is None:
+                remaining = deadline.remaining()
+                if remaining <= 0 or not self._read(remaining):
+                    return Silence(wait)
+                deadline.progress()
         if self._pending:
             return self._pending.popleft()
         assert self._final is not None
@@ -161,33 +194,22 @@ class GeventConnection:
             self._end(TransportError("connection dropped without a close frame (1006)"))
             self._release()
             return True
-        try:
-            self._ws.receive_data(data)
-            for event in self._ws.events():
-                self._on_event(event)
-        except RemoteProtocolError as exc:
-            self._end(TransportError(f"server broke the WebSocket framing: {exc}"))
-            self._release()
+        self._take(self._frames.decode(data))
         return True
 
-    def _on_event(self, event: ws_events.Event) -> None:
-        if isinstance(event, ws_events.TextMessage):
-            self._text.append(event.data)
-            if event.message_finished:
-                self._pending.append(Text("".join(self._text)))
-                self._text = []
-        elif isinstance(event, ws_events.BytesMessage):
-            self._bytes.append(bytes(event.data))
-            if event.message_finished:
-                self._pending.append(Binary(b"".join(self._bytes)))
-                self._bytes = []
-        elif isinstance(event, ws_events.Ping):
-            self._send(event.response())
-        elif isinstance(event, ws_events.CloseConnection):
-            if self._ws.state is ConnectionState.REMOTE_CLOSING:
-                self._send(event.response())  # echo the server's code (RFC 6455 §5.5.1)
-            self._end(Closed(int(event.code), event.reason or ""))
-            self._release()
+    def _take(self, decoded: Decoded) -> None:
+        """What the codec made of a read: messages queued, pongs and close replies written,
+        and the end of the connection (a close, or the framing failure the client failed the
+        connection for, after which the socket is let go) recorded."""
+        self._pending.extend(decoded.messages)
+        self._after_close += decoded.after_close
+        self._write(decoded.reply)
+        if decoded.final is not None:
+            self._end(decoded.final)
+            if decoded.broken:
+                self._release()
+            # After a close, the socket stays until ``finish`` or ``close`` has listened for
+            # the server's end of TCP (and for bytes it sends after its close frame).
 
     def _end(self, final: Event) -> None:
         if self._final is None:
@@ -199,16 +221,32 @@ class GeventConnection:
         """Send a close frame and wait (at most the driver's timeout) for the server's."""
         if self._sock is None:
             return
+        deadline = time.monotonic() + self._driver.timeout
         if self._final is None:
-            self._send(ws_events.CloseConnection(code))
-            deadline = time.monotonic() + self._driver.timeout
+            self._write(self._frames.close(code))
             while self._final is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._read(remaining):
                     self._end(TransportError(
                         f"no close frame in reply within {self._driver.timeout:g}s"))
                     break
+        if isinstance(self._final, Closed):
+            self._await_eof(min(deadline - time.monotonic(), self._driver.quiet_window))
         self._release()
+
+    def _await_eof(self, timeout: float) -> None:
+        """Give the server a moment to close TCP first (RFC 6455 §7.1.1); bytes it sends
+        after its close frame are counted (``finish`` reports them), never parsed."""
+        deadline = time.monotonic() + timeout
+        while self._sock is not None and (remaining := deadline - time.monotonic()) > 0:
+            try:
+                self._sock.settimeout(remaining)
+                data = self._sock.recv(_READ_SIZE)
+            except OSError:  # the timeout included: the server did not close in time
+                return
+            if not data:
+                return
+            self._after_close += len(data)
 
     async def drop(self) -> None:
         """Vanish without a close frame: reset the TCP connection (``SO_LINGER`` 0)."""
@@ -220,7 +258,18 @@ class GeventConnection:
         self._release()
 
     async def finish(self, timeout: float | None = None) -> Event | None:
-        """Always ``None``: a network client cannot see the server's insides."""
+        """After a server's close, listen until it closes TCP (at most the quiet window);
+        bytes it sent after its close frame are a ``ProtocolViolation``, as the network
+        driver reports them; otherwise ``None``: a network client cannot see the server's
+        insides."""
+        if isinstance(self._final, Closed) and self._sock is not None:
+            window = self._driver.quiet_window
+            self._await_eof(window if timeout is None else min(timeout, window))
+            self._release()
+        if self._after_close:
+            return ProtocolViolation(
+                f"the server sent {self._after_close} bytes after its close frame",
+                after_close=True)
         return None
 
     def _release(self) -> None:
@@ -236,6 +285,10 @@ class GeventDriver:
     ``wss://``, with an optional path prefix). ``timeout`` bounds every wait; ``quiet_window``
     is how long a connection listens for anything unexpected after a conversation.
 
+    ``max_message_size`` is the largest message accepted: a frame header announcing more
+    fails the connection with 1009 before any of its payload is kept, and the connection ends
+    as the server's fault (the network driver's bound, :class:`wscheck.drivers._wire.Frames`).
+
     ``open_connections`` and ``peak_connections`` count this driver's sockets, which is how
     the benchmark reports concurrent sessions.
     """
@@ -243,7 +296,7 @@ class GeventDriver:
     kind = "url"
 
     def __init__(self, url: str, *, timeout: float = 10.0, quiet_window: float = 0.1,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise SettingError(f"--url must be ws://HOST:PORT[/prefix] or wss://..., got {url!r}")
@@ -256,6 +309,7 @@ class GeventDriver:
         self.target = url
         self.timeout = timeout
         self.quiet_window = quiet_window
+        self.max_message_size = max_message_size
         self._host = parts.hostname
         self._port = port or (443 if parts.scheme == "wss" else 80)
         self._authority = parts.netloc.rpartition("@")[2]
@@ -270,59 +324,67 @@ class GeventDriver:
                       cookies: Sequence[tuple[str, str]] = ()) -> GeventConnection:
         """Open a connection. Anything the server does (refuse, reset, stay silent) is the
         connection's ``handshake`` event; this never raises for it."""
-        ws = WSConnection(ConnectionType.CLIENT)
         target = self._prefix + path + (("?" + urlencode(list(query))) if query else "")
-        headers = [(b"cookie", _cookie_header(cookies))] if cookies else []
+        key = base64.b64encode(os.urandom(16))
+        headers = [(b"host", self._authority.encode("idna")), (b"upgrade", b"websocket"),
+                   (b"connection", b"Upgrade"), (b"sec-websocket-key", key),
+                   (b"sec-websocket-version", b"13")]
+        if cookies:
+            headers.append((b"cookie", _cookie_header(cookies)))
+        http = h11.Connection(h11.CLIENT)
+        request = http.send(h11.Request(method="GET", target=target, headers=headers)) or b""
         try:
             sock = socket.create_connection((self._host, self._port), timeout=self.timeout)
         except TimeoutError:
-            return GeventConnection(self, None, ws, Silence(self.timeout))
+            return GeventConnection(self, None, Silence(self.timeout))
         except OSError as exc:
-            return GeventConnection(self, None, ws, TransportError(
+            return GeventConnection(self, None, TransportError(
                 f"connect failed: {_reason(exc)}"))
         self.open_connections += 1
         self.peak_connections = max(self.peak_connections, self.open_connections)
         try:
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=self._host)
-            sock.sendall(ws.send(ws_events.Request(host=self._authority, target=target,
-                                                   extra_headers=headers)))
-            return self._handshake(sock, ws)
+            sock.sendall(request)
+            return self._handshake(sock, http, key)
         except OSError as exc:
-            conn = GeventConnection(self, sock, ws, TransportError(
+            return GeventConnection(self, sock, TransportError(
                 f"handshake failed: {_reason(exc)}"))
-            return conn
 
-    def _handshake(self, sock: socket.socket, ws: WSConnection) -> GeventConnection:
+    def _handshake(self, sock: socket.socket, http: h11.Connection,
+                   key: bytes) -> GeventConnection:
+        """Read the response to the upgrade request (h11 parses it), within the driver's
+        timeout; on ``101`` the bytes after it are the first frames, handed to the codec."""
         deadline = time.monotonic() + self.timeout
-        pending: deque[ws_events.Event] = deque()
         while True:
+            try:
+                event = http.next_event()
+            except h11.RemoteProtocolError:
+                return GeventConnection(self, sock, TransportError(
+                    "handshake failed: Bad HTTP message"))
+            if isinstance(event, (h11.InformationalResponse, h11.Response)):
+                if event.status_code != 101:
+                    return GeventConnection(self, sock, Refused(event.status_code))
+                problem = _upgrade_problem(event, key)
+                if problem is not None:
+                    return GeventConnection(self, sock, TransportError(
+                        f"handshake failed: {problem}"))
+                return GeventConnection(self, sock, Accepted(), http.trailing_data[0])
+            if event is not h11.NEED_DATA:  # nothing else can come before the response
+                return GeventConnection(self, sock, TransportError(
+                    "handshake failed: Bad HTTP message"))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return GeventConnection(self, sock, ws, Silence(self.timeout))
+                return GeventConnection(self, sock, Silence(self.timeout))
             sock.settimeout(remaining)
             try:
                 data = sock.recv(_READ_SIZE)
             except TimeoutError:
                 continue
             if not data:
-                return GeventConnection(self, sock, ws, TransportError(
+                return GeventConnection(self, sock, TransportError(
                     "connection closed during the handshake"))
-            try:
-                ws.receive_data(data)
-                pending.extend(ws.events())
-            except RemoteProtocolError as exc:
-                return GeventConnection(self, sock, ws, TransportError(
-                    f"handshake failed: {exc}"))
-            while pending:
-                event = pending.popleft()
-                if isinstance(event, ws_events.RejectConnection):
-                    return GeventConnection(self, sock, ws, Refused(event.status_code))
-                if isinstance(event, ws_events.AcceptConnection):
-                    conn = GeventConnection(self, sock, ws, Accepted())
-                    for later in pending:  # frames that came with the 101 response
-                        conn._on_event(later)
-                    return conn
+            http.receive_data(data)
 
     async def aclose(self) -> None:
         """Nothing to release: every connection closes its own socket."""
