@@ -333,7 +333,7 @@ def test_the_guide_lists_every_bound_with_its_value() -> None:
     bounds["MAX_REPORT_TIMEOUT"] = replay.MAX_REPORT_TIMEOUT
     # The drivers' bounds against hostile targets.
     bounds |= {"MAX_MESSAGE_SIZE": base.MAX_MESSAGE_SIZE,
-               "HANDSHAKE_FACTOR": url.HANDSHAKE_FACTOR, "RECEIVE_FACTOR": url.RECEIVE_FACTOR,
+               "HANDSHAKE_FACTOR": url.HANDSHAKE_FACTOR, "RECEIVE_FACTOR": _wire.RECEIVE_FACTOR,
                "READ_HIGH_WATER": _wire.READ_HIGH_WATER,
                "MAX_UNREAD_MESSAGES": asgi.MAX_UNREAD_MESSAGES,
                "MAX_UNREAD_BYTES": asgi.MAX_UNREAD_BYTES,

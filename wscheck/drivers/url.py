@@ -39,7 +39,7 @@ from wscheck.drivers._neterrors import (
     handshake_failure,
     read_failure,
 )
-from wscheck.drivers._wire import Frames, take_over
+from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
 from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs
 from wscheck.errors import SettingError
 from wscheck.events import (
@@ -62,10 +62,7 @@ _READ_SIZE = 65536
 #: drips its headers a byte at a time would otherwise hold the run forever).
 HANDSHAKE_FACTOR = 3.0
 
-#: One ``receive`` measures the server's silence: its deadline starts again whenever bytes
-#: arrive (parsing them is the kit's time, not the server's), but a server that keeps sending
-#: bytes without ever completing a message is given at most this many times the wait.
-RECEIVE_FACTOR = 10.0
+# RECEIVE_FACTOR (_wire): one ``receive`` measures the server's silence, see ReceiveDeadline.
 
 #: The target has stopped answering after this many waits in a row ran out without a single
 #: byte from it, on any connection (see :class:`_MuteWatch`): the run stops there rather than
@@ -322,14 +319,12 @@ class UrlConnection:
             return self._pending.popleft()
         if self._final is None:
             wait = self._timeout if timeout is None else timeout
-            start = time.monotonic()
-            deadline, limit = start + wait, start + wait * RECEIVE_FACTOR
+            deadline = ReceiveDeadline(wait, RECEIVE_FACTOR)
             while not self._pending and self._final is None:
-                remaining = min(deadline, limit) - time.monotonic()
+                remaining = deadline.remaining()
                 if remaining <= 0 or not await self._read(remaining):
                     return Silence(wait)
-                # Bytes came: the server is not silent, however long decoding them took.
-                deadline = time.monotonic() + wait
+                deadline.progress()  # bytes came: not silent, however long decoding took
             if self._pending:
                 return self._pending.popleft()
         assert self._final is not None
