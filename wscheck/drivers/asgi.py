@@ -23,27 +23,25 @@ the app's failure, not the end of the kit's loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import threading
 from collections import deque
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Generator,
-    Mapping,
-    MutableMapping,
-)
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NoReturn
 from urllib.parse import quote
 
-from asgi_lifespan import LifespanManager, LifespanNotSupported
-
+from wscheck.drivers._appguard import (
+    AppInterrupted,
+    ASGIApp,
+    Message,
+    Receive,
+    Send,
+    call_app,
+    guard_loop,
+)
 from wscheck.drivers._idle import may_be_busy, monitor_for
 from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
 from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs
+from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
     FINAL_EVENTS,
@@ -60,13 +58,10 @@ from wscheck.events import (
     TransportError,
 )
 
-__all__ = ["ASGIApp", "AppBlockedLoop", "AsgiConnection", "AsgiDriver", "ClientDisconnected",
-           "LifespanStartupFailed", "LoopBlocked", "lifespan"]
+__all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "AsgiDriver",
+           "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive", "Send",
+           "lifespan"]
 
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 #: Close codes that RFC 6455 reserves and an endpoint must never send.
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
@@ -82,173 +77,6 @@ MAX_UNREAD_BYTES = 4 * 1024 * 1024
 
 class _ViolationError(WscheckError, RuntimeError):
     """Raised into the app after it broke the ASGI protocol, like a real server would."""
-
-
-class _LifespanReturnedError(WscheckError):
-    """The app returned from the lifespan scope without completing startup."""
-
-
-class LifespanStartupFailed(WscheckError):
-    """The app sent ``lifespan.startup.failed``: the ASGI spec says the server must not start
-    it, so the run stops with the app's message."""
-
-
-class AppInterrupted(WscheckError):
-    """The app raised ``KeyboardInterrupt`` or ``SystemExit``, or stopped the event loop:
-    asyncio lets those escape every task and end the loop, so the kit turns them into the
-    app's own failure before they reach it."""
-
-
-#: True in the app's code (and every task it starts, which copies the context): tells the
-#: guarded ``loop.stop`` an app's call from the kit's and asyncio's own.
-_IN_APP: contextvars.ContextVar[bool] = contextvars.ContextVar("wscheck_in_app", default=False)
-
-
-def _guard_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Make ``loop.stop()`` called by the app raise :class:`AppInterrupted` in the app instead
-    of stopping the kit's loop (asyncio's own ``run_until_complete`` calls it too, outside any
-    app context, and keeps working)."""
-    if getattr(loop, "_wscheck_guarded", False):
-        return
-    original = loop.stop
-
-    def stop() -> None:
-        if _IN_APP.get():
-            raise AppInterrupted("the app called loop.stop() on the kit's event loop")
-        original()
-
-    loop.stop = stop  # type: ignore[method-assign]
-    previous = loop.get_task_factory()
-
-    def task_factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-        # Evaluated in the creator's context: the app's own tasks only.
-        if _IN_APP.get() and asyncio.iscoroutine(coro):
-            coro = _AppCoroutine(coro)
-        if previous is not None:
-            return previous(loop, coro, **kwargs)
-        return asyncio.Task(coro, loop=loop, **kwargs)
-
-    loop.set_task_factory(task_factory)
-    loop._wscheck_guarded = True  # type: ignore[attr-defined]
-
-
-def _interrupted(exc: BaseException) -> AppInterrupted:
-    return AppInterrupted(f"the app raised {type(exc).__name__}"
-                          + (f": {exc}" if str(exc) else ""))
-
-
-class _AppCoroutine(Coroutine[Any, Any, Any]):
-    """The coroutine of a task the app started itself, with ``KeyboardInterrupt`` and
-    ``SystemExit`` turned into :class:`AppInterrupted` (asyncio re-raises those two out of
-    the loop, which would end the kit's run). Everything else is the app's coroutine's own:
-    attributes (``cr_frame``, ``cr_running``, which anyio reads) are passed through."""
-
-    __slots__ = ("_coro",)
-
-    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._coro = coro
-
-    def send(self, value: Any) -> Any:
-        try:
-            return self._coro.send(value)
-        except (KeyboardInterrupt, SystemExit) as exc:
-            raise _interrupted(exc) from None
-
-    def throw(self, *args: Any) -> Any:
-        try:
-            return self._coro.throw(*args)
-        except (KeyboardInterrupt, SystemExit) as exc:
-            raise _interrupted(exc) from None
-
-    def close(self) -> None:
-        self._coro.close()
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._coro.__await__()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._coro, name)
-
-    def __repr__(self) -> str:
-        return repr(self._coro)
-
-
-async def _call_app(app: ASGIApp, scope: MutableMapping[str, Any], receive: Receive,
-                    send: Send) -> None:
-    """Call the app in its own context, with ``KeyboardInterrupt`` and ``SystemExit`` turned
-    into :class:`AppInterrupted` (they would otherwise stop the kit's loop)."""
-    _IN_APP.set(True)  # a task's own context copy: the kit's code never sees it
-    try:
-        await app(scope, receive, send)
-    except (KeyboardInterrupt, SystemExit) as exc:
-        raise _interrupted(exc) from None
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp]:
-    """Run ``app``'s lifespan startup and shutdown around the block, if it supports lifespan.
-
-    Yields the app to call: wrapped so that every connection's scope gets a shallow copy of the
-    lifespan ``state``, as the ASGI spec asks (frameworks such as Litestar cache per-connection
-    data there; a shared dict would leak one connection's into the next). An app that refuses
-    the lifespan scope (raises before ``receive()``, or simply returns, as many raw ASGI apps
-    do) is used as it is, as uvicorn's ``lifespan="auto"`` does.
-    A startup failure is the app's own error and propagates; so does an app that sends
-    ``lifespan.startup.failed`` (as :class:`LifespanStartupFailed`, with its message).
-    """
-
-    async def guarded(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
-        async def watched(message: Message) -> None:
-            if message.get("type") == "lifespan.startup.failed":
-                failed.append(str(message.get("message", "")))
-                raise LifespanStartupFailed  # stops the app's startup, as a server would
-            await send(message)
-
-        if scope["type"] == "lifespan" and "state" in scope:
-            state["dict"] = scope["state"]  # the dict the app fills during startup
-        await _call_app(app, scope, receive, watched if scope["type"] == "lifespan" else send)
-        if scope["type"] == "lifespan" and not started:
-            raise _LifespanReturnedError
-
-    async def per_connection(scope: MutableMapping[str, Any], receive: Receive,
-                             send: Send) -> None:
-        scope["state"] = dict(state.get("dict", {}))
-        await app(scope, receive, send)
-
-    state: dict[str, Any] = {}  # holds the lifespan state dict under "dict", once started
-    started = False
-    failed: list[str] = []  # the message of a lifespan.startup.failed
-    loop = asyncio.get_running_loop()
-    _guard_loop(loop)
-    # A startup that blocks the loop is seen from another thread (see ._watchdog).
-    watchdog = watchdog_for(loop, timeout)
-    manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
-    supported = True
-    try:
-        await manager.__aenter__()
-    except Exception as exc:
-        if failed:
-            raise LifespanStartupFailed(
-                "the app's lifespan startup failed (lifespan.startup.failed): "
-                + (failed[0] or "no message")) from None
-        if isinstance(exc, TimeoutError):
-            raise TimeoutError(
-                f"the app's lifespan startup did not complete within {timeout:g}s") from None
-        if not isinstance(exc, (LifespanNotSupported, _LifespanReturnedError)):
-            raise
-        supported = False
-    if not supported:  # outside the except block, so no error inside gets it as context
-        yield app
-        return
-    started = True
-    try:
-        yield per_connection
-    finally:
-        watchdog.linger("lifespan", "the app's lifespan shutdown never ended")
-        try:
-            await manager.__aexit__(None, None, None)
-        finally:
-            watchdog.linger("lifespan", None)
 
 
 class AsgiConnection:
@@ -282,7 +110,7 @@ class AsgiConnection:
 
     async def _run(self, scope: MutableMapping[str, Any]) -> None:
         try:
-            await _call_app(self._driver.app, scope, self._app_receive, self._app_send)
+            await call_app(self._driver.app, scope, self._app_receive, self._app_send)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the app's failure is an observation, not ours
@@ -592,7 +420,7 @@ class AsgiDriver:
         """Open a connection; raises :class:`LoopBlocked` once the app has blocked the loop
         (no later conversation could be trusted: the run stops with that message)."""
         loop = asyncio.get_running_loop()
-        _guard_loop(loop)
+        guard_loop(loop)
         watchdog = watchdog_for(loop, self.stall_timeout)
         watchdog.linger("driver", None)  # used again after aclose
         if watchdog.blocked is not None:
