@@ -1,7 +1,7 @@
 """A target that answers the probe and then goes mute stops the run once, after a few
 timeouts, instead of costing every remaining check its own.
 
-Mute here is the network driver's definition (:class:`wscheck.drivers.url._MuteWatch`):
+Mute here is the network driver's definition (:class:`wscheck.drivers._neterrors.MuteWatch`):
 :data:`~wscheck.drivers.url.MUTE_AFTER` waits in a row for something the target owes, with
 not a byte from it in between. The runs are bounded by the number of timeouts they wait out,
 counted here around the driver, not by wall time (which a loaded machine stretches).

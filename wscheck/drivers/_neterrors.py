@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Callable
 
 import anyio
@@ -25,10 +26,12 @@ from wscheck.events import Event, Silence, TransportError
 
 __all__ = [
     "HANDSHAKE_FAILURES",
+    "MUTE_AFTER",
     "READ_ERRORS",
     "RELEASE_ERRORS",
     "SETTING",
     "WRITE_ERRORS",
+    "MuteWatch",
     "TargetStoppedAnswering",
     "handshake_failure",
     "read_failure",
@@ -187,3 +190,57 @@ def handshake_failure(exc: httpx.TransportError, target: str, timeout: float) ->
         if isinstance(exc, kind):
             return outcome(exc, target, timeout)
     raise exc  # pragma: no cover  (the last row takes every httpx.TransportError)
+
+
+#: The target has stopped answering after this many waits in a row ran out without a single
+#: byte from it, on any connection (see :class:`MuteWatch`): the run stops there rather than
+#: wait out one timeout per check for the rest of the suite.
+MUTE_AFTER = 3
+
+class MuteWatch:
+    """Tells when the target has stopped answering altogether, as opposed to a check's
+    failure: :data:`MUTE_AFTER` waits in a row, over all connections, that ran out with not a
+    byte from the target since they began.
+
+    Only waits for something the target owes count: a reply the conversation expects
+    (:meth:`UrlConnection.receive` for at least the driver's timeout), the answer to a
+    handshake and the reply to the client's close frame; the quiet window (listening for
+    nothing more) does not. Any byte after a handshake (a message, a close frame, a ping, or
+    the end of the connection) starts the count again; a ``101`` does not, since a server
+    whose HTTP layer upgrades but whose application never speaks is as mute as one that does
+    not upgrade. A wait that began before another counted wait ended does not count, so
+    connections waiting side by side count once. A live target that drops some replies
+    still answers something (another reply, the close) between two such waits.
+
+    Once tripped it stays tripped: every later connect raises at once.
+    """
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+        self._count = 0
+        self._heard = -float("inf")
+        self._counted_until = -float("inf")
+        self.stopped: str | None = None
+
+    def heard(self) -> None:
+        self._count = 0
+        self._heard = time.monotonic()
+
+    def ran_out(self, started: float, what: str, *, fail: bool = True) -> None:
+        """A wait begun at ``started`` ran out; when it is the :data:`MUTE_AFTER`-th in a row
+        raises :class:`TargetStoppedAnswering` (with ``fail``; otherwise the next connect or
+        receive does)."""
+        if started < self._heard or started < self._counted_until:
+            return
+        self._count += 1
+        self._counted_until = time.monotonic()
+        if self._count >= MUTE_AFTER:
+            self.stopped = (
+                f"the target stopped answering: not a byte from {self._target} during "
+                f"{self._count} waits in a row, the last for {what}")
+            if fail:
+                raise TargetStoppedAnswering(self.stopped)
+
+    def check(self) -> None:
+        if self.stopped is not None:
+            raise TargetStoppedAnswering(self.stopped)

@@ -17,7 +17,6 @@ import base64
 import contextlib
 import http.cookiejar
 import os
-import re
 import socket
 import ssl
 import struct
@@ -28,20 +27,23 @@ from urllib.parse import urlencode
 import anyio
 import httpcore
 import httpx
-from wsproto.utilities import generate_accept_token
 
 from wscheck.drivers._neterrors import (
+    MUTE_AFTER,
     READ_ERRORS,
     RELEASE_ERRORS,
-    SETTING,
     WRITE_ERRORS,
-    TargetStoppedAnswering,
+    MuteWatch,
     handshake_failure,
     read_failure,
 )
 from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
 from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs
-from wscheck.errors import SettingError
+from wscheck.drivers.handshake import (
+    cookie_header,
+    handshake_problem,
+    parse_target_url,
+)
 from wscheck.events import (
     Accepted,
     Closed,
@@ -54,6 +56,7 @@ from wscheck.events import (
 
 __all__ = ["MUTE_AFTER", "UrlConnection", "UrlDriver", "handshake_problem", "parse_target_url"]
 
+
 #: How much one socket read may return; big enough that a 64 KiB message takes one read.
 _READ_SIZE = 65536
 
@@ -64,167 +67,8 @@ HANDSHAKE_FACTOR = 3.0
 
 # RECEIVE_FACTOR (_wire): one ``receive`` measures the server's silence, see ReceiveDeadline.
 
-#: The target has stopped answering after this many waits in a row ran out without a single
-#: byte from it, on any connection (see :class:`_MuteWatch`): the run stops there rather than
-#: wait out one timeout per check for the rest of the suite.
-MUTE_AFTER = 3
-
 # MAX_MESSAGE_SIZE (drivers.base): a frame header announcing more fails the connection with
 # 1009 before any of its payload is kept.
-
-
-def parse_target_url(url: str) -> httpx.URL:
-    """Check a target URL and return it parsed.
-
-    The target is ``ws://HOST[:PORT][/prefix]`` or the ``wss://`` form; every connection's
-    path is appended to the prefix. A query string or fragment is refused rather than merged
-    because each conversation brings its own query and the result would be ambiguous.
-    Raises :class:`~wscheck.errors.SettingError` with one line saying what is wrong and what to do.
-    """
-    if "://" not in url:
-        raise SettingError(
-            f"{SETTING} must start with ws:// or wss://, got {url!r}: write it as ws://{url}"
-        )
-    if re.search(r"%(?:[01][0-9a-fA-F]|7[fF])|[\x00-\x20\x7f]", url):
-        raise SettingError(
-            f"{SETTING} must not hold a control character or space, raw or %-encoded, "
-            f"got {url.encode('unicode_escape').decode('ascii')!r}"
-        )
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise SettingError(f"{SETTING} is not a valid URL ({exc}), got {url!r}") from None
-    if parsed.userinfo:
-        raise SettingError(
-            f"{SETTING} must not carry user:password@ (it would be sent as HTTP Basic "
-            "credentials and shown in reports): give ws://HOST:PORT, and the credentials "
-            "the protocol takes through the spec's cookie and token"
-        )
-    if parsed.scheme not in ("ws", "wss"):
-        raise SettingError(f"{SETTING} must start with ws:// or wss://, got {url!r}")
-    if not parsed.host:
-        raise SettingError(f"{SETTING} needs a host, as in ws://127.0.0.1:8000, got {url!r}")
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise SettingError(f"{SETTING} has a port out of range (1-65535), got {url!r}")
-    if parsed.query or parsed.fragment:
-        raise SettingError(
-            f"{SETTING} must not carry a query string or fragment, got {url!r}: "
-            "give only ws://HOST:PORT and an optional path prefix"
-        )
-    return parsed
-
-
-def _cookie_header(cookies: Pairs) -> bytes:
-    """``a=1; session=`` in the given order, values as UTF-8 (what browsers send).
-
-    Values are not quoted or escaped: the kit sends exactly what the conversation holds. A
-    character that would change how the header splits is refused instead of sent, since the
-    server would then see other cookies than the ones the model reasons about.
-    """
-    parts = []
-    for name, value in cookies:
-        if not name or any(c in name for c in "=; \t\r\n\0"):
-            raise ValueError(f"cookie name {name!r} cannot be sent in a Cookie header")
-        if any(c in value for c in ";\r\n\0"):
-            raise ValueError(
-                f"cookie value {value!r} for {name!r} cannot be sent in a Cookie header"
-            )
-        parts.append(f"{name}={value}")
-    return "; ".join(parts).encode("utf-8")
-
-
-def _shown(value: str) -> str:
-    """A header value as a report shows it: control characters escaped, at most 80 long."""
-    text = value.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def handshake_problem(headers: httpx.Headers, key: bytes) -> str | None:
-    """What makes a ``101`` answer one the client must fail (RFC 6455 §4.1), naming the
-    header and its value; ``None`` for a valid upgrade.
-
-    Neither httpx nor httpcore looks at these headers (httpcore hands over the socket on any
-    ``101``), and the driver does its own request rather than httpx-ws's, so the checks are
-    here. The kit offers no extension and no subprotocol, so any in the answer is one it never
-    asked for: taking it would mean reading frames under rules the server chose alone.
-    """
-    rfc = "RFC 6455 §4.1: the client must fail the connection"
-    upgrade = headers.get("upgrade")
-    if upgrade is None:
-        return f"the 101 answer has no Upgrade header ({rfc} without Upgrade: websocket)"
-    if upgrade.strip().lower() != "websocket":
-        return f"the 101 answer has Upgrade: {_shown(upgrade)}, not websocket ({rfc})"
-    connection = headers.get("connection")
-    if connection is None:
-        return f"the 101 answer has no Connection header ({rfc} without Connection: Upgrade)"
-    if "upgrade" not in (token.strip().lower() for token in connection.split(",")):
-        return (f"the 101 answer has Connection: {_shown(connection)}, without the Upgrade "
-                f"token ({rfc})")
-    accept = headers.get("sec-websocket-accept")
-    expected = generate_accept_token(key).decode("ascii")
-    if accept is None:
-        return f"the 101 answer has no Sec-WebSocket-Accept header ({rfc})"
-    if accept.strip() != expected:
-        return (f"the 101 answer has Sec-WebSocket-Accept: {_shown(accept)}, not the token "
-                f"for the key sent ({expected}) ({rfc})")
-    extensions = headers.get("sec-websocket-extensions")
-    if extensions is not None and extensions.strip():
-        return (f"the 101 answer has Sec-WebSocket-Extensions: {_shown(extensions)}, an "
-                f"extension the client never offered ({rfc})")
-    protocol = headers.get("sec-websocket-protocol")
-    if protocol is not None and protocol.strip():
-        return (f"the 101 answer has Sec-WebSocket-Protocol: {_shown(protocol)}, a "
-                f"subprotocol the client never asked for ({rfc})")
-    return None
-
-
-class _MuteWatch:
-    """Tells when the target has stopped answering altogether, as opposed to a check's
-    failure: :data:`MUTE_AFTER` waits in a row, over all connections, that ran out with not a
-    byte from the target since they began.
-
-    Only waits for something the target owes count: a reply the conversation expects
-    (:meth:`UrlConnection.receive` for at least the driver's timeout), the answer to a
-    handshake and the reply to the client's close frame; the quiet window (listening for
-    nothing more) does not. Any byte after a handshake (a message, a close frame, a ping, or
-    the end of the connection) starts the count again; a ``101`` does not, since a server
-    whose HTTP layer upgrades but whose application never speaks is as mute as one that does
-    not upgrade. A wait that began before another counted wait ended does not count, so
-    connections waiting side by side count once. A live target that drops some replies
-    still answers something (another reply, the close) between two such waits.
-
-    Once tripped it stays tripped: every later connect raises at once.
-    """
-
-    def __init__(self, target: str) -> None:
-        self._target = target
-        self._count = 0
-        self._heard = -float("inf")
-        self._counted_until = -float("inf")
-        self.stopped: str | None = None
-
-    def heard(self) -> None:
-        self._count = 0
-        self._heard = time.monotonic()
-
-    def ran_out(self, started: float, what: str, *, fail: bool = True) -> None:
-        """A wait begun at ``started`` ran out; when it is the :data:`MUTE_AFTER`-th in a row
-        raises :class:`TargetStoppedAnswering` (with ``fail``; otherwise the next connect or
-        receive does)."""
-        if started < self._heard or started < self._counted_until:
-            return
-        self._count += 1
-        self._counted_until = time.monotonic()
-        if self._count >= MUTE_AFTER:
-            self.stopped = (
-                f"the target stopped answering: not a byte from {self._target} during "
-                f"{self._count} waits in a row, the last for {what}")
-            if fail:
-                raise TargetStoppedAnswering(self.stopped)
-
-    def check(self) -> None:
-        if self.stopped is not None:
-            raise TargetStoppedAnswering(self.stopped)
 
 
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
@@ -304,7 +148,7 @@ class UrlConnection:
         """The next server event, or ``Silence(timeout)``; the final event again once ended.
 
         Raises :class:`TargetStoppedAnswering` when this wait is the last straw (see
-        :class:`_MuteWatch`)."""
+        :class:`.MuteWatch`)."""
         self._driver._mute.check()
         start = time.monotonic()
         event = await self._receive(timeout)
@@ -517,7 +361,7 @@ class UrlDriver:
             self._verify = verify
         self._client: httpx.AsyncClient | None = None
         self._open: set[UrlConnection] = set()
-        self._mute = _MuteWatch(url)
+        self._mute = MuteWatch(url)
 
     def url_for(self, path: str, query: Pairs = ()) -> httpx.URL:
         """The URL a connection to ``path`` uses: prefix + path, query in the given order."""
@@ -546,7 +390,7 @@ class UrlDriver:
         """Open a connection; see :meth:`wscheck.drivers.base.Driver.connect`.
 
         Raises :class:`TargetStoppedAnswering` once the target has stopped answering (see
-        :class:`_MuteWatch`), like ``TargetUnreachable`` when nothing listens."""
+        :class:`.MuteWatch`), like ``TargetUnreachable`` when nothing listens."""
         self._mute.check()
         url = self.url_for(path, query)
         key = base64.b64encode(os.urandom(16))
@@ -557,7 +401,7 @@ class UrlDriver:
             (b"Sec-WebSocket-Version", b"13"),
         ]
         if cookies:
-            headers.append((b"Cookie", _cookie_header(cookies)))
+            headers.append((b"Cookie", cookie_header(cookies)))
         client = self._get_client()
         request = client.build_request("GET", url, headers=headers)
         response: httpx.Response | None = None
@@ -588,7 +432,7 @@ class UrlDriver:
 
     @property
     def stopped_answering(self) -> str | None:
-        """Why the target counts as mute (see :class:`_MuteWatch`), or ``None``: the check
+        """Why the target counts as mute (see :class:`.MuteWatch`), or ``None``: the check
         during which it went mute is reported as the run's stop, whatever it concluded."""
         return self._mute.stopped
 
