@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from roundtrip import ROOT, uvicorn_server
+from roundtrip import uvicorn_server
 
 #: pytest's summary line: "== 57 passed, 3 skipped in 5.52s ==" (or "in 65.21s (0:01:05)").
 SUMMARY = re.compile(r"\bin (\d+(?:\.\d+)?)s\b")

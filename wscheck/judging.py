@@ -7,9 +7,11 @@ does the failure text every interface prints.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import string
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Iterable, Sequence
+from contextlib import aclosing
 
 from wscheck.events import (
     Accepted,
@@ -42,6 +44,8 @@ __all__ = [
     "leak_problem",
     "lockstep",
     "marker",
+    "observe",
+    "observe_all",
     "ordinary",
     "refusal_form",
     "refuses_everyone",
@@ -127,6 +131,46 @@ def diagnose_refusal(path: str, refusal: Event) -> str:
             + "; or ".join(causes))
 
 
+async def observe(ctx: Context, conversations: Iterable[Conversation], *,
+                  quiet: bool = True) -> AsyncGenerator[Observation, None]:
+    """The observations of independent conversations, in the order given.
+
+    Up to ``ctx.concurrency`` of them run at the same time on the kit's loop, so that their
+    waits (above all the quiet window each one ends with) overlap instead of adding up: over
+    a network a check of five conversations waits out one window, not five. Each conversation
+    still has its own connection, transcript and model, so what is judged is unchanged. With
+    a concurrency of 1 they run one after another, each only once the caller asked for it.
+    Use it under :func:`contextlib.aclosing`: a caller that stops early (at the first failure)
+    cancels the conversations still running, which drop their connections.
+    """
+    convs = list(conversations)
+    if ctx.concurrency <= 1 or len(convs) <= 1:
+        for conversation in convs:
+            yield await run_conversation(ctx.driver, ctx.spec, conversation, quiet=quiet)
+        return
+    gate = asyncio.Semaphore(ctx.concurrency)
+
+    async def one(conversation: Conversation) -> Observation:
+        async with gate:
+            return await run_conversation(ctx.driver, ctx.spec, conversation, quiet=quiet)
+
+    tasks = [asyncio.ensure_future(one(c)) for c in convs]
+    try:
+        for task in tasks:
+            yield await task
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def observe_all(ctx: Context, conversations: Iterable[Conversation], *,
+                      quiet: bool = True) -> list[Observation]:
+    """Every observation of :func:`observe`, in the order given."""
+    async with aclosing(observe(ctx, conversations, quiet=quiet)) as observed:
+        return [obs async for obs in observed]
+
+
 async def unserved(ctx: Context, obs: Observation) -> Verdict | None:
     """An inconclusive verdict when ``obs`` was not let in although the model expected it to
     be *and* the plainest client of the same endpoint is not let in either: then the check's
@@ -147,12 +191,14 @@ async def refuses_everyone(ctx: Context, *paths: str,
     :func:`control`). When one is not, nothing the check judges could be observed: an
     inconclusive verdict that says so once, with the likely causes, instead of a transcript
     per check. ``evidence`` is the check's own refused conversation, shown if given."""
-    for path in paths:
-        ctl = await run_conversation(ctx.driver, ctx.spec, control(ctx, path))
-        if not _let_in(ctx, ctl):
-            return Verdict.unobserved(
-                f"precondition failed: {diagnose_refusal(path, _refusal(ctl))}; nothing this "
-                f"check judges could be observed (see {_owner(ctx, path)})", evidence or ctl)
+    async with aclosing(observe(ctx, [control(ctx, path) for path in paths])) as controls:
+        async for ctl in controls:
+            if not _let_in(ctx, ctl):
+                path = ctl.conversation.path
+                return Verdict.unobserved(
+                    f"precondition failed: {diagnose_refusal(path, _refusal(ctl))}; nothing "
+                    f"this check judges could be observed (see {_owner(ctx, path)})",
+                    evidence or ctl)
     return None
 
 
@@ -182,7 +228,8 @@ async def compare(
     project: Projection | None = None,
     owns_handshake: bool = False,
 ) -> Verdict:
-    """Run conversations one after another; fail on the first whose transcript differs.
+    """Run conversations (concurrently, see :func:`observe`); fail on the first, in the order
+    given, whose transcript differs.
 
     ``project`` maps both transcripts before comparing, so that a check judges only its own
     line of the brief (``bye.sequence`` ignores the close code that ``bye.close-code`` judges).
@@ -191,24 +238,34 @@ async def compare(
     failure, with the likely causes.
     """
     last: Observation | None = None
-    for conversation in conversations:
-        last = obs = await run_conversation(ctx.driver, ctx.spec, conversation)
-        exp, got = obs.expected, obs.observed
-        if project is not None:
-            exp, got = project(exp), project(got)
-        if exp != got:
-            late = unanswered_before_subject(obs, project) if project is not None else None
-            if late is not None:
-                return late
-            gap = await unserved(ctx, obs)
-            if gap is None:
-                return Verdict(problem, obs)
-            if not owns_handshake:
-                return gap
-            refusal = _refusal(obs)
-            return Verdict(f"{problem}: the client was not let in ({describe(refusal)})", obs,
-                           notes=(f"diagnosis: {diagnose_refusal(conversation.path, refusal)}",))
+    async with aclosing(observe(ctx, conversations)) as observed:
+        async for obs in observed:
+            last = obs
+            verdict = await _judge(ctx, obs, problem, project, owns_handshake)
+            if verdict is not None:
+                return verdict
     return Verdict(observation=last)  # a pass keeps its evidence, for reports
+
+
+async def _judge(ctx: Context, obs: Observation, problem: str, project: Projection | None,
+                 owns_handshake: bool) -> Verdict | None:
+    """The verdict of :func:`compare` on one observation: None when it agrees."""
+    exp, got = obs.expected, obs.observed
+    if project is not None:
+        exp, got = project(exp), project(got)
+    if exp == got:
+        return None
+    late = unanswered_before_subject(obs, project) if project is not None else None
+    if late is not None:
+        return late
+    gap = await unserved(ctx, obs)
+    if gap is None:
+        return Verdict(problem, obs)
+    if not owns_handshake:
+        return gap
+    refusal = _refusal(obs)
+    return Verdict(f"{problem}: the client was not let in ({describe(refusal)})", obs,
+                   notes=(f"diagnosis: {diagnose_refusal(obs.conversation.path, refusal)}",))
 
 
 def keep_texts(keep: Callable[[str], bool]) -> Projection:

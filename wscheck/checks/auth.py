@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import aclosing
 
 from wscheck.events import Conversation, Text
 from wscheck.judging import (
@@ -11,6 +12,8 @@ from wscheck.judging import (
     Projection,
     compare,
     keep_texts,
+    observe,
+    observe_all,
     refusal_form,
     refuses_everyone,
     served,
@@ -72,13 +75,13 @@ async def _refused(ctx: Context, conversations: list[Conversation], problem: str
     if gap is not None:
         return gap
     notes: list[str] = []
-    for c in conversations:
-        obs = await run_conversation(ctx.driver, ctx.spec, c)
-        form = refusal_form(obs, code)
-        if form is None:
-            return Verdict(f"{problem}: {what_refusal(obs)}", obs)
-        if form == "before-accept" and not notes:
-            notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
+    async with aclosing(observe(ctx, conversations)) as observed:
+        async for obs in observed:
+            form = refusal_form(obs, code)
+            if form is None:
+                return Verdict(f"{problem}: {what_refusal(obs)}", obs)
+            if form == "before-accept" and not notes:
+                notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
     return Verdict(notes=tuple(notes))
 
 
@@ -185,11 +188,10 @@ async def bye_ordinary(ctx: Context) -> Verdict:
     # Judged against a control: the same conversation with an ordinary word must get the
     # same replies, word for word. What the replies say is the other checks' business.
     control = "ordinary-word"
-    for word in words:
-        obs = await run_conversation(ctx.driver, ctx.spec,
-                                     conv(ctx, word, "still here", token="t"))
-        plain = await run_conversation(ctx.driver, ctx.spec,
-                                       conv(ctx, control, "still here", token="t"))
+    pairs = [c for word in words for c in (conv(ctx, word, "still here", token="t"),
+                                           conv(ctx, control, "still here", token="t"))]
+    observed = await observe_all(ctx, pairs)
+    for word, obs, plain in zip(words, observed[::2], observed[1::2]):
         as_plain = tuple(Text(e.text.replace(control, word)) if isinstance(e, Text) else e
                          for e in plain.observed)
         if not served(plain):
