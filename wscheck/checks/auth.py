@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import aclosing
 
 from wscheck.events import Conversation, Text
 from wscheck.judging import (
     TOKEN_LET_IN,
     WIRE_FORM_NOTE,
     Projection,
+    all_agree,
     compare,
     keep_texts,
-    observe,
-    observe_all,
     refusal_form,
     refuses_everyone,
     served,
@@ -75,13 +73,20 @@ async def _refused(ctx: Context, conversations: list[Conversation], problem: str
     if gap is not None:
         return gap
     notes: list[str] = []
-    async with aclosing(observe(ctx, conversations)) as observed:
-        async for obs in observed:
-            form = refusal_form(obs, code)
-            if form is None:
-                return Verdict(f"{problem}: {what_refusal(obs)}", obs)
-            if form == "before-accept" and not notes:
-                notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
+    together = await all_agree(ctx, conversations,
+                               lambda obs: refusal_form(obs, code) is not None)
+    for obs in together or []:
+        if refusal_form(obs, code) == "before-accept" and not notes:
+            notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
+    if together is not None:
+        return Verdict(notes=tuple(notes))
+    for c in conversations:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        form = refusal_form(obs, code)
+        if form is None:
+            return Verdict(f"{problem}: {what_refusal(obs)}", obs)
+        if form == "before-accept" and not notes:
+            notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
     return Verdict(notes=tuple(notes))
 
 
@@ -190,8 +195,22 @@ async def bye_ordinary(ctx: Context) -> Verdict:
     control = "ordinary-word"
     pairs = [c for word in words for c in (conv(ctx, word, "still here", token="t"),
                                            conv(ctx, control, "still here", token="t"))]
-    observed = await observe_all(ctx, pairs)
-    for word, obs, plain in zip(words, observed[::2], observed[1::2]):
+
+    def ordinary_word(word: str, obs: Observation, plain: Observation) -> bool:
+        return served(plain) and obs.observed == tuple(
+            Text(e.text.replace(control, word)) if isinstance(e, Text) else e
+            for e in plain.observed)
+
+    together = await all_agree(ctx, pairs, lambda obs: True)
+    if together is not None and all(
+            ordinary_word(word, obs, plain)
+            for word, obs, plain in zip(words, together[::2], together[1::2])):
+        return Verdict(observation=together[-2])
+    for word in words:
+        obs = await run_conversation(ctx.driver, ctx.spec,
+                                     conv(ctx, word, "still here", token="t"))
+        plain = await run_conversation(ctx.driver, ctx.spec,
+                                       conv(ctx, control, "still here", token="t"))
         as_plain = tuple(Text(e.text.replace(control, word)) if isinstance(e, Text) else e
                          for e in plain.observed)
         if not served(plain):

@@ -6,8 +6,8 @@ from wscheck.events import ClientClose, Conversation, Drop
 from wscheck.judging import (
     BOTH_LET_IN,
     UNOBSERVABLE_OVER_NETWORK,
+    all_agree,
     keep_texts,
-    observe_all,
     refuses_everyone,
     sees_server_side,
     served,
@@ -15,6 +15,7 @@ from wscheck.judging import (
     unserved,
 )
 from wscheck.registry import Context, Verdict, check
+from wscheck.runner import run_conversation
 
 
 def _conversations_on_each_endpoint(ctx: Context, *actions: str | bytes | ClientClose | Drop,
@@ -37,8 +38,12 @@ no_texts = keep_texts(lambda text: False)
        precondition=BOTH_LET_IN)
 async def binary(ctx: Context) -> Verdict:
     gap: Verdict | None = None
-    for obs in await observe_all(ctx, _conversations_on_each_endpoint(
-            ctx, "before binary", b"\x00\x01binary\xff")):
+    convs = _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff")
+    if await all_agree(ctx, convs,
+                       lambda obs: no_texts(obs.expected) == no_texts(obs.observed)):
+        return Verdict()
+    for c in convs:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: the close after the binary message; the texts before it are other checks'.
         if no_texts(obs.expected) != no_texts(obs.observed):
             # An endpoint that refuses every client never sees a binary message, and one
@@ -69,23 +74,28 @@ async def disconnect(ctx: Context) -> Verdict:
         return gap
     # Whether each endpoint serves a fresh client before any went away: only then can
     # "no longer serves" be said afterwards (an app that answers late never did).
-    serving = [served(obs) for obs in await observe_all(
-        ctx, _conversations_on_each_endpoint(ctx, "still serving?"))]
-    # The clients that go away are independent of one another: they go away together.
+    serving = [served(await run_conversation(ctx.driver, ctx.spec, c))
+               for c in _conversations_on_each_endpoint(ctx, "still serving?")]
     leaving = [c for actions in scenarios for c in _conversations_on_each_endpoint(ctx, *actions)]
-    for obs in await observe_all(ctx, leaving):
+    in_flight = _conversations_on_each_endpoint(
+        ctx, *[f"in flight {i}" for i in range(20)], Drop(in_flight=True), pipelined=True)
+    # The clients that go away, all at once; one after another if any did not end quietly.
+    quietly = await all_agree(ctx, [*leaving, *in_flight], lambda obs: obs.aftermath is None)
+    for c in [] if quietly else leaving:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
         if obs.aftermath is not None:
             return Verdict("the server did not end the conversation quietly when the "
                            "client went away", obs)
     # Dropping while replies are still on their way.
-    for obs in await observe_all(ctx, _conversations_on_each_endpoint(
-            ctx, *[f"in flight {i}" for i in range(20)], Drop(in_flight=True), pipelined=True)):
+    for c in [] if quietly else in_flight:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
         if obs.aftermath is not None:
             return Verdict("the server failed when a client dropped with replies in flight",
                            obs)
     # Whatever the server's insides, it must still serve the next client.
-    for obs, served_before in zip(await observe_all(
-            ctx, _conversations_on_each_endpoint(ctx, "still serving?")), serving):
+    for c, served_before in zip(_conversations_on_each_endpoint(ctx, "still serving?"),
+                                serving):
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: it accepts and answers; whether the answer is right is the echo checks'.
         if served_before and not served(obs):
             return Verdict("after clients went away the server no longer serves new ones", obs)
