@@ -27,6 +27,7 @@ from tests.servers import serve_uvicorn
 from wscheck.checks import CHECKS
 from wscheck.drivers.asgi import AsgiDriver
 from wscheck.drivers.base import Connection
+from wscheck.drivers.url import UrlDriver
 from wscheck.errors import SettingError
 from wscheck.events import Conversation
 from wscheck.judging import all_agree, observe_all
@@ -121,37 +122,59 @@ def test_the_default_overlaps_conversations_up_to_the_bound() -> None:
 
 
 def test_agreement_at_once_needs_every_conversation_to_agree() -> None:
-    async def run(concurrency: int, agrees: Any) -> tuple[Any, int]:
-        from reference_app import app
+    from reference_app import app
 
-        driver = CountingDriver(app)
+    async def run(address: str, concurrency: int, agrees: Any) -> Any:
+        driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
         try:
-            ctx = Context(Spec(), driver, 10, concurrency)
-            return await all_agree(ctx, conversations(4), agrees), len(driver.opened)
+            return await all_agree(Context(Spec(), driver, 10, concurrency), conversations(4),
+                                   agrees)
         finally:
             await driver.aclose()
 
-    together, opened = asyncio.run(run(4, lambda obs: obs.ok))
-    assert together is not None and [o.conversation for o in together] == conversations(4)
-    assert opened == 4
-    assert asyncio.run(run(4, lambda obs: "1" not in str(obs.conversation.actions)))[0] is None
-    assert asyncio.run(run(1, lambda obs: True)) == (None, 0)  # one at a time: not at all
+    with serve_uvicorn(app) as address:
+        together = asyncio.run(run(address, 4, lambda obs: obs.ok))
+        assert together is not None
+        assert [o.conversation for o in together] == conversations(4)  # in the order given
+        assert all(o.ok for o in together)
+        one_disagrees = asyncio.run(run(address, 4, lambda obs: obs.conversation.actions[0]
+                                        != conversations(4)[1].actions[0]))
+        assert one_disagrees is None
+        assert asyncio.run(run(address, 1, lambda obs: True)) is None  # one at a time: never
+
+
+def test_in_process_runs_conversations_one_after_another() -> None:
+    """In-process nothing is gained, and the run stays exactly what it was."""
+    from reference_app import app
+
+    async def run() -> tuple[Any, int]:
+        driver = CountingDriver(app)
+        try:
+            agreed = await all_agree(Context(Spec(), driver, 10, 8), conversations(4),
+                                     lambda obs: True)
+            return agreed, len(driver.opened)
+        finally:
+            await driver.aclose()
+
+    assert asyncio.run(run()) == (None, 0)
 
 
 def test_an_app_that_lets_clients_interfere_is_judged_on_clients_alone() -> None:
-    """A broadcast app passes echo.exact (its defect is the isolation checks'): the
-    conversations run at once see each other's broadcasts, so the check runs them alone."""
+    """A broadcast app passes echo.exact over the network (its defect is the isolation
+    checks'): the conversations run at once see each other's broadcasts, so the check runs
+    them alone."""
     from tests.broken.broadcasts import app
 
-    async def verdict(concurrency: int) -> Any:
-        driver = AsgiDriver(app, timeout=2.0)
+    async def verdict(address: str, concurrency: int) -> Any:
+        driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
         try:
             return await CHECKS["echo.exact"].run(Context(Spec(), driver, 10, concurrency))
         finally:
             await driver.aclose()
 
-    assert asyncio.run(verdict(8)).passed
-    assert asyncio.run(verdict(1)).passed
+    with serve_uvicorn(app) as address:
+        assert asyncio.run(verdict(address, 8)).passed
+        assert asyncio.run(verdict(address, 1)).passed
 
 
 # --- the same verdicts over the network -------------------------------------------------------

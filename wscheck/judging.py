@@ -164,8 +164,12 @@ async def all_agree(ctx: Context, conversations: Sequence[Conversation],
     fail a check for a defect that is the isolation checks' own. So concurrency only ever
     speeds up the verdict that every conversation agrees; a failure, and its evidence, always
     comes from conversations run alone.
+
+    In-process there is nothing to gain (silence is known at once, and the app shares the
+    kit's one loop and CPU), so there the conversations always run one after another and a
+    run in-process is exactly what it was.
     """
-    if ctx.concurrency <= 1 or len(conversations) <= 1:
+    if ctx.concurrency <= 1 or len(conversations) <= 1 or ctx.driver.kind == "asgi":
         return None
     observed = await observe_all(ctx, conversations)
     return observed if all(agrees(obs) for obs in observed) else None
