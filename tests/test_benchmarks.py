@@ -64,3 +64,17 @@ def test_under_load_reports_the_test_run_beside_a_cpu_bound_process() -> None:
 def test_under_load_passes_on_pytests_exit_status() -> None:
     status, figures = under_load("tests/test_spec.py", "-k", "no_test_has_this_name")
     assert status == figures["exit_status"] == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_suite_benchmark_times_both_targets_and_prints_the_ratio() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "suite.py"), "--rounds", "1", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "network / in-process" in done.stdout  # the table comes first
+    for target in ("in_process", "network"):
+        assert figures[f"{target}_exit_status"] == [0]  # the reference app conforms
+        assert figures[f"{target}_pytest_s"] > 0 and figures[f"{target}_wall_s"] > 0
+    assert figures["ratio_pytest_s"] == round(
+        figures["network_pytest_s"] / figures["in_process_pytest_s"], 2)

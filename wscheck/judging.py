@@ -7,6 +7,7 @@ does the failure text every interface prints.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import string
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -31,6 +32,7 @@ __all__ = [
     "UNOBSERVABLE_OVER_NETWORK",
     "WIRE_FORM_NOTE",
     "Projection",
+    "all_agree",
     "any_close_code",
     "compare",
     "control",
@@ -42,6 +44,7 @@ __all__ = [
     "leak_problem",
     "lockstep",
     "marker",
+    "observe_all",
     "ordinary",
     "refusal_form",
     "refuses_everyone",
@@ -127,6 +130,51 @@ def diagnose_refusal(path: str, refusal: Event) -> str:
             + "; or ".join(causes))
 
 
+async def observe_all(ctx: Context, conversations: Iterable[Conversation], *,
+                      quiet: bool = True) -> list[Observation]:
+    """The observations of independent conversations, in the order given, with up to
+    ``ctx.concurrency`` of them running at the same time on the kit's loop: their waits
+    (above all the quiet window each one ends with) overlap instead of adding up. Each keeps
+    its own connection, transcript and model. When one raises, the others are cancelled
+    (their connections dropped) before the error goes on."""
+    gate = asyncio.Semaphore(max(1, ctx.concurrency))
+
+    async def one(conversation: Conversation) -> Observation:
+        async with gate:
+            return await run_conversation(ctx.driver, ctx.spec, conversation, quiet=quiet)
+
+    tasks = [asyncio.ensure_future(one(c)) for c in conversations]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def all_agree(ctx: Context, conversations: Sequence[Conversation],
+                    agrees: Callable[[Observation], bool]) -> list[Observation] | None:
+    """The fast path of a check that runs several independent conversations: run them at
+    once (see :func:`observe_all`) and return their observations when every one ``agrees``.
+
+    None when any disagrees, and always with a concurrency of 1 or a single conversation:
+    then the check runs them one after another, as it always did, and judges those. A client
+    that is alone on the target is what the checks' lines speak of; an app that lets
+    connections interfere (a broadcast, replies sent to the latest client) would otherwise
+    fail a check for a defect that is the isolation checks' own. So concurrency only ever
+    speeds up the verdict that every conversation agrees; a failure, and its evidence, always
+    comes from conversations run alone.
+
+    In-process there is nothing to gain (silence is known at once, and the app shares the
+    kit's one loop and CPU), so there the conversations always run one after another and a
+    run in-process is exactly what it was.
+    """
+    if ctx.concurrency <= 1 or len(conversations) <= 1 or ctx.driver.kind == "asgi":
+        return None
+    observed = await observe_all(ctx, conversations)
+    return observed if all(agrees(obs) for obs in observed) else None
+
+
 async def unserved(ctx: Context, obs: Observation) -> Verdict | None:
     """An inconclusive verdict when ``obs`` was not let in although the model expected it to
     be *and* the plainest client of the same endpoint is not let in either: then the check's
@@ -147,6 +195,9 @@ async def refuses_everyone(ctx: Context, *paths: str,
     :func:`control`). When one is not, nothing the check judges could be observed: an
     inconclusive verdict that says so once, with the likely causes, instead of a transcript
     per check. ``evidence`` is the check's own refused conversation, shown if given."""
+    controls = [control(ctx, path) for path in paths]
+    if await all_agree(ctx, controls, lambda ctl: _let_in(ctx, ctl)) is not None:
+        return None
     for path in paths:
         ctl = await run_conversation(ctx.driver, ctx.spec, control(ctx, path))
         if not _let_in(ctx, ctl):
@@ -182,7 +233,9 @@ async def compare(
     project: Projection | None = None,
     owns_handshake: bool = False,
 ) -> Verdict:
-    """Run conversations one after another; fail on the first whose transcript differs.
+    """Run conversations one after another; fail on the first whose transcript differs
+    (when they all agree, that is known sooner by running them at once: see
+    :func:`all_agree`).
 
     ``project`` maps both transcripts before comparing, so that a check judges only its own
     line of the brief (``bye.sequence`` ignores the close code that ``bye.close-code`` judges).
@@ -190,25 +243,41 @@ async def compare(
     (see :func:`unserved`), unless the check ``owns_handshake``: then that refusal is its
     failure, with the likely causes.
     """
+    convs = list(conversations)
+    together = await all_agree(ctx, convs, lambda obs: _agrees(obs, project))
+    if together is not None:
+        return Verdict(observation=together[-1])  # a pass keeps its evidence, for reports
     last: Observation | None = None
-    for conversation in conversations:
+    for conversation in convs:
         last = obs = await run_conversation(ctx.driver, ctx.spec, conversation)
-        exp, got = obs.expected, obs.observed
-        if project is not None:
-            exp, got = project(exp), project(got)
-        if exp != got:
-            late = unanswered_before_subject(obs, project) if project is not None else None
-            if late is not None:
-                return late
-            gap = await unserved(ctx, obs)
-            if gap is None:
-                return Verdict(problem, obs)
-            if not owns_handshake:
-                return gap
-            refusal = _refusal(obs)
-            return Verdict(f"{problem}: the client was not let in ({describe(refusal)})", obs,
-                           notes=(f"diagnosis: {diagnose_refusal(conversation.path, refusal)}",))
+        verdict = await _judge(ctx, obs, problem, project, owns_handshake)
+        if verdict is not None:
+            return verdict
     return Verdict(observation=last)  # a pass keeps its evidence, for reports
+
+
+def _agrees(obs: Observation, project: Projection | None) -> bool:
+    if project is None:
+        return obs.expected == obs.observed
+    return project(obs.expected) == project(obs.observed)
+
+
+async def _judge(ctx: Context, obs: Observation, problem: str, project: Projection | None,
+                 owns_handshake: bool) -> Verdict | None:
+    """The verdict of :func:`compare` on one observation: None when it agrees."""
+    if _agrees(obs, project):
+        return None
+    late = unanswered_before_subject(obs, project) if project is not None else None
+    if late is not None:
+        return late
+    gap = await unserved(ctx, obs)
+    if gap is None:
+        return Verdict(problem, obs)
+    if not owns_handshake:
+        return gap
+    refusal = _refusal(obs)
+    return Verdict(f"{problem}: the client was not let in ({describe(refusal)})", obs,
+                   notes=(f"diagnosis: {diagnose_refusal(obs.conversation.path, refusal)}",))
 
 
 def keep_texts(keep: Callable[[str], bool]) -> Projection:

@@ -182,7 +182,7 @@ class CheckItem(pytest.Item):
             self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise
         assert runtime.driver is not None
-        ctx = Context(settings.spec, runtime.driver, settings.examples)
+        ctx = Context(settings.spec, runtime.driver, settings.examples, settings.concurrency)
         try:
             verdict = _run_with_progress(self, runtime, ctx)
         except TargetUnreachable as exc:  # it answered the probe, then went away

@@ -52,6 +52,9 @@ class Context:
     spec: Spec
     driver: Driver
     examples: int = 100
+    #: How many independent conversations of one check may run at once (1: one after
+    #: another); see :func:`wscheck.judging.observe`.
+    concurrency: int = 8
 
 
 #: Why a check could not conclude: its precondition failed (what it judges never happened),

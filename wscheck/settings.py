@@ -46,6 +46,9 @@ DEFAULT_TIMEOUT = 2.0
 DEFAULT_QUIET_WINDOW = 0.2
 DEFAULT_EXAMPLES_ASGI = 100
 DEFAULT_EXAMPLES_URL = 25
+#: Conversations of one check run at once: enough to overlap the quiet windows of a check's
+#: conversations, few enough for any server that serves concurrent clients at all.
+DEFAULT_CONCURRENCY = 8
 
 
 # --- parsers: a value as given (text, or a number from a report) -> the value, or ValueError
@@ -195,6 +198,9 @@ TABLE: tuple[Setting, ...] = (
     Setting("examples", f"generated examples per property check (default "
             f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network)",
             count, "N"),
+    Setting("concurrency", f"conversations of one check run at the same time (default "
+            f"{DEFAULT_CONCURRENCY}; 1 runs them one after another, for targets that limit "
+            "connections)", count, "N"),
     Setting("max_message_size", f"largest message accepted from the target, in bytes "
             f"(default {MAX_MESSAGE_SIZE}: 16 MiB); a larger one fails the connection (1009), "
             "reported as the target's fault", byte_size, "BYTES"),
@@ -267,6 +273,7 @@ class Settings:
     ca_file: str | None = None
     strict: bool = False
     examples: int = DEFAULT_EXAMPLES_ASGI
+    concurrency: int = DEFAULT_CONCURRENCY
     max_message_size: int = MAX_MESSAGE_SIZE
     report: str | None = None
     html: str | None = None

@@ -9,6 +9,7 @@ from wscheck.judging import (
     TOKEN_LET_IN,
     WIRE_FORM_NOTE,
     Projection,
+    all_agree,
     compare,
     keep_texts,
     refusal_form,
@@ -72,6 +73,13 @@ async def _refused(ctx: Context, conversations: list[Conversation], problem: str
     if gap is not None:
         return gap
     notes: list[str] = []
+    together = await all_agree(ctx, conversations,
+                               lambda obs: refusal_form(obs, code) is not None)
+    for obs in together or []:
+        if refusal_form(obs, code) == "before-accept" and not notes:
+            notes.append(f"note: {WIRE_FORM_NOTE} (see auth.missing-observable)")
+    if together is not None:
+        return Verdict(notes=tuple(notes))
     for c in conversations:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         form = refusal_form(obs, code)
@@ -185,6 +193,19 @@ async def bye_ordinary(ctx: Context) -> Verdict:
     # Judged against a control: the same conversation with an ordinary word must get the
     # same replies, word for word. What the replies say is the other checks' business.
     control = "ordinary-word"
+    pairs = [c for word in words for c in (conv(ctx, word, "still here", token="t"),
+                                           conv(ctx, control, "still here", token="t"))]
+
+    def ordinary_word(word: str, obs: Observation, plain: Observation) -> bool:
+        return served(plain) and obs.observed == tuple(
+            Text(e.text.replace(control, word)) if isinstance(e, Text) else e
+            for e in plain.observed)
+
+    together = await all_agree(ctx, pairs, lambda obs: True)
+    if together is not None and all(
+            ordinary_word(word, obs, plain)
+            for word, obs, plain in zip(words, together[::2], together[1::2])):
+        return Verdict(observation=together[-2])
     for word in words:
         obs = await run_conversation(ctx.driver, ctx.spec,
                                      conv(ctx, word, "still here", token="t"))

@@ -6,6 +6,7 @@ from wscheck.events import ClientClose, Conversation, Drop
 from wscheck.judging import (
     BOTH_LET_IN,
     UNOBSERVABLE_OVER_NETWORK,
+    all_agree,
     keep_texts,
     refuses_everyone,
     sees_server_side,
@@ -37,7 +38,11 @@ no_texts = keep_texts(lambda text: False)
        precondition=BOTH_LET_IN)
 async def binary(ctx: Context) -> Verdict:
     gap: Verdict | None = None
-    for c in _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff"):
+    convs = _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff")
+    if await all_agree(ctx, convs,
+                       lambda obs: no_texts(obs.expected) == no_texts(obs.observed)):
+        return Verdict()
+    for c in convs:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: the close after the binary message; the texts before it are other checks'.
         if no_texts(obs.expected) != no_texts(obs.observed):
@@ -71,15 +76,18 @@ async def disconnect(ctx: Context) -> Verdict:
     # "no longer serves" be said afterwards (an app that answers late never did).
     serving = [served(await run_conversation(ctx.driver, ctx.spec, c))
                for c in _conversations_on_each_endpoint(ctx, "still serving?")]
-    for actions in scenarios:
-        for c in _conversations_on_each_endpoint(ctx, *actions):
-            obs = await run_conversation(ctx.driver, ctx.spec, c)
-            if obs.aftermath is not None:
-                return Verdict("the server did not end the conversation quietly when the "
-                               "client went away", obs)
+    leaving = [c for actions in scenarios for c in _conversations_on_each_endpoint(ctx, *actions)]
+    in_flight = _conversations_on_each_endpoint(
+        ctx, *[f"in flight {i}" for i in range(20)], Drop(in_flight=True), pipelined=True)
+    # The clients that go away, all at once; one after another if any did not end quietly.
+    quietly = await all_agree(ctx, [*leaving, *in_flight], lambda obs: obs.aftermath is None)
+    for c in [] if quietly else leaving:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if obs.aftermath is not None:
+            return Verdict("the server did not end the conversation quietly when the "
+                           "client went away", obs)
     # Dropping while replies are still on their way.
-    for c in _conversations_on_each_endpoint(ctx, *[f"in flight {i}" for i in range(20)],
-                                             Drop(in_flight=True), pipelined=True):
+    for c in [] if quietly else in_flight:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         if obs.aftermath is not None:
             return Verdict("the server failed when a client dropped with replies in flight",

@@ -1,0 +1,122 @@
+"""How long the bundled suite takes in-process and over the network, in the same run.
+
+Starts the reference app under uvicorn in a child process on a free 127.0.0.1 port, then
+times ``wscheck run`` (in-process) and ``wscheck run --url`` against it, ``--rounds`` times
+each, alternating, so that both see the same machine load. Reported per target: the pytest
+time from its summary line (``... in 5.52s``) and the wall time (start-up included), the
+median over the rounds, and the ratio network / in-process. Absolute seconds depend on the
+machine; the ratio, measured within one run, is the figure to compare.
+
+``--baseline DIR`` times the same two runs of another checkout of the kit too (say the
+commit before a change, from ``git archive``), on the same server and in the same rounds: a
+before/after within one run. Extra arguments after ``--`` go to every run (e.g.
+``-- --concurrency 1`` for the sequential behaviour). Prints a table, then with ``--json`` one
+JSON line.
+
+Usage: ``python benchmarks/suite.py [--rounds 3] [--baseline DIR] [--json] [-- EXTRA...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from roundtrip import uvicorn_server
+
+#: pytest's summary line: "== 57 passed, 3 skipped in 5.52s ==" (or "in 65.21s (0:01:05)").
+SUMMARY = re.compile(r"\bin (\d+(?:\.\d+)?)s\b")
+
+#: Longest a single suite run may take before the benchmark gives up on it.
+RUN_DEADLINE = 600.0
+
+
+def time_run(target: list[str], extra: list[str], kit: Path | None = None) -> dict[str, Any]:
+    """Run ``wscheck run`` once on ``target`` (with the kit in ``kit``, default the installed
+    one); its pytest time, wall time and exit status."""
+    env = dict(os.environ)
+    if kit is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(kit), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory() as empty:
+        args = [sys.executable, "-m", "wscheck", "run", *target, *extra]
+        start = time.perf_counter()
+        done = subprocess.run(args, cwd=empty, capture_output=True, text=True,
+                              timeout=RUN_DEADLINE, check=False, env=env)
+        wall = time.perf_counter() - start
+    found = SUMMARY.findall(done.stdout)
+    if not found:
+        raise RuntimeError(f"no pytest summary line in the output of {' '.join(args)}:\n"
+                           f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return {"pytest_s": float(found[-1]), "wall_s": wall, "exit_status": done.returncode,
+            "summary": done.stdout.strip().splitlines()[-1]}
+
+
+def measure(rounds: int, extra: list[str], baseline: Path | None = None) -> dict[str, Any]:
+    kits: dict[str, Path | None] = {"": None}
+    if baseline is not None:
+        kits["baseline_"] = baseline
+    runs: dict[str, list[dict[str, Any]]] = {
+        f"{prefix}{name}": [] for prefix in kits for name in ("in_process", "network")}
+    with uvicorn_server() as url:
+        for _ in range(rounds):
+            for prefix, kit in kits.items():
+                runs[f"{prefix}in_process"].append(time_run([], extra, kit))
+                runs[f"{prefix}network"].append(time_run(["--url", url], extra, kit))
+    result: dict[str, Any] = {"rounds": rounds, "extra": extra,
+                              "baseline": str(baseline) if baseline else None}
+    for name, timings in runs.items():
+        for key in ("pytest_s", "wall_s"):
+            result[f"{name}_{key}"] = round(statistics.median(t[key] for t in timings), 2)
+        result[f"{name}_exit_status"] = sorted({t["exit_status"] for t in timings})
+        result[f"{name}_summary"] = timings[-1]["summary"]
+    for prefix in kits:
+        for key in ("pytest_s", "wall_s"):
+            result[f"{prefix}ratio_{key}"] = round(
+                result[f"{prefix}network_{key}"] / result[f"{prefix}in_process_{key}"], 2)
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{'target':<21} {'pytest s':>9} {'wall s':>8}   summary"]
+    prefixes = ["", "baseline_"] if result.get("baseline") else [""]
+    for prefix in prefixes:
+        for name in (f"{prefix}in_process", f"{prefix}network"):
+            lines.append(f"{name:<21} {result[f'{name}_pytest_s']:>9.2f} "
+                         f"{result[f'{name}_wall_s']:>8.2f}   {result[f'{name}_summary']}")
+        lines.append(f"{prefix + 'ratio':<21} {result[prefix + 'ratio_pytest_s']:>9.2f} "
+                     f"{result[prefix + 'ratio_wall_s']:>8.2f}   network / in-process "
+                     f"(median of {result['rounds']} rounds)")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                        help="another checkout of the kit, timed in the same rounds")
+    parser.add_argument("extra", nargs="*", help="arguments for every `wscheck run`")
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.baseline is not None and not (args.baseline / "wscheck" / "__init__.py").is_file():
+        parser.error(f"--baseline {args.baseline}: no checkout of the kit there (no wscheck/)")
+    result = measure(args.rounds, args.extra, args.baseline)
+    print(table(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""The ``concurrency`` setting: a check's independent conversations run at once, and the
+verdicts are those of running them one after another.
+
+First the setting itself (parsed once, in the words the user typed), then what the shared
+helpers of :mod:`wscheck.judging` do with it (how many connections are open at once, the
+order of the observations, when a check may trust conversations run at once), then the proof
+over the network: a broken app served by uvicorn gets the same verdict from every check with
+``--concurrency 1`` as with the default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tests.broken.accepts_bad_q
+import tests.broken.empty_token_absent
+import tests.broken.swaps_when_together
+from tests.servers import serve_uvicorn
+from wscheck.checks import CHECKS
+from wscheck.drivers.asgi import AsgiDriver
+from wscheck.drivers.base import Connection
+from wscheck.drivers.url import UrlDriver
+from wscheck.errors import SettingError
+from wscheck.events import Conversation
+from wscheck.judging import all_agree, observe_all
+from wscheck.registry import Context
+from wscheck.settings import DEFAULT_CONCURRENCY, Given, resolve
+from wscheck.spec import Spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- the setting ------------------------------------------------------------------------------
+
+
+def test_concurrency_defaults_to_several_and_takes_a_whole_number(tmp_path: Path) -> None:
+    assert resolve({}, rootdir=tmp_path).concurrency == DEFAULT_CONCURRENCY > 1
+    given = {"concurrency": Given("1", "--concurrency")}
+    assert resolve(given, rootdir=tmp_path).concurrency == 1
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "many", "1.5"])
+def test_a_bad_concurrency_is_one_line_naming_the_flag(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(SettingError) as info:
+        resolve({"concurrency": Given(raw, "--wscheck-concurrency")}, rootdir=tmp_path)
+    assert str(info.value).startswith("--wscheck-concurrency must be")
+
+
+def test_wscheck_run_refuses_a_bad_concurrency_with_exit_4(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "wscheck", "run", "--concurrency", "0"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "--concurrency must be at least 1" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
+# --- observe: how many at once, in which order ------------------------------------------------
+
+
+class CountingDriver(AsgiDriver):
+    """The in-process driver, counting the connections open at the same time."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app, timeout=2.0)
+        self.open = 0
+        self.most = 0
+        self.opened: list[str] = []
+
+    async def connect(self, path: str, query: Any = (), cookies: Any = ()) -> Connection:
+        conn = await super().connect(path, query, cookies)
+        self.open += 1
+        self.most = max(self.most, self.open)
+        self.opened.append(path)
+        finish = conn.finish
+
+        async def finished() -> Any:
+            try:
+                return await finish()
+            finally:
+                self.open -= 1
+
+        conn.finish = finished  # type: ignore[method-assign]
+        return conn
+
+
+def conversations(n: int) -> list[Conversation]:
+    return [Conversation.of("/ws", f"message {i}", f"again {i}") for i in range(n)]
+
+
+async def most_at_once(concurrency: int, n: int) -> tuple[int, list[str]]:
+    from reference_app import app
+
+    driver = CountingDriver(app)
+    try:
+        observed = await observe_all(Context(Spec(), driver, 10, concurrency), conversations(n))
+    finally:
+        await driver.aclose()
+    assert [o.conversation for o in observed] == conversations(n)  # in the order given
+    assert all(o.ok for o in observed), observed
+    return driver.most, [o.observed[1].text for o in observed]  # type: ignore[attr-defined]
+
+
+def test_concurrency_1_opens_one_connection_at_a_time() -> None:
+    most, _ = asyncio.run(most_at_once(1, 6))
+    assert most == 1
+
+
+def test_the_default_overlaps_conversations_up_to_the_bound() -> None:
+    most, first_replies = asyncio.run(most_at_once(3, 7))
+    assert 1 < most <= 3
+    assert [r.rsplit(":", 1)[-1].strip() for r in first_replies] == [
+        f"message {i}" for i in range(7)]  # each connection got its own reply
+
+
+def test_agreement_at_once_needs_every_conversation_to_agree() -> None:
+    from reference_app import app
+
+    async def run(address: str, concurrency: int, agrees: Any) -> Any:
+        driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
+        try:
+            return await all_agree(Context(Spec(), driver, 10, concurrency), conversations(4),
+                                   agrees)
+        finally:
+            await driver.aclose()
+
+    with serve_uvicorn(app) as address:
+        together = asyncio.run(run(address, 4, lambda obs: obs.ok))
+        assert together is not None
+        assert [o.conversation for o in together] == conversations(4)  # in the order given
+        assert all(o.ok for o in together)
+        one_disagrees = asyncio.run(run(address, 4, lambda obs: obs.conversation.actions[0]
+                                        != conversations(4)[1].actions[0]))
+        assert one_disagrees is None
+        assert asyncio.run(run(address, 1, lambda obs: True)) is None  # one at a time: never
+
+
+def test_in_process_runs_conversations_one_after_another() -> None:
+    """In-process nothing is gained, and the run stays exactly what it was."""
+    from reference_app import app
+
+    async def run() -> tuple[Any, int]:
+        driver = CountingDriver(app)
+        try:
+            agreed = await all_agree(Context(Spec(), driver, 10, 8), conversations(4),
+                                     lambda obs: True)
+            return agreed, len(driver.opened)
+        finally:
+            await driver.aclose()
+
+    assert asyncio.run(run()) == (None, 0)
+
+
+def test_an_app_that_lets_clients_interfere_is_judged_on_clients_alone() -> None:
+    """A broadcast app passes echo.exact over the network (its defect is the isolation
+    checks'): the conversations run at once see each other's broadcasts, so the check runs
+    them alone."""
+    from tests.broken.broadcasts import app
+
+    async def verdict(address: str, concurrency: int) -> Any:
+        driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
+        try:
+            return await CHECKS["echo.exact"].run(Context(Spec(), driver, 10, concurrency))
+        finally:
+            await driver.aclose()
+
+    with serve_uvicorn(app) as address:
+        assert asyncio.run(verdict(address, 8)).passed
+        assert asyncio.run(verdict(address, 1)).passed
+
+
+# --- the same verdicts over the network -------------------------------------------------------
+
+
+def network_verdicts(url: str, tmp_path: Path, *extra: str) -> dict[str, str]:
+    """Every check's verdict from ``wscheck run --url`` (its JSON report), derandomized."""
+    report = tmp_path / f"report{len(list(tmp_path.iterdir()))}.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "wscheck", "run", "--url", url, "--report", str(report),
+         *extra], cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)})
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
+    return {c["id"]: c["verdict"] for c in json.loads(report.read_text())["checks"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", [tests.broken.empty_token_absent, tests.broken.accepts_bad_q,
+                                    tests.broken.swaps_when_together],
+                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_concurrency_1_and_the_default_agree_on_a_broken_app(module: Any,
+                                                             tmp_path: Path) -> None:
+    with serve_uvicorn(module.app) as address:
+        sequential = network_verdicts(f"ws://{address}", tmp_path, "--concurrency", "1")
+        default = network_verdicts(f"ws://{address}", tmp_path)
+    assert default == sequential
+    assert "fail" in default.values()  # the defect is caught either way
