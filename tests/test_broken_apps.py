@@ -83,6 +83,9 @@ EXPECTED: dict[str, Expect] = {
     # unanswered message; bye.exact-word sees the chat end after a word that is not bye.
     "closes_after_ten": expect("echo.stays-open", "echo.unicode", "echo.pipelined",
                                "bye.exact-word", may=ECHO_CONTENT_PROPS),
+    # A quota past every short conversation: only the hundreds of messages of echo.stays-open
+    # (and, now and then, a long generated conversation) reach it.
+    "quota_after_sixty": expect("echo.stays-open", may=ECHO_CONTENT_PROPS),
     "prompts_when_idle": expect("echo.no-unsolicited", may=ECHO_CONTENT_PROPS),
     # A greeting right after the accept is in every echo transcript: the echo checks judge
     # whole transcripts and fail; the farewells, the bye's close and isolation are still right.

@@ -26,6 +26,7 @@ from wscheck.spec import AuthSpec, EchoSpec, Spec
 
 __all__ = [
     "EDGE_MESSAGES",
+    "LONG_CONVERSATION",
     "LONG_MESSAGE_BYTES",
     "auth_conversations",
     "bye_variants",
@@ -60,6 +61,10 @@ def bye_variants(word: str = "bye") -> st.SearchStrategy[str]:
     variants.discard("")
     return st.sampled_from(sorted(variants))
 
+
+#: The most messages a generated conversation holds (now and then): past the per-connection
+#: quotas of a few dozen messages that shorter conversations never reach.
+LONG_CONVERSATION = 120
 
 #: The longest message a server must take: 64 KiB, counted as 65,536 bytes of UTF-8
 #: (protocol ``/ws`` 2). A larger one may be refused with 1009, so the kit never sends one.
@@ -158,6 +163,11 @@ def echo_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 8,
     assert echo is not None, "the spec has no echo endpoint"
     actions: list[Action] = [SendText(m) for m in draw(
         st.lists(messages(spec, long=long), max_size=max_messages))]
+    if draw(st.integers(0, 9)) == 0:
+        # Now and then a long conversation: a per-connection quota of a few dozen messages
+        # passes every short one (protocol /ws 2: there is no quota).
+        filler = draw(st.integers(LONG_CONVERSATION // 2, LONG_CONVERSATION))
+        actions += [SendText(f"long conversation {i}") for i in range(filler)]
     ending = draw(st.sampled_from(["none", "bye", "close", "drop"] if echo.bye else
                                   ["none", "close", "drop"]))
     if ending == "bye":
