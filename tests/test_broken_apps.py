@@ -118,6 +118,8 @@ EXPECTED: dict[str, Expect] = {
     "sends_after_close": expect("bye.nothing-after", may=BYE_PROPS),
     "bye_any_case": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
     "bye_stripped": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
+    "bye_nfkc": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
+    "bye_ignores_invisible": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
     # A late bye is echoed: bye.nothing-after (bye after a message) never sees a close.
     "bye_only_first": expect("bye.mid-conversation", may=BYE_PROPS,
                              unseen=("bye.nothing-after",)),

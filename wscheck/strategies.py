@@ -26,9 +26,12 @@ from wscheck.spec import AuthSpec, EchoSpec, Spec
 
 __all__ = [
     "EDGE_MESSAGES",
+    "GENERAL_CATEGORIES",
     "LONG_CONVERSATION",
     "LONG_MESSAGE_BYTES",
+    "MANGLED_CHARACTERS",
     "auth_conversations",
+    "bye_near_misses",
     "bye_variants",
     "conversations",
     "cookie_values",
@@ -51,15 +54,78 @@ EDGE_MESSAGES: tuple[str, ...] = (
 # Everything a WebSocket text frame can carry: any code point but lone surrogates.
 _ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
+#: Every Unicode general category a text frame can carry (all but ``Cs``, lone surrogates).
+GENERAL_CATEGORIES: tuple[str, ...] = (
+    "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe",
+    "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Co", "Cn",
+)
+
+#: Characters that implementations mangle (split lines on, strip, normalise, drop, escape),
+#: drawn as often as all the categories together.
+MANGLED_CHARACTERS: tuple[str, ...] = (
+    "\x00", "\t", "\n", "\r", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\xa0", "\xad",
+    "\u2028", "\u2029", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060",
+    "\u202e", "\u2066", "\ufeff", "\ufe0e", "\ufe0f", "\U000e0100", "\U000e0001",
+    "\u0301", "\u20dd", "\u3000", "\u1680", "\u00b5", "\u212b", "\ufb01", "\uff41",
+    "\ufffd", "\ufffe", "\uffff", "\U0010ffff", "\ue000", "\U0001f3fd", "\u0130", "\u0131",
+    "\u00df", "\u03a3", "\u2126",
+)
+
+
+def _edge_characters() -> st.SearchStrategy[str]:
+    """One character: half the time one that implementations mangle, otherwise one from a
+    general category drawn uniformly, so every category (rare ones such as ``Zl``, ``Zp``,
+    ``Me``, ``Co``, ``Cn`` included) comes up as often as the common ones."""
+    by_category = st.sampled_from(GENERAL_CATEGORIES).flatmap(
+        lambda category: st.characters(categories=[category]))  # type: ignore[list-item]
+    return st.one_of(st.sampled_from(MANGLED_CHARACTERS), by_category)
+
+
+def _fullwidth(word: str) -> str:
+    """``word`` with each printable ASCII character in its fullwidth form (``ｂｙｅ``), which
+    NFKC folds back to ASCII."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in word)
+
+
+def _styled(word: str) -> str:
+    """``word`` with ASCII letters in mathematical bold (``𝐛𝐲𝐞``), also folded by NFKC."""
+    out = []
+    for c in word:
+        if "a" <= c <= "z":
+            out.append(chr(0x1D41A + ord(c) - ord("a")))
+        elif "A" <= c <= "Z":
+            out.append(chr(0x1D400 + ord(c) - ord("A")))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def bye_near_misses(word: str = "bye") -> list[str]:
+    """Near-misses of the bye word, in a fixed order, which a conforming server must echo
+    like any message (protocol ``/ws`` 4: anything but exactly the word is ordinary).
+
+    Beyond case and surrounding whitespace they include what servers that "clean" input
+    before comparing get wrong: control and invisible characters appended or prepended
+    (NUL, DEL, ESC, zero-width space, BOM, a variation selector) and compatibility variants
+    that NFKC folds back to the word (fullwidth, mathematical bold, a ligature)."""
+    variants = [word.capitalize(), word.upper(), word.swapcase(), f" {word}", f"{word} ",
+                f"{word}\n", f"\t{word}", f"{word}\r\n", f"good{word}", f"{word}{word}",
+                f"{word}.", f"{word}!", word[:-1],
+                f"{word}\x00", f"\x00{word}", f"{word}\x7f", f"{word}\x1b", f"{word}\x07",
+                f"{word}\u200b", f"\u200b{word}", f"\ufeff{word}", f"{word}\ufe0f",
+                f"{word}\u00a0", f"{word}\u2028", f"{word}\u0085",
+                _fullwidth(word), _styled(word), word.replace("fi", "\ufb01")]
+    return list(dict.fromkeys(v for v in variants if v and v != word))
+
 
 def bye_variants(word: str = "bye") -> st.SearchStrategy[str]:
-    """Near-misses of the bye word, which a conforming server must echo like any message."""
-    variants = {word.capitalize(), word.upper(), f" {word}", f"{word} ", f"{word}\n",
-                f"\t{word}", f"{word}\r\n", f"good{word}", f"{word}{word}", f"{word}.",
-                word[:-1], word.swapcase()}
-    variants.discard(word)
-    variants.discard("")
-    return st.sampled_from(sorted(variants))
+    """Near-misses of the bye word, which a conforming server must echo like any message
+    (:func:`bye_near_misses`), and now and then the word with a character drawn from any
+    Unicode category glued to one end."""
+    glued = st.tuples(_edge_characters(), st.booleans()).map(
+        lambda pair: pair[0] + word if pair[1] else word + pair[0])
+    return st.one_of(st.sampled_from(bye_near_misses(word)), glued).filter(
+        lambda v: v != word)
 
 
 #: The most messages a generated conversation holds (now and then): past the per-connection

@@ -10,6 +10,7 @@ from wscheck.model import expected
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Exchange, Observation, run_conversation
 from wscheck.spec import EchoSpec
+from wscheck.strategies import bye_near_misses
 
 
 def _bye(ctx: Context) -> tuple[EchoSpec, str]:
@@ -105,14 +106,13 @@ async def nothing_after(ctx: Context) -> Verdict:
 
 
 @check("bye.exact-word", "MUST", "/ws 4",
-       "only the exact bye word ends the chat: other cases, spaces, newlines are echoed",
+       "only the exact bye word ends the chat: other cases, spaces, control and invisible "
+       "characters, fullwidth and other NFKC variants are echoed",
        needs=["bye"],
        precondition=ECHO_LET_IN)
 async def exact_word(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
-    variants = [bye.capitalize(), bye.upper(), f" {bye}", f"{bye} ", f"{bye}\n", f"\t{bye}",
-                f"good{bye}", f"{bye}{bye}", f"{bye}!", bye[:-1]]
-    variants = list(dict.fromkeys(v for v in variants if v != bye and v))
+    variants = bye_near_misses(bye)
     # Judged: no farewell and no close. How the near-misses are echoed is the echo checks'.
     farewells = set(echo.farewells)
     return await compare(ctx, [lockstep(ctx, *variants)],
