@@ -28,6 +28,7 @@ __all__ = [
     "EDGE_MESSAGES",
     "GENERAL_CATEGORIES",
     "LONG_CONVERSATION",
+    "LONG_CREDENTIAL",
     "LONG_MESSAGE_BYTES",
     "MANGLED_CHARACTERS",
     "auth_conversations",
@@ -189,19 +190,48 @@ _COOKIE_OCTETS = "".join(
 )
 
 
+#: The longest credential generated (now and then): far past the column widths a truncating
+#: server passes every short credential with (protocol ``/item/ws``: values of any length).
+LONG_CREDENTIAL = 400
+
+# Pieces of text that already look escaped: a server that decodes a token twice, or decodes
+# a cookie at all, changes them.
+_ESCAPES = ("%20", "%25", "%2F", "%2B", "%41", "%", "+", "%%", "%zz", "%e4%bd%a0")
+
+
+def _long(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A short unit of ``alphabet`` repeated to a length up to :data:`LONG_CREDENTIAL`."""
+    unit = st.text(alphabet, min_size=1, max_size=8)
+    return st.builds(lambda u, n: (u * n)[:n], unit, st.integers(25, LONG_CREDENTIAL))
+
+
 def cookie_values(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
-    """Cookie values within RFC 6265's cookie-octet set; the empty value sometimes."""
-    return st.text(st.sampled_from(_COOKIE_OCTETS), min_size=0 if allow_empty else 1,
-                   max_size=24)
+    """Cookie values within RFC 6265's cookie-octet set; the empty value sometimes, and now
+    and then a long one or one full of percent escapes (which a cookie never decodes)."""
+    octet = st.sampled_from(_COOKIE_OCTETS)
+    short = st.text(octet, min_size=0 if allow_empty else 1, max_size=24)
+    escaped = st.lists(st.one_of(octet, st.sampled_from(_ESCAPES)), min_size=1,
+                       max_size=6).map("".join)
+    return st.one_of(short, escaped, _long(octet))
 
 
 def tokens(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
-    """Query-parameter tokens: any text (it is percent-encoded on the way), empty sometimes."""
-    simple = st.text(st.sampled_from(string.ascii_letters + string.digits + "-_.~"),
-                     min_size=1, max_size=16)
+    """Query-parameter tokens: any text (it is percent-encoded on the way), empty sometimes,
+    text that already looks escaped (``%25``, ``+``: decoded once it stays as it is), and now
+    and then a long one."""
+    safe = st.sampled_from(string.ascii_letters + string.digits + "-_.~")
+    simple = st.text(safe, min_size=1, max_size=16)
+    escaped = st.lists(st.one_of(safe, st.sampled_from((*_ESCAPES, " ", "&", "=", ";"))),
+                       min_size=1, max_size=6).map("".join)
     return st.one_of(simple, st.just("") if allow_empty else simple,
                      st.text(st.characters(exclude_categories=["Cs"]),
-                             min_size=0 if allow_empty else 1, max_size=16))
+                             min_size=0 if allow_empty else 1, max_size=16),
+                     escaped, _long(st.characters(exclude_categories=["Cs"])))
+
+
+def _decoy_names(name: str) -> list[str]:
+    """Names that differ from ``name`` only in case (other parameters or cookies)."""
+    return sorted({name.upper(), name.capitalize(), name.swapcase()} - {name})
 
 
 def _no_digit(s: str) -> bool:
@@ -229,9 +259,10 @@ def echo_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 8,
     assert echo is not None, "the spec has no echo endpoint"
     actions: list[Action] = [SendText(m) for m in draw(
         st.lists(messages(spec, long=long), max_size=max_messages))]
-    if draw(st.integers(0, 9)) == 0:
+    if draw(st.integers(0, 9)) == 9:
         # Now and then a long conversation: a per-connection quota of a few dozen messages
-        # passes every short one (protocol /ws 2: there is no quota).
+        # passes every short one (protocol /ws 2: there is no quota). Hypothesis shrinks
+        # the draw toward 0, which leaves the filler out of a counterexample that needs none.
         filler = draw(st.integers(LONG_CONVERSATION // 2, LONG_CONVERSATION))
         actions += [SendText(f"long conversation {i}") for i in range(filler)]
     ending = draw(st.sampled_from(["none", "bye", "close", "drop"] if echo.bye else
@@ -262,6 +293,19 @@ def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4) ->
         cookies.append((auth.cookie, draw(cookie_values())))
     if draw(st.booleans()):
         query.append((auth.q, draw(q_values())))
+    if draw(st.integers(0, 3)) == 3:
+        # Decoys: other cookies and parameters, and names that differ only in case, which
+        # the server ignores (protocol /item/ws: names are case-sensitive).
+        names = {auth.token, auth.q, auth.cookie}
+        query += [(n, draw(tokens())) for n in
+                  draw(st.sets(st.sampled_from(["other", *_decoy_names(auth.token),
+                                                *_decoy_names(auth.q)]), max_size=3))
+                  if n not in names]
+        cookies += [(n, draw(cookie_values())) for n in
+                    draw(st.sets(st.sampled_from(["theme", *_decoy_names(auth.cookie)]),
+                                 max_size=3))
+                    if n not in names]
+        cookies = draw(st.permutations(cookies))
     echo: EchoSpec | None = spec.echo
     pool = messages(spec, long=False, bye_word=True)
     if echo is not None and echo.bye:
