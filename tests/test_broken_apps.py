@@ -187,6 +187,7 @@ EXPECTED: dict[str, Expect] = {
     # auth property surely does), the checks of which credential is used do not.
     "q_line_always": expect("auth.q", "auth.token", "auth.cookie", "prop.auth",
                             may=("prop.stateful",)),
+    "q_length_guard": expect("auth.q", may=AUTH_PROPS),
     "accepts_bad_q": expect("auth.q-invalid", may=AUTH_PROPS),
     "bye_on_item": expect("auth.bye-ordinary", may=AUTH_PROPS),
     # --- SHOULD level ---------------------------------------------------------------------

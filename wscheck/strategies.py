@@ -239,10 +239,15 @@ def _no_digit(s: str) -> bool:
 
 
 def q_values(*, invalid: bool = True) -> st.SearchStrategy[str]:
-    """Values for ``q`` whose outcome the protocol fixes: canonical integers and, when
-    ``invalid``, strings with no digit at all (which must be refused). Spellings the brief
-    leaves to the implementation (``05``, ``+5``, ``5.0``) are never generated."""
-    canonical = st.integers(min_value=-(10**20), max_value=10**20).map(str)
+    """Values for ``q`` whose outcome the protocol fixes: canonical integers of any sign and
+    magnitude (up to 301 digits) and, when ``invalid``, strings with no digit at all (which
+    must be refused). Spellings the brief leaves to the implementation (``05``, ``+5``,
+    ``5.0``) are never generated."""
+    small = st.integers(min_value=-(10**20), max_value=10**20)
+    # Any magnitude: a length guard on q passes every q of machine-integer size.
+    huge = st.builds(lambda n, negative: -n if negative else n,
+                     st.integers(10**20, 10**300), st.booleans())
+    canonical = st.one_of(small, huge).map(str)
     if not invalid:
         return canonical
     no_digit = st.text(st.characters(exclude_categories=["Cs", "Nd", "No", "Nl"]),

@@ -197,7 +197,8 @@ async def empty_credential(ctx: Context) -> Verdict:
 
 
 @check("auth.q", "MUST", "/item/ws 2, 3",
-       "an integer q is echoed as a number; without q there is no q line and q renders None",
+       "an integer q of any sign and magnitude (a 301-digit one too) is echoed as a number; "
+       "without q there is no q line and q renders None",
        needs=["auth"],
        precondition=TOKEN_LET_IN)
 async def q(ctx: Context) -> Verdict:
@@ -207,6 +208,8 @@ async def q(ctx: Context) -> Verdict:
          conv(ctx, "hello", "again", token="t", q="0"),
          conv(ctx, "hello", cookie="c", q="-17"),
          conv(ctx, "hello", token="t", q="12345678901234567890"),
+         conv(ctx, "hello", token="t", q="-" + "987654321" * 4),
+         conv(ctx, "hello", cookie="c", q="1" + "0" * 300),
          conv(ctx, "no q here", token="t")],
         problem="the replies for q are wrong")
 
