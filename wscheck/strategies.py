@@ -10,8 +10,11 @@ Public and composable, so users can write their own properties on the same gener
 
 Generated text is weighted toward the edges where implementations break — the empty string,
 whitespace, newlines, NUL and control characters, combining marks, right-to-left text, emoji,
-near-misses of the bye word, and now and then a message of up to 64 KiB — while the plain
-``st.text()`` branch keeps covering the rest of Unicode. Only text a WebSocket can carry is
+line and paragraph separators, variation selectors, every Unicode general category drawn
+equally often, near-misses of the bye word, and now and then a message of up to 64 KiB —
+while the plain ``st.text()`` branch keeps covering the rest of Unicode. Conversations are
+now and then long (past per-connection quotas), credentials long, escaped or surrounded by
+decoys, and ``q`` of any magnitude. Only text a WebSocket can carry is
 generated: no lone surrogates.
 """
 
@@ -41,6 +44,7 @@ __all__ = [
     "messages",
     "q_values",
     "tokens",
+    "unicode_texts",
     "utf8_text",
 ]
 
@@ -99,6 +103,15 @@ def _styled(word: str) -> str:
         else:
             out.append(c)
     return "".join(out)
+
+
+def unicode_texts(max_size: int = 12) -> st.SearchStrategy[str]:
+    """Short texts whose characters come from every Unicode general category (rare ones as
+    often as common ones) and, half the time, from the characters implementations mangle:
+    line and paragraph separators, variation selectors, invisible and private-use
+    characters, noncharacters (see :data:`MANGLED_CHARACTERS`)."""
+    return st.lists(st.one_of(_edge_characters(), st.sampled_from("a z")),
+                    min_size=1, max_size=max_size).map("".join)
 
 
 def bye_near_misses(word: str = "bye") -> list[str]:
@@ -168,7 +181,8 @@ def messages(spec: Spec | None = None, *, bye_word: bool = False,
 
     ``spec`` supplies the bye word whose near-misses are mixed in (default: ``bye``). The
     branches are drawn about equally often: edge cases, near-misses of the bye word, edge
-    pieces glued to other text, any text, and (1 in 10, when ``long``) a message of 64 KiB
+    pieces glued to other text, text from every Unicode general category
+    (:func:`unicode_texts`), and any text or (1 in 10, when ``long``) a message of 64 KiB
     or more.
     """
     word = spec.echo.bye if spec is not None and spec.echo is not None else "bye"
@@ -177,7 +191,8 @@ def messages(spec: Spec | None = None, *, bye_word: bool = False,
     branches = [st.sampled_from(EDGE_MESSAGES)]
     if word:
         branches.append(bye_variants(word))
-    branches += [glued, _ANY_TEXT, st.one_of(_ANY_TEXT, long_messages()) if long else _ANY_TEXT]
+    branches += [glued, unicode_texts(),
+                 st.one_of(_ANY_TEXT, long_messages()) if long else _ANY_TEXT]
     strategy = st.one_of(*branches)
     if bye_word or word is None:
         return strategy

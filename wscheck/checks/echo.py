@@ -82,6 +82,14 @@ async def unicode(ctx: Context) -> Verdict:
         "ctrl \x01\x1b[31m\x7f",
         "\ufeffbom and \u200bzero width",
         "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 astral",
+        # Line and paragraph separators, NEL and the other breaks `splitlines` knows.
+        "line\u2028sep para\u2029sep nel\x85 vt\x0b ff\x0c fs\x1c end",
+        # Variation selectors (text and emoji presentation, an ideographic one).
+        "\u2764\ufe0f \u263a\ufe0e \u845b\U000e0100",
+        # Rare categories: enclosing mark, spaces, soft hyphen, tags, private use,
+        # noncharacters, an unassigned code point.
+        "1\u20e3 a\u3000b\u1680c soft\xadhyphen \U000e0041\U000e007f \ue000\U000f0000 "
+        "\ufffe\uffff\U0010ffff \u0378",
     ]
     return await compare(ctx, [lockstep(ctx, *samples)],
                          problem="a non-ASCII or control character was changed")
