@@ -20,7 +20,8 @@ def _bye(ctx: Context) -> tuple[EchoSpec, str]:
 
 
 @check("bye.sequence", "MUST", "/ws 4",
-       "the bye word gets both farewells, in order, and then a close", needs=["bye"],
+       "the bye word gets both farewells, in order, and then a close, also when more "
+       "messages were sent after it before any reply was read", needs=["bye"],
        precondition=ECHO_LET_IN)
 async def sequence(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
@@ -45,6 +46,14 @@ async def sequence(ctx: Context) -> Verdict:
         return Verdict("the handshake was not accepted, so the bye word could not be said", obs)
     if any_close_code(tuple(after.observed)) != wanted:
         return Verdict("the farewells or the close after the bye word are wrong", obs)
+    # Messages pipelined after the bye word change nothing: the server still sends both
+    # farewells and closes (what it does with the later messages is that they get nothing).
+    pipelined = Conversation.of(echo.url_path(), bye, "sent after bye", "and another",
+                                pipelined=True)
+    late = await run_conversation(ctx.driver, ctx.spec, pipelined)
+    if any_close_code(late.observed) != (Accepted(), *wanted):
+        return Verdict("with messages sent right after it, the bye word did not get both "
+                       "farewells and a close", late)
     return Verdict(observation=obs)
 
 
