@@ -169,6 +169,8 @@ EXPECTED: dict[str, Expect] = {
     "token_not_decoded": expect("auth.token", may=AUTH_PROPS),
     # Credentials the short, plain, lone values of the fixed cases never showed wrong.
     "truncates_credential": expect("auth.token", "auth.cookie", may=AUTH_PROPS),
+    # In-process a space was only ever spelled %20: a token spelled with + shows it.
+    "token_plus_kept": expect("auth.token", may=AUTH_PROPS),
     "token_decoded_twice": expect("auth.token", may=AUTH_PROPS),
     "cookie_percent_decoded": expect("auth.cookie", may=AUTH_PROPS),
     # With a token only and another cookie, that cookie is taken for the session too.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wscheck.events import Conversation, SendText, Text
+from wscheck.events import Conversation, SendText, SpacesAs, Text
 from wscheck.judging import (
     TOKEN_LET_IN,
     WIRE_FORM_NOTE,
@@ -151,7 +151,8 @@ def with_decoys(ctx: Context, message: str, *, token: str | None = None,
 
 @check("auth.token", "MUST", "/item/ws 3",
        "with a token only, every message gets the credential and message replies, in order: "
-       "the token decoded once, whole at any length, among decoy parameters",
+       "the token decoded once (a space spelled + or %20), whole at any length, among decoy "
+       "parameters",
        needs=["auth"],
        precondition="none: a client with a token being let in is its own line")
 async def token(ctx: Context) -> Verdict:
@@ -160,8 +161,11 @@ async def token(ctx: Context) -> Verdict:
     escaped = conv(ctx, "escaped", token=ESCAPED_TOKEN)
     long = conv(ctx, "long", token="t0123456789" * (LONG_CREDENTIAL // 10))
     decoyed = with_decoys(ctx, "decoys", token="the-token")
+    # A space spelled both ways, whatever the driver's own way: `+` and `%20` both decode
+    # to a space (application/x-www-form-urlencoded).
+    spaces = [conv(ctx, f"spaces as {s}", token=SpacesAs("a space b", s)) for s in ("+", "%20")]
     # Its line says a client with credentials is accepted: a refusal is its own failure.
-    return await compare(ctx, [lockstep, pipelined, escaped, long, decoyed],
+    return await compare(ctx, [lockstep, pipelined, escaped, long, decoyed, *spaces],
                          problem="the replies with a token are wrong", owns_handshake=True)
 
 
