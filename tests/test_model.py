@@ -15,6 +15,7 @@ from wscheck.events import (
     Drop,
     SendBytes,
     SendText,
+    SpacesAs,
     Text,
 )
 from wscheck.model import ModelConnection, UnspecifiedBehaviour, expected, q_is_checked
@@ -83,6 +84,16 @@ def test_bye_works_at_any_point(before: int) -> None:
     assert echo(*messages, "bye") == (
         Accepted(), *(Text(PREFIX + m) for m in messages),
         Text(FAREWELL_1), Text(FAREWELL_2), Closed(1000))
+
+
+def test_messages_pipelined_after_bye_get_nothing() -> None:
+    assert echo("bye", "more", "and more", pipelined=True) == (
+        Accepted(), Text(FAREWELL_1), Text(FAREWELL_2), Closed(1000))
+
+
+@pytest.mark.parametrize("near_miss", ["bye\x00", "bye\u200b", "\ufeffbye", "ｂｙｅ", "𝐛𝐲𝐞"])
+def test_a_near_miss_of_bye_is_echoed(near_miss: str) -> None:
+    assert echo(near_miss) == (Accepted(), Text(PREFIX + near_miss))
 
 
 def test_nothing_after_the_close() -> None:
@@ -163,7 +174,29 @@ def test_repeated_keys_take_the_last_value() -> None:
     assert expected(SPEC, conv) == (Accepted(), cred("b"), msg("m"))
 
 
+def test_decoys_around_the_credentials_change_nothing() -> None:
+    conv = Conversation(
+        "/item/ws", (SendText("m"),),
+        query=(("other", "x"), ("TOKEN", "d1"), ("token", "real"), ("Token", "d2")),
+        cookies=(("theme", "dark"), ("SESSION", "d3"), ("session", "ck"), ("Session", "d4")))
+    assert expected(SPEC, conv) == (Accepted(), cred("ck"), msg("m"))
+
+
+def test_a_credential_is_rendered_whole_and_as_given() -> None:
+    long = "x" * 400
+    assert item("m", query={"token": long}) == (Accepted(), cred(long), msg("m"))
+    assert item("m", cookies={"session": "a%20b%25"}) == (Accepted(), cred("a%20b%25"), msg("m"))
+    spaced = SpacesAs("a b", "+")
+    assert item("m", query={"token": spaced}) == (Accepted(), cred("a b"), msg("m"))
+
+
 # --- /item/ws: q -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["-" + "9" * 40, "1" + "0" * 300])
+def test_q_of_any_magnitude_is_rendered_back(raw: str) -> None:
+    assert item("m", query={"token": "t", "q": raw}) == (
+        Accepted(), cred("t"), Text(f"parameter q is: {raw}"), msg("m", raw))
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ __all__ = [
     "SendBytes",
     "SendText",
     "Silence",
+    "SpacesAs",
     "Text",
     "Transcript",
     "TransportError",
@@ -173,6 +174,25 @@ class Drop:
 
 
 Action: TypeAlias = SendText | SendBytes | ClientClose | Drop
+
+
+class SpacesAs(str):
+    """A query value whose spaces the kit spells a fixed way in the query string: ``"+"``
+    (as HTML forms and the network driver spell them) or ``"%20"`` (as the in-process driver
+    does). It equals its decoded text, which is what the model reasons about; only the
+    spelling on the way differs. A plain ``str`` value is spelled the driver's way."""
+
+    spelling: str
+
+    def __new__(cls, value: str, spelling: str) -> SpacesAs:
+        if spelling not in ("+", "%20"):
+            raise ValueError(f"a space is spelled '+' or '%20', not {spelling!r}")
+        self = super().__new__(cls, value)
+        self.spelling = spelling
+        return self
+
+    def __repr__(self) -> str:
+        return f"SpacesAs({str(self)!r}, {self.spelling!r})"
 
 
 def _freeze(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:

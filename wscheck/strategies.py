@@ -10,8 +10,11 @@ Public and composable, so users can write their own properties on the same gener
 
 Generated text is weighted toward the edges where implementations break — the empty string,
 whitespace, newlines, NUL and control characters, combining marks, right-to-left text, emoji,
-near-misses of the bye word, and now and then a message of up to 64 KiB — while the plain
-``st.text()`` branch keeps covering the rest of Unicode. Only text a WebSocket can carry is
+line and paragraph separators, variation selectors, every Unicode general category drawn
+equally often, near-misses of the bye word, and now and then a message of up to 64 KiB —
+while the plain ``st.text()`` branch keeps covering the rest of Unicode. Conversations are
+now and then long (past per-connection quotas), credentials long, escaped or surrounded by
+decoys, and ``q`` of any magnitude. Only text a WebSocket can carry is
 generated: no lone surrogates.
 """
 
@@ -21,13 +24,18 @@ import string
 
 from hypothesis import strategies as st
 
-from wscheck.events import Action, ClientClose, Conversation, Drop, SendText
+from wscheck.events import Action, ClientClose, Conversation, Drop, SendText, SpacesAs
 from wscheck.spec import AuthSpec, EchoSpec, Spec
 
 __all__ = [
     "EDGE_MESSAGES",
+    "GENERAL_CATEGORIES",
+    "LONG_CONVERSATION",
+    "LONG_CREDENTIAL",
     "LONG_MESSAGE_BYTES",
+    "MANGLED_CHARACTERS",
     "auth_conversations",
+    "bye_near_misses",
     "bye_variants",
     "conversations",
     "cookie_values",
@@ -36,6 +44,7 @@ __all__ = [
     "messages",
     "q_values",
     "tokens",
+    "unicode_texts",
     "utf8_text",
 ]
 
@@ -50,16 +59,102 @@ EDGE_MESSAGES: tuple[str, ...] = (
 # Everything a WebSocket text frame can carry: any code point but lone surrogates.
 _ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
+#: Every Unicode general category a text frame can carry (all but ``Cs``, lone surrogates).
+GENERAL_CATEGORIES: tuple[str, ...] = (
+    "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe",
+    "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Co", "Cn",
+)
+
+#: Characters that implementations mangle (split lines on, strip, normalise, drop, escape),
+#: drawn as often as all the categories together.
+MANGLED_CHARACTERS: tuple[str, ...] = (
+    "\x00", "\t", "\n", "\r", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\xa0", "\xad",
+    "\u2028", "\u2029", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060",
+    "\u202e", "\u2066", "\ufeff", "\ufe0e", "\ufe0f", "\U000e0100", "\U000e0001",
+    "\u0301", "\u20dd", "\u3000", "\u1680", "\u00b5", "\u212b", "\ufb01", "\uff41",
+    "\ufffd", "\ufffe", "\uffff", "\U0010ffff", "\ue000", "\U0001f3fd", "\u0130", "\u0131",
+    "\u00df", "\u03a3", "\u2126",
+)
+
+
+def _edge_characters() -> st.SearchStrategy[str]:
+    """One character: half the time one that implementations mangle, otherwise one from a
+    general category drawn uniformly, so every category (rare ones such as ``Zl``, ``Zp``,
+    ``Me``, ``Co``, ``Cn`` included) comes up as often as the common ones."""
+    by_category = st.sampled_from(GENERAL_CATEGORIES).flatmap(
+        lambda category: st.characters(categories=[category]))  # type: ignore[list-item]
+    return st.one_of(st.sampled_from(MANGLED_CHARACTERS), by_category)
+
+
+def _fullwidth(word: str) -> str:
+    """``word`` with each printable ASCII character in its fullwidth form (``ｂｙｅ``), which
+    NFKC folds back to ASCII."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in word)
+
+
+def _styled(word: str) -> str:
+    """``word`` with ASCII letters in mathematical bold (``𝐛𝐲𝐞``), also folded by NFKC."""
+    out = []
+    for c in word:
+        if "a" <= c <= "z":
+            out.append(chr(0x1D41A + ord(c) - ord("a")))
+        elif "A" <= c <= "Z":
+            out.append(chr(0x1D400 + ord(c) - ord("A")))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def unicode_texts(max_size: int = 12) -> st.SearchStrategy[str]:
+    """Short texts whose characters come from every Unicode general category (rare ones as
+    often as common ones) and, half the time, from the characters implementations mangle:
+    line and paragraph separators, variation selectors, invisible and private-use
+    characters, noncharacters (see :data:`MANGLED_CHARACTERS`)."""
+    return st.lists(st.one_of(_edge_characters(), st.sampled_from("a z")),
+                    min_size=1, max_size=max_size).map("".join)
+
+
+def _near_miss_families(word: str) -> list[list[str]]:
+    """Near-misses of ``word`` by kind: case, whitespace, other words, controls and invisible
+    characters, compatibility variants. Each kind is drawn equally often by
+    :func:`bye_variants`, however many members it has."""
+    families = [
+        [word.capitalize(), word.upper(), word.swapcase()],
+        [f" {word}", f"{word} ", f"{word}\n", f"\t{word}", f"{word}\r\n"],
+        [f"good{word}", f"{word}{word}", f"{word}.", f"{word}!", word[:-1]],
+        [f"{word}\x00", f"\x00{word}", f"{word}\x7f", f"{word}\x1b", f"{word}\x07",
+         f"{word}\u200b", f"\u200b{word}", f"\ufeff{word}", f"{word}\ufe0f",
+         f"{word}\u00a0", f"{word}\u2028", f"{word}\u0085"],
+        [_fullwidth(word), _styled(word), word.replace("fi", "\ufb01")],
+    ]
+    kept = [list(dict.fromkeys(v for v in family if v and v != word)) for family in families]
+    return [family for family in kept if family]
+
+
+def bye_near_misses(word: str = "bye") -> list[str]:
+    """Near-misses of the bye word, in a fixed order, which a conforming server must echo
+    like any message (protocol ``/ws`` 4: anything but exactly the word is ordinary).
+
+    Beyond case and surrounding whitespace they include what servers that "clean" input
+    before comparing get wrong: control and invisible characters appended or prepended
+    (NUL, DEL, ESC, zero-width space, BOM, a variation selector) and compatibility variants
+    that NFKC folds back to the word (fullwidth, mathematical bold, a ligature)."""
+    return list(dict.fromkeys(v for family in _near_miss_families(word) for v in family))
+
 
 def bye_variants(word: str = "bye") -> st.SearchStrategy[str]:
-    """Near-misses of the bye word, which a conforming server must echo like any message."""
-    variants = {word.capitalize(), word.upper(), f" {word}", f"{word} ", f"{word}\n",
-                f"\t{word}", f"{word}\r\n", f"good{word}", f"{word}{word}", f"{word}.",
-                word[:-1], word.swapcase()}
-    variants.discard(word)
-    variants.discard("")
-    return st.sampled_from(sorted(variants))
+    """Near-misses of the bye word, which a conforming server must echo like any message
+    (:func:`bye_near_misses`, each kind drawn equally often), and now and then the word with
+    a character drawn from any Unicode category glued to one end."""
+    glued = st.tuples(_edge_characters(), st.booleans()).map(
+        lambda pair: pair[0] + word if pair[1] else word + pair[0])
+    return st.one_of(*(st.sampled_from(family) for family in _near_miss_families(word)),
+                     glued).filter(lambda v: v != word)
 
+
+#: The most messages a generated conversation holds (now and then): past the per-connection
+#: quotas of a few dozen messages that shorter conversations never reach.
+LONG_CONVERSATION = 120
 
 #: The longest message a server must take: 64 KiB, counted as 65,536 bytes of UTF-8
 #: (protocol ``/ws`` 2). A larger one may be refused with 1009, so the kit never sends one.
@@ -96,7 +191,8 @@ def messages(spec: Spec | None = None, *, bye_word: bool = False,
 
     ``spec`` supplies the bye word whose near-misses are mixed in (default: ``bye``). The
     branches are drawn about equally often: edge cases, near-misses of the bye word, edge
-    pieces glued to other text, any text, and (1 in 10, when ``long``) a message of 64 KiB
+    pieces glued to other text, text from every Unicode general category
+    (:func:`unicode_texts`), and any text or (1 in 10, when ``long``) a message of 64 KiB
     or more.
     """
     word = spec.echo.bye if spec is not None and spec.echo is not None else "bye"
@@ -105,7 +201,8 @@ def messages(spec: Spec | None = None, *, bye_word: bool = False,
     branches = [st.sampled_from(EDGE_MESSAGES)]
     if word:
         branches.append(bye_variants(word))
-    branches += [glued, _ANY_TEXT, st.one_of(_ANY_TEXT, long_messages()) if long else _ANY_TEXT]
+    branches += [glued, unicode_texts(),
+                 st.one_of(_ANY_TEXT, long_messages()) if long else _ANY_TEXT]
     strategy = st.one_of(*branches)
     if bye_word or word is None:
         return strategy
@@ -118,19 +215,48 @@ _COOKIE_OCTETS = "".join(
 )
 
 
+#: The longest credential generated (now and then): far past the column widths a truncating
+#: server passes every short credential with (protocol ``/item/ws``: values of any length).
+LONG_CREDENTIAL = 400
+
+# Pieces of text that already look escaped: a server that decodes a token twice, or decodes
+# a cookie at all, changes them.
+_ESCAPES = ("%20", "%25", "%2F", "%2B", "%41", "%", "+", "%%", "%zz", "%e4%bd%a0")
+
+
+def _long(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A short unit of ``alphabet`` repeated to a length up to :data:`LONG_CREDENTIAL`."""
+    unit = st.text(alphabet, min_size=1, max_size=8)
+    return st.builds(lambda u, n: (u * n)[:n], unit, st.integers(25, LONG_CREDENTIAL))
+
+
 def cookie_values(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
-    """Cookie values within RFC 6265's cookie-octet set; the empty value sometimes."""
-    return st.text(st.sampled_from(_COOKIE_OCTETS), min_size=0 if allow_empty else 1,
-                   max_size=24)
+    """Cookie values within RFC 6265's cookie-octet set; the empty value sometimes, and now
+    and then a long one or one full of percent escapes (which a cookie never decodes)."""
+    octet = st.sampled_from(_COOKIE_OCTETS)
+    short = st.text(octet, min_size=0 if allow_empty else 1, max_size=24)
+    escaped = st.lists(st.one_of(octet, st.sampled_from(_ESCAPES)), min_size=1,
+                       max_size=6).map("".join)
+    return st.one_of(short, escaped, _long(octet))
 
 
 def tokens(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
-    """Query-parameter tokens: any text (it is percent-encoded on the way), empty sometimes."""
-    simple = st.text(st.sampled_from(string.ascii_letters + string.digits + "-_.~"),
-                     min_size=1, max_size=16)
+    """Query-parameter tokens: any text (it is percent-encoded on the way), empty sometimes,
+    text that already looks escaped (``%25``, ``+``: decoded once it stays as it is), and now
+    and then a long one."""
+    safe = st.sampled_from(string.ascii_letters + string.digits + "-_.~")
+    simple = st.text(safe, min_size=1, max_size=16)
+    escaped = st.lists(st.one_of(safe, st.sampled_from((*_ESCAPES, " ", "&", "=", ";"))),
+                       min_size=1, max_size=6).map("".join)
     return st.one_of(simple, st.just("") if allow_empty else simple,
                      st.text(st.characters(exclude_categories=["Cs"]),
-                             min_size=0 if allow_empty else 1, max_size=16))
+                             min_size=0 if allow_empty else 1, max_size=16),
+                     escaped, _long(st.characters(exclude_categories=["Cs"])))
+
+
+def _decoy_names(name: str) -> list[str]:
+    """Names that differ from ``name`` only in case (other parameters or cookies)."""
+    return sorted({name.upper(), name.capitalize(), name.swapcase()} - {name})
 
 
 def _no_digit(s: str) -> bool:
@@ -138,10 +264,15 @@ def _no_digit(s: str) -> bool:
 
 
 def q_values(*, invalid: bool = True) -> st.SearchStrategy[str]:
-    """Values for ``q`` whose outcome the protocol fixes: canonical integers and, when
-    ``invalid``, strings with no digit at all (which must be refused). Spellings the brief
-    leaves to the implementation (``05``, ``+5``, ``5.0``) are never generated."""
-    canonical = st.integers(min_value=-(10**20), max_value=10**20).map(str)
+    """Values for ``q`` whose outcome the protocol fixes: canonical integers of any sign and
+    magnitude (up to 301 digits) and, when ``invalid``, strings with no digit at all (which
+    must be refused). Spellings the brief leaves to the implementation (``05``, ``+5``,
+    ``5.0``) are never generated."""
+    small = st.integers(min_value=-(10**20), max_value=10**20)
+    # Any magnitude: a length guard on q passes every q of machine-integer size.
+    huge = st.builds(lambda n, negative: -n if negative else n,
+                     st.integers(10**20, 10**300), st.booleans())
+    canonical = st.one_of(small, huge).map(str)
     if not invalid:
         return canonical
     no_digit = st.text(st.characters(exclude_categories=["Cs", "Nd", "No", "Nl"]),
@@ -169,7 +300,15 @@ def echo_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 8,
         actions.append(ClientClose())
     elif ending == "drop":
         actions.append(Drop())
-    return Conversation(echo.url_path(), tuple(actions), pipelined=draw(st.booleans()))
+    pipelined = draw(st.booleans())
+    if draw(st.integers(0, 9)) == 9:
+        # Now and then a long conversation: a per-connection quota of a few dozen messages
+        # passes every short one (protocol /ws 2: there is no quota). Drawn last and put
+        # first, so that shrinking the draw toward 0 drops the filler from a counterexample
+        # that does not need it, without disturbing the draws before it.
+        filler = draw(st.integers(LONG_CONVERSATION // 2, LONG_CONVERSATION))
+        actions[:0] = [SendText(f"long conversation {i}") for i in range(filler)]
+    return Conversation(echo.url_path(), tuple(actions), pipelined=pipelined)
 
 
 @st.composite
@@ -181,11 +320,28 @@ def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4) ->
     query: list[tuple[str, str]] = []
     cookies: list[tuple[str, str]] = []
     if draw(st.booleans()):
-        query.append((auth.token, draw(tokens())))
+        token = draw(tokens())
+        if " " in token:
+            # Spell its spaces either way, whatever the driver's own way (+ or %20).
+            token = SpacesAs(token, draw(st.sampled_from(["+", "%20"])))
+        query.append((auth.token, token))
     if draw(st.booleans()):
         cookies.append((auth.cookie, draw(cookie_values())))
     if draw(st.booleans()):
         query.append((auth.q, draw(q_values())))
+    if draw(st.integers(0, 3)) == 3:
+        # Decoys: other cookies and parameters, and names that differ only in case, which
+        # the server ignores (protocol /item/ws: names are case-sensitive).
+        names = {auth.token, auth.q, auth.cookie}
+        query += [(n, draw(tokens())) for n in
+                  draw(st.sets(st.sampled_from(["other", *_decoy_names(auth.token),
+                                                *_decoy_names(auth.q)]), max_size=3))
+                  if n not in names]
+        cookies += [(n, draw(cookie_values())) for n in
+                    draw(st.sets(st.sampled_from(["theme", *_decoy_names(auth.cookie)]),
+                                 max_size=3))
+                    if n not in names]
+        cookies = draw(st.permutations(cookies))
     echo: EchoSpec | None = spec.echo
     pool = messages(spec, long=False, bye_word=True)
     if echo is not None and echo.bye:

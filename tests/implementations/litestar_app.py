@@ -1,8 +1,10 @@
 """A correct implementation on Litestar: two ``@websocket`` route handlers.
 
 Litestar's ``receive_text()`` turns a binary frame into ``""``, so messages are read with the
-raw ``websocket.receive()`` to tell text, binary and a disconnect apart. Credentials come from
-``websocket.cookies`` and ``websocket.query_params``; ``q`` is validated by hand (declared as
+raw ``websocket.receive()`` to tell text, binary and a disconnect apart. The token comes from
+``websocket.query_params``; the cookie is read from the ``Cookie`` header by hand, because
+``websocket.cookies`` percent-decodes values and the protocol renders a cookie as standard
+cookie parsing gives it, never percent-decoded. ``q`` is validated by hand (declared as
 an ``int`` handler parameter, Litestar would refuse a bad ``q`` before the handler runs). The
 refusal accepts first and then closes with 1008, like the reference app.
 """
@@ -55,9 +57,21 @@ def _q(raw: str) -> int | None:
         return None
 
 
+def _cookie(socket: WebSocket[Any, Any, Any], name: str) -> str | None:
+    """The cookie ``name`` as Starlette and ``http.cookies`` give it: split on ``;``, names
+    exact, surrounding double quotes removed, no percent-decoding; the last one wins."""
+    found = None
+    for chunk in socket.headers.get("cookie", "").split(";"):
+        key, sep, value = chunk.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            found = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+    return found
+
+
 @websocket("/item/ws")
 async def item(socket: WebSocket[Any, Any, Any]) -> None:
-    session = socket.cookies.get("session")
+    session = _cookie(socket, "session")
     token = socket.query_params.get("token")
     raw_q = socket.query_params.get("q")
     q = None if raw_q is None else _q(raw_q)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wscheck.events import Conversation, Text
+from wscheck.events import Conversation, SendText, SpacesAs, Text
 from wscheck.judging import (
     TOKEN_LET_IN,
     WIRE_FORM_NOTE,
@@ -119,23 +119,73 @@ async def missing_observable(ctx: Context) -> Verdict:
     return Verdict()
 
 
+#: A credential far longer than any that a truncating server lets through whole: the
+#: protocol renders values of any length a header can carry.
+LONG_CREDENTIAL = 400
+
+#: A token that is already escaped text: decoded once it stays ``%25``, ``%2F`` and ``+``;
+#: a server that decodes twice turns them into ``%``, ``/`` and a space.
+ESCAPED_TOKEN = "100%25+a%2Fb%20c"
+
+#: A cookie value with percent escapes: a cookie is never percent-decoded.
+ESCAPED_COOKIE = "v%20a%2Fl%25ue"
+
+
+def decoys(name: str) -> list[str]:
+    """Names that differ from ``name`` only in case: other parameters or cookies, which the
+    server ignores (protocol ``/item/ws``: names are case-sensitive)."""
+    return list(dict.fromkeys(n for n in (name.upper(), name.capitalize(), name.swapcase())
+                              if n != name))
+
+
+def with_decoys(ctx: Context, message: str, *, token: str | None = None,
+                cookie: str | None = None) -> Conversation:
+    """A conversation whose one real credential is surrounded by decoys: other cookies and
+    parameters, before and after it, and names that differ only in case. A server that takes
+    the first cookie whatever its name, or the last parameter of any case, renders a decoy."""
+    auth = _auth(ctx)
+    query: list[tuple[str, str]] = [("other", "param")]
+    cookies: list[tuple[str, str]] = [("theme", "dark")]
+    if token is not None:
+        names = decoys(auth.token)
+        query += [(names[0], "decoy-before"), (auth.token, token),
+                  *((n, f"decoy-after-{i}") for i, n in enumerate(names[1:] or names))]
+    if cookie is not None:
+        names = decoys(auth.cookie)
+        cookies += [(names[0], "decoy-before"), (auth.cookie, cookie),
+                    *((n, f"decoy-after-{i}") for i, n in enumerate(names[1:] or names))]
+    return Conversation(auth.url_path(), (SendText(message),), tuple(query), tuple(cookies))
+
+
 @check("auth.token", "MUST", "/item/ws 3",
-       "with a token only, every message gets the credential and message replies, in order",
+       "with a token only, every message gets the credential and message replies, in order: "
+       "the token decoded once (a space spelled + or %20), whole at any length, among decoy "
+       "parameters",
        needs=["auth"],
        precondition="none: a client with a token being let in is its own line")
 async def token(ctx: Context) -> Verdict:
     lockstep = conv(ctx, "hello", "second message", token="some-token")
     pipelined = conv(ctx, "first", "then", token="tök en&x=1;y", pipelined=True)
+    escaped = conv(ctx, "escaped", token=ESCAPED_TOKEN)
+    long = conv(ctx, "long", token="t0123456789" * (LONG_CREDENTIAL // 10))
+    decoyed = with_decoys(ctx, "decoys", token="the-token")
+    # A space spelled both ways, whatever the driver's own way: `+` and `%20` both decode
+    # to a space (application/x-www-form-urlencoded).
+    spaces = [conv(ctx, f"spaces as {s}", token=SpacesAs("a space b", s)) for s in ("+", "%20")]
     # Its line says a client with credentials is accepted: a refusal is its own failure.
-    return await compare(ctx, [lockstep, pipelined], problem="the replies with a token are wrong",
-                         owns_handshake=True)
+    return await compare(ctx, [lockstep, pipelined, escaped, long, decoyed, *spaces],
+                         problem="the replies with a token are wrong", owns_handshake=True)
 
 
 @check("auth.cookie", "MUST", "/item/ws 3",
-       "with a session cookie only, the replies carry the cookie's value", needs=["auth"],
+       "with a session cookie only, the replies carry the cookie's value: never "
+       "percent-decoded, whole at any length, among other cookies", needs=["auth"],
        precondition=TOKEN_LET_IN)
 async def cookie(ctx: Context) -> Verdict:
-    return await compare(ctx, [conv(ctx, "hello", "again", cookie="cookie-value-42")],
+    return await compare(ctx, [conv(ctx, "hello", "again", cookie="cookie-value-42"),
+                               conv(ctx, "escaped", cookie=ESCAPED_COOKIE),
+                               conv(ctx, "long", cookie="c0123456789" * (LONG_CREDENTIAL // 10)),
+                               with_decoys(ctx, "decoys", cookie="the-cookie")],
                          problem="the replies with a cookie are wrong")
 
 
@@ -159,7 +209,8 @@ async def empty_credential(ctx: Context) -> Verdict:
 
 
 @check("auth.q", "MUST", "/item/ws 2, 3",
-       "an integer q is echoed as a number; without q there is no q line and q renders None",
+       "an integer q of any sign and magnitude (a 301-digit one too) is echoed as a number; "
+       "without q there is no q line and q renders None",
        needs=["auth"],
        precondition=TOKEN_LET_IN)
 async def q(ctx: Context) -> Verdict:
@@ -169,6 +220,8 @@ async def q(ctx: Context) -> Verdict:
          conv(ctx, "hello", "again", token="t", q="0"),
          conv(ctx, "hello", cookie="c", q="-17"),
          conv(ctx, "hello", token="t", q="12345678901234567890"),
+         conv(ctx, "hello", token="t", q="-" + "987654321" * 4),
+         conv(ctx, "hello", cookie="c", q="1" + "0" * 300),
          conv(ctx, "no q here", token="t")],
         problem="the replies for q are wrong")
 

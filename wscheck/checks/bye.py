@@ -10,6 +10,7 @@ from wscheck.model import expected
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Exchange, Observation, run_conversation
 from wscheck.spec import EchoSpec
+from wscheck.strategies import bye_near_misses
 
 
 def _bye(ctx: Context) -> tuple[EchoSpec, str]:
@@ -19,7 +20,8 @@ def _bye(ctx: Context) -> tuple[EchoSpec, str]:
 
 
 @check("bye.sequence", "MUST", "/ws 4",
-       "the bye word gets both farewells, in order, and then a close", needs=["bye"],
+       "the bye word gets both farewells, in order, and then a close, also when more "
+       "messages were sent after it before any reply was read", needs=["bye"],
        precondition=ECHO_LET_IN)
 async def sequence(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
@@ -44,6 +46,17 @@ async def sequence(ctx: Context) -> Verdict:
         return Verdict("the handshake was not accepted, so the bye word could not be said", obs)
     if any_close_code(tuple(after.observed)) != wanted:
         return Verdict("the farewells or the close after the bye word are wrong", obs)
+    # Messages pipelined after the bye word change nothing: the server still sends both
+    # farewells and closes. Judged, as above: the farewells and the close; other texts (a
+    # greeting, an echo of a later message) are the echo checks' and bye.nothing-after's.
+    pipelined = Conversation.of(echo.url_path(), bye, "sent after bye", "and another",
+                                pipelined=True)
+    late = await run_conversation(ctx.driver, ctx.spec, pipelined)
+    farewells = set(echo.farewells)
+    if any_close_code(keep_texts(farewells.__contains__)(late.observed)) != (Accepted(),
+                                                                              *wanted):
+        return Verdict("with messages sent right after it, the bye word did not get both "
+                       "farewells and a close", late)
     return Verdict(observation=obs)
 
 
@@ -105,14 +118,13 @@ async def nothing_after(ctx: Context) -> Verdict:
 
 
 @check("bye.exact-word", "MUST", "/ws 4",
-       "only the exact bye word ends the chat: other cases, spaces, newlines are echoed",
+       "only the exact bye word ends the chat: other cases, spaces, control and invisible "
+       "characters, fullwidth and other NFKC variants are echoed",
        needs=["bye"],
        precondition=ECHO_LET_IN)
 async def exact_word(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
-    variants = [bye.capitalize(), bye.upper(), f" {bye}", f"{bye} ", f"{bye}\n", f"\t{bye}",
-                f"good{bye}", f"{bye}{bye}", f"{bye}!", bye[:-1]]
-    variants = list(dict.fromkeys(v for v in variants if v != bye and v))
+    variants = bye_near_misses(bye)
     # Judged: no farewell and no close. How the near-misses are echoed is the echo checks'.
     farewells = set(echo.farewells)
     return await compare(ctx, [lockstep(ctx, *variants)],

@@ -40,7 +40,7 @@ from wscheck.drivers._appguard import (
 )
 from wscheck.drivers._idle import may_be_busy, monitor_for
 from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs
+from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
@@ -425,7 +425,7 @@ class AsgiDriver:
         watchdog.linger("driver", None)  # used again after aclose
         if watchdog.blocked is not None:
             raise LoopBlocked(watchdog.blocked)
-        query_string = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
+        encoded = query_string(query, "%20")
         headers = [
             (b"host", b"testserver"),
             (b"connection", b"upgrade"),
@@ -446,7 +446,7 @@ class AsgiDriver:
             "root_path": "",
             "path": path,
             "raw_path": quote(path).encode(),
-            "query_string": query_string.encode(),
+            "query_string": encoded.encode(),
             "headers": headers,
             "subprotocols": [],
             "extensions": {"websocket.http.response": {}},

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol, TypeAlias, runtime_checkable
+from urllib.parse import quote
 
 from wscheck.errors import TargetUnreachable
-from wscheck.events import Event
+from wscheck.events import Event, SpacesAs
 
-__all__ = ["MAX_MESSAGE_SIZE", "Connection", "Driver", "Pairs", "TargetUnreachable"]
+__all__ = ["MAX_MESSAGE_SIZE", "Connection", "Driver", "Pairs", "TargetUnreachable",
+           "query_string"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
@@ -24,6 +26,18 @@ MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 
 #: Query parameters or cookies: name-value pairs in the order they are sent.
 Pairs: TypeAlias = Sequence[tuple[str, str]]
+
+
+def query_string(query: Pairs, space: str) -> str:
+    """``query`` percent-encoded in the given order, every byte but unreserved ones escaped;
+    a space spelled ``space`` (``"%20"`` or ``"+"``) unless the value is a
+    :class:`~wscheck.events.SpacesAs`, which says how its spaces are spelled."""
+    def encode(text: str, spelling: str) -> str:
+        escaped = quote(text, safe="")
+        return escaped.replace("%20", "+") if spelling == "+" else escaped
+    return "&".join(
+        f"{encode(k, space)}={encode(v, v.spelling if isinstance(v, SpacesAs) else space)}"
+        for k, v in query)
 
 
 @runtime_checkable

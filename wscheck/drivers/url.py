@@ -22,7 +22,6 @@ import ssl
 import struct
 import time
 from collections import deque
-from urllib.parse import urlencode
 
 import anyio
 import httpcore
@@ -38,7 +37,7 @@ from wscheck.drivers._neterrors import (
     read_failure,
 )
 from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs
+from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.handshake import (
     cookie_header,
     handshake_problem,
@@ -369,7 +368,7 @@ class UrlDriver:
             raise ValueError(f"a connection path must start with '/', got {path!r}")
         url = self._base.copy_with(path=self._prefix + path)
         if query:
-            url = url.copy_with(query=urlencode(list(query)).encode("ascii"))
+            url = url.copy_with(query=query_string(query, "+").encode("ascii"))
         return url
 
     def _get_client(self) -> httpx.AsyncClient:

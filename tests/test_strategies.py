@@ -1,0 +1,135 @@
+"""The strategies reach what they promise: every near-miss of the bye word is not the word,
+long conversations, long, escaped and decoyed credentials, huge ``q`` and every Unicode
+general category come up in a modest number of draws, and whatever is drawn is something
+the model predicts (no value the protocol leaves open)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+
+from wscheck.events import Conversation, SendText, SpacesAs
+from wscheck.model import expected
+from wscheck.spec import Spec
+from wscheck.strategies import (
+    GENERAL_CATEGORIES,
+    LONG_CONVERSATION,
+    LONG_CREDENTIAL,
+    auth_conversations,
+    bye_near_misses,
+    bye_variants,
+    cookie_values,
+    echo_conversations,
+    messages,
+    q_values,
+    tokens,
+    unicode_texts,
+)
+
+SPEC = Spec()
+#: Draws allowed to find a rare value: generous, and still a fraction of a second each.
+BUDGET = settings(max_examples=2000, database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+
+
+def reaches(strategy: st.SearchStrategy[object], condition: Callable[[object], bool]) -> None:
+    """``strategy`` draws a value with ``condition`` within the budget (``find`` raises
+    ``NoSuchExample`` otherwise)."""
+    find(strategy, condition, settings=BUDGET)
+
+
+@pytest.mark.parametrize("word", ["bye", "quit", "fin", "Exit"])
+def test_near_misses_are_never_the_word(word: str) -> None:
+    misses = bye_near_misses(word)
+    assert word not in misses and "" not in misses
+    assert len(misses) == len(set(misses))
+
+
+def test_near_misses_go_beyond_case_and_whitespace() -> None:
+    misses = bye_near_misses("bye")
+    for variant in ("bye\x00", "bye\u200b", "\ufeffbye", "bye\x7f", "ｂｙｅ", "𝐛𝐲𝐞"):
+        assert variant in misses
+    folded = [m for m in misses if unicodedata.normalize("NFKC", m) == "bye"]
+    assert len(folded) >= 2, "no compatibility variant that NFKC folds back to the word"
+
+
+@settings(max_examples=300, deadline=None)
+@given(bye_variants("bye"))
+def test_generated_near_misses_are_never_the_word(variant: str) -> None:
+    assert variant != "bye"
+    variant.encode("utf-8")
+
+
+def test_generated_near_misses_glue_characters_of_any_category() -> None:
+    reaches(bye_variants("bye"), lambda v: isinstance(v, str) and v not in
+            bye_near_misses("bye"))
+
+
+def test_long_conversations_come_up() -> None:
+    reaches(echo_conversations(SPEC), lambda c: isinstance(c, Conversation)
+            and len(c.actions) > LONG_CONVERSATION // 2)
+
+
+def test_long_and_escaped_credentials_come_up() -> None:
+    reaches(tokens(), lambda t: isinstance(t, str) and len(t) > 24)
+    reaches(cookie_values(), lambda c: isinstance(c, str) and len(c) > 24)
+    reaches(tokens(), lambda t: isinstance(t, str) and "%25" in t and "+" in t)
+    reaches(cookie_values(), lambda c: isinstance(c, str) and "%2" in c)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens(), cookie_values())
+def test_credentials_stay_within_bounds(token: str, cookie: str) -> None:
+    assert len(token) <= LONG_CREDENTIAL and len(cookie) <= LONG_CREDENTIAL
+    assert not set(cookie) & set('",;\\ ')  # what a Cookie header cannot carry unquoted
+
+
+def _decoyed(c: object) -> bool:
+    if not isinstance(c, Conversation):
+        return False
+    names = {n for n, _ in c.query} | {n for n, _ in c.cookies}
+    return bool(names & {"TOKEN", "Token", "SESSION", "Session", "theme", "other"})
+
+
+def test_decoys_and_both_space_spellings_come_up() -> None:
+    reaches(auth_conversations(SPEC), _decoyed)
+    for spelling in ("+", "%20"):
+        reaches(auth_conversations(SPEC), lambda c, s=spelling: isinstance(c, Conversation)
+                and any(isinstance(v, SpacesAs) and v.spelling == s for _, v in c.query))
+
+
+@settings(max_examples=300, deadline=None)
+@given(auth_conversations(SPEC))
+def test_decoys_never_take_a_real_name(conversation: Conversation) -> None:
+    expected(SPEC, conversation)  # never UnspecifiedBehaviour
+    assert [n for n, _ in conversation.cookies].count("session") <= 1
+    assert [n for n, _ in conversation.query].count("token") <= 1
+
+
+def test_q_of_any_magnitude_and_sign_comes_up() -> None:
+    reaches(q_values(), lambda q: isinstance(q, str) and q.startswith("-") and len(q) > 31)
+    reaches(q_values(), lambda q: isinstance(q, str) and q.isdigit() and len(q) > 100)
+
+
+@pytest.mark.parametrize("category", GENERAL_CATEGORIES)
+def test_every_general_category_comes_up(category: str) -> None:
+    reaches(unicode_texts(), lambda t: isinstance(t, str)
+            and any(unicodedata.category(c) == category for c in t))
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\ufe0f", "\x85"])
+def test_mangled_characters_reach_the_messages(char: str) -> None:
+    reaches(messages(long=False), lambda m: isinstance(m, str) and char in m)
+
+
+def test_pipelined_messages_after_bye_come_up() -> None:
+    def after_bye(c: object) -> bool:
+        if not isinstance(c, Conversation) or not c.pipelined:
+            return False
+        texts = [a.text for a in c.actions if isinstance(a, SendText)]
+        return "bye" in texts[:-1]
+    reaches(echo_conversations(SPEC), after_bye)
