@@ -209,6 +209,19 @@ def _run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             own = next((s.cli_flag for s in TABLE if s.pytest_flag == name), None)
             raise UsageError(f"give {own} before `--`, not {name} after it" if own else
                              f"{name} is not for `wscheck run` (run pytest for it)")
+    # Every value is checked here first, as the plugin checks it again, so that a bad one is
+    # this command's own line (`wscheck run: ...`), not pytest's `ERROR:` block; the app named
+    # is imported here for the same reason (the plugin then finds it imported).
+    given = {s.name: Given(getattr(args, s.name), s.cli_flag or s.pytest_flag)
+             for s in TABLE if getattr(args, s.name, None) not in (None, "", False)}
+    checked = resolve(given, rootdir=Path(os.getcwd()), interface="run")
+    if checked.app:
+        from wscheck.target import load_app
+
+        here = os.getcwd()
+        if here not in sys.path:
+            sys.path.insert(0, here)
+        load_app(checked.app)
     options = ["--wscheck-command=run"]
     if not (args.app or args.url):
         options.append(f"--wscheck-app={REFERENCE_APP}")
