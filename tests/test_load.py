@@ -592,3 +592,17 @@ def test_load_benchmark_quick_prints_its_figures_as_its_last_line() -> None:
     assert figures["sessions_peak_open"] == figures["sessions_users"]
     assert figures["sessions_conversations"] >= figures["sessions_users"]
     assert figures["sessions_mismatches"] == 0 and figures["sessions_kit_errors"] == 0
+
+
+def test_without_locust_the_command_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The plugin's own install has no Locust: `wscheck load` says how to get it, in one
+    line, instead of a failing Locust subprocess."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "locust" else real(name, *a))
+    assert load_main(["--url", "ws://127.0.0.1:1"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'pytest-wscheck[load]'" in err, err

@@ -11,6 +11,7 @@ finish), 4 for bad options.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -282,7 +283,11 @@ def run(options: LoadOptions) -> int:
 def main(argv: Sequence[str]) -> int:
     """Entry point of ``wscheck load``; returns the exit status."""
     try:
-        return run(parse_options(argv))
+        options = parse_options(argv)
+        if importlib.util.find_spec("locust") is None:
+            raise UsageError("wscheck load runs on Locust, which is not installed: "
+                             "pip install 'pytest-wscheck[load]'")
+        return run(options)
     except UsageError as exc:
         print(f"wscheck load: {exc}", file=sys.stderr)
         return EXIT_USAGE
