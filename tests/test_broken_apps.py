@@ -78,6 +78,12 @@ EXPECTED: dict[str, Expect] = {
     "normalises_unicode": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
     "splits_unicode_lines": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
     "drops_variation_selectors": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
+    # The rarer categories, one each: only echo.unicode's samples surely carry them.
+    "drops_private_use": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
+    "drops_tags": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
+    "replaces_noncharacters": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
+    "plain_spaces": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
+    "drops_unassigned": expect("echo.unicode", may=ECHO_CONTENT_PROPS),
     "ascii_only": expect("echo.unicode", "echo.long", may=ECHO_CONTENT_PROPS),
     "truncates_long": expect("echo.long", may=ECHO_CONTENT_PROPS),
     "drops_when_busy": expect("echo.pipelined", may=ECHO_CONTENT_PROPS),
