@@ -57,15 +57,25 @@ ECHO_REPLIES = ("echo.exact", "echo.empty", "echo.whitespace", "echo.newlines",
                 "echo.unicode", "echo.long", "echo.pipelined", "echo.stays-open",
                 "echo.no-unsolicited")
 
+#: The checks of /ws lines when no client gets in on /ws: each is inconclusive.
+NO_ECHO_CLIENT = (*ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
+                  "bye.exact-word", "bye.mid-conversation", "isolation.concurrent",
+                  "robust.binary", "robust.disconnect", *ECHO_CONTENT_PROPS, "prop.concurrent")
+
 EXPECTED: dict[str, Expect] = {
     # --- /ws 1-3: the echo ----------------------------------------------------------------
     # No conversation on /ws can happen, so no check of a /ws line can vouch for it: every
     # one is inconclusive rather than passing vacuously, and echo.accept fails, saying why.
-    "refuses_echo": expect(
-        "echo.accept",
-        unseen=(*ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
-                "bye.exact-word", "bye.mid-conversation", "isolation.concurrent",
-                "robust.binary", "robust.disconnect", *ECHO_CONTENT_PROPS, "prop.concurrent")),
+    "refuses_echo": expect("echo.accept", unseen=NO_ECHO_CLIENT),
+    # Refusing clients without an Origin header is refusing every plain client: the same as
+    # refuses_echo. Refusing those with one (every browser) fails echo.accept alone, since
+    # the other checks' clients send none.
+    "browsers_only": expect("echo.accept", unseen=NO_ECHO_CLIENT),
+    "refuses_browsers": expect("echo.accept"),
+    # An accept selecting what the client never offered: the client fails the connection,
+    # so nobody gets in on /ws.
+    "unasked_subprotocol": expect("echo.accept", unseen=NO_ECHO_CLIENT),
+    "unoffered_extension": expect("echo.accept", unseen=NO_ECHO_CLIENT),
     # Sure failures of the echo properties: every generated message meets this defect. For
     # prop.stateful "sure" holds under the derandomized profile this test runs: with other
     # seeds a state-machine run of 10 steps may send no text on /ws at all (2 seeds in 20

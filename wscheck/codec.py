@@ -9,7 +9,7 @@ take values already checked for their JSON types (see :mod:`wscheck.replay`).
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wscheck.events import (
@@ -28,6 +28,7 @@ from wscheck.events import (
     SendBytes,
     SendText,
     Silence,
+    SpacesAs,
     Text,
     TransportError,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "conversation_to_json",
     "event_from_json",
     "event_to_json",
+    "query_pair_from_json",
 ]
 
 JSON = Any
@@ -129,12 +131,30 @@ def action_from_json(data: Mapping[str, JSON]) -> Action:
     raise ValueError(f"unknown action type {kind!r}")
 
 
+def _query_pair_to_json(name: str, value: str) -> list[str]:
+    """``[name, value]``, or ``[name, value, spelling]`` for a value whose spaces the kit
+    spells one way (:class:`~wscheck.events.SpacesAs`): a replay must send the spelling the
+    failure was observed with, since ``+`` and ``%20`` decode alike only in a conforming app."""
+    if isinstance(value, SpacesAs):
+        return [name, str(value), value.spelling]
+    return [name, value]
+
+
+def query_pair_from_json(pair: Sequence[JSON]) -> tuple[str, str]:
+    """The inverse of the query pair written by :func:`conversation_to_json`."""
+    name, value = str(pair[0]), str(pair[1])
+    if len(pair) > 2:
+        return name, SpacesAs(value, str(pair[2]))
+    return name, value
+
+
 def conversation_to_json(conversation: Conversation) -> dict[str, JSON]:
     return {
         "path": conversation.path,
-        "query": [[k, v] for k, v in conversation.query],
+        "query": [_query_pair_to_json(k, v) for k, v in conversation.query],
         "cookies": [[k, v] for k, v in conversation.cookies],
         "pipelined": conversation.pipelined,
+        "origin": conversation.origin,
         "actions": [action_to_json(a) for a in conversation.actions],
     }
 
@@ -144,7 +164,8 @@ def conversation_from_json(data: Mapping[str, JSON]) -> Conversation:
     return Conversation(
         path=str(data["path"]),
         actions=tuple(action_from_json(a) for a in data.get("actions", ())),
-        query=tuple((str(k), str(v)) for k, v in data.get("query", ())),
+        query=tuple(query_pair_from_json(p) for p in data.get("query", ())),
         cookies=tuple((str(k), str(v)) for k, v in data.get("cookies", ())),
         pipelined=bool(data.get("pipelined", False)),
+        origin=bool(data.get("origin", False)),
     )

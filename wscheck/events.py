@@ -207,6 +207,11 @@ class Conversation:
     replies to each message before sending the next (lock-step). ``path`` is the request path
     with parameters already filled in; ``query`` and ``cookies`` keep their order and may hold
     empty strings, which the protocol distinguishes from absent values.
+
+    ``origin`` sends the ``Origin`` header a browser sends on a page the target itself served
+    (``http://host:port`` of the target, ``https://`` under TLS). Every browser sends one and
+    other clients usually none; the protocol (``/ws`` 1) says both must be accepted, so the
+    kit asks both ways rather than pick one for every handshake.
     """
 
     path: str
@@ -214,6 +219,7 @@ class Conversation:
     query: tuple[tuple[str, str], ...] = ()
     cookies: tuple[tuple[str, str], ...] = ()
     pipelined: bool = False
+    origin: bool = False
 
     @classmethod
     def of(
@@ -223,6 +229,7 @@ class Conversation:
         query: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
         pipelined: bool = False,
+        origin: bool = False,
     ) -> Conversation:
         """Shorthand: ``Conversation.of("/ws", "hi", "bye")``; bytes become binary messages."""
         actions: list[Action] = []
@@ -233,7 +240,7 @@ class Conversation:
                 actions.append(SendBytes(m))
             else:
                 actions.append(m)
-        return cls(path, tuple(actions), _freeze(query), _freeze(cookies), pipelined)
+        return cls(path, tuple(actions), _freeze(query), _freeze(cookies), pipelined, origin)
 
 
 def _clip(text: str, limit: int = 200) -> str:

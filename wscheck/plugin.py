@@ -299,8 +299,11 @@ class _CountingDriver:
         self.connections = 0
 
     async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
-                      cookies: Sequence[tuple[str, str]] = ()) -> Connection:
+                      cookies: Sequence[tuple[str, str]] = (), *,
+                      origin: bool = False) -> Connection:
         self.connections += 1
+        if origin:
+            return await self._driver.connect(path, query, cookies, origin=True)
         return await self._driver.connect(path, query, cookies)
 
     async def aclose(self) -> None:  # pragma: no cover - the runtime closes the real driver

@@ -21,6 +21,7 @@ from wscheck.events import (
     Conversation,
     Event,
     ProtocolViolation,
+    SpacesAs,
     Text,
     TransportError,
 )
@@ -100,13 +101,19 @@ class Masker:
     def conversation(self, conversation: Conversation) -> Conversation:
         """The conversation with the token's query value and the cookie values masked."""
         token = self._spec.auth.token if self._spec.auth is not None else None
-        return Conversation(
-            conversation.path,
-            conversation.actions,
-            tuple((k, self.masks.get(v, v) if k == token else v) for k, v in conversation.query),
-            tuple((k, self.masks.get(v, v)) for k, v in conversation.cookies),
-            conversation.pipelined,
+        return dataclasses.replace(
+            conversation,
+            query=tuple((k, self._masked(v) if k == token else v)
+                        for k, v in conversation.query),
+            cookies=tuple((k, self.masks.get(v, v)) for k, v in conversation.cookies),
         )
+
+    def _masked(self, value: str) -> str:
+        """A query value masked, keeping how its spaces were spelled (the report says it)."""
+        shown = self.masks.get(value, value)
+        if isinstance(value, SpacesAs) and shown is not value:
+            return SpacesAs(shown, value.spelling)
+        return shown
 
     def event(self, event: Event) -> Event:
         """The event with credentials masked in every text it carries: a reply, a close

@@ -55,6 +55,8 @@ def render_conversation(conversation: Conversation) -> str:
     where = printable(where)  # it may come from a report someone edited
     lines = [f"connect {where}" + ("  (pipelined: all sent before reading)"
                                    if conversation.pipelined else "")]
+    if conversation.origin:
+        lines[0] += "  with the Origin header a browser sends"
     if conversation.cookies:
         lines[0] += "  cookies: " + "; ".join(f"{k}={v!r}" for k, v in conversation.cookies)
     lines += [f"  {describe(a)}" for a in conversation.actions]

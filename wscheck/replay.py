@@ -128,8 +128,7 @@ def _unmask(conversation: Conversation) -> tuple[Conversation, bool]:
 
     query = tuple((k, fix(v)) for k, v in conversation.query)
     cookies = tuple((k, fix(v)) for k, v in conversation.cookies)
-    return (Conversation(conversation.path, conversation.actions, query, cookies,
-                         conversation.pipelined), bool(stand_ins))
+    return dataclasses.replace(conversation, query=query, cookies=cookies), bool(stand_ins)
 
 
 def conforms(spec: Spec, obs: Observation) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wscheck.codec import query_pair_from_json
 from wscheck.errors import ReplayError
 from wscheck.events import Action, Conversation, Event
 from wscheck.limits import MAX_REPORT_FILE_BYTES, read_regular_file
@@ -138,7 +139,7 @@ class _Reader:
     def conversation(self, value: object, where: str) -> Conversation:
         item = self.obj(value, where)
         for key in item:
-            if key not in ("path", "query", "cookies", "pipelined", "actions"):
+            if key not in ("path", "query", "cookies", "pipelined", "origin", "actions"):
                 raise _fail(self.path, f"{where}.{key}", "is not a known field")
         path = self.string(item.get("path"), f"{where}.path")
         if not path.startswith("/") or any(c in "?#" or not c.isprintable() or c.isspace()
@@ -155,10 +156,29 @@ class _Reader:
         return Conversation(
             path=path,
             actions=tuple(self.action(a, f"{where}.actions[{i}]") for i, a in enumerate(actions)),
-            query=self.pairs(item.get("query"), f"{where}.query"),
+            query=self.query(item.get("query"), f"{where}.query"),
             cookies=cookies,
             pipelined=self.boolean(item.get("pipelined"), f"{where}.pipelined"),
+            # Reports written before the field existed never sent an Origin.
+            origin=("origin" in item
+                    and self.boolean(item["origin"], f"{where}.origin")),
         )
+
+    def query(self, value: object, where: str) -> tuple[tuple[str, str], ...]:
+        """Query pairs: ``[name, value]``, or ``[name, value, spelling]`` when the value's
+        spaces were spelled ``+`` or ``%20`` on purpose (see :mod:`wscheck.codec`)."""
+        out = []
+        for i, pair in enumerate(self.array(value, where)):
+            pair = self.array(pair, f"{where}[{i}]")
+            if len(pair) not in (2, 3):
+                raise _fail(self.path, f"{where}[{i}]", "must be a [name, value] pair, or "
+                            "[name, value, spelling]")
+            strings = [self.string(p, f"{where}[{i}][{j}]") for j, p in enumerate(pair)]
+            if len(strings) == 3 and strings[2] not in ("+", "%20"):
+                raise _fail(self.path, f"{where}[{i}][2]", "must be '+' or '%20' (how the "
+                            "value's spaces are spelled)")
+            out.append(query_pair_from_json(strings))
+        return tuple(out)
 
 
 _EVENT_FIELDS: dict[str, dict[str, str]] = {

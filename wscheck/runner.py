@@ -112,8 +112,12 @@ class Exchange:
     @classmethod
     async def open(cls, driver: Driver, conversation: Conversation) -> Exchange:
         """Connect as ``conversation`` says; the handshake is the first event observed."""
-        conn = await driver.connect(conversation.path, conversation.query,
-                                    conversation.cookies)
+        if conversation.origin:
+            conn = await driver.connect(conversation.path, conversation.query,
+                                        conversation.cookies, origin=True)
+        else:  # drivers written before ``origin`` keep working for everything else
+            conn = await driver.connect(conversation.path, conversation.query,
+                                        conversation.cookies)
         return cls(conn, [conn.handshake])
 
     @property

@@ -221,8 +221,11 @@ class Runtime:
         return await run_conversation(self.driver, self.settings.spec, conversation)
 
     async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
-                      cookies: Sequence[tuple[str, str]] = ()) -> Connection:
+                      cookies: Sequence[tuple[str, str]] = (), *,
+                      origin: bool = False) -> Connection:
         assert self.driver is not None
+        if origin:
+            return await self.driver.connect(path, query, cookies, origin=True)
         return await self.driver.connect(path, query, cookies)
 
     def close(self) -> None:

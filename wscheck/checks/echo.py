@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wscheck.events import Accepted, Conversation
+from wscheck.events import Accepted, Conversation, TransportError
 from wscheck.judging import ECHO_LET_IN, compare, diagnose_refusal, lockstep, ordinary
 from wscheck.registry import Context, Verdict, check
 from wscheck.runner import Observation
@@ -15,20 +15,31 @@ def _echo(ctx: Context) -> EchoSpec:
     return ctx.spec.echo
 
 
-@check("echo.accept", "MUST", "/ws 1", "the echo endpoint accepts a handshake without credentials",
+@check("echo.accept", "MUST", "/ws 1",
+       "the echo endpoint accepts a handshake without credentials, with and without the "
+       "Origin header a browser sends",
        needs=["echo"],
        precondition="none: the handshake is its own line")
 async def accept(ctx: Context) -> Verdict:
-    conn = await ctx.driver.connect(_echo(ctx).url_path())
-    try:
-        if conn.handshake != Accepted():
-            conv = Conversation.of(_echo(ctx).url_path())
-            obs = Observation(conv, (Accepted(),), (conn.handshake,))
-            return Verdict("the handshake was not accepted", obs, notes=(
-                f"diagnosis: {diagnose_refusal(conv.path, conn.handshake)}",))
-        return Verdict()
-    finally:
-        await conn.close()
+    # Without an Origin first: a refusal there is every plain client's, and the diagnosis
+    # (no route, a refusal before accepting) is about the endpoint, not about browsers.
+    for origin in (False, True):
+        conv = Conversation.of(_echo(ctx).url_path(), origin=origin)
+        conn = await ctx.driver.connect(conv.path, origin=True) if origin else \
+            await ctx.driver.connect(conv.path)
+        try:
+            if conn.handshake != Accepted():
+                obs = Observation(conv, (Accepted(),), (conn.handshake,))
+                if origin:
+                    return Verdict("a handshake with the Origin header a browser sends was "
+                                   "not accepted (every browser sends one)", obs)
+                if isinstance(conn.handshake, TransportError):  # it says what broke itself
+                    return Verdict("the handshake was not accepted", obs)
+                return Verdict("the handshake was not accepted", obs, notes=(
+                    f"diagnosis: {diagnose_refusal(conv.path, conn.handshake)}",))
+        finally:
+            await conn.close()
+    return Verdict()
 
 
 @check("echo.exact", "MUST", "/ws 2",

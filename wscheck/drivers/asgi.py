@@ -63,6 +63,9 @@ __all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "Asg
            "lifespan"]
 
 
+#: The ``Origin`` a browser sends on a page the app served: the scope's scheme and host.
+ORIGIN = "http://testserver"
+
 #: Close codes that RFC 6455 reserves and an endpoint must never send.
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 
@@ -84,6 +87,7 @@ class AsgiConnection:
 
     def __init__(self, driver: AsgiDriver, scope: MutableMapping[str, Any]) -> None:
         self._driver = driver
+        self._offered: list[str] = list(scope.get("subprotocols") or [])
         self._loop = asyncio.get_running_loop()
         self.handshake: Event = Silence(driver.timeout)
         self._state = "connecting"  # connecting | open | response | closed
@@ -153,6 +157,15 @@ class AsgiConnection:
         if kind == "websocket.accept":
             if state != "connecting":
                 self._violate("sent 'websocket.accept' twice")
+            unoffered = self._unoffered(message)
+            if unoffered is not None:
+                # What the server would put in its 101 answer, which the client must fail
+                # (RFC 6455 §4.1) as the network driver does: the app sees the client gone.
+                self._client_gone = True
+                self._finish(TransportError(
+                    f"the app accepted with {unoffered} (RFC 6455 §4.1: the client must fail "
+                    "the connection)"))
+                return
             self._state = "open"
             self._push(Accepted())
         elif kind == "websocket.send":
@@ -207,6 +220,32 @@ class AsgiConnection:
                 self._finish(Refused(status=self._response_status))
         else:
             self._violate(f"sent unknown message type {kind!r}")
+
+    def _unoffered(self, message: Mapping[str, Any]) -> str | None:
+        """What a ``websocket.accept`` selects that the client never offered, in the network
+        driver's words; ``None`` when it selects nothing unoffered. The kit offers no
+        subprotocol (the scope's ``subprotocols`` is empty) and no extension, so a
+        ``subprotocol`` or a ``Sec-WebSocket-Extensions`` / ``-Protocol`` header in the
+        accept's ``headers`` is one the server chose alone."""
+        subprotocol = message.get("subprotocol")
+        if subprotocol is not None and subprotocol not in self._offered:
+            return (f"subprotocol {str(subprotocol)[:80]!r}, a subprotocol the client never "
+                    "asked for")
+        headers = message.get("headers") or ()
+        try:
+            pairs = [(bytes(name).lower(), bytes(value)) for name, value in headers]
+        except (TypeError, ValueError):
+            self._violate("'websocket.accept' headers must be [name, value] byte pairs")
+        for name, value in pairs:
+            shown = value.decode("latin-1")[:80]
+            if name == b"sec-websocket-extensions" and value.strip():
+                return (f"Sec-WebSocket-Extensions: {shown!r} in its headers, an extension "
+                        "the client never offered")
+            if name == b"sec-websocket-protocol" and value.strip() \
+                    and value.strip().decode("latin-1") not in self._offered:
+                return (f"Sec-WebSocket-Protocol: {shown!r} in its headers, a subprotocol the "
+                        "client never asked for")
+        return None
 
     def _violate(self, problem: str, *, after_close: bool = False) -> NoReturn:
         self._violation = _ViolationError(f"ASGI protocol violation: the app {problem}")
@@ -416,9 +455,12 @@ class AsgiDriver:
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 50000
 
-    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> AsgiConnection:
+    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = (), *,
+                      origin: bool = False) -> AsgiConnection:
         """Open a connection; raises :class:`LoopBlocked` once the app has blocked the loop
-        (no later conversation could be trusted: the run stops with that message)."""
+        (no later conversation could be trusted: the run stops with that message).
+        ``origin`` adds ``Origin: http://testserver``, the origin of a page this app served
+        under the scope's own host."""
         loop = asyncio.get_running_loop()
         guard_loop(loop)
         watchdog = watchdog_for(loop, self.stall_timeout)
@@ -433,6 +475,8 @@ class AsgiDriver:
             (b"sec-websocket-version", b"13"),
             (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
         ]
+        if origin:
+            headers.append((b"origin", ORIGIN.encode("ascii")))
         if cookies:
             headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies).encode()))
         self._port = self._port + 1 if self._port < 65000 else 50000

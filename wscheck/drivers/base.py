@@ -91,10 +91,12 @@ class Driver(Protocol):
     #: Seconds any single wait may take.
     timeout: float
 
-    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> Connection:
+    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = (), *,
+                      origin: bool = False) -> Connection:
         """Open a connection. Returns even when the handshake is refused (see
         ``Connection.handshake``); raises :class:`TargetUnreachable` only when nothing answers
-        at all."""
+        at all. ``origin`` adds the ``Origin`` header of a page the target served (see
+        :class:`~wscheck.events.Conversation`)."""
 
     async def aclose(self) -> None:
         """Release everything the driver holds (clients, app tasks)."""

@@ -18,7 +18,7 @@ from wscheck.drivers._neterrors import (
 from wscheck.drivers.base import Pairs
 from wscheck.errors import SettingError
 
-__all__ = ["cookie_header", "handshake_problem", "parse_target_url"]
+__all__ = ["cookie_header", "handshake_problem", "page_origin", "parse_target_url"]
 
 
 def parse_target_url(url: str) -> httpx.URL:
@@ -79,6 +79,17 @@ def cookie_header(cookies: Pairs) -> bytes:
             )
         parts.append(f"{name}={value}")
     return "; ".join(parts).encode("utf-8")
+
+
+def page_origin(url: httpx.URL) -> str:
+    """The ``Origin`` a browser sends from a page served by the target at ``url``
+    (RFC 6454): ``http`` for ``ws``, ``https`` for ``wss``, the host, and the port unless it
+    is the scheme's default. The path prefix is no part of an origin."""
+    scheme = "https" if url.scheme == "wss" else "http"
+    host = url.raw_host.decode("ascii")
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{url.port}" if url.port is not None else "")
 
 
 def _shown(value: str) -> str:

@@ -41,6 +41,7 @@ from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.handshake import (
     cookie_header,
     handshake_problem,
+    page_origin,
     parse_target_url,
 )
 from wscheck.events import (
@@ -385,8 +386,10 @@ class UrlDriver:
             self._client = client
         return self._client
 
-    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> UrlConnection:
-        """Open a connection; see :meth:`wscheck.drivers.base.Driver.connect`.
+    async def connect(self, path: str, query: Pairs = (), cookies: Pairs = (), *,
+                      origin: bool = False) -> UrlConnection:
+        """Open a connection; see :meth:`wscheck.drivers.base.Driver.connect`. ``origin``
+        adds the ``Origin`` of a page the target served (:func:`.page_origin`).
 
         Raises :class:`TargetStoppedAnswering` once the target has stopped answering (see
         :class:`.MuteWatch`), like ``TargetUnreachable`` when nothing listens."""
@@ -399,6 +402,8 @@ class UrlDriver:
             (b"Sec-WebSocket-Key", key),
             (b"Sec-WebSocket-Version", b"13"),
         ]
+        if origin:
+            headers.append((b"Origin", page_origin(self._base).encode("ascii")))
         if cookies:
             headers.append((b"Cookie", cookie_header(cookies)))
         client = self._get_client()

@@ -321,14 +321,20 @@ class GeventDriver:
         self.peak_connections = 0
 
     async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
-                      cookies: Sequence[tuple[str, str]] = ()) -> GeventConnection:
+                      cookies: Sequence[tuple[str, str]] = (), *,
+                      origin: bool = False) -> GeventConnection:
         """Open a connection. Anything the server does (refuse, reset, stay silent) is the
-        connection's ``handshake`` event; this never raises for it."""
+        connection's ``handshake`` event; this never raises for it. ``origin`` adds the
+        ``Origin`` of a page the target served, as the suite's network driver does."""
         target = self._prefix + path + (("?" + urlencode(list(query))) if query else "")
         key = base64.b64encode(os.urandom(16))
         headers = [(b"host", self._authority.encode("idna")), (b"upgrade", b"websocket"),
                    (b"connection", b"Upgrade"), (b"sec-websocket-key", key),
                    (b"sec-websocket-version", b"13")]
+        if origin:
+            scheme = "https" if self._tls is not None else "http"
+            headers.append((b"origin",
+                            f"{scheme}://".encode() + self._authority.encode("idna")))
         if cookies:
             headers.append((b"cookie", _cookie_header(cookies)))
         http = h11.Connection(h11.CLIENT)
