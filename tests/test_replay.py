@@ -17,6 +17,7 @@ import pytest
 
 from tests import apps
 from tests.servers import serve_uvicorn
+from tests.test_report import validate
 from wscheck.checks import all_checks
 from wscheck.cli import main
 
@@ -222,3 +223,37 @@ def test_run_and_replay_as_commands(tmp_path: Path) -> None:
     assert "echo.newlines: still fails" in ran.stdout
     ran = wscheck("replay", "out/run.json", "echo.newlines", "--app", "wsapps:app")
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_a_failure_that_depends_on_the_space_spelling_replays_as_failing(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-process the kit spells a space ``%20`` unless a value says otherwise; the token
+    spelled with ``+`` that ``token_plus_kept`` mishandles must be sent with ``+`` again."""
+    app = "tests.broken.token_plus_kept:app"
+    result = run(kit, "--wscheck-app", app, "--wscheck-report", "run.json",
+                 "--wscheck-show-credentials", "-k", "auth.token")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report = json.loads((kit.path / "run.json").read_text())
+    validate(report)  # the schema takes the spelling
+    record = next(r for r in report["checks"] if r["id"] == "auth.token")
+    assert ["token", "a space b", "+"] in record["conversation"]["query"]
+    capsys.readouterr()
+    status, out, _ = replay(capsys, "run.json", "auth.token", "--app", app)
+    assert status == 1, out
+    assert out.rstrip().endswith("auth.token: still fails")
+    status, out, _ = replay(capsys, "run.json", "auth.token", "--app", "wsapps:app")
+    assert status == 0, out
+
+
+def test_a_conversation_keeps_its_origin_and_space_spellings_through_json() -> None:
+    from wscheck.codec import conversation_from_json, conversation_to_json
+    from wscheck.events import Conversation, SpacesAs
+
+    conv = Conversation.of("/item/ws", "hi", origin=True, query={
+        "token": SpacesAs("a b", "%20"), "q": "1 2"})
+    back = conversation_from_json(json.loads(json.dumps(conversation_to_json(conv))))
+    assert back == conv and back.origin
+    token, q = (value for _, value in back.query)
+    assert isinstance(token, SpacesAs) and token.spelling == "%20"
+    assert not isinstance(q, SpacesAs)  # spelled the driver's way, as when it was sent

@@ -17,8 +17,9 @@ import dataclasses
 import sys
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlencode
 
+from wscheck.drivers.base import query_string
+from wscheck.drivers.handshake import page_origin
 from wscheck.errors import ReplayError
 from wscheck.events import (
     Accepted,
@@ -61,7 +62,8 @@ def replay_command(report: str, check_id: str, *, url: str | None = None,
 def _ws_url(base: str, conversation: Conversation) -> str:
     url = base.rstrip("/") + conversation.path
     if conversation.query:
-        url += "?" + urlencode(list(conversation.query))
+        # The network driver's encoding, each value's own space spelling kept.
+        url += "?" + query_string(conversation.query, "+")
     return url
 
 
@@ -78,10 +80,14 @@ def httpx_ws_snippet(base_url: str, conversation: Conversation, spec: Spec | Non
             model.open()
         except UnspecifiedBehaviour:
             model = None
-    headers = ""
+    sent: dict[str, str] = {}
+    if conversation.origin:
+        import httpx
+
+        sent["Origin"] = page_origin(httpx.URL(base_url))
     if conversation.cookies:
-        cookie = "; ".join(f"{k}={v}" for k, v in conversation.cookies)
-        headers = f", headers={{'Cookie': {cookie!r}}}"
+        sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in conversation.cookies)
+    headers = f", headers={sent!r}" if sent else ""
     lines = [
         "# pip install httpx-ws",
         "import httpx_ws",
