@@ -217,6 +217,9 @@ EXPECTED: dict[str, Expect] = {
     "binary_closes_1000": expect("robust.binary"),
     "binary_ignored_on_item": expect("robust.binary"),
     "crashes_on_disconnect": expect("robust.disconnect"),
+    # An error logged, not raised: only the app's log records show it (in-process).
+    "logs_on_disconnect": expect("robust.disconnect"),
+    "errors_when_dropped": expect("robust.disconnect"),
 }
 
 

@@ -17,6 +17,7 @@ from wscheck.events import (
     Action,
     AppCrashed,
     AppExited,
+    AppLogged,
     Binary,
     ClientClose,
     Closed,
@@ -70,6 +71,8 @@ def event_to_json(event: Event) -> dict[str, JSON]:
             return {"type": "app_crashed", "exception": exception}
         case AppExited():
             return {"type": "app_exited"}
+        case AppLogged(level, logger, message):
+            return {"type": "app_logged", "level": level, "logger": logger, "message": message}
         case ProtocolViolation(problem):
             return {"type": "protocol_violation", "problem": problem}
         case TransportError(problem):
@@ -96,6 +99,8 @@ def event_from_json(data: Mapping[str, JSON]) -> Event:
         return AppCrashed(str(data["exception"]))
     if kind == "app_exited":
         return AppExited()
+    if kind == "app_logged":
+        return AppLogged(str(data["level"]), str(data["logger"]), str(data["message"]))
     if kind == "protocol_violation":
         return ProtocolViolation(str(data["problem"]))
     if kind == "transport_error":

@@ -18,6 +18,7 @@ __all__ = [
     "Action",
     "AppCrashed",
     "AppExited",
+    "AppLogged",
     "Binary",
     "ClientClose",
     "Closed",
@@ -102,6 +103,16 @@ class AppCrashed:
 
 
 @dataclass(frozen=True)
+class AppLogged:
+    """The ASGI app logged a record at ERROR or above (in-process only: a network client
+    cannot see a server's log). ``level`` is the level's name, ``logger`` the logger's."""
+
+    level: str
+    logger: str
+    message: str
+
+
+@dataclass(frozen=True)
 class AppExited:
     """The ASGI app returned while the connection was open, without sending a close."""
 
@@ -127,7 +138,7 @@ class TransportError:
 
 Event: TypeAlias = (
     Accepted | Text | Binary | Closed | Refused | Silence | AppCrashed | AppExited
-    | ProtocolViolation | TransportError
+    | AppLogged | ProtocolViolation | TransportError
 )
 Transcript: TypeAlias = tuple[Event, ...]
 
@@ -287,6 +298,8 @@ def describe(item: Event | Action) -> str:
             return f"nothing within {seconds:g}s"
         case AppExited():
             return "app returned without closing"
+        case AppLogged(level, logger, message):
+            return f"app logged {level} (logger {_line(logger, 80)!r}): {_line(message)}"
         case AppCrashed(detail) | ProtocolViolation(detail) | TransportError(detail):
             return _FAILURE_PREFIX[type(item)] + _line(detail)
         case SendText(text):

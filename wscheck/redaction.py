@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from wscheck.events import (
     AppCrashed,
+    AppLogged,
     Closed,
     Conversation,
     Event,
@@ -125,6 +126,8 @@ class Masker:
                 return Closed(code, self.text(reason))
             case AppCrashed(exception):
                 return AppCrashed(self.text(exception))
+            case AppLogged(level, logger, message):
+                return AppLogged(level, logger, self.text(message))
             case ProtocolViolation(problem):
                 return ProtocolViolation(self.text(problem))
             case TransportError(problem):

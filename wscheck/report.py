@@ -132,7 +132,7 @@ def check_record(
 
 
 #: The fields of an event that hold a text the target chose.
-_TEXT_FIELDS = ("text", "reason", "exception", "problem")
+_TEXT_FIELDS = ("text", "reason", "exception", "problem", "message", "logger")
 
 
 def clip_json(item: dict[str, JSON]) -> dict[str, JSON]:

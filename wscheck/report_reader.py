@@ -189,6 +189,7 @@ _EVENT_FIELDS: dict[str, dict[str, str]] = {
     "refused": {"status": "int?", "close_code": "int?"},
     "silence": {"seconds": "num"},
     "app_crashed": {"exception": "str"},
+    "app_logged": {"level": "str", "logger": "str", "message": "str"},
     "protocol_violation": {"problem": "str"},
     "transport_error": {"problem": "str"},
 }

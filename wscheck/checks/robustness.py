@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wscheck.events import ClientClose, Conversation, Drop
+from wscheck.events import AppLogged, ClientClose, Conversation, Drop, Event, describe
 from wscheck.judging import (
     BOTH_LET_IN,
     UNOBSERVABLE_OVER_NETWORK,
@@ -33,6 +33,14 @@ def _conversations_on_each_endpoint(ctx: Context, *actions: str | bytes | Client
 no_texts = keep_texts(lambda text: False)
 
 
+def _what(aftermath: Event) -> str:
+    """A logged record named in the problem itself: the transcripts show nothing wrong, and
+    "no error logged" is the line it breaks."""
+    if isinstance(aftermath, AppLogged):
+        return f": it logged an error ({describe(aftermath)})"
+    return ""
+
+
 @check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
        "a binary message gets a close with code 1003 (unsupported data)", needs=[],
        precondition=BOTH_LET_IN)
@@ -56,7 +64,9 @@ async def binary(ctx: Context) -> Verdict:
 
 
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
-       "a client that closes or drops at any point ends its conversation quietly", needs=[],
+       "a client that closes or drops at any point ends its conversation quietly: "
+       "in-process, no exception and no record at ERROR or above logged by the app",
+       needs=[],
        precondition=BOTH_LET_IN + "; the server's side is visible: in-process only (over "
                     "the network: inconclusive, cannot be observed)")
 async def disconnect(ctx: Context) -> Verdict:
@@ -85,13 +95,13 @@ async def disconnect(ctx: Context) -> Verdict:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         if obs.aftermath is not None:
             return Verdict("the server did not end the conversation quietly when the "
-                           "client went away", obs)
+                           "client went away" + _what(obs.aftermath), obs)
     # Dropping while replies are still on their way.
     for c in [] if quietly else in_flight:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         if obs.aftermath is not None:
-            return Verdict("the server failed when a client dropped with replies in flight",
-                           obs)
+            return Verdict("the server failed when a client dropped with replies in flight"
+                           + _what(obs.aftermath), obs)
     # Whatever the server's insides, it must still serve the next client.
     for c, served_before in zip(_conversations_on_each_endpoint(ctx, "still serving?"),
                                 serving):

@@ -23,6 +23,7 @@ the app's failure, not the end of the kit's loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
@@ -38,6 +39,7 @@ from wscheck.drivers._appguard import (
     call_app,
     guard_loop,
 )
+from wscheck.drivers._applog import app_context, describe_record
 from wscheck.drivers._idle import may_be_busy, monitor_for
 from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
 from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
@@ -48,6 +50,7 @@ from wscheck.events import (
     Accepted,
     AppCrashed,
     AppExited,
+    AppLogged,
     Binary,
     Closed,
     Event,
@@ -105,8 +108,12 @@ class AsgiConnection:
         self._unread_bytes = 0
         #: The app's ``send()`` waits on this while the client is behind (backpressure).
         self._writable: asyncio.Future[None] | None = None
+        #: The first ERROR record the app made once the client had left (``/ws`` 7).
+        self._logged: AppLogged | None = None
         self._monitor = monitor_for(self._loop)
-        self._task = self._loop.create_task(self._run(scope))
+        # Made inside the app's context, the task runs in (a copy of) it: see _applog.
+        self._task = app_context(self._app_logged).run(self._loop.create_task,
+                                                       self._run(scope))
         driver._tasks.add(self._task)
         self._task.add_done_callback(driver._tasks.discard)
 
@@ -220,6 +227,13 @@ class AsgiConnection:
                 self._finish(Refused(status=self._response_status))
         else:
             self._violate(f"sent unknown message type {kind!r}")
+
+    def _app_logged(self, record: logging.LogRecord) -> None:
+        """A record at ERROR or above the app made (see :mod:`._applog`). Kept once the
+        client has left or the connection is over: what the protocol asks there is a quiet
+        end; an error logged while serving is the other checks' concern (what they see)."""
+        if self._logged is None and (self._client_gone or self._final is not None):
+            self._logged = AppLogged(record.levelname, record.name, describe_record(record))
 
     def _unoffered(self, message: Mapping[str, Any]) -> str | None:
         """What a ``websocket.accept`` selects that the client never offered, in the network
@@ -418,10 +432,11 @@ class AsgiConnection:
     async def finish(self, timeout: float | None = None) -> Event | None:
         """Wait (bounded) for the app to end this conversation after the client left or the
         server closed; returns what went wrong on the way out (``AppCrashed`` or
-        ``ProtocolViolation`` after the close), else ``None``."""
+        ``ProtocolViolation`` after the close, else the first ``AppLogged`` record at ERROR
+        or above), else ``None``."""
         wait = self._driver.timeout if timeout is None else timeout
         await self._wait(self._loop.time() + wait, self._task.done)
-        return self._late_error
+        return self._late_error or self._logged
 
 
 def _wake(waiter: asyncio.Future[bool]) -> None:

@@ -25,6 +25,7 @@ from wscheck.events import (
     Accepted,
     AppCrashed,
     AppExited,
+    AppLogged,
     Binary,
     Closed,
     Conversation,
@@ -97,7 +98,7 @@ def _name(event: Event | None) -> str:
             return "silence"
         case TransportError():
             return "transport error"
-        case AppCrashed() | AppExited() | ProtocolViolation():
+        case AppCrashed() | AppExited() | AppLogged() | ProtocolViolation():
             return "app failure"
 
 

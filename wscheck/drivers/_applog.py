@@ -1,0 +1,90 @@
+"""What an in-process app logs at ERROR or above, told apart by the connection it served.
+
+Protocol ``/ws`` 7 says a client going away ends its conversation quietly: no unhandled
+exception, *no error logged*. Frameworks catch their own exceptions and log them (Starlette's
+``ServerErrorMiddleware``, Litestar's exception handlers, an app's own ``logger.exception``),
+so an in-process driver that only watched for exceptions would pass them.
+
+The watch is a log *record factory* (``logging.setLogRecordFactory``), not a handler on the
+root logger: a factory sees every record any logger makes, whatever its ``propagate`` flag
+and handlers (Litestar's and uvicorn's loggers do not propagate to the root). A record
+belongs to the connection whose app task made it: each app task runs in a
+:class:`contextvars.Context` that names its connection's sink, and tasks and
+``asyncio.to_thread`` calls the app starts inherit it. Consequences, decided:
+
+* the kit's own loggers (``wscheck``, ``httpx``, ``httpcore``, ``hypothesis``) never count;
+* asyncio's own records ("Task exception was never retrieved", "Exception in callback")
+  count when made in an app connection's context: they are about the app's tasks;
+* a record made outside any app context (a thread the app started with a bare
+  ``threading.Thread`` or ``run_in_executor``, which do not copy the context) is attributed
+  to no connection and not judged.
+
+Only a record's level, logger name and message are kept (its arguments are formatted once,
+here); credentials in it are masked later, like every text of a transcript.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["KIT_LOGGERS", "app_context", "describe_record"]
+
+#: Loggers of the kit and the libraries it drives a target with: never the app's.
+KIT_LOGGERS = ("wscheck", "httpx", "httpcore", "hypothesis")
+
+Sink = Callable[[logging.LogRecord], None]
+
+_sink: contextvars.ContextVar[Sink | None] = contextvars.ContextVar(
+    "wscheck_app_log_sink", default=None)
+_installed = False
+_lock = threading.Lock()
+
+
+def _kit_logger(name: str) -> bool:
+    return any(name == kit or name.startswith(kit + ".") for kit in KIT_LOGGERS)
+
+
+def _install() -> None:
+    """Chain the kit's record factory before whatever factory is in place, once a process:
+    outside an app's context it costs one context-variable lookup per record."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            if record.levelno >= logging.ERROR:
+                sink = _sink.get()
+                if sink is not None and not _kit_logger(record.name):
+                    sink(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed = True
+
+
+def app_context(sink: Sink) -> contextvars.Context:
+    """A context for an app task: ERROR records made in it (and in the tasks it starts) go
+    to ``sink``."""
+    _install()
+    context = contextvars.copy_context()
+    context.run(_sink.set, sink)
+    return context
+
+
+def describe_record(record: logging.LogRecord) -> str:
+    """The record's message, with the type and text of the exception it carries."""
+    try:
+        message = record.getMessage()
+    except Exception as exc:  # the app's format string and arguments disagree
+        message = f"{record.msg!r} (unformattable: {type(exc).__name__})"
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        message += f" ({type(error).__name__}: {error})"
+    return message
