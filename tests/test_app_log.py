@@ -130,3 +130,16 @@ def test_correct_apps_still_end_quietly() -> None:
 def test_over_the_network_the_log_stays_unobservable() -> None:
     assert url_verdicts(logs_on_disconnect.app, only=["robust.disconnect"]) == {
         "robust.disconnect": "inconclusive"}
+
+
+def test_asyncio_reporting_an_app_task_is_the_apps_record() -> None:
+    """"Task exception was never retrieved" is logged when the task is collected, outside
+    the app's context: it is still attributed to the connection whose app started it."""
+    from tests.broken import forgets_failed_task
+
+    verdict = _disconnect_verdict(forgets_failed_task.app)
+    assert verdict.observation is not None
+    logged = verdict.observation.aftermath
+    assert isinstance(logged, AppLogged) and logged.logger == "asyncio"
+    assert logged.message.startswith("Task exception was never retrieved")
+    assert logged.message.endswith("(RuntimeError: session store is gone)")

@@ -220,6 +220,7 @@ EXPECTED: dict[str, Expect] = {
     # An error logged, not raised: only the app's log records show it (in-process).
     "logs_on_disconnect": expect("robust.disconnect"),
     "errors_when_dropped": expect("robust.disconnect"),
+    "forgets_failed_task": expect("robust.disconnect"),
 }
 
 

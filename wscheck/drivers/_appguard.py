@@ -21,6 +21,7 @@ from collections.abc import (
 )
 from typing import Any
 
+from wscheck.drivers._applog import adopt
 from wscheck.errors import WscheckError
 
 __all__ = ["ASGIApp", "AppInterrupted", "Message", "Receive", "Send", "call_app",
@@ -63,9 +64,10 @@ def guard_loop(loop: asyncio.AbstractEventLoop) -> None:
         # Evaluated in the creator's context: the app's own tasks only.
         if _IN_APP.get() and asyncio.iscoroutine(coro):
             coro = _AppCoroutine(coro)
-        if previous is not None:
-            return previous(loop, coro, **kwargs)
-        return asyncio.Task(coro, loop=loop, **kwargs)
+        task = (previous(loop, coro, **kwargs) if previous is not None
+                else asyncio.Task(coro, loop=loop, **kwargs))
+        adopt(task)  # what asyncio later logs about an app's task is that app's
+        return task
 
     loop.set_task_factory(task_factory)
     loop._wscheck_guarded = True  # type: ignore[attr-defined]

@@ -13,8 +13,11 @@ belongs to the connection whose app task made it: each app task runs in a
 ``asyncio.to_thread`` calls the app starts inherit it. Consequences, decided:
 
 * the kit's own loggers (``wscheck``, ``httpx``, ``httpcore``, ``hypothesis``) never count;
-* asyncio's own records ("Task exception was never retrieved", "Exception in callback")
-  count when made in an app connection's context: they are about the app's tasks;
+* asyncio's own records count when they are about the app's tasks: "Task exception was
+  never retrieved" is logged when the garbage collector takes the task, wherever that
+  happens, so the loop's exception handler (:func:`watch_loop`) puts the record back in the
+  context of the connection whose app started the task (:func:`adopt`, from the task
+  factory of :mod:`._appguard`);
 * a record made outside any app context (a thread the app started with a bare
   ``threading.Thread`` or ``run_in_executor``, which do not copy the context) is attributed
   to no connection and not judged.
@@ -25,13 +28,15 @@ here); credentials in it are masked later, like every text of a transcript.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["KIT_LOGGERS", "app_context", "describe_record"]
+__all__ = ["KIT_LOGGERS", "adopt", "app_context", "describe_record", "watch_loop"]
 
 #: Loggers of the kit and the libraries it drives a target with: never the app's.
 KIT_LOGGERS = ("wscheck", "httpx", "httpcore", "hypothesis")
@@ -67,6 +72,42 @@ def _install() -> None:
 
         logging.setLogRecordFactory(factory)
         _installed = True
+
+
+#: The sink of each task an app started (weakly: a task's end is none of the kit's business).
+_task_sinks: weakref.WeakKeyDictionary[asyncio.Future[Any], Sink] = weakref.WeakKeyDictionary()
+
+
+def adopt(task: asyncio.Future[Any]) -> None:
+    """Called in the creator's context for every new task: a task an app started keeps its
+    connection's sink, for the records asyncio makes about it later (see the module)."""
+    sink = _sink.get()
+    if sink is not None:
+        _task_sinks[task] = sink
+
+
+def watch_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Have ``loop``'s exception handler (whichever it was) report an app task's problem in
+    that task's connection context, once a loop."""
+    if getattr(loop, "_wscheck_app_log", False):
+        return
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        about = context.get("task") or context.get("future")
+        sink = _task_sinks.get(about) if isinstance(about, asyncio.Future) else None
+        token = _sink.set(sink) if sink is not None else None
+        try:
+            if previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+        finally:
+            if token is not None:
+                _sink.reset(token)
+
+    loop.set_exception_handler(handler)
+    loop._wscheck_app_log = True  # type: ignore[attr-defined]
 
 
 def app_context(sink: Sink) -> contextvars.Context:

@@ -39,7 +39,7 @@ from wscheck.drivers._appguard import (
     call_app,
     guard_loop,
 )
-from wscheck.drivers._applog import app_context, describe_record
+from wscheck.drivers._applog import app_context, describe_record, watch_loop
 from wscheck.drivers._idle import may_be_busy, monitor_for
 from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
 from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
@@ -478,6 +478,7 @@ class AsgiDriver:
         under the scope's own host."""
         loop = asyncio.get_running_loop()
         guard_loop(loop)
+        watch_loop(loop)
         watchdog = watchdog_for(loop, self.stall_timeout)
         watchdog.linger("driver", None)  # used again after aclose
         if watchdog.blocked is not None:
