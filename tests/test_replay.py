@@ -17,7 +17,7 @@ import pytest
 
 from tests import apps
 from tests.servers import serve_uvicorn
-from tests.test_report import validate
+from tests.test_report import by_id, validate
 from wscheck.checks import all_checks
 from wscheck.cli import main
 
@@ -257,3 +257,30 @@ def test_a_conversation_keeps_its_origin_and_space_spellings_through_json() -> N
     token, q = (value for _, value in back.query)
     assert isinstance(token, SpacesAs) and token.spelling == "%20"
     assert not isinstance(q, SpacesAs)  # spelled the driver's way, as when it was sent
+
+
+def test_a_failure_with_the_origin_header_replays_with_it(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = "tests.broken.refuses_browsers:app"
+    result = run(kit, "--wscheck-app", app, "--wscheck-report", "run.json", "-k", "echo.accept")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    record = by_id(json.loads((kit.path / "run.json").read_text()))["echo.accept"]
+    assert record["conversation"]["origin"] is True
+    capsys.readouterr()
+    status, out, _ = replay(capsys, "run.json", "echo.accept", "--app", app)
+    assert status == 1, out
+    assert "connect /ws  with the Origin header a browser sends" in out
+    status, out, _ = replay(capsys, "run.json", "echo.accept", "--app", "wsapps:app")
+    assert status == 0, out
+
+
+def test_the_httpx_ws_snippet_sends_the_origin_and_the_space_spelling() -> None:
+    from wscheck.events import Conversation, SpacesAs
+    from wscheck.replay import httpx_ws_snippet
+
+    conv = Conversation.of("/item/ws", "hi", origin=True,
+                           query={"token": SpacesAs("a b", "%20"), "q": "1 2"})
+    snippet = httpx_ws_snippet("ws://127.0.0.1:8000", conv)
+    assert ("httpx_ws.connect_ws('ws://127.0.0.1:8000/item/ws?token=a%20b&q=1+2', "
+            "headers={'Origin': 'http://127.0.0.1:8000'}) as ws:") in snippet
