@@ -130,3 +130,11 @@ def test_correct_apps_accept_both_handshakes_in_process_and_over_uvicorn() -> No
     for correct in (app, ChatApp()):
         assert url_verdicts(correct, only=["echo.accept"]) == {"echo.accept": "pass"}
         assert asgi_verdicts(correct, only=["echo.accept"]) == {"echo.accept": "pass"}
+
+
+def test_in_process_accept_headers_that_are_not_byte_pairs_break_the_asgi_protocol() -> None:
+    from wscheck.events import ProtocolViolation
+
+    app = _Recorder({"headers": [("sec-websocket-extensions", "permessage-deflate")]})
+    assert asyncio.run(_asgi_handshakes(app)) == [ProtocolViolation(
+        "the app sent 'websocket.accept' headers that are not [name, value] byte pairs")] * 2

@@ -249,7 +249,8 @@ class AsgiConnection:
         try:
             pairs = [(bytes(name).lower(), bytes(value)) for name, value in headers]
         except (TypeError, ValueError):
-            self._violate("'websocket.accept' headers must be [name, value] byte pairs")
+            self._violate("sent 'websocket.accept' headers that are not [name, value] byte "
+                          "pairs")
         for name, value in pairs:
             shown = value.decode("latin-1")[:80]
             if name == b"sec-websocket-extensions" and value.strip():
