@@ -143,3 +143,23 @@ def test_asyncio_reporting_an_app_task_is_the_apps_record() -> None:
     assert isinstance(logged, AppLogged) and logged.logger == "asyncio"
     assert logged.message.startswith("Task exception was never retrieved")
     assert logged.message.endswith("(RuntimeError: session store is gone)")
+
+
+def test_the_reports_show_the_record(pytester: pytest.Pytester) -> None:
+    from tests.test_report import validate
+
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio",
+                                "--wscheck-app", "tests.broken.logs_on_disconnect:app",
+                                "--wscheck-strict", "--wscheck-report", "r.json",
+                                "--wscheck-html", "r.html", "-k", "robust.disconnect")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*app logged ERROR (logger 'chat.errors'): Exception in ASGI "
+                                 "application (ClientGone: )*"])
+    report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    validate(report)
+    record = next(c for c in report["checks"] if c["id"] == "robust.disconnect")
+    assert record["aftermath"] == {"type": "app_logged", "level": "ERROR",
+                                   "logger": "chat.errors",
+                                   "message": "Exception in ASGI application (ClientGone: )"}
+    html = (pytester.path / "r.html").read_text(encoding="utf-8")
+    assert "app logged ERROR (logger &#x27;chat.errors&#x27;)" in html
