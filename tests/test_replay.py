@@ -246,6 +246,22 @@ def test_a_failure_that_depends_on_the_space_spelling_replays_as_failing(
     assert status == 0, out
 
 
+def test_a_masked_token_with_spaces_replays_with_a_stand_in_spelled_the_same_way(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = "tests.broken.token_plus_kept:app"
+    result = run(kit, "--wscheck-app", app, "--wscheck-report", "run.json", "-k", "auth.token")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    record = by_id(json.loads((kit.path / "run.json").read_text()))["auth.token"]
+    assert ["token", "a•••", "+"] in record["conversation"]["query"]
+    capsys.readouterr()
+    status, out, _ = replay(capsys, "run.json", "auth.token", "--app", app)
+    assert status == 1, out
+    assert "token=replay 1" in out
+    status, out, _ = replay(capsys, "run.json", "auth.token", "--app", "wsapps:app")
+    assert status == 0, out
+
+
 def test_a_conversation_keeps_its_origin_and_space_spellings_through_json() -> None:
     from wscheck.codec import conversation_from_json, conversation_to_json
     from wscheck.events import Conversation, SpacesAs

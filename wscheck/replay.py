@@ -29,6 +29,7 @@ from wscheck.events import (
     Drop,
     SendBytes,
     SendText,
+    SpacesAs,
     describe,
 )
 from wscheck.redaction import MASK, safe_line
@@ -130,6 +131,11 @@ def _unmask(conversation: Conversation) -> tuple[Conversation, bool]:
     def fix(value: str) -> str:
         if MASK not in value:
             return value
+        if isinstance(value, SpacesAs):
+            # The masked value had spaces, spelled this way: so has its stand-in, since a
+            # failure may depend on how a space is spelled.
+            return stand_ins.setdefault(
+                value, SpacesAs(f"replay {len(stand_ins) + 1}", value.spelling))
         return stand_ins.setdefault(value, f"replay{len(stand_ins) + 1}")
 
     query = tuple((k, fix(v)) for k, v in conversation.query)
