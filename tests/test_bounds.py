@@ -495,3 +495,50 @@ def test_keyboard_interrupt_in_an_app_task_is_the_apps_failure(tmp_path: Any) ->
     assert "INTERNALERROR" not in output
     assert "This portal is not running" not in output
     assert elapsed < RUN_BOUND
+
+
+# --- network: the close's deadline is the server's silence too ------------------------------
+
+
+CLOSE_TIMEOUT = 1.0
+
+
+@pytest.mark.asyncio
+async def test_a_close_reply_dribbled_steadily_is_not_a_timeout() -> None:
+    """One byte of the reply every timeout / 5: 32 bytes take over 6 timeouts in all, yet
+    the server is never silent for one (a fixed deadline called it "no close frame")."""
+    from tests.raw_servers import dribbled_close
+    from wscheck.events import Closed
+
+    reason = "closing slowly, but closing"
+    async with raw_server(dribbled_close(CLOSE_TIMEOUT / 5, reason)) as url:
+        driver = UrlDriver(url, timeout=CLOSE_TIMEOUT)
+        try:
+            conn = await driver.connect("/ws")
+            started = time.monotonic()
+            await conn.close()
+            elapsed = time.monotonic() - started
+            final = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert final == Closed(1000, reason), final
+    assert elapsed > CLOSE_TIMEOUT  # the reply did take longer than one timeout in all
+
+
+@pytest.mark.asyncio
+async def test_a_close_that_is_never_answered_still_times_out() -> None:
+    from tests.raw_servers import mute_close
+
+    async with raw_server(mute_close) as url:
+        driver = UrlDriver(url, timeout=CLOSE_TIMEOUT)
+        try:
+            conn = await driver.connect("/ws")
+            started = time.monotonic()
+            await conn.close()
+            elapsed = time.monotonic() - started
+            final = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert isinstance(final, TransportError), final
+    assert final.problem == f"no close frame in reply within {CLOSE_TIMEOUT:g}s"
+    assert CLOSE_TIMEOUT * 0.9 <= elapsed < WIDE

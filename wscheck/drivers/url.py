@@ -227,9 +227,10 @@ class UrlConnection:
     # --- ending ----------------------------------------------------------------------------
 
     async def close(self, code: int = 1000) -> None:
-        """Send a close frame and wait, at most the driver's timeout, for the server's reply
-        and for the server to close TCP first (RFC 6455 §7.1.1); never raises for anything
-        the server does.
+        """Send a close frame and wait for the server's reply and for the server to close TCP
+        first (RFC 6455 §7.1.1); never raises for anything the server does. The wait ends
+        after the driver's timeout with not a byte from the server (each byte starts it
+        again, up to ``RECEIVE_FACTOR`` × the timeout in all, as for a receive).
 
         Messages that arrive before the reply are kept for :meth:`receive`, and the reply is
         the final event. A server that does not answer in time ends as a ``TransportError``.
@@ -239,21 +240,25 @@ class UrlConnection:
         # Reads and writes map the server's failures to events themselves; anything else
         # raised here is the kit's own bug and propagates (the socket is released anyway).
         try:
-            deadline = time.monotonic() + self._timeout
+            started = time.monotonic()
+            # Progress-based, like a receive: the server's silence counts, not the time the
+            # kit spends decoding what it did send (see ReceiveDeadline).
+            deadline = ReceiveDeadline(self._timeout, RECEIVE_FACTOR)
             if self._final is None:
                 await self._write(self._frames.close(code))
                 while self._final is None:
-                    remaining = deadline - time.monotonic()
+                    remaining = deadline.remaining()
                     if remaining <= 0 or not await self._read(remaining):
                         await self._end(TransportError(
                             f"no close frame in reply within {self._timeout:g}s"
                         ))
                         # Owed by the target too; the next connect or receive stops the run.
-                        self._driver._mute.ran_out(deadline - self._timeout,
-                                                   "the reply to a close frame", fail=False)
+                        self._driver._mute.ran_out(started, "the reply to a close frame",
+                                                   fail=False)
                         break
+                    deadline.progress()
             if isinstance(self._final, Closed):
-                await self._await_eof(min(deadline - time.monotonic(), self._quiet_window))
+                await self._await_eof(min(deadline.remaining(), self._quiet_window))
         finally:
             await self._release()
 
