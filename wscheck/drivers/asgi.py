@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NoReturn
@@ -39,6 +40,7 @@ from wscheck.drivers._appguard import (
     guard_loop,
 )
 from wscheck.drivers._idle import may_be_busy, monitor_for
+from wscheck.drivers._mute import MuteWatch, TargetStoppedAnswering
 from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
 from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
@@ -60,7 +62,7 @@ from wscheck.events import (
 
 __all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "AsgiDriver",
            "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive", "Send",
-           "lifespan"]
+           "TargetStoppedAnswering", "lifespan"]
 
 
 #: Close codes that RFC 6455 reserves and an endpoint must never send.
@@ -255,6 +257,10 @@ class AsgiConnection:
 
     def _push(self, event: Event) -> None:
         self._events.append(event)
+        if not isinstance(event, Accepted):
+            # A sign of life. An accept is not: an app whose framework accepts but whose
+            # handler never speaks is as mute as one that never accepts (as a 101 is).
+            self._driver._mute.heard()
         self._notify()
 
     def _finish(self, event: Event) -> None:
@@ -321,10 +327,14 @@ class AsgiConnection:
     # --- the client's side -----------------------------------------------------------------
 
     async def _handshake(self) -> None:
+        started, start = time.monotonic(), self._loop.time()
         event = await self._next(self._driver.timeout)
         if event is None:
             # Known silent, or out of time: either way the app never answered the handshake.
             self.handshake = Silence(self._driver.timeout)
+            if self._loop.time() - start >= self._driver.timeout:  # waited out in full
+                self._driver._mute.ran_out(started, "a handshake answer "
+                                           f"({self._driver.timeout:g}s)", fail=False)
             return
         self.handshake = event
         if not isinstance(event, FINAL_EVENTS):
@@ -346,14 +356,23 @@ class AsgiConnection:
         self._deliver({"type": "websocket.receive", "bytes": data})
 
     async def receive(self, timeout: float | None = None) -> Event:
+        """The next event, or ``Silence``; raises :class:`TargetStoppedAnswering` when this
+        wait is the last straw (see :class:`.MuteWatch`)."""
         if self._final is not None and not self._events:
             return self._final
+        self._driver._mute.check()
         wait = self._driver.timeout if timeout is None else timeout
-        start = self._loop.time()
+        started, start = time.monotonic(), self._loop.time()
         event = await self._next(wait)
         if event is None:
-            # Known idle before the deadline: say so, rather than claim we waited.
-            return Silence(0.0 if self._loop.time() - start < wait else wait)
+            if self._loop.time() - start < wait:
+                # Known idle before the deadline: say so, rather than claim we waited.
+                return Silence(0.0)
+            # A shorter wait than the driver's timeout is the caller listening for silence
+            # on purpose, not a reply the app owes.
+            if wait >= self._driver.timeout:
+                self._driver._mute.ran_out(started, f"a reply ({wait:g}s)")
+            return Silence(wait)
         return event
 
     async def quiet(self, window: float | None = None) -> Event | None:
@@ -415,10 +434,15 @@ class AsgiDriver:
         self.quiet_window = quiet_window
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 50000
+        #: An app that answered once and then stops answering (it awaits forever, the loop
+        #: not blocked) stops the run once, as a mute network target does.
+        self._mute = MuteWatch(target, "not a message")
 
     async def connect(self, path: str, query: Pairs = (), cookies: Pairs = ()) -> AsgiConnection:
         """Open a connection; raises :class:`LoopBlocked` once the app has blocked the loop
-        (no later conversation could be trusted: the run stops with that message)."""
+        (no later conversation could be trusted: the run stops with that message), and
+        :class:`TargetStoppedAnswering` once it counts as mute (see :class:`.MuteWatch`)."""
+        self._mute.check()
         loop = asyncio.get_running_loop()
         guard_loop(loop)
         watchdog = watchdog_for(loop, self.stall_timeout)
@@ -454,6 +478,12 @@ class AsgiDriver:
         connection = AsgiConnection(self, scope)
         await connection._handshake()
         return connection
+
+    @property
+    def stopped_answering(self) -> str | None:
+        """Why the app counts as mute (see :class:`.MuteWatch`), or ``None``: the check during
+        which it went mute is reported as the run's stop, whatever it concluded."""
+        return self._mute.stopped
 
     async def aclose(self) -> None:
         """Cancel the app's connections still running and wait (bounded) for them to end.
