@@ -148,3 +148,30 @@ async def mute_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
     """Completes the handshake, takes the client's close frame and never answers it."""
     if await _accept_then_await_close(reader, writer):
         await read_until_gone(reader)
+
+
+def floods(after_close: bool) -> Handler:
+    """Completes the handshake, then after the client's first frame (its first message, or
+    with ``after_close`` its close frame, which it never answers) sends one-byte text
+    messages as fast as the client reads: up to ten million."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        started = False
+        while not started:
+            data = await asyncio.wait_for(reader.read(65536), READ_BOUND)
+            if not data:
+                return
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, we.Request):
+                    writer.write(ws.send(we.AcceptConnection()))
+                    await writer.drain()
+                elif isinstance(event, we.CloseConnection if after_close else we.TextMessage):
+                    started = True
+        batch = b"\x81\x01x" * 1000
+        for _ in range(10_000):
+            writer.write(batch)
+            await asyncio.wait_for(writer.drain(), READ_BOUND)
+
+    return handler

@@ -42,7 +42,7 @@ from wscheck.drivers._appguard import (
 from wscheck.drivers._idle import may_be_busy, monitor_for
 from wscheck.drivers._mute import MuteWatch, TargetStoppedAnswering
 from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
+from wscheck.drivers.base import FLOOD_FACTOR, MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
@@ -53,6 +53,7 @@ from wscheck.events import (
     Binary,
     Closed,
     Event,
+    Flooded,
     ProtocolViolation,
     Refused,
     Silence,
@@ -72,7 +73,9 @@ _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 #: Messages the app may have sent that the client has not read yet, and their total size,
 #: before its ``send()`` waits for the client to read (what a full TCP window does to a
 #: server). An app that sends without end then waits, instead of filling memory, and the
-#: conversation records at most ``runner.MAX_EXTRA_EVENTS`` of what it sent.
+#: conversation records at most ``runner.MAX_EXTRA_EVENTS`` of what it sent. When the app
+#: then has sent more than ``FLOOD_FACTOR`` × the client's messages it is flooding instead
+#: (see :meth:`AsgiConnection._flood`).
 MAX_UNREAD_MESSAGES = 1000
 MAX_UNREAD_BYTES = 4 * 1024 * 1024
 
@@ -103,6 +106,9 @@ class AsgiConnection:
         self._unread_bytes = 0
         #: The app's ``send()`` waits on this while the client is behind (backpressure).
         self._writable: asyncio.Future[None] | None = None
+        #: Messages each side sent on this connection (what tells a flood from a backlog).
+        self._client_messages = 0
+        self._app_messages = 0
         self._monitor = monitor_for(self._loop)
         self._task = self._loop.create_task(self._run(scope))
         driver._tasks.add(self._task)
@@ -176,9 +182,13 @@ class AsgiConnection:
                 self._too_big(size)
                 return
             self._unread_bytes += length  # characters for text: what _took subtracts
+            self._app_messages += 1
             self._push(event)
             if (len(self._events) > MAX_UNREAD_MESSAGES
                     or self._unread_bytes > MAX_UNREAD_BYTES):
+                if self._app_messages > FLOOD_FACTOR * self._client_messages:
+                    self._flood()
+                    return
                 await self._backpressure()
         elif kind == "websocket.close":
             code = message.get("code")
@@ -228,6 +238,20 @@ class AsgiConnection:
         self._finish(TransportError(
             f"the app sent a message of {size} bytes, over the client's limit of {limit} "
             "(the client failed the connection with 1009)"))
+
+    def _flood(self) -> None:
+        """The client is far behind and the app has sent more than the conversation could
+        ask for: it floods. The client stops reading and fails the connection with 1008; the
+        unread messages become one :class:`Flooded` event that counts them, so that the
+        transcript (and the check's failure) says why, and memory holds none of them."""
+        unread = [e for e in self._events if isinstance(e, (Text, Binary))]
+        size = sum(len(e.text.encode("utf-8", "surrogatepass")) if isinstance(e, Text)
+                   else len(e.data) for e in unread)
+        self._events = deque(e for e in self._events if not isinstance(e, (Text, Binary)))
+        self._unread_bytes = 0
+        self._client_gone = True
+        self._gone_code = 1008
+        self._finish(Flooded(len(unread), size))
 
     async def _backpressure(self) -> None:
         """Wait while the client is too far behind (bounded by the client reading or
@@ -344,6 +368,8 @@ class AsgiConnection:
     def _deliver(self, message: Message) -> None:
         if self._final is not None or self._client_gone:
             return
+        if message["type"] == "websocket.receive":
+            self._client_messages += 1
         if self._receiver is not None and not self._receiver.done():
             self._receiver.set_result(message)
         else:

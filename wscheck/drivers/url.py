@@ -37,7 +37,7 @@ from wscheck.drivers._neterrors import (
     read_failure,
 )
 from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
+from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK, MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.handshake import (
     cookie_header,
     handshake_problem,
@@ -45,11 +45,14 @@ from wscheck.drivers.handshake import (
 )
 from wscheck.events import (
     Accepted,
+    Binary,
     Closed,
     Event,
+    Flooded,
     ProtocolViolation,
     Refused,
     Silence,
+    Text,
     TransportError,
 )
 
@@ -109,6 +112,9 @@ class UrlConnection:
         self._final: Event | None = None
         #: Bytes the server sent after its close frame (judged by ``finish``).
         self._after_close = 0
+        #: Messages each side sent (what tells a flood from replies the client asked for).
+        self._sent = 0
+        self._received = 0
         # A handshake that failed is already an observation; quiet() must not repeat it.
         self._final_seen = False
         if not isinstance(handshake, Accepted):
@@ -120,11 +126,13 @@ class UrlConnection:
     async def send_text(self, text: str) -> None:
         """Send a text message; nothing happens once the connection has ended."""
         if self._final is None:
+            self._sent += 1
             await self._write(self._frames.text(text))
 
     async def send_bytes(self, data: bytes) -> None:
         """Send a binary message; nothing happens once the connection has ended."""
         if self._final is None:
+            self._sent += 1
             await self._write(self._frames.binary(data))
 
     async def _write(self, data: bytes) -> None:
@@ -202,13 +210,30 @@ class UrlConnection:
             return True
         decoded = self._frames.decode(data)
         self._pending.extend(decoded.messages)
+        self._received += len(decoded.messages)
         self._after_close += decoded.after_close
         await self._write(decoded.reply)
-        if decoded.final is not None:
+        if decoded.final is None and (
+                self._received > FLOOD_FACTOR * self._sent + FLOOD_SLACK):
+            await self._flood()
+        elif decoded.final is not None:
             await self._end(decoded.final)
             if decoded.broken:
                 await self._release()
         return True
+
+    async def _flood(self) -> None:
+        """The server sent far more messages than the conversation could ask for (see
+        ``FLOOD_FACTOR``): the client fails the connection with 1008 and its unread messages
+        become one :class:`Flooded`, so that neither memory nor a wait (``close`` reading
+        towards a close frame behind them) grows with the flood."""
+        unread = [e for e in self._pending if isinstance(e, (Text, Binary))]
+        size = sum(len(e.text.encode("utf-8", "surrogatepass")) if isinstance(e, Text)
+                   else len(e.data) for e in unread)
+        self._pending = deque(e for e in self._pending if not isinstance(e, (Text, Binary)))
+        await self._write(self._frames.close(1008))
+        await self._end(Flooded(len(unread), size))
+        await self._release()
 
     async def _recv(self, timeout: float) -> bytes | None:
         """Bytes from the server, ``b""`` at its end, ``None`` when none came in time."""

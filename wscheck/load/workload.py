@@ -29,6 +29,7 @@ from wscheck.events import (
     Closed,
     Conversation,
     Event,
+    Flooded,
     ProtocolViolation,
     Refused,
     SendText,
@@ -97,6 +98,8 @@ def _name(event: Event | None) -> str:
             return "silence"
         case TransportError():
             return "transport error"
+        case Flooded():
+            return "flood"
         case AppCrashed() | AppExited() | ProtocolViolation():
             return "app failure"
 
