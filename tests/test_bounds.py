@@ -699,3 +699,53 @@ def test_a_flood_is_in_the_report_and_replay_reads_it(tmp_path: Any,
     assert "flood: " in out and "unasked messages" in out, out
     case = read_case(report, "echo.no-unsolicited")
     assert isinstance(case.observed[-1], Flooded), case.observed
+
+
+# --- memory: what a transcript keeps is bounded at the point it is kept -----------------------
+
+
+def answers_with(size: int) -> Any:
+    """Answers every message with ``size`` characters, or with 0 with the right echo."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": "接收到的消息是:" + message["text"]
+                        if size == 0 else "a" * size})
+    return app
+
+
+@pytest.mark.asyncio
+async def test_a_huge_reply_is_clipped_when_it_is_recorded() -> None:
+    """A reply far longer than anything the conversation could be answered with is kept as
+    its head, tail, length and digest, and still differs from the prediction; a reply as
+    long as a 64 KiB echo is kept whole and matches."""
+    import hashlib
+
+    from wscheck.drivers.asgi import AsgiDriver
+    from wscheck.events import Conversation
+    from wscheck.limits import CLIP_LENGTH, KEEP_LENGTH, clip
+    from wscheck.runner import run_conversation
+    from wscheck.spec import Spec
+
+    huge = 8 * 1024 * 1024
+    message = "m" * (64 * 1024)
+    conversation = Conversation.of("/ws", message)
+    for size, whole in ((huge, False), (0, True)):
+        driver = AsgiDriver(answers_with(size), timeout=2.0)
+        try:
+            obs = await run_conversation(driver, Spec(), conversation)
+        finally:
+            await driver.aclose()
+        reply = obs.observed[1]
+        assert isinstance(reply, Text), obs.observed
+        assert obs.ok is whole
+        if whole:
+            assert reply.text == "接收到的消息是:" + message
+        else:
+            assert len(reply.text) < CLIP_LENGTH  # a report's own clip leaves it as it is
+            assert clip(reply.text) == reply.text
+            digest = hashlib.sha256(b"a" * huge).hexdigest()[:16]
+            assert f"[clipped: {huge} chars, sha256 {digest}…]" in reply.text
+    assert KEEP_LENGTH + len(message) < huge

@@ -21,12 +21,14 @@ from wscheck.errors import UsageError
 __all__ = [
     "CLIP_BYTES",
     "CLIP_LENGTH",
+    "KEEP_LENGTH",
     "MAX_INPUT_FILE_BYTES",
     "MAX_MESSAGE_LENGTH",
     "MAX_NESTING",
     "MAX_REPORT_FILE_BYTES",
     "MAX_TOML_KEY_PARTS",
     "clip",
+    "clip_kept",
     "printable",
     "read_regular_file",
     "toml_shape_problem",
@@ -46,6 +48,11 @@ MAX_TOML_KEY_PARTS = 32
 #: Characters of a text the target sent (reply, close reason, exception) kept in reports and
 #: printed; a longer text keeps its head and tail and says its length and SHA-256 digest.
 CLIP_LENGTH = 2000
+#: Characters of a text the target sent that a transcript keeps whole, beyond everything its
+#: conversation sent (no reply the model predicts is longer: a reply is a template around
+#: what the client sent). A longer one is clipped as above the moment it is recorded, so a
+#: target answering every message with 16 MiB costs a failing check kilobytes, not gigabytes.
+KEEP_LENGTH = 64 * 1024
 #: Bytes of a binary message the target sent kept in reports (its size is kept too).
 CLIP_BYTES = 1024
 #: Characters of a pytest failure message or error traceback kept in a report.
@@ -165,6 +172,13 @@ def toml_shape_problem(text: str) -> str | None:
 
 
 # --- texts the target chose -------------------------------------------------------------------
+
+
+def clip_kept(text: str) -> str:
+    """``text`` clipped for keeping in a transcript: the head, tail, length and digest that
+    :func:`clip` gives, short enough that a report's own clip leaves it as it is (so the
+    length and digest shown stay the original's)."""
+    return clip(text, CLIP_LENGTH - 100)
 
 
 def clip(text: str, limit: int = CLIP_LENGTH) -> str:
