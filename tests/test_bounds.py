@@ -414,7 +414,7 @@ async def shutdown_swallows(scope, receive, send):
 '''
 
 
-def run_kit(tmp_path: Any, app: str) -> tuple[int, str, float]:
+def run_kit(tmp_path: Any, app: str, *extra: str) -> tuple[int, str, float]:
     """``pytest --wscheck-app`` in a subprocess (a run may end the process), bounded."""
     import subprocess
     import sys
@@ -423,7 +423,7 @@ def run_kit(tmp_path: Any, app: str) -> tuple[int, str, float]:
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         f"--wscheck-app=hostile_loop:{app}", "--wscheck-timeout=0.5"],
+         f"--wscheck-app=hostile_loop:{app}", "--wscheck-timeout=0.5", *extra],
         cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
@@ -749,3 +749,40 @@ async def test_a_huge_reply_is_clipped_when_it_is_recorded() -> None:
             digest = hashlib.sha256(b"a" * huge).hexdigest()[:16]
             assert f"[clipped: {huge} chars, sha256 {digest}…]" in reply.text
     assert KEEP_LENGTH + len(message) < huge
+
+
+
+def test_when_the_watchdog_ends_the_process_the_reports_are_written(tmp_path: Any) -> None:
+    """An app blocked in a call nothing interrupts (``time.sleep(120)``): before the process
+    ends, the running check is recorded as failed with the watchdog's message and the
+    blocked frame's stack, and the JSON, HTML and JUnit XML reports are complete."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from tests.test_report import validate
+
+    status, output, elapsed = run_kit(
+        tmp_path, "sleeps", "--wscheck-report=run.json", "--wscheck-html=run.html",
+        "--junitxml=junit.xml")
+    assert status == 1, output
+    assert "did not give the loop back" in output, output
+    assert elapsed < RUN_BOUND
+
+    report = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    validate(report)
+    assert report["exit_status"] == 1, report["exit_status"]
+    blocked = [r for r in report["checks"] if r["verdict"] == "fail"]
+    assert [r["id"] for r in blocked] == ["echo.accept"], report["checks"]
+    assert "the app blocked the event loop for more than 5s" in blocked[0]["message"]
+    assert "time.sleep(120)" in blocked[0]["message"]  # the stack of the blocked frame
+
+    html = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert html.rstrip().endswith("</html>") and "echo.accept" in html
+    assert "the app blocked the event loop" in html
+
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1", ET.tostring(suite)
+    case = next(c for c in suite.iter("testcase") if c.get("name") == "echo.accept")
+    failure = case.find("failure")
+    assert failure is not None and "time.sleep(120)" in (failure.text or "") + (
+        failure.get("message") or ""), ET.tostring(case)

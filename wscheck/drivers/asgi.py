@@ -41,7 +41,13 @@ from wscheck.drivers._appguard import (
 )
 from wscheck.drivers._idle import may_be_busy, monitor_for
 from wscheck.drivers._mute import MuteWatch, TargetStoppedAnswering
-from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
+from wscheck.drivers._watchdog import (
+    STALL_FACTOR,
+    AppBlockedLoop,
+    LoopBlocked,
+    on_last_words,
+    watchdog_for,
+)
 from wscheck.drivers.base import FLOOD_FACTOR, MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected, WscheckError
@@ -63,7 +69,7 @@ from wscheck.events import (
 
 __all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "AsgiDriver",
            "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive", "Send",
-           "TargetStoppedAnswering", "lifespan"]
+           "TargetStoppedAnswering", "lifespan", "on_last_words"]
 
 
 #: Close codes that RFC 6455 reserves and an endpoint must never send.
