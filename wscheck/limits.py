@@ -187,7 +187,11 @@ def clip(text: str, limit: int = CLIP_LENGTH) -> str:
     differ can still be told apart and matched with the original."""
     if len(text) <= limit:
         return text
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    # Digested a slice at a time: encoding a 16 MiB text whole would copy it again.
+    hasher = hashlib.sha256()
+    for start in range(0, len(text), 1 << 16):
+        hasher.update(text[start:start + (1 << 16)].encode("utf-8", "surrogatepass"))
+    digest = hasher.hexdigest()[:16]
     head, tail = limit * 2 // 3, limit // 3
     return (f"{text[:head]}…[clipped: {len(text)} chars, sha256 {digest}…]…"
             f"{text[len(text) - tail:]}")
