@@ -677,8 +677,8 @@ async def test_a_server_that_floods_is_stopped_with_a_flood_event(after_close: b
 
 def test_a_flood_is_in_the_report_and_replay_reads_it(tmp_path: Any,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    """The JSON report keeps the flood as an event of its own (schema-validated), and
-    replay's reader takes it back."""
+    """The JSON report keeps the flood as an event of its own (schema-validated), the HTML
+    report and the terminal show it, and replay's reader takes it back."""
     import json
 
     from tests.test_report import validate
@@ -687,8 +687,10 @@ def test_a_flood_is_in_the_report_and_replay_reads_it(tmp_path: Any,
     from wscheck.report_reader import read_case
 
     report = tmp_path / "flood.json"
+    html = tmp_path / "flood.html"
     status = main(["run", "--app", "tests.broken.floods_when_idle:app", "--timeout", "1",
-                   "--report", str(report), "--", "-k", "echo.no-unsolicited"])
+                   "--report", str(report), "--html", str(html), "--",
+                   "-k", "echo.no-unsolicited"])
     out = capsys.readouterr().out
     assert status == 1, out
     data = json.loads(report.read_text(encoding="utf-8"))
@@ -697,6 +699,7 @@ def test_a_flood_is_in_the_report_and_replay_reads_it(tmp_path: Any,
     assert record["verdict"] == "fail", record
     assert record["observed"][-1]["type"] == "flooded", record["observed"]
     assert "flood: " in out and "unasked messages" in out, out
+    assert "flood: " in html.read_text(encoding="utf-8")
     case = read_case(report, "echo.no-unsolicited")
     assert isinstance(case.observed[-1], Flooded), case.observed
 

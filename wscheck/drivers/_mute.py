@@ -42,8 +42,8 @@ class MuteWatch:
     connections waiting side by side count once. A live target that drops some replies
     still answers something (another reply, the close) between two such waits.
 
-    In-process the same waits count (a reply for the driver's whole timeout, a handshake, the
-    app's end after the client left) when they ran out in full: a wait that ends early
+    In-process the same waits count (a reply for the driver's whole timeout, a handshake)
+    when they ran out in full, and an accept does not reset the count: a wait that ends early
     because the app is known idle in ``receive()`` is an observation, not silence, and a
     loop the app blocks is the watchdog's (:mod:`._watchdog`).
 
