@@ -731,7 +731,11 @@ async def test_a_huge_reply_is_clipped_when_it_is_recorded() -> None:
     from wscheck.limits import CLIP_LENGTH, KEEP_LENGTH, clip
     from wscheck.runner import run_conversation
     from wscheck.spec import Spec
+    from wscheck.strategies import LONG_CREDENTIAL, LONG_MESSAGE_BYTES
 
+    # The bound is far from any reply the kit's own messages can get, even those sent after
+    # a conversation opened (the state machine's): a message, a credential, a template.
+    assert KEEP_LENGTH > 2 * (LONG_MESSAGE_BYTES + LONG_CREDENTIAL + 1024)
     huge = 8 * 1024 * 1024
     message = "m" * (64 * 1024)
     conversation = Conversation.of("/ws", message)

@@ -49,10 +49,12 @@ MAX_TOML_KEY_PARTS = 32
 #: printed; a longer text keeps its head and tail and says its length and SHA-256 digest.
 CLIP_LENGTH = 2000
 #: Characters of a text the target sent that a transcript keeps whole, beyond everything its
-#: conversation sent (no reply the model predicts is longer: a reply is a template around
-#: what the client sent). A longer one is clipped as above the moment it is recorded, so a
-#: target answering every message with 16 MiB costs a failing check kilobytes, not gigabytes.
-KEEP_LENGTH = 64 * 1024
+#: conversation sent when it opened. No reply the model predicts is longer: a reply is a
+#: template around what the client sent, and this is well above the longest message the
+#: kit's own strategies send after opening (64 KiB, the state machine's) with a credential
+#: and a tag. A longer one is clipped as above the moment it is recorded, so a target
+#: answering every message with 16 MiB costs a failing check kilobytes, not gigabytes.
+KEEP_LENGTH = 256 * 1024
 #: Bytes of a binary message the target sent kept in reports (its size is kept too).
 CLIP_BYTES = 1024
 #: Characters of a pytest failure message or error traceback kept in a report.
