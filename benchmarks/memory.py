@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -81,6 +81,23 @@ async def replies_100mb(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
         await _stream(writer, 100 << 20)
 
 
+async def replies_under_16mib(reader: asyncio.StreamReader,
+                              writer: asyncio.StreamWriter) -> None:
+    """Answers every frame it reads with a text message one byte under the client's 16 MiB
+    limit: each is legal, so the client keeps it (and a failing check's transcript did,
+    whole, for every check)."""
+    await _accept(reader, writer)
+    size = (16 << 20) - 1
+    chunk = b"a" * 65536
+    while await reader.read(65536):
+        writer.write(_header(0x1, size))
+        sent = 0
+        while sent < size:
+            writer.write(chunk[:size - sent])
+            await writer.drain()
+            sent += len(chunk)
+
+
 async def drips_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A 101 whose headers never end, one byte every 0.1 s."""
     await reader.readuntil(b"\r\n\r\n")
@@ -94,6 +111,7 @@ async def drips_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 SERVERS: dict[str, Handler] = {
     "url-huge-frame": huge_frame,
     "url-100mb-replies": replies_100mb,
+    "url-16mib-replies": replies_under_16mib,
     "url-drip-headers": drips_headers,
 }
 
@@ -124,8 +142,8 @@ async def replies_100mb(scope, receive, send):
             await send({"type": "websocket.send", "bytes": b"x" * (100 << 20)})
 '''
 
-CASES = ["url-huge-frame", "url-100mb-replies", "url-drip-headers", "asgi-floods",
-         "asgi-100mb-replies", "asgi-reference"]
+CASES = ["url-huge-frame", "url-100mb-replies", "url-16mib-replies", "url-drip-headers",
+         "asgi-floods", "asgi-100mb-replies", "asgi-reference"]
 
 
 def _serve(handler: Handler) -> str:

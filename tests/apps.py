@@ -379,6 +379,33 @@ class ChatApp:
 
 
 #: Conforming.
+class MuteAfterProbe(ChatApp):
+    """The whole protocol for the first connection (the run's probe), then mute: every later
+    connection awaits forever, without blocking the loop (no watchdog) and without sitting in
+    ``receive()`` (no in-process idle shortcut). ``accept`` says whether it accepts first."""
+
+    def __init__(self, *, accept: bool) -> None:
+        super().__init__()
+        self.accept = accept
+        self.connections = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        self.connections += 1
+        if self.connections == 1:
+            await super().__call__(scope, receive, send)
+            return
+        await receive()
+        if self.accept:
+            await send({"type": "websocket.accept"})
+        await asyncio.Event().wait()
+
+
+mute_after_probe = MuteAfterProbe(accept=False)
+mute_after_accept = MuteAfterProbe(accept=True)
+
 app = ChatApp()
 #: Trims messages on the echo endpoint: fails the whitespace, newline and exact-bye checks.
 stripping_app = ChatApp(strip=True)

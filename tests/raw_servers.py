@@ -106,3 +106,72 @@ def raw_server(handler: Handler) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+async def _accept_then_await_close(reader: asyncio.StreamReader,
+                                   writer: asyncio.StreamWriter) -> bool:
+    """Completes the handshake (wsproto), then reads until the client's close frame; False
+    when the client went away first."""
+    ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    while True:
+        data = await asyncio.wait_for(reader.read(65536), READ_BOUND)
+        if not data:
+            return False
+        ws.receive_data(data)
+        for event in ws.events():
+            if isinstance(event, we.Request):
+                writer.write(ws.send(we.AcceptConnection()))
+                await writer.drain()
+            elif isinstance(event, we.CloseConnection):
+                return True
+
+
+def dribbled_close(gap: float, reason: str = "closing slowly, but closing") -> Handler:
+    """Answers the client's close frame with a legal close frame (1000 and ``reason``),
+    written one byte every ``gap`` seconds: steady progress whose total exceeds a timeout
+    when ``gap`` × its length does."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not await _accept_then_await_close(reader, writer):
+            return
+        payload = (1000).to_bytes(2, "big") + reason.encode("utf-8")
+        assert len(payload) < 126
+        for byte in bytes([0x88, len(payload)]) + payload:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(gap)
+
+    return handler
+
+
+async def mute_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Completes the handshake, takes the client's close frame and never answers it."""
+    if await _accept_then_await_close(reader, writer):
+        await read_until_gone(reader)
+
+
+def floods(after_close: bool) -> Handler:
+    """Completes the handshake, then after the client's first frame (its first message, or
+    with ``after_close`` its close frame, which it never answers) sends one-byte text
+    messages as fast as the client reads: up to ten million."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        started = False
+        while not started:
+            data = await asyncio.wait_for(reader.read(65536), READ_BOUND)
+            if not data:
+                return
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, we.Request):
+                    writer.write(ws.send(we.AcceptConnection()))
+                    await writer.drain()
+                elif isinstance(event, we.CloseConnection if after_close else we.TextMessage):
+                    started = True
+        batch = b"\x81\x01x" * 1000
+        for _ in range(10_000):
+            writer.write(batch)
+            await asyncio.wait_for(writer.drain(), READ_BOUND)
+
+    return handler

@@ -223,25 +223,81 @@ sent: list[int] = []
 
 
 @pytest.mark.asyncio
-async def test_an_app_that_floods_waits_for_the_client() -> None:
+async def test_an_app_that_floods_is_stopped_with_a_flood_event() -> None:
+    """Ten million unasked messages: the app is held at the backpressure bound, then the
+    client calls it a flood, fails the connection with 1008, and the transcript ends with
+    one ``Flooded`` counting what was never read, instead of holding any of it."""
     from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
-    from wscheck.runner import MAX_EXTRA_EVENTS, drain
+    from wscheck.events import Accepted, Flooded, describe
+    from wscheck.runner import drain
 
     driver = AsgiDriver(floods, timeout=1.0)
     try:
         conn = await driver.connect("/ws")
-        observed: list[Any] = []
+        observed: list[Any] = [conn.handshake]
         await drain(conn, observed)
-        # The app stopped at the backpressure bound, not at ten million messages.
-        assert len(conn._events) <= MAX_UNREAD_MESSAGES + 1
-        await conn.close()
+        assert not conn._events  # nothing of the flood is kept
         late = await conn.finish()
     finally:
         await driver.aclose()
-    assert len(observed) == MAX_EXTRA_EVENTS
-    assert all(e == Text("x" * 100) for e in observed)
+    assert observed[0] == Accepted() and len(observed) == 2, observed[:3]
+    flood = observed[1]
+    # Held at the bound (the handshake's event, still unread, counts towards it).
+    assert isinstance(flood, Flooded), flood
+    assert MAX_UNREAD_MESSAGES <= flood.messages <= MAX_UNREAD_MESSAGES + 1, flood
+    assert flood.size == 100 * flood.messages
+    assert describe(flood) == (f"flood: {flood.messages} unasked messages ({flood.size} bytes), "
+                               "unread; client left")
     # The app's next send after the client left raised into it (it does not handle that).
     assert late is not None and "ClientDisconnected" in str(late)
+
+
+async def answers_each_message_four_times(scope: dict[str, Any], receive: Any,
+                                          send: Any) -> None:
+    """More than the protocol ever asks (3 replies a message), but never a backlog."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        for _ in range(4):
+            await send({"type": "websocket.send", "text": message["text"]})
+
+
+async def echoes(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (message := await receive())["type"] == "websocket.receive":
+        await send({"type": "websocket.send", "text": message["text"]})
+
+
+@pytest.mark.asyncio
+async def test_a_backlog_the_conversation_asked_for_is_not_a_flood() -> None:
+    """Many messages sent before reading any reply (pipelined) make a backlog beyond the
+    backpressure bound: the app waits, every reply arrives, no flood. Too many replies per
+    message without a backlog are extra messages, recorded as they are."""
+    from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
+    from wscheck.events import Flooded
+
+    count = 3 * MAX_UNREAD_MESSAGES
+    driver = AsgiDriver(echoes, timeout=2.0)
+    try:
+        conn = await driver.connect("/ws")
+        for i in range(count):
+            await conn.send_text(str(i))
+        replies = [await conn.receive() for _ in range(count)]
+        await conn.close()
+    finally:
+        await driver.aclose()
+    driver = AsgiDriver(answers_each_message_four_times, timeout=2.0)
+    try:
+        four = await driver.connect("/ws")
+        await four.send_text("m")
+        extra = [await four.receive() for _ in range(4)]
+        await four.close()
+    finally:
+        await driver.aclose()
+    assert replies == [Text(str(i)) for i in range(count)]
+    assert extra == [Text("m")] * 4
+    assert not any(isinstance(e, Flooded) for e in replies + extra)
 
 
 @pytest.mark.asyncio
@@ -358,7 +414,7 @@ async def shutdown_swallows(scope, receive, send):
 '''
 
 
-def run_kit(tmp_path: Any, app: str) -> tuple[int, str, float]:
+def run_kit(tmp_path: Any, app: str, *extra: str) -> tuple[int, str, float]:
     """``pytest --wscheck-app`` in a subprocess (a run may end the process), bounded."""
     import subprocess
     import sys
@@ -367,7 +423,7 @@ def run_kit(tmp_path: Any, app: str) -> tuple[int, str, float]:
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         f"--wscheck-app=hostile_loop:{app}", "--wscheck-timeout=0.5"],
+         f"--wscheck-app=hostile_loop:{app}", "--wscheck-timeout=0.5", *extra],
         cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False)
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
@@ -495,3 +551,245 @@ def test_keyboard_interrupt_in_an_app_task_is_the_apps_failure(tmp_path: Any) ->
     assert "INTERNALERROR" not in output
     assert "This portal is not running" not in output
     assert elapsed < RUN_BOUND
+
+
+# --- network: the close's deadline is the server's silence too ------------------------------
+
+
+CLOSE_TIMEOUT = 1.0
+
+
+@pytest.mark.asyncio
+async def test_a_close_reply_dribbled_steadily_is_not_a_timeout() -> None:
+    """One byte of the reply every timeout / 5: 32 bytes take over 6 timeouts in all, yet
+    the server is never silent for one (a fixed deadline called it "no close frame")."""
+    from tests.raw_servers import dribbled_close
+    from wscheck.events import Closed
+
+    reason = "closing slowly, but closing"
+    async with raw_server(dribbled_close(CLOSE_TIMEOUT / 5, reason)) as url:
+        driver = UrlDriver(url, timeout=CLOSE_TIMEOUT)
+        try:
+            conn = await driver.connect("/ws")
+            started = time.monotonic()
+            await conn.close()
+            elapsed = time.monotonic() - started
+            final = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert final == Closed(1000, reason), final
+    assert elapsed > CLOSE_TIMEOUT  # the reply did take longer than one timeout in all
+
+
+@pytest.mark.asyncio
+async def test_a_close_that_is_never_answered_still_times_out() -> None:
+    from tests.raw_servers import mute_close
+
+    async with raw_server(mute_close) as url:
+        driver = UrlDriver(url, timeout=CLOSE_TIMEOUT)
+        try:
+            conn = await driver.connect("/ws")
+            started = time.monotonic()
+            await conn.close()
+            elapsed = time.monotonic() - started
+            final = await conn.receive()
+        finally:
+            await driver.aclose()
+    assert isinstance(final, TransportError), final
+    assert final.problem == f"no close frame in reply within {CLOSE_TIMEOUT:g}s"
+    assert CLOSE_TIMEOUT * 0.9 <= elapsed < WIDE
+
+
+# --- in-process: a flood is the check's reason for failing ----------------------------------
+
+
+@pytest.mark.parametrize(("broken", "flood"), [("floods_when_idle", True),
+                                               ("prompts_when_idle", False)])
+def test_a_flooding_app_fails_its_check_for_flooding(broken: str, flood: bool) -> None:
+    """``echo.no-unsolicited`` fails on both apps; only the one that floods ends its
+    transcript with the flood, and the failure text says so. One unsolicited prompt is an
+    extra message, as before."""
+    import importlib
+
+    from tests.verdicts import run_checks
+    from wscheck.drivers.asgi import AsgiDriver
+    from wscheck.events import Flooded
+    from wscheck.judging import format_failure
+    from wscheck.spec import Spec
+
+    app = importlib.import_module(f"tests.broken.{broken}").app
+
+    async def run() -> Any:
+        driver = AsgiDriver(app, timeout=1.0)
+        try:
+            return (await run_checks(driver, Spec(), only={"echo.no-unsolicited"}))[
+                "echo.no-unsolicited"]
+        finally:
+            await driver.aclose()
+
+    chk, verdict = asyncio.run(run())
+    assert verdict is not None and not verdict.passed and not verdict.is_inconclusive
+    observed = verdict.observation.observed
+    text = format_failure(chk, verdict)
+    assert isinstance(observed[-1], Flooded) is flood, observed[-3:]
+    assert ("flood: " in text) is flood, text
+    if flood:
+        assert observed[-1].messages >= 1000 and len(observed) <= 3, observed
+        assert f"flood: {observed[-1].messages} unasked messages (" in text, text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("after_close", [False, True], ids=["replies", "after-close"])
+async def test_a_server_that_floods_is_stopped_with_a_flood_event(after_close: bool) -> None:
+    """Over the network: one message sent, then thousands of messages in a few reads. The
+    client calls it a flood once it has more than FLOOD_FACTOR × 1 + FLOOD_SLACK, fails the
+    connection and keeps none of them; a close that waits for its reply behind the flood
+    ends on it too, instead of reading it for RECEIVE_FACTOR × the timeout."""
+    from tests.raw_servers import floods
+    from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK
+    from wscheck.events import Flooded
+
+    async with raw_server(floods(after_close)) as url:
+        driver = UrlDriver(url, timeout=1.0)
+        try:
+            conn = await driver.connect("/ws")
+            await conn.send_text("hi")
+            started = time.monotonic()
+            if after_close:
+                await conn.close()
+            # A client that keeps reading (one message at a time, as a conversation does)
+            # meets the flood's end within a bounded number of receives.
+            for _ in range(10 * (FLOOD_FACTOR + FLOOD_SLACK)):
+                final = await conn.receive()
+                if not isinstance(final, Text):
+                    break
+            elapsed = time.monotonic() - started
+            kept = len(conn._pending)
+        finally:
+            await driver.aclose()
+    assert isinstance(final, Flooded), final
+    assert final.messages > 0 and final.size == final.messages  # one byte each
+    assert conn._received > FLOOD_FACTOR + FLOOD_SLACK
+    assert conn._received < 10 * (FLOOD_FACTOR + FLOOD_SLACK)  # stopped soon after the bound
+    assert kept == 0
+    assert elapsed < WIDE
+
+
+def test_a_flood_is_in_the_report_and_replay_reads_it(tmp_path: Any,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The JSON report keeps the flood as an event of its own (schema-validated), the HTML
+    report and the terminal show it, and replay's reader takes it back."""
+    import json
+
+    from tests.test_report import validate
+    from wscheck.cli import main
+    from wscheck.events import Flooded
+    from wscheck.report_reader import read_case
+
+    report = tmp_path / "flood.json"
+    html = tmp_path / "flood.html"
+    status = main(["run", "--app", "tests.broken.floods_when_idle:app", "--timeout", "1",
+                   "--report", str(report), "--html", str(html), "--",
+                   "-k", "echo.no-unsolicited"])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    data = json.loads(report.read_text(encoding="utf-8"))
+    validate(data)
+    record = next(r for r in data["checks"] if r["id"] == "echo.no-unsolicited")
+    assert record["verdict"] == "fail", record
+    assert record["observed"][-1]["type"] == "flooded", record["observed"]
+    assert "flood: " in out and "unasked messages" in out, out
+    assert "flood: " in html.read_text(encoding="utf-8")
+    case = read_case(report, "echo.no-unsolicited")
+    assert isinstance(case.observed[-1], Flooded), case.observed
+
+
+# --- memory: what a transcript keeps is bounded at the point it is kept -----------------------
+
+
+def answers_with(size: int) -> Any:
+    """Answers every message with ``size`` characters, or with 0 with the right echo."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": "接收到的消息是:" + message["text"]
+                        if size == 0 else "a" * size})
+    return app
+
+
+@pytest.mark.asyncio
+async def test_a_huge_reply_is_clipped_when_it_is_recorded() -> None:
+    """A reply far longer than anything the conversation could be answered with is kept as
+    its head, tail, length and digest, and still differs from the prediction; a reply as
+    long as a 64 KiB echo is kept whole and matches."""
+    import hashlib
+
+    from wscheck.drivers.asgi import AsgiDriver
+    from wscheck.events import Conversation
+    from wscheck.limits import CLIP_LENGTH, KEEP_LENGTH, clip
+    from wscheck.runner import run_conversation
+    from wscheck.spec import Spec
+    from wscheck.strategies import LONG_CREDENTIAL, LONG_MESSAGE_BYTES
+
+    # The bound is far from any reply the kit's own messages can get, even those sent after
+    # a conversation opened (the state machine's): a message, a credential, a template.
+    assert KEEP_LENGTH > 2 * (LONG_MESSAGE_BYTES + LONG_CREDENTIAL + 1024)
+    huge = 8 * 1024 * 1024
+    message = "m" * (64 * 1024)
+    conversation = Conversation.of("/ws", message)
+    for size, whole in ((huge, False), (0, True)):
+        driver = AsgiDriver(answers_with(size), timeout=2.0)
+        try:
+            obs = await run_conversation(driver, Spec(), conversation)
+        finally:
+            await driver.aclose()
+        reply = obs.observed[1]
+        assert isinstance(reply, Text), obs.observed
+        assert obs.ok is whole
+        if whole:
+            assert reply.text == "接收到的消息是:" + message
+        else:
+            assert len(reply.text) < CLIP_LENGTH  # a report's own clip leaves it as it is
+            assert clip(reply.text) == reply.text
+            digest = hashlib.sha256(b"a" * huge).hexdigest()[:16]
+            assert f"[clipped: {huge} chars, sha256 {digest}…]" in reply.text
+    assert KEEP_LENGTH + len(message) < huge
+
+
+
+def test_when_the_watchdog_ends_the_process_the_reports_are_written(tmp_path: Any) -> None:
+    """An app blocked in a call nothing interrupts (``time.sleep(120)``): before the process
+    ends, the running check is recorded as failed with the watchdog's message and the
+    blocked frame's stack, and the JSON, HTML and JUnit XML reports are complete."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from tests.test_report import validate
+
+    status, output, elapsed = run_kit(
+        tmp_path, "sleeps", "--wscheck-report=run.json", "--wscheck-html=run.html",
+        "--junitxml=junit.xml")
+    assert status == 1, output
+    assert "did not give the loop back" in output, output
+    assert elapsed < RUN_BOUND
+
+    report = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    validate(report)
+    assert report["exit_status"] == 1, report["exit_status"]
+    blocked = [r for r in report["checks"] if r["verdict"] == "fail"]
+    assert [r["id"] for r in blocked] == ["echo.accept"], report["checks"]
+    assert "the app blocked the event loop for more than 5s" in blocked[0]["message"]
+    assert "time.sleep(120)" in blocked[0]["message"]  # the stack of the blocked frame
+
+    html = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert html.rstrip().endswith("</html>") and "echo.accept" in html
+    assert "the app blocked the event loop" in html
+
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1", ET.tostring(suite)
+    case = next(c for c in suite.iter("testcase") if c.get("name") == "echo.accept")
+    failure = case.find("failure")
+    assert failure is not None and "time.sleep(120)" in (failure.text or "") + (
+        failure.get("message") or ""), ET.tostring(case)

@@ -337,8 +337,10 @@ def test_the_guide_lists_every_bound_with_its_value() -> None:
                "READ_HIGH_WATER": _wire.READ_HIGH_WATER,
                "MAX_UNREAD_MESSAGES": asgi.MAX_UNREAD_MESSAGES,
                "MAX_UNREAD_BYTES": asgi.MAX_UNREAD_BYTES,
+               "FLOOD_FACTOR": base.FLOOD_FACTOR, "FLOOD_SLACK": base.FLOOD_SLACK,
                "MAX_EXTRA_BYTES": runner.MAX_EXTRA_BYTES,
-               "STALL_FACTOR": _watchdog.STALL_FACTOR, "MIN_STALL": _watchdog.MIN_STALL}
+               "STALL_FACTOR": _watchdog.STALL_FACTOR, "MIN_STALL": _watchdog.MIN_STALL,
+               "LAST_WORDS_BOUND": _watchdog.LAST_WORDS_BOUND}
     for name, value in bounds.items():
         row = next((line for line in section.splitlines() if line.startswith(f"| `{name}` |")),
                    None)

@@ -195,3 +195,113 @@ def test_a_target_that_goes_mute_during_a_property_stops_the_run_there(
     assert "the target stopped answering" in records[0]["message"], records
     assert "differently on a replay" not in out, out
     assert MUTE_AFTER <= timeouts.total <= MUTE_AFTER + 1, timeouts
+
+
+# --- in-process: an app that stops answering stops the run once too ------------------------
+
+
+@dataclass
+class AsgiTimeouts:
+    """The waits of the in-process driver that ran out in full: handshakes, replies."""
+
+    handshakes: int = 0
+    replies: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.handshakes + self.replies
+
+
+@pytest.fixture
+def asgi_timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[AsgiTimeouts]:
+    """Counts every wait of the in-process driver that ran out in full."""
+    from wscheck.drivers.asgi import AsgiConnection
+
+    counted = AsgiTimeouts()
+    handshake, receive = AsgiConnection._handshake, AsgiConnection.receive
+
+    async def counting_handshake(self: AsgiConnection) -> None:
+        await handshake(self)
+        if isinstance(self.handshake, Silence):
+            counted.handshakes += 1
+
+    async def counting_receive(self: AsgiConnection, timeout: float | None = None) -> Event:
+        from wscheck.drivers.asgi import TargetStoppedAnswering
+
+        mute_before = self._driver.stopped_answering
+        try:
+            event = await receive(self, timeout)
+        except TargetStoppedAnswering:
+            counted.replies += mute_before is None  # this wait was the last straw
+            raise
+        if isinstance(event, Silence) and event.seconds >= TIMEOUT:
+            counted.replies += 1
+        return event
+
+    monkeypatch.setattr(AsgiConnection, "_handshake", counting_handshake)
+    monkeypatch.setattr(AsgiConnection, "receive", counting_receive)
+    yield counted
+
+
+@pytest.mark.parametrize("app", ["mute_after_probe", "mute_after_accept"])
+def test_an_in_process_app_that_goes_mute_stops_the_run_once(
+        app: str, asgi_timeouts: AsgiTimeouts, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The app answers the probe, then every connection awaits forever (the loop free, so
+    the watchdog has nothing to say): without the stop, every check waited out its own
+    timeouts (a few minutes in all)."""
+    import tests.apps as apps
+
+    target = getattr(apps, app)
+    target.connections = 0
+    report = tmp_path / "report.json"
+    status = main(["run", "--app", f"tests.apps:{app}", "--timeout", str(TIMEOUT),
+                   "--report", str(report)])
+    records = json.loads(report.read_text())["checks"]
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert target.connections > 1  # it did answer the probe, then went mute
+    stopped = [r for r in records if "the target stopped answering" in (r.get("message") or "")]
+    assert len(stopped) == 1, records
+    assert records[-1] is stopped[0], [r["id"] for r in records]
+    assert len(records) < len(all_checks()) // 4, [r["id"] for r in records]
+    assert "wscheck: the target does not answer" in out.splitlines()[-2], out
+    assert f"not a message from tests.apps:{app} during {MUTE_AFTER} waits in a row" in out, out
+    assert MUTE_AFTER <= asgi_timeouts.total <= MUTE_AFTER + len(records), asgi_timeouts
+
+
+def test_an_in_process_app_known_idle_is_not_mute() -> None:
+    """Waits that end early because the app sits idle in ``receive()`` are observations, not
+    silence, and a wait shorter than the timeout is the caller listening on purpose: neither
+    counts, however many; a message from the app starts the count again."""
+    from tests.apps import busy_silent, silent
+    from wscheck.drivers.asgi import AsgiDriver, TargetStoppedAnswering
+
+    async def idle() -> None:
+        driver = AsgiDriver(silent, timeout=0.2)
+        try:
+            for _ in range(2 * MUTE_AFTER):
+                conn = await driver.connect("/ws")
+                assert await conn.receive() == Silence(0.0)
+                await conn.close()
+            assert driver.stopped_answering is None
+        finally:
+            await driver.aclose()
+
+    async def busy() -> None:
+        driver = AsgiDriver(busy_silent, timeout=0.2)
+        try:
+            conn = await driver.connect("/ws")
+            for _ in range(2 * MUTE_AFTER):
+                assert isinstance(await conn.receive(0.05), Silence)
+            for _ in range(MUTE_AFTER - 1):
+                assert await conn.receive() == Silence(0.2)
+            with pytest.raises(TargetStoppedAnswering, match="not a message from app during"):
+                await conn.receive()
+            with pytest.raises(TargetStoppedAnswering, match="stopped answering"):
+                await driver.connect("/ws")
+        finally:
+            await driver.aclose()
+
+    asyncio.run(idle())
+    asyncio.run(busy())

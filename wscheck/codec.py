@@ -24,6 +24,7 @@ from wscheck.events import (
     Conversation,
     Drop,
     Event,
+    Flooded,
     ProtocolViolation,
     Refused,
     SendBytes,
@@ -77,6 +78,8 @@ def event_to_json(event: Event) -> dict[str, JSON]:
             return {"type": "protocol_violation", "problem": problem}
         case TransportError(problem):
             return {"type": "transport_error", "problem": problem}
+        case Flooded(messages, size):
+            return {"type": "flooded", "messages": messages, "size": size}
     raise TypeError(f"not an event: {event!r}")  # pragma: no cover
 
 
@@ -105,6 +108,8 @@ def event_from_json(data: Mapping[str, JSON]) -> Event:
         return ProtocolViolation(str(data["problem"]))
     if kind == "transport_error":
         return TransportError(str(data["problem"]))
+    if kind == "flooded":
+        return Flooded(int(data["messages"]), int(data["size"]))
     raise ValueError(f"unknown event type {kind!r}")
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Conversation",
     "Drop",
     "Event",
+    "Flooded",
     "ProtocolViolation",
     "Refused",
     "SendBytes",
@@ -136,14 +137,29 @@ class TransportError:
     problem: str
 
 
+@dataclass(frozen=True)
+class Flooded:
+    """The target sent far more than the conversation asked for, so the client stopped
+    reading and failed the connection (1008) rather than fill memory or wait on it.
+
+    ``messages`` and ``size`` (bytes, UTF-8 for text) count what it had sent that the client
+    never read; they replace those messages in the transcript. When a driver calls a target
+    flooding is in ``docs/guide.md`` (Limits and safety, ``FLOOD_FACTOR``).
+    """
+
+    messages: int
+    size: int
+
+
 Event: TypeAlias = (
     Accepted | Text | Binary | Closed | Refused | Silence | AppCrashed | AppExited
-    | AppLogged | ProtocolViolation | TransportError
+    | AppLogged | ProtocolViolation | TransportError | Flooded
 )
 Transcript: TypeAlias = tuple[Event, ...]
 
 #: Events after which nothing more can be observed on a connection.
-FINAL_EVENTS = (Closed, Refused, AppCrashed, AppExited, ProtocolViolation, TransportError)
+FINAL_EVENTS = (Closed, Refused, AppCrashed, AppExited, ProtocolViolation, TransportError,
+                Flooded)
 
 
 # --- what the client does -----------------------------------------------------------------
@@ -300,6 +316,9 @@ def describe(item: Event | Action) -> str:
             return "app returned without closing"
         case AppLogged(level, logger, message):
             return f"app logged {level} (logger {_line(logger, 80)!r}): {_line(message)}"
+        case Flooded(messages, size):
+            # Short enough for a cell of the side-by-side table.
+            return f"flood: {messages} unasked messages ({size} bytes), unread; client left"
         case AppCrashed(detail) | ProtocolViolation(detail) | TransportError(detail):
             return _FAILURE_PREFIX[type(item)] + _line(detail)
         case SendText(text):

@@ -21,12 +21,14 @@ from wscheck.errors import UsageError
 __all__ = [
     "CLIP_BYTES",
     "CLIP_LENGTH",
+    "KEEP_LENGTH",
     "MAX_INPUT_FILE_BYTES",
     "MAX_MESSAGE_LENGTH",
     "MAX_NESTING",
     "MAX_REPORT_FILE_BYTES",
     "MAX_TOML_KEY_PARTS",
     "clip",
+    "clip_kept",
     "printable",
     "read_regular_file",
     "toml_shape_problem",
@@ -46,6 +48,13 @@ MAX_TOML_KEY_PARTS = 32
 #: Characters of a text the target sent (reply, close reason, exception) kept in reports and
 #: printed; a longer text keeps its head and tail and says its length and SHA-256 digest.
 CLIP_LENGTH = 2000
+#: Characters of a text the target sent that a transcript keeps whole, beyond everything its
+#: conversation sent when it opened. No reply the model predicts is longer: a reply is a
+#: template around what the client sent, and this is well above the longest message the
+#: kit's own strategies send after opening (64 KiB, the state machine's) with a credential
+#: and a tag. A longer one is clipped as above the moment it is recorded, so a target
+#: answering every message with 16 MiB costs a failing check kilobytes, not gigabytes.
+KEEP_LENGTH = 256 * 1024
 #: Bytes of a binary message the target sent kept in reports (its size is kept too).
 CLIP_BYTES = 1024
 #: Characters of a pytest failure message or error traceback kept in a report.
@@ -167,13 +176,24 @@ def toml_shape_problem(text: str) -> str | None:
 # --- texts the target chose -------------------------------------------------------------------
 
 
+def clip_kept(text: str) -> str:
+    """``text`` clipped for keeping in a transcript: the head, tail, length and digest that
+    :func:`clip` gives, short enough that a report's own clip leaves it as it is (so the
+    length and digest shown stay the original's)."""
+    return clip(text, CLIP_LENGTH - 100)
+
+
 def clip(text: str, limit: int = CLIP_LENGTH) -> str:
     """``text`` if it has at most ``limit`` characters; otherwise its head and tail around a
     marker with its length and the start of its SHA-256 digest, so that two long texts that
     differ can still be told apart and matched with the original."""
     if len(text) <= limit:
         return text
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    # Digested a slice at a time: encoding a 16 MiB text whole would copy it again.
+    hasher = hashlib.sha256()
+    for start in range(0, len(text), 1 << 16):
+        hasher.update(text[start:start + (1 << 16)].encode("utf-8", "surrogatepass"))
+    digest = hasher.hexdigest()[:16]
     head, tail = limit * 2 // 3, limit // 3
     return (f"{text[:head]}…[clipped: {len(text)} chars, sha256 {digest}…]…"
             f"{text[len(text) - tail:]}")

@@ -40,6 +40,9 @@ __all__ = ["CheckItem", "WscheckWarning", "wscheck_connect", "wscheck_run", "wsc
            "wscheck_target"]
 
 REPORT_KEY = pytest.StashKey[ReportCollector]()
+#: The session, and the test item running now (what a watchdog's last words record).
+SESSION_KEY = pytest.StashKey[pytest.Session]()
+CURRENT_KEY = pytest.StashKey["pytest.Item | None"]()
 
 #: The hidden option ``wscheck run`` passes, so that messages name its flags, not pytest's.
 COMMAND_OPTION = "--wscheck-command"
@@ -107,6 +110,55 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[REPORT_KEY] = collector
     if not hasattr(config, "workerinput"):  # with xdist, the controller collects
         config.pluginmanager.register(collector, "wscheck-report")
+        if settings.app:
+            from wscheck.drivers.asgi import on_last_words
+
+            config.add_cleanup(on_last_words(lambda message: _last_words(config, message)))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[SESSION_KEY] = session
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    item.config.stash[CURRENT_KEY] = item
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    session.config.stash[CURRENT_KEY] = None  # the reports are being written as usual
+
+
+def _last_words(config: pytest.Config, message: str) -> list[str]:
+    """The watchdog is about to end the process (an in-process app blocked the loop in a
+    call nothing interrupts): record the running test as failed with the watchdog's message
+    and stack, and end the session as pytest would, so that the JSON, HTML and JUnit XML
+    reports are written and complete. Runs on the watchdog's side thread, while the main
+    thread waits on the blocked loop; returns the lines to print."""
+    session = config.stash.get(SESSION_KEY, None)
+    item = config.stash.get(CURRENT_KEY, None)
+    if session is None or item is None:
+        return []  # before the session, or the reports are written already
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if capman is not None:  # what is printed from here on reaches the terminal
+        with contextlib.suppress(Exception):
+            capman.suspend_global_capture(in_=True)
+    text = f"wscheck: {message}"
+    properties = list(item.user_properties)
+    if isinstance(item, CheckItem):
+        collector = config.stash[REPORT_KEY]
+        properties.append((RECORD_PROPERTY, collector.record(item.check, "fail", None, None)))
+    keywords: dict[str, Any] = dict.fromkeys(item.keywords, 1)
+    for when, outcome in (("call", "failed"), ("teardown", "passed")):
+        config.hook.pytest_runtest_logreport(report=pytest.TestReport(
+            item.nodeid, item.location, keywords, outcome,  # type: ignore[arg-type]
+            text if when == "call" else None, when,  # type: ignore[arg-type]
+            user_properties=properties))
+    session.shouldfail = "wscheck: the app blocked the event loop"
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    config.hook.pytest_sessionfinish(session=session, exitstatus=session.exitstatus)
+    return []
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -192,6 +192,7 @@ _EVENT_FIELDS: dict[str, dict[str, str]] = {
     "app_logged": {"level": "str", "logger": "str", "message": "str"},
     "protocol_violation": {"problem": "str"},
     "transport_error": {"problem": "str"},
+    "flooded": {"messages": "int", "size": "int"},
 }
 _ACTION_FIELDS: dict[str, dict[str, str]] = {
     "send_text": {"text": "str"},

@@ -32,6 +32,7 @@ from wscheck.events import (
     Transcript,
     describe,
 )
+from wscheck.limits import KEEP_LENGTH, clip_kept
 from wscheck.model import ModelConnection
 from wscheck.render import render_conversation, side_by_side
 from wscheck.spec import Spec
@@ -44,6 +45,8 @@ __all__ = [
     "Observation",
     "drain",
     "interleave",
+    "keep_limit",
+    "kept",
     "perform",
     "run_conversation",
 ]
@@ -108,6 +111,8 @@ class Exchange:
 
     connection: Connection
     observed: list[Event] = field(default_factory=list)
+    #: Texts longer than this are recorded clipped (see :func:`keep_limit`).
+    keep: int = KEEP_LENGTH
 
     @classmethod
     async def open(cls, driver: Driver, conversation: Conversation) -> Exchange:
@@ -118,7 +123,7 @@ class Exchange:
         else:  # drivers written before ``origin`` keep working for everything else
             conn = await driver.connect(conversation.path, conversation.query,
                                         conversation.cookies)
-        return cls(conn, [conn.handshake])
+        return cls(conn, [conn.handshake], keep_limit(conversation))
 
     @property
     def listening(self) -> bool:
@@ -136,12 +141,12 @@ class Exchange:
         for _ in range(count):
             if not self.listening:
                 break
-            self.observed.append(await self.connection.receive())
+            self.observed.append(kept(await self.connection.receive(), self.keep))
         return self.listening
 
     async def drain(self) -> None:
         """Record whatever else the server sends until it is quiet (see :func:`drain`)."""
-        await drain(self.connection, self.observed)
+        await drain(self.connection, self.observed, self.keep)
 
     async def __aenter__(self) -> Exchange:
         return self
@@ -204,7 +209,28 @@ async def run_conversation(
     return Observation(conversation, tuple(expected), tuple(ex.observed), aftermath)
 
 
-async def drain(connection: Connection, observed: list[Event]) -> None:
+def keep_limit(conversation: Conversation) -> int:
+    """The longest text a transcript of ``conversation`` keeps whole: ``KEEP_LENGTH`` beyond
+    everything the conversation sends (messages, query and cookie values). A reply the model
+    predicts is a template around those, so it is never longer, and a verdict never depends
+    on a text clipped by this bound: a longer text differs from every prediction."""
+    sent = sum(len(a.text) if isinstance(a, SendText) else len(a.data)
+               for a in conversation.actions if isinstance(a, (SendText, SendBytes)))
+    sent += sum(len(k) + len(v) for k, v in (*conversation.query, *conversation.cookies))
+    return KEEP_LENGTH + sent
+
+
+def kept(event: Event, keep: int = KEEP_LENGTH) -> Event:
+    """``event`` as a transcript keeps it: a text longer than ``keep`` clipped to its head,
+    tail, length and SHA-256 digest (:func:`~wscheck.limits.clip_kept`), so that the
+    transcripts of failing checks, which the run keeps for its reports, stay small."""
+    if isinstance(event, Text) and len(event.text) > keep:
+        return Text(clip_kept(event.text))
+    return event
+
+
+async def drain(connection: Connection, observed: list[Event],
+                keep: int = KEEP_LENGTH) -> None:
     """Record whatever else the server sends until it is quiet (at most
     ``MAX_EXTRA_EVENTS`` events and about ``MAX_EXTRA_BYTES``), so that a check judging only
     some lines still sees all of them: one extra line shifts the rest past the replies that
@@ -214,7 +240,7 @@ async def drain(connection: Connection, observed: list[Event]) -> None:
         extra = await connection.quiet()
         if extra is None:
             return
-        observed.append(extra)
+        observed.append(kept(extra, keep))
         if isinstance(extra, FINAL_EVENTS):
             return
         if isinstance(extra, Text):

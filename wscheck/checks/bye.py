@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wscheck.events import Accepted, Closed, Conversation, ProtocolViolation, Text
+from wscheck.events import Accepted, Closed, Conversation, Flooded, ProtocolViolation, Text
 from wscheck.judging import ECHO_LET_IN, any_close_code, compare, keep_texts, lockstep, unserved
 from wscheck.model import expected
 from wscheck.registry import Context, Verdict, check
@@ -22,7 +22,8 @@ def _bye(ctx: Context) -> tuple[EchoSpec, str]:
 @check("bye.sequence", "MUST", "/ws 4",
        "the bye word gets both farewells, in order, and then a close, also when more "
        "messages were sent after it before any reply was read", needs=["bye"],
-       precondition=ECHO_LET_IN)
+       precondition=ECHO_LET_IN + ", and not flooded before the bye word is said "
+       "(echo.no-unsolicited)")
 async def sequence(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
     conv = Conversation.of(echo.url_path(), bye)
@@ -44,6 +45,12 @@ async def sequence(ctx: Context) -> Verdict:
         if gap is not None:
             return gap
         return Verdict("the handshake was not accepted, so the bye word could not be said", obs)
+    if before.observed and isinstance(before.observed[-1], Flooded):
+        # The client left before it could say the bye word: nothing to judge here; the
+        # flood itself is echo.no-unsolicited's.
+        return Verdict.unobserved(
+            "precondition failed: the server flooded the connection before the bye word was "
+            "said, so the client left (see echo.no-unsolicited)", obs)
     if any_close_code(tuple(after.observed)) != wanted:
         return Verdict("the farewells or the close after the bye word are wrong", obs)
     # Messages pipelined after the bye word change nothing: the server still sends both

@@ -7,20 +7,21 @@ table :data:`HANDSHAKE_FAILURES` says, in the style of httpx's own
 ``_transports/default.py`` mapping, what each failure of the opening handshake becomes: a
 :class:`~wscheck.errors.TargetUnreachable` (nothing answers: the run stops once) or the
 connection's handshake event (the server answered, then failed: an observation). A change in
-how those libraries raise touches this module alone.
+how those libraries raise touches this module alone. When a target counts as mute is
+:mod:`._mute`'s (shared with the in-process driver), re-exported here.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-import time
 from collections.abc import Callable
 
 import anyio
 import httpcore
 import httpx
 
+from wscheck.drivers._mute import MUTE_AFTER, MuteWatch, TargetStoppedAnswering
 from wscheck.errors import TargetUnreachable
 from wscheck.events import Event, Silence, TransportError
 
@@ -50,12 +51,6 @@ WRITE_ERRORS: tuple[type[BaseException], ...] = (
 RELEASE_ERRORS: tuple[type[BaseException], ...] = (
     httpx.TransportError, httpcore.NetworkError, OSError, anyio.BrokenResourceError,
     anyio.ClosedResourceError)
-
-
-class TargetStoppedAnswering(TargetUnreachable):
-    """The target answered once, then stopped answering altogether (no byte in several waits
-    in a row): the run stops once, as when nothing listens, instead of every check left
-    waiting out its own timeouts."""
 
 
 def read_failure(exc: BaseException) -> TransportError:
@@ -190,57 +185,3 @@ def handshake_failure(exc: httpx.TransportError, target: str, timeout: float) ->
         if isinstance(exc, kind):
             return outcome(exc, target, timeout)
     raise exc  # pragma: no cover  (the last row takes every httpx.TransportError)
-
-
-#: The target has stopped answering after this many waits in a row ran out without a single
-#: byte from it, on any connection (see :class:`MuteWatch`): the run stops there rather than
-#: wait out one timeout per check for the rest of the suite.
-MUTE_AFTER = 3
-
-class MuteWatch:
-    """Tells when the target has stopped answering altogether, as opposed to a check's
-    failure: :data:`MUTE_AFTER` waits in a row, over all connections, that ran out with not a
-    byte from the target since they began.
-
-    Only waits for something the target owes count: a reply the conversation expects
-    (:meth:`UrlConnection.receive` for at least the driver's timeout), the answer to a
-    handshake and the reply to the client's close frame; the quiet window (listening for
-    nothing more) does not. Any byte after a handshake (a message, a close frame, a ping, or
-    the end of the connection) starts the count again; a ``101`` does not, since a server
-    whose HTTP layer upgrades but whose application never speaks is as mute as one that does
-    not upgrade. A wait that began before another counted wait ended does not count, so
-    connections waiting side by side count once. A live target that drops some replies
-    still answers something (another reply, the close) between two such waits.
-
-    Once tripped it stays tripped: every later connect raises at once.
-    """
-
-    def __init__(self, target: str) -> None:
-        self._target = target
-        self._count = 0
-        self._heard = -float("inf")
-        self._counted_until = -float("inf")
-        self.stopped: str | None = None
-
-    def heard(self) -> None:
-        self._count = 0
-        self._heard = time.monotonic()
-
-    def ran_out(self, started: float, what: str, *, fail: bool = True) -> None:
-        """A wait begun at ``started`` ran out; when it is the :data:`MUTE_AFTER`-th in a row
-        raises :class:`TargetStoppedAnswering` (with ``fail``; otherwise the next connect or
-        receive does)."""
-        if started < self._heard or started < self._counted_until:
-            return
-        self._count += 1
-        self._counted_until = time.monotonic()
-        if self._count >= MUTE_AFTER:
-            self.stopped = (
-                f"the target stopped answering: not a byte from {self._target} during "
-                f"{self._count} waits in a row, the last for {what}")
-            if fail:
-                raise TargetStoppedAnswering(self.stopped)
-
-    def check(self) -> None:
-        if self.stopped is not None:
-            raise TargetStoppedAnswering(self.stopped)

@@ -13,7 +13,9 @@ loop posts a heartbeat to the loop and watches it come back:
    with one message instead of every check waiting out the stall again;
 2. a call the exception cannot interrupt (a C-level ``time.sleep(3600)``, a lock) keeps the
    loop blocked: after a second ``stall`` the watchdog writes the message and the stack to the
-   process's original standard error and ends the process with status 1. The same happens
+   process's original standard error and ends the process with status 1; first, the hooks
+   registered with :func:`on_last_words` (the run's reports) get ``LAST_WORDS_BOUND``
+   seconds, from another thread, to record the blocked check and write. The same happens
    when, after the driver closed, app tasks ignore their cancellation for ``stall`` seconds
    (they would keep the process from ever exiting).
 
@@ -35,6 +37,7 @@ import threading
 import time
 import traceback
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -42,14 +45,34 @@ import asgi_lifespan
 
 from wscheck.errors import TargetUnreachable, WscheckError
 
-__all__ = ["MIN_STALL", "STALL_FACTOR", "AppBlockedLoop", "LoopBlocked", "LoopWatchdog",
-           "watchdog_for"]
+__all__ = ["LAST_WORDS_BOUND", "MIN_STALL", "STALL_FACTOR", "AppBlockedLoop", "LoopBlocked",
+           "LoopWatchdog", "on_last_words", "watchdog_for"]
 
 #: The loop may stay blocked this many times the driver's timeout before the watchdog acts.
 STALL_FACTOR = 5.0
 #: ... and never less than this many seconds: a loaded machine may delay a loop's turn by
 #: a second or two, and a false alarm would raise into whatever the loop was running.
 MIN_STALL = 5.0
+
+#: What the hooks of :func:`on_last_words` get, in all, before the process ends anyway (they
+#: run while the app's loop is blocked: one that waited on that loop must not hang the end).
+LAST_WORDS_BOUND = 10.0
+
+#: Called with the message before the watchdog ends the process; each returns lines to print.
+_LAST_WORDS_HOOKS: list[Callable[[str], list[str]]] = []
+
+
+def on_last_words(hook: Callable[[str], list[str]]) -> Callable[[], None]:
+    """Have ``hook(message)`` run before the watchdog ends the process (see the module), so
+    that what the run observed is written first; returns the function that removes it."""
+    _LAST_WORDS_HOOKS.append(hook)
+
+    def remove() -> None:
+        with contextlib.suppress(ValueError):
+            _LAST_WORDS_HOOKS.remove(hook)
+
+    return remove
+
 
 #: The process's standard error as it was when the kit was imported: pytest redirects fd 2
 #: while a test runs, and the watchdog's last words must reach the user, not a capture file.
@@ -118,9 +141,28 @@ def _describe_tasks(loop: asyncio.AbstractEventLoop, limit: int = 5) -> str:
     return "\n".join(lines) or "  (none)"
 
 
+def _run_hooks(message: str, lines: list[str]) -> None:
+    for hook in list(_LAST_WORDS_HOOKS):
+        try:
+            lines.extend(hook(message))
+        except Exception as exc:  # the process ends either way: say why
+            lines.append(f"wscheck: could not write the reports: {type(exc).__name__}: {exc}")
+
+
 def _last_words(message: str) -> None:
-    """Write to the original standard error and end the process with status 1."""
-    data = f"\nwscheck: {message}\n".encode("utf-8", "replace")
+    """Let the hooks write what the run observed (bounded), then write the message to the
+    original standard error and end the process with status 1."""
+    lines: list[str] = []
+    if _LAST_WORDS_HOOKS:
+        writer = threading.Thread(target=_run_hooks, args=(message, lines),
+                                  name="wscheck-last-words", daemon=True)
+        writer.start()
+        writer.join(LAST_WORDS_BOUND)
+        if writer.is_alive():
+            lines.append(f"wscheck: the reports were not all written within "
+                         f"{LAST_WORDS_BOUND:g}s")
+    data = "".join(f"\n{line}" for line in lines).encode("utf-8", "replace")
+    data += f"\nwscheck: {message}\n".encode("utf-8", "replace")
     with contextlib.suppress(OSError):
         for stream in (sys.stdout, sys.stderr):
             stream.flush()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NoReturn
@@ -41,8 +42,15 @@ from wscheck.drivers._appguard import (
 )
 from wscheck.drivers._applog import app_context, describe_record, watch_loop
 from wscheck.drivers._idle import may_be_busy, monitor_for
-from wscheck.drivers._watchdog import STALL_FACTOR, AppBlockedLoop, LoopBlocked, watchdog_for
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
+from wscheck.drivers._mute import MuteWatch, TargetStoppedAnswering
+from wscheck.drivers._watchdog import (
+    STALL_FACTOR,
+    AppBlockedLoop,
+    LoopBlocked,
+    on_last_words,
+    watchdog_for,
+)
+from wscheck.drivers.base import FLOOD_FACTOR, MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected, WscheckError
 from wscheck.events import (
@@ -54,6 +62,7 @@ from wscheck.events import (
     Binary,
     Closed,
     Event,
+    Flooded,
     ProtocolViolation,
     Refused,
     Silence,
@@ -63,7 +72,7 @@ from wscheck.events import (
 
 __all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "AsgiDriver",
            "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive", "Send",
-           "lifespan"]
+           "TargetStoppedAnswering", "lifespan", "on_last_words"]
 
 
 #: The ``Origin`` a browser sends on a page the app served: the scope's scheme and host.
@@ -76,7 +85,9 @@ _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 #: Messages the app may have sent that the client has not read yet, and their total size,
 #: before its ``send()`` waits for the client to read (what a full TCP window does to a
 #: server). An app that sends without end then waits, instead of filling memory, and the
-#: conversation records at most ``runner.MAX_EXTRA_EVENTS`` of what it sent.
+#: conversation records at most ``runner.MAX_EXTRA_EVENTS`` of what it sent. When the app
+#: then has sent more than ``FLOOD_FACTOR`` × the client's messages it is flooding instead
+#: (see :meth:`AsgiConnection._flood`).
 MAX_UNREAD_MESSAGES = 1000
 MAX_UNREAD_BYTES = 4 * 1024 * 1024
 
@@ -110,6 +121,9 @@ class AsgiConnection:
         self._writable: asyncio.Future[None] | None = None
         #: The first ERROR record the app made once the client had left (``/ws`` 7).
         self._logged: AppLogged | None = None
+        #: Messages each side sent on this connection (what tells a flood from a backlog).
+        self._client_messages = 0
+        self._app_messages = 0
         self._monitor = monitor_for(self._loop)
         # Made inside the app's context, the task runs in (a copy of) it: see _applog.
         self._task = app_context(self._app_logged).run(self._loop.create_task,
@@ -194,9 +208,13 @@ class AsgiConnection:
                 self._too_big(size)
                 return
             self._unread_bytes += length  # characters for text: what _took subtracts
+            self._app_messages += 1
             self._push(event)
             if (len(self._events) > MAX_UNREAD_MESSAGES
                     or self._unread_bytes > MAX_UNREAD_BYTES):
+                if self._app_messages > FLOOD_FACTOR * self._client_messages:
+                    self._flood()
+                    return
                 await self._backpressure()
         elif kind == "websocket.close":
             code = message.get("code")
@@ -281,6 +299,20 @@ class AsgiConnection:
             f"the app sent a message of {size} bytes, over the client's limit of {limit} "
             "(the client failed the connection with 1009)"))
 
+    def _flood(self) -> None:
+        """The client is far behind and the app has sent more than the conversation could
+        ask for: it floods. The client stops reading and fails the connection with 1008; the
+        unread messages become one :class:`Flooded` event that counts them, so that the
+        transcript (and the check's failure) says why, and memory holds none of them."""
+        unread = [e for e in self._events if isinstance(e, (Text, Binary))]
+        size = sum(len(e.text.encode("utf-8", "surrogatepass")) if isinstance(e, Text)
+                   else len(e.data) for e in unread)
+        self._events = deque(e for e in self._events if not isinstance(e, (Text, Binary)))
+        self._unread_bytes = 0
+        self._client_gone = True
+        self._gone_code = 1008
+        self._finish(Flooded(len(unread), size))
+
     async def _backpressure(self) -> None:
         """Wait while the client is too far behind (bounded by the client reading or
         leaving; the conversation's own deadlines bound those)."""
@@ -309,6 +341,10 @@ class AsgiConnection:
 
     def _push(self, event: Event) -> None:
         self._events.append(event)
+        if not isinstance(event, Accepted):
+            # A sign of life. An accept is not: an app whose framework accepts but whose
+            # handler never speaks is as mute as one that never accepts (as a 101 is).
+            self._driver._mute.heard()
         self._notify()
 
     def _finish(self, event: Event) -> None:
@@ -375,10 +411,14 @@ class AsgiConnection:
     # --- the client's side -----------------------------------------------------------------
 
     async def _handshake(self) -> None:
+        started, start = time.monotonic(), self._loop.time()
         event = await self._next(self._driver.timeout)
         if event is None:
             # Known silent, or out of time: either way the app never answered the handshake.
             self.handshake = Silence(self._driver.timeout)
+            if self._loop.time() - start >= self._driver.timeout:  # waited out in full
+                self._driver._mute.ran_out(started, "a handshake answer "
+                                           f"({self._driver.timeout:g}s)", fail=False)
             return
         self.handshake = event
         if not isinstance(event, FINAL_EVENTS):
@@ -388,6 +428,8 @@ class AsgiConnection:
     def _deliver(self, message: Message) -> None:
         if self._final is not None or self._client_gone:
             return
+        if message["type"] == "websocket.receive":
+            self._client_messages += 1
         if self._receiver is not None and not self._receiver.done():
             self._receiver.set_result(message)
         else:
@@ -400,14 +442,23 @@ class AsgiConnection:
         self._deliver({"type": "websocket.receive", "bytes": data})
 
     async def receive(self, timeout: float | None = None) -> Event:
+        """The next event, or ``Silence``; raises :class:`TargetStoppedAnswering` when this
+        wait is the last straw (see :class:`.MuteWatch`)."""
         if self._final is not None and not self._events:
             return self._final
+        self._driver._mute.check()
         wait = self._driver.timeout if timeout is None else timeout
-        start = self._loop.time()
+        started, start = time.monotonic(), self._loop.time()
         event = await self._next(wait)
         if event is None:
-            # Known idle before the deadline: say so, rather than claim we waited.
-            return Silence(0.0 if self._loop.time() - start < wait else wait)
+            if self._loop.time() - start < wait:
+                # Known idle before the deadline: say so, rather than claim we waited.
+                return Silence(0.0)
+            # A shorter wait than the driver's timeout is the caller listening for silence
+            # on purpose, not a reply the app owes.
+            if wait >= self._driver.timeout:
+                self._driver._mute.ran_out(started, f"a reply ({wait:g}s)")
+            return Silence(wait)
         return event
 
     async def quiet(self, window: float | None = None) -> Event | None:
@@ -470,13 +521,18 @@ class AsgiDriver:
         self.quiet_window = quiet_window
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 50000
+        #: An app that answered once and then stops answering (it awaits forever, the loop
+        #: not blocked) stops the run once, as a mute network target does.
+        self._mute = MuteWatch(target, "not a message")
 
     async def connect(self, path: str, query: Pairs = (), cookies: Pairs = (), *,
                       origin: bool = False) -> AsgiConnection:
         """Open a connection; raises :class:`LoopBlocked` once the app has blocked the loop
-        (no later conversation could be trusted: the run stops with that message).
+        (no later conversation could be trusted: the run stops with that message), and
+        :class:`TargetStoppedAnswering` once it counts as mute (see :class:`.MuteWatch`).
         ``origin`` adds ``Origin: http://testserver``, the origin of a page this app served
         under the scope's own host."""
+        self._mute.check()
         loop = asyncio.get_running_loop()
         guard_loop(loop)
         watch_loop(loop)
@@ -515,6 +571,12 @@ class AsgiDriver:
         connection = AsgiConnection(self, scope)
         await connection._handshake()
         return connection
+
+    @property
+    def stopped_answering(self) -> str | None:
+        """Why the app counts as mute (see :class:`.MuteWatch`), or ``None``: the check during
+        which it went mute is reported as the run's stop, whatever it concluded."""
+        return self._mute.stopped
 
     async def aclose(self) -> None:
         """Cancel the app's connections still running and wait (bounded) for them to end.

@@ -16,13 +16,22 @@ from urllib.parse import quote
 from wscheck.errors import TargetUnreachable
 from wscheck.events import Event, SpacesAs
 
-__all__ = ["MAX_MESSAGE_SIZE", "Connection", "Driver", "Pairs", "TargetUnreachable",
-           "query_string"]
+__all__ = ["FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "Connection", "Driver", "Pairs",
+           "TargetUnreachable", "query_string"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
 #: the connection with 1009, reported as the target's fault with the size it announced.
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+
+#: The protocol answers one message with at most 3 (``/item/ws``); a target that has sent
+#: more than this many times the messages the client sent, while far more are waiting
+#: (in-process: the backpressure bound; over the network: ``FLOOD_SLACK`` more), is
+#: flooding: the client fails the connection and the transcript ends with ``Flooded``.
+FLOOD_FACTOR = 3
+#: Over the network, the messages a target may send beyond ``FLOOD_FACTOR`` × the client's
+#: before it counts as flooding (unsolicited ones below it are recorded as they are).
+FLOOD_SLACK = 1000
 
 #: Query parameters or cookies: name-value pairs in the order they are sent.
 Pairs: TypeAlias = Sequence[tuple[str, str]]

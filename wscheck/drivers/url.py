@@ -37,7 +37,7 @@ from wscheck.drivers._neterrors import (
     read_failure,
 )
 from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
+from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK, MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.handshake import (
     cookie_header,
     handshake_problem,
@@ -46,11 +46,14 @@ from wscheck.drivers.handshake import (
 )
 from wscheck.events import (
     Accepted,
+    Binary,
     Closed,
     Event,
+    Flooded,
     ProtocolViolation,
     Refused,
     Silence,
+    Text,
     TransportError,
 )
 
@@ -110,6 +113,9 @@ class UrlConnection:
         self._final: Event | None = None
         #: Bytes the server sent after its close frame (judged by ``finish``).
         self._after_close = 0
+        #: Messages each side sent (what tells a flood from replies the client asked for).
+        self._sent = 0
+        self._received = 0
         # A handshake that failed is already an observation; quiet() must not repeat it.
         self._final_seen = False
         if not isinstance(handshake, Accepted):
@@ -121,11 +127,13 @@ class UrlConnection:
     async def send_text(self, text: str) -> None:
         """Send a text message; nothing happens once the connection has ended."""
         if self._final is None:
+            self._sent += 1
             await self._write(self._frames.text(text))
 
     async def send_bytes(self, data: bytes) -> None:
         """Send a binary message; nothing happens once the connection has ended."""
         if self._final is None:
+            self._sent += 1
             await self._write(self._frames.binary(data))
 
     async def _write(self, data: bytes) -> None:
@@ -203,13 +211,30 @@ class UrlConnection:
             return True
         decoded = self._frames.decode(data)
         self._pending.extend(decoded.messages)
+        self._received += len(decoded.messages)
         self._after_close += decoded.after_close
         await self._write(decoded.reply)
-        if decoded.final is not None:
+        if decoded.final is None and (
+                self._received > FLOOD_FACTOR * self._sent + FLOOD_SLACK):
+            await self._flood()
+        elif decoded.final is not None:
             await self._end(decoded.final)
             if decoded.broken:
                 await self._release()
         return True
+
+    async def _flood(self) -> None:
+        """The server sent far more messages than the conversation could ask for (see
+        ``FLOOD_FACTOR``): the client fails the connection with 1008 and its unread messages
+        become one :class:`Flooded`, so that neither memory nor a wait (``close`` reading
+        towards a close frame behind them) grows with the flood."""
+        unread = [e for e in self._pending if isinstance(e, (Text, Binary))]
+        size = sum(len(e.text.encode("utf-8", "surrogatepass")) if isinstance(e, Text)
+                   else len(e.data) for e in unread)
+        self._pending = deque(e for e in self._pending if not isinstance(e, (Text, Binary)))
+        await self._write(self._frames.close(1008))
+        await self._end(Flooded(len(unread), size))
+        await self._release()
 
     async def _recv(self, timeout: float) -> bytes | None:
         """Bytes from the server, ``b""`` at its end, ``None`` when none came in time."""
@@ -228,9 +253,10 @@ class UrlConnection:
     # --- ending ----------------------------------------------------------------------------
 
     async def close(self, code: int = 1000) -> None:
-        """Send a close frame and wait, at most the driver's timeout, for the server's reply
-        and for the server to close TCP first (RFC 6455 §7.1.1); never raises for anything
-        the server does.
+        """Send a close frame and wait for the server's reply and for the server to close TCP
+        first (RFC 6455 §7.1.1); never raises for anything the server does. The wait ends
+        after the driver's timeout with not a byte from the server (each byte starts it
+        again, up to ``RECEIVE_FACTOR`` × the timeout in all, as for a receive).
 
         Messages that arrive before the reply are kept for :meth:`receive`, and the reply is
         the final event. A server that does not answer in time ends as a ``TransportError``.
@@ -240,21 +266,25 @@ class UrlConnection:
         # Reads and writes map the server's failures to events themselves; anything else
         # raised here is the kit's own bug and propagates (the socket is released anyway).
         try:
-            deadline = time.monotonic() + self._timeout
+            started = time.monotonic()
+            # Progress-based, like a receive: the server's silence counts, not the time the
+            # kit spends decoding what it did send (see ReceiveDeadline).
+            deadline = ReceiveDeadline(self._timeout, RECEIVE_FACTOR)
             if self._final is None:
                 await self._write(self._frames.close(code))
                 while self._final is None:
-                    remaining = deadline - time.monotonic()
+                    remaining = deadline.remaining()
                     if remaining <= 0 or not await self._read(remaining):
                         await self._end(TransportError(
                             f"no close frame in reply within {self._timeout:g}s"
                         ))
                         # Owed by the target too; the next connect or receive stops the run.
-                        self._driver._mute.ran_out(deadline - self._timeout,
-                                                   "the reply to a close frame", fail=False)
+                        self._driver._mute.ran_out(started, "the reply to a close frame",
+                                                   fail=False)
                         break
+                    deadline.progress()
             if isinstance(self._final, Closed):
-                await self._await_eof(min(deadline - time.monotonic(), self._quiet_window))
+                await self._await_eof(min(deadline.remaining(), self._quiet_window))
         finally:
             await self._release()
 

@@ -30,6 +30,7 @@ from wscheck.events import (
     Closed,
     Conversation,
     Event,
+    Flooded,
     ProtocolViolation,
     Refused,
     SendText,
@@ -98,6 +99,8 @@ def _name(event: Event | None) -> str:
             return "silence"
         case TransportError():
             return "transport error"
+        case Flooded():
+            return "flood"
         case AppCrashed() | AppExited() | AppLogged() | ProtocolViolation():
             return "app failure"
 
