@@ -442,10 +442,11 @@ def test_master_and_two_workers_give_one_merged_verdict(tmp_path: Path) -> None:
     port = str(free_port())
     summary = tmp_path / "summary.json"
     locust = [sys.executable, "-m", "locust", "-f", str(locustfile)]
+    # 20 s of run time: on a busy machine the workers' first conversations start seconds late.
     with serve_uvicorn(create_app()) as address:
         master = subprocess.Popen(
             [*locust, "--master", "--headless", "--expect-workers", "2", "--users", "60",
-             "--spawn-rate", "60", "--run-time", "8s", "--master-bind-host", "127.0.0.1",
+             "--spawn-rate", "60", "--run-time", "20s", "--master-bind-host", "127.0.0.1",
              "--master-bind-port", port, "--host", f"ws://{address}", "--only-summary",
              "--csv", str(tmp_path / "stats"), "--wscheck-summary", str(summary)],
             cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -498,8 +499,11 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
     app = factory()
     with serve_uvicorn(app) as address:
         url = f"ws://{address}"
+        # The session leak needs 1,000 sessions first: at a busy machine's pace (under 200
+        # conversations a second) that is more than 6 s.
+        run_time = "15s" if name == "leaks_after_sessions" else "6s"
         run = wscheck_load("--url", url, "--users", "200", "--spawn-rate", "200",
-                           "--run-time", "6s", "--timeout", "2",
+                           "--run-time", run_time, "--timeout", "2",
                            "--report", str(tmp_path / "verdict.json"), cwd=tmp_path)
         output = run.stdout + run.stderr
         assert run.returncode == 1, output
