@@ -1,0 +1,120 @@
+"""Running a broadcast scenario: several connections through one driver, in lock-step.
+
+Every step is done, then every delivery the model (:mod:`wscheck.room`) predicts for it is
+read (all clients at once, each bounded by the driver's deadline) before the next step; at
+the end every connected client listens a quiet window for extras, then the clients that are
+still there leave one after another, each leave's notices read like any step's deliveries.
+So a scenario always ends with an empty room, and the only ordering it relies on is the one a
+server can honestly promise: the order of one connection's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from wscheck.drivers.base import Driver
+from wscheck.events import Accepted, Conversation, Event, Text, Transcript, describe
+from wscheck.render import side_by_side
+from wscheck.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
+from wscheck.runner import Exchange
+from wscheck.spec import BroadcastSpec
+
+__all__ = ["RoomObservation", "run_room", "with_teardown"]
+
+
+@dataclass(frozen=True)
+class RoomObservation:
+    """A scenario with every client's expected and observed transcript.
+
+    ``aftermath`` is what each client's server side did once that client had left (an
+    exception, a message sent to it after it left), for the drivers that can see it.
+    """
+
+    steps: tuple[RoomStep, ...]
+    expected: Mapping[int, Transcript]
+    observed: Mapping[int, Transcript]
+    aftermath: Mapping[int, Event | None] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return dict(self.expected) == dict(self.observed)
+
+    @property
+    def clients(self) -> list[int]:
+        return sorted(self.expected)
+
+    def __str__(self) -> str:
+        """The scenario, then every client's expected and observed transcripts side by side
+        (the first difference marked), and what a server did after a client left."""
+        lines = ["scenario:", *(f"  {describe_step(s)}" for s in self.steps)]
+        for client in self.clients:
+            same = self.expected[client] == self.observed.get(client, ())
+            lines += ["", f"client {client}" + ("" if same else "  <- differs") + ":",
+                      side_by_side(self.expected[client], self.observed.get(client, ()))]
+        for client, event in sorted(self.aftermath.items()):
+            if event is not None:
+                lines += ["", f"after client {client} left, on the server side: "
+                          + describe(event)]
+        return "\n".join(lines)
+
+
+def with_teardown(steps: Sequence[RoomStep]) -> tuple[RoomStep, ...]:
+    """``steps`` followed by a close of every client still connected, in the order they
+    joined: the room is empty at the end, and those leaves are judged as well."""
+    present: list[int] = []
+    for step in steps:
+        if isinstance(step, Join):
+            present.append(step.client)
+        elif isinstance(step, Leave):
+            present.remove(step.client)
+    return (*steps, *(Leave(c) for c in present))
+
+
+async def run_room(driver: Driver, spec: BroadcastSpec,
+                   steps: Sequence[RoomStep]) -> RoomObservation:
+    """Run ``steps`` in lock-step on ``driver``, listen a quiet window for extras, then the
+    teardown of :func:`with_teardown` (see the module docstring)."""
+    judged = tuple(steps)
+    everything = with_teardown(judged)
+    model = RoomModel(spec)
+    exchanges: dict[int, Exchange] = {}
+    expected: dict[int, list[Event]] = {}
+    gone: set[int] = set()
+    try:
+        for index, step in enumerate(everything):
+            if index == len(judged):
+                await _listen(exchanges, gone)
+            owed = model.step(step)
+            match step:
+                case Join(client):
+                    conversation = Conversation(spec.url_path(client_name(client)))
+                    exchanges[client] = await Exchange.open(driver, conversation)
+                    expected[client] = [Accepted()]
+                case Say(client, text):
+                    await exchanges[client].connection.send_text(text)
+                case Leave(client, drop):
+                    connection = exchanges[client].connection
+                    gone.add(client)
+                    await (connection.drop() if drop else connection.close())
+            for client, texts in owed.items():
+                expected[client].extend(Text(t) for t in texts)
+            await asyncio.gather(*(exchanges[c].read(len(t)) for c, t in owed.items()
+                                   if c not in gone))
+        if len(everything) == len(judged):
+            await _listen(exchanges, gone)
+        ends = await asyncio.gather(*(ex.connection.finish() for ex in exchanges.values()))
+        aftermath = dict(zip(exchanges, ends))
+    finally:
+        # Abandoned midway (an error, a cancelled example): nothing stays open at the target.
+        await asyncio.gather(*(ex.connection.drop() for c, ex in exchanges.items()
+                               if c not in gone))
+    return RoomObservation(everything, {c: tuple(e) for c, e in expected.items()},
+                           {c: tuple(ex.observed) for c, ex in exchanges.items()}, aftermath)
+
+
+async def _listen(exchanges: Mapping[int, Exchange], gone: set[int]) -> None:
+    """Every connected client listens a quiet window for anything it was not owed."""
+    await asyncio.gather(*(ex.drain() for c, ex in exchanges.items()
+                           if c not in gone and ex.listening))
