@@ -1,7 +1,8 @@
 """Running a broadcast scenario: several connections through one driver, in lock-step.
 
 Every step is done, then every delivery the model (:mod:`wscheck.room`) predicts for it is
-read (all clients at once, each bounded by the driver's deadline) before the next step; at
+read (all clients at once, each read bounded by the driver's deadline; a silence is recorded
+and reading goes on) before the next step; at
 the end every connected client listens a quiet window for extras, then the clients that are
 still there leave one after another, each leave's notices read like any step's deliveries.
 So a scenario always ends with an empty room, and the only ordering it relies on is the one a
@@ -11,14 +12,23 @@ server can honestly promise: the order of one connection's messages.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wscheck.drivers.base import Driver
-from wscheck.events import Accepted, Conversation, Event, Text, Transcript, describe
+from wscheck.events import (
+    Accepted,
+    Conversation,
+    Event,
+    Silence,
+    Text,
+    Transcript,
+    describe,
+)
 from wscheck.render import side_by_side
 from wscheck.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
-from wscheck.runner import Exchange
+from wscheck.runner import MAX_EXTRA_EVENTS, Exchange
 from wscheck.spec import BroadcastSpec
 
 __all__ = ["RoomObservation", "run_room", "with_teardown"]
@@ -36,6 +46,16 @@ class RoomObservation:
     expected: Mapping[int, Transcript]
     observed: Mapping[int, Transcript]
     aftermath: Mapping[int, Event | None] = field(default_factory=dict)
+    #: Where the teardown began in each client's transcripts: (expected, observed) lengths.
+    #: A check that judges one line judges what came before; the teardown's own leaves are
+    #: judged by the leave checks and the property.
+    cut: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+
+    def judged(self, client: int) -> tuple[Transcript, Transcript]:
+        """``client``'s expected and observed transcripts before the teardown."""
+        expected, observed = self.expected[client], self.observed.get(client, ())
+        e, o = self.cut.get(client, (len(expected), len(observed)))
+        return expected[:e], observed[:o]
 
     @property
     def ok(self) -> bool:
@@ -82,10 +102,16 @@ async def run_room(driver: Driver, spec: BroadcastSpec,
     exchanges: dict[int, Exchange] = {}
     expected: dict[int, list[Event]] = {}
     gone: set[int] = set()
+    cut: dict[int, tuple[int, int]] = {}
+
+    async def boundary() -> None:
+        await _listen(exchanges, gone)
+        cut.update({c: (len(expected[c]), len(ex.observed)) for c, ex in exchanges.items()})
+
     try:
         for index, step in enumerate(everything):
             if index == len(judged):
-                await _listen(exchanges, gone)
+                await boundary()
             owed = model.step(step)
             match step:
                 case Join(client):
@@ -95,26 +121,58 @@ async def run_room(driver: Driver, spec: BroadcastSpec,
                 case Say(client, text):
                     await exchanges[client].connection.send_text(text)
                 case Leave(client, drop):
+                    # It first listens a quiet window: what it was sent beyond what it was
+                    # owed is observed before it goes, not lost with the connection.
+                    if not exchanges[client].ended:
+                        await exchanges[client].drain()
                     connection = exchanges[client].connection
                     gone.add(client)
                     await (connection.drop() if drop else connection.close())
             for client, texts in owed.items():
                 expected[client].extend(Text(t) for t in texts)
-            await asyncio.gather(*(exchanges[c].read(len(t)) for c, t in owed.items()
+            await asyncio.gather(*(_read(exchanges[c], t) for c, t in owed.items()
                                    if c not in gone))
         if len(everything) == len(judged):
-            await _listen(exchanges, gone)
+            await boundary()
         ends = await asyncio.gather(*(ex.connection.finish() for ex in exchanges.values()))
+        if driver.kind != "asgi":
+            # Nobody is left to witness the last leave, and over a network the client's close
+            # completes before the server's app has taken the client out of the room: give it
+            # a quiet window, so that the next scenario does not find it still there.
+            # (In-process, a close waits for the app's side to end.)
+            await asyncio.sleep(getattr(driver, "quiet_window", 0.2))
         aftermath = dict(zip(exchanges, ends))
     finally:
         # Abandoned midway (an error, a cancelled example): nothing stays open at the target.
         await asyncio.gather(*(ex.connection.drop() for c, ex in exchanges.items()
                                if c not in gone))
     return RoomObservation(everything, {c: tuple(e) for c, e in expected.items()},
-                           {c: tuple(ex.observed) for c, ex in exchanges.items()}, aftermath)
+                           {c: tuple(ex.observed) for c, ex in exchanges.items()}, aftermath,
+                           cut)
+
+
+async def _read(exchange: Exchange, owed: Sequence[str]) -> None:
+    """Read until every text in ``owed`` has arrived (texts it was not owed are recorded on
+    the way, at most :data:`~wscheck.runner.MAX_EXTRA_EVENTS` of them), a silence or a final
+    event. Waiting for the texts themselves rather than for a count keeps one extra message
+    from letting the next step start before this one's deliveries are in. A silence ends
+    this step's reading only: one missing text must not hide the texts of later steps,
+    which other checks judge. Each read has the driver's deadline."""
+    pending = Counter(owed)
+    for _ in range(len(owed) + MAX_EXTRA_EVENTS):
+        if not pending or exchange.ended:
+            return
+        event = await exchange.connection.receive()
+        exchange.observed.append(event)
+        if isinstance(event, Text) and pending[event.text]:
+            pending[event.text] -= 1
+            if not pending[event.text]:
+                del pending[event.text]
+        elif isinstance(event, Silence):
+            return
 
 
 async def _listen(exchanges: Mapping[int, Exchange], gone: set[int]) -> None:
     """Every connected client listens a quiet window for anything it was not owed."""
     await asyncio.gather(*(ex.drain() for c, ex in exchanges.items()
-                           if c not in gone and ex.listening))
+                           if c not in gone and not ex.ended))

@@ -34,7 +34,7 @@ no_texts = keep_texts(lambda text: False)
 
 
 @check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
-       "a binary message gets a close with code 1003 (unsupported data)", needs=[],
+       "a binary message gets a close with code 1003 (unsupported data)", needs=["endpoint"],
        precondition=BOTH_LET_IN)
 async def binary(ctx: Context) -> Verdict:
     gap: Verdict | None = None
@@ -56,7 +56,8 @@ async def binary(ctx: Context) -> Verdict:
 
 
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
-       "a client that closes or drops at any point ends its conversation quietly", needs=[],
+       "a client that closes or drops at any point ends its conversation quietly",
+       needs=["endpoint"],
        precondition=BOTH_LET_IN + "; the server's side is visible: in-process only (over "
                     "the network: inconclusive, cannot be observed)")
 async def disconnect(ctx: Context) -> Verdict:
