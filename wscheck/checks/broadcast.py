@@ -218,8 +218,9 @@ async def sender(ctx: Context) -> Verdict:
 
 
 @check("broadcast.others", "MUST", "broadcast: others",
-       "what a client says reaches every other connected client, once each, in the order "
-       "it was said", needs=["broadcast"], precondition=ROOM_LET_IN)
+       "what a client says reaches every other connected client, in the order it was said "
+       "(a second copy is broadcast.no-duplicate's)", needs=["broadcast"],
+       precondition=ROOM_LET_IN)
 async def others(ctx: Context) -> Verdict:
     gap = await _room_usable(ctx)
     if gap is not None:
