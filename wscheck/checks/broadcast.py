@@ -9,8 +9,13 @@ message's tag, whatever shape the server gave it; notices are the spec's exact t
 beyond the first of a text are ``broadcast.no-duplicate``'s business and left out of the
 others' judgement, so that each defect fails the check that names it.
 
-Precondition of every check: a client of the room's path is accepted; when none is, the check
-is inconclusive (``broadcast.sender`` fails: being let in to say something is its line).
+Preconditions of every check: a client of the room's path is accepted (when none is, the check
+is inconclusive; ``broadcast.sender`` fails: being let in to say something is its line), and a
+lone client's connection stays open after it speaks. A room that keeps addressing clients that
+left typically ends the next speaker's connection (FastAPI-style rooms turn the failed send
+into the sender's own disconnect): it breaks every scenario after the first leave, so
+``broadcast.left-not-addressed`` runs first and fails, and the others say they could not
+observe their line instead of failing for a defect that is not theirs.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ def _differs(obs: RoomObservation, clients: Iterable[int], keep: Keep) -> int | 
 
         def mine(text: Text, client: int = client) -> bool:
             return keep(client, text)
+
         if _project(observed, mine) != _project(expected, mine):
             return client
     return None
