@@ -100,3 +100,29 @@ def test_the_correct_rooms_pass_every_room_check() -> None:
     outcomes = asgi_verdicts(_app("announcing"), JOIN_SPEC, examples=5)
     room_checks = {c.id for c in all_checks() if c.id.startswith(("broadcast.", "prop.b"))}
     assert {k for k, v in outcomes.items() if v == "pass"} == room_checks
+
+
+def test_prop_broadcast_shrinks_to_a_minimal_scenario() -> None:
+    """The one defect only the property catches (a speaker leaves without a notice) is shown
+    as the smallest scenario that has it: two clients, one says something and leaves."""
+    import asyncio
+
+    from tests.verdicts import run_checks
+    from wscheck.drivers.asgi import AsgiDriver, lifespan
+
+    async def verdict() -> str:
+        async with lifespan(_app("silent_leave_after_talk")) as app:  # type: ignore[arg-type]
+            driver = AsgiDriver(app)
+            try:
+                _, v = (await run_checks(driver, CHAT, 30, ["prop.broadcast"]))["prop.broadcast"]
+            finally:
+                await driver.aclose()
+        assert v is not None and v.problem is not None
+        return "\n".join(v.notes)
+
+    notes = asyncio.run(verdict())
+    scenario = notes.split("\n\n", 1)[0].splitlines()[1:]
+    assert scenario[:2] == ["  client 1 joins", "  client 2 joins"], notes
+    assert len(scenario) == 5 and "says" in scenario[2], notes
+    assert "client 3" not in notes
+    assert "shrunk by Hypothesis" in notes

@@ -28,7 +28,7 @@ from wscheck.events import (
 )
 from wscheck.render import side_by_side
 from wscheck.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
-from wscheck.runner import MAX_EXTRA_EVENTS, Exchange
+from wscheck.runner import MAX_EXTRA_EVENTS, Exchange, drain
 from wscheck.spec import BroadcastSpec
 
 __all__ = ["RoomObservation", "run_room", "with_teardown"]
@@ -123,8 +123,7 @@ async def run_room(driver: Driver, spec: BroadcastSpec,
                 case Leave(client, drop):
                     # It first listens a quiet window: what it was sent beyond what it was
                     # owed is observed before it goes, not lost with the connection.
-                    if not exchanges[client].ended:
-                        await exchanges[client].drain()
+                    await _drain(exchanges[client])
                     connection = exchanges[client].connection
                     gone.add(client)
                     await (connection.drop() if drop else connection.close())
@@ -174,5 +173,15 @@ async def _read(exchange: Exchange, owed: Sequence[str]) -> None:
 
 async def _listen(exchanges: Mapping[int, Exchange], gone: set[int]) -> None:
     """Every connected client listens a quiet window for anything it was not owed."""
-    await asyncio.gather(*(ex.drain() for c, ex in exchanges.items()
-                           if c not in gone and not ex.ended))
+    await asyncio.gather(*(_drain(ex) for c, ex in exchanges.items() if c not in gone))
+
+
+async def _drain(exchange: Exchange) -> None:
+    """Record what else the server sends until it is quiet (bounded as
+    :func:`wscheck.runner.drain`); a connection that already fell silent once is listened to
+    all the same, and its quiet is not recorded as another silence."""
+    if exchange.ended:
+        return
+    extras: list[Event] = []
+    await drain(exchange.connection, extras)
+    exchange.observed.extend(e for e in extras if not isinstance(e, Silence))
