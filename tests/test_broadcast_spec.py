@@ -60,3 +60,23 @@ def test_bad_rooms_are_refused_naming_the_key(table: dict[str, object], message:
     with pytest.raises(SpecError, match=r"^spec: ") as info:
         spec_from_mapping({"broadcast": table})
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_wscheck_spec_prints_the_room_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    """``wscheck spec`` prints every key, the disabled room's included (keys to fill), and
+    reads back the example that enables one."""
+    from pathlib import Path
+
+    from wscheck.cli import main
+
+    assert main(["spec"]) == 0
+    room = capsys.readouterr().out.split("[broadcast]", 1)[1]
+    assert room.startswith("\nenabled = false\n")
+    for key in ("path", "client_param", "reply", "broadcast", "to", "join_notice",
+                "leave_notice"):
+        assert f"\n{key} = " in room
+    chat = Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml"
+    assert main(["spec", "--spec", str(chat)]) == 0
+    out = capsys.readouterr().out
+    assert "[broadcast]\nenabled = true\npath = \"/ws/{client_id}\"" in out
+    assert "[echo]\nenabled = false" in out
