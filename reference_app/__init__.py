@@ -44,7 +44,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from wscheck.spec import AuthSpec, EchoSpec, Spec
+from wscheck.spec import AuthSpec, BroadcastSpec, EchoSpec, Spec
 
 if TYPE_CHECKING:
     import uvicorn
@@ -231,6 +231,90 @@ def _auth_endpoint(auth: AuthSpec, max_message_size: int) -> _Endpoint:
     return auth_endpoint
 
 
+class _Room:
+    """The clients connected to a broadcast endpoint, in the order they joined.
+
+    One lock orders every change of membership with the messages it causes, so that each
+    connection receives its texts in the order the steps happened: the sender's reply before
+    its copy of the broadcast, a join notice before anything the newcomer says. A client that
+    turns out to be gone while being sent to is taken out of the room (and announced) instead
+    of failing the sender.
+    """
+
+    def __init__(self, spec: BroadcastSpec) -> None:
+        self.spec = spec
+        self.members: dict[WebSocket, str] = {}
+        self.lock = asyncio.Lock()
+
+    async def _deliver(self, websocket: WebSocket, text: str) -> bool:
+        try:
+            await _send(websocket, text)
+        except _ClientGone:
+            return False
+        return True
+
+    async def _to(self, text: str, *, but: WebSocket | None = None) -> None:
+        gone = [ws for ws in list(self.members)
+                if ws is not but and not await self._deliver(ws, text)]
+        for ws in gone:
+            await self._remove(ws)
+
+    async def _remove(self, websocket: WebSocket) -> None:
+        name = self.members.pop(websocket, None)
+        if name is not None and self.spec.leave_notice is not None:
+            await self._to(self.spec.render(self.spec.leave_notice, name))
+
+    async def join(self, websocket: WebSocket, name: str) -> None:
+        async with self.lock:
+            if self.spec.join_notice is not None:
+                await self._to(self.spec.render(self.spec.join_notice, name))
+            self.members[websocket] = name
+
+    async def say(self, websocket: WebSocket, text: str) -> None:
+        async with self.lock:
+            name = self.members.get(websocket)
+            if name is None:
+                return  # taken out while sending to it: it has left
+            if self.spec.reply is not None and \
+                    not await self._deliver(websocket, self.spec.render(self.spec.reply, name,
+                                                                        text)):
+                await self._remove(websocket)
+                return
+            said = self.spec.render(self.spec.broadcast, name, text)
+            await self._to(said, but=None if self.spec.to == "everyone" else websocket)
+
+    async def leave(self, websocket: WebSocket) -> None:
+        async with self.lock:
+            await self._remove(websocket)
+
+
+def _broadcast_endpoint(room_spec: BroadcastSpec, max_message_size: int) -> _Endpoint:
+    """The broadcast room for ``room_spec``: every client of the endpoint is in one room
+    (other path parameters are rendered with the spec's values); binary → 1003."""
+    room = _Room(room_spec)
+
+    async def broadcast_endpoint(websocket: WebSocket) -> None:
+        name = str(websocket.path_params.get(room_spec.client_param, ""))
+        await websocket.accept()
+        await room.join(websocket, name)
+        try:
+            while True:
+                message = await _receive(websocket)
+                if _too_big(message, max_message_size):
+                    await _refuse_too_big(websocket, max_message_size)
+                    return
+                if isinstance(message, bytes):
+                    await _close(websocket, 1003)
+                    return
+                await room.say(websocket, message)
+        except _ClientGone:
+            return
+        finally:
+            await room.leave(websocket)
+
+    return broadcast_endpoint
+
+
 def _page(spec: Spec) -> str:
     """The chat page, configured with this spec's echo path (or none)."""
     template = resources.files(__name__).joinpath(_PAGE_TEMPLATE).read_text(encoding="utf-8")
@@ -269,6 +353,9 @@ def create_app(spec: Spec | None = None, *,
     if spec.auth is not None:
         application.add_api_websocket_route(
             spec.auth.path, _auth_endpoint(spec.auth, max_message_size))
+    if spec.broadcast is not None:
+        application.add_api_websocket_route(
+            spec.broadcast.path, _broadcast_endpoint(spec.broadcast, max_message_size))
     return application
 
 

@@ -15,3 +15,7 @@ def reference_server() -> Iterator[LiveServer]:
     """The reference app (default spec) under uvicorn on a free loopback port."""
     with capture_logs() as records, serve_uvicorn(create_app()) as address:
         yield LiveServer(address, records)
+
+
+# FastAPI's tutorials, fetched from the installed version's sdist (tests/fastapi_docs.py).
+from tests.fastapi_docs import fastapi_tutorials  # noqa: E402, F401

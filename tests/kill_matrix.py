@@ -24,9 +24,9 @@ MAY = "~"
 UNSEEN = "?"
 
 
-def defect(name: str) -> str:
+def defect(name: str, package: str = "broken") -> str:
     """The first sentence of a broken app's docstring, on one line."""
-    doc = importlib.import_module(f"tests.broken.{name}").__doc__ or ""
+    doc = importlib.import_module(f"tests.{package}.{name}").__doc__ or ""
     text = " ".join(doc.split()).replace("``", "`")
     text = text.removeprefix("Defect: ").replace("Defect (SHOULD level): ", "(SHOULD) ")
     end = text.find(". ")
@@ -57,8 +57,12 @@ def generate() -> str:
         "| # | check | level | broken apps it must catch |",
         "| --- | --- | --- | --- |",
     ]
+    from tests.test_broken_rooms import ROOM_EXPECTED
+
+    rooms = sorted(ROOM_EXPECTED)
     for i, chk in enumerate(checks, 1):
-        killed = [n for n in names if chk.id in EXPECTED[n].fails]
+        killed = [n for n in names if chk.id in EXPECTED[n].fails] + [
+            f"broken_rooms/{n}" for n in rooms if chk.id in ROOM_EXPECTED[n].fails]
         lines.append(f"| {i} | `{chk.id}` | {chk.level} | {len(killed)}: "
                      + ", ".join(f"`{n}`" for n in killed) + " |")
     lines += [
@@ -89,6 +93,26 @@ def generate() -> str:
         cells = [SURE if c.id in e.fails else MAY if c.id in e.may_fail
                  else UNSEEN if c.id in e.inconclusive else " " for c in checks]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Broadcast rooms",
+        "",
+        "The rooms in `tests/broken_rooms/` are a chat in the shape of FastAPI's tutorial003 "
+        "with one defect each, checked against `examples/fastapi_docs_chat.toml` (with a join "
+        "notice where the defect is about one) by `tests/test_broken_rooms.py`, in-process and "
+        "over uvicorn. The same marks; every other room check must pass.",
+        "",
+        "| broken room | defect | must fail | may fail | inconclusive |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in rooms:
+        e = ROOM_EXPECTED[name]
+        order = [c.id for c in checks]
+        sure = ", ".join(f"`{c}`" for c in order if c in e.fails)
+        may = ", ".join(f"`{c}`" for c in order if c in e.may_fail) or "—"
+        unseen = ", ".join(f"`{c}`" for c in order if c in e.inconclusive) or "—"
+        lines.append(f"| `{name}` | {defect(name, 'broken_rooms')} | {sure} | {may} | "
+                     f"{unseen} |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from wscheck.asyncapi import asyncapi_document
 from wscheck.cli import main
-from wscheck.spec import AuthSpec, EchoSpec, Spec
+from wscheck.spec import AuthSpec, EchoSpec, Spec, load_spec
 
 HERE = Path(__file__).resolve().parent / "asyncapi"
 
@@ -74,8 +74,9 @@ def test_the_document_is_valid_asyncapi_3_and_the_validator_can_say_no(
     broken["channels"]["credentials"]["bindings"]["ws"]["method"] = "PUT"
     results = validate(node, {"reference": asyncapi_document(Spec()),
                               "fastapi-docs": asyncapi_document(FASTAPI_DOCS),
+                              "fastapi-chat": asyncapi_document(CHAT),
                               "broken": broken}, tmp_path)
-    for name in ("reference", "fastapi-docs"):
+    for name in ("reference", "fastapi-docs", "fastapi-chat"):
         assert results[name]["errors"] == [], name
         assert results[name]["version"] == "3.0.0"
     paths = {e["path"] for e in results["broken"]["errors"]}
@@ -124,3 +125,21 @@ def test_path_parameters_and_a_missing_bye_word() -> None:
         "#/channels/echo/messages/reply"]
     disabled = asyncapi_document(Spec(auth=None))
     assert list(disabled["channels"]) == ["echo"]
+
+
+CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml")
+
+
+def test_a_broadcast_room_is_its_own_channel() -> None:
+    """tutorial003's room: the channel names the client's parameter, and the messages say
+    who receives them; the reference protocol has no such channel."""
+    assert "broadcast" not in asyncapi_document(Spec())["channels"]
+    document = asyncapi_document(CHAT)
+    channel = document["channels"]["broadcast"]
+    assert channel["address"] == "/ws/{client_id}"
+    assert set(channel["parameters"]) == {"client_id"}
+    assert set(channel["messages"]) == {"message", "broadcast", "reply", "leaveNotice"}
+    assert channel["messages"]["broadcast"]["examples"] == [{"payload": "Client #1 says: hello"}]
+    assert "the sender included" in channel["messages"]["broadcast"]["description"]
+    sends = document["operations"]["sendRoomMessages"]["messages"]
+    assert [m["$ref"].rsplit("/", 1)[1] for m in sends] == ["reply", "broadcast", "leaveNotice"]

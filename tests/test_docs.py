@@ -27,7 +27,7 @@ def test_check_ids_are_stable_and_well_formed() -> None:
     assert len(ids) == len(set(ids))
     for check_id in ids:
         area, _, name = check_id.partition(".")
-        assert area in {"echo", "bye", "isolation", "auth", "robust", "prop"}, check_id
+        assert area in {"echo", "bye", "isolation", "auth", "broadcast", "robust", "prop"}, check_id
         assert name and name == name.lower() and " " not in name, check_id
 
 

@@ -193,7 +193,7 @@ def test_stateful_machine_catches_misrouting() -> None:
 
 def test_every_property_passes_on_the_reference_app() -> None:
     for check in all_checks():
-        if check.id.startswith("prop."):
+        if check.id.startswith("prop.") and not check.not_applicable(Spec()):
             verdict = run_check(create_app(), check.id)
             assert verdict.passed, (check.id, verdict.problem, verdict.observation)
 

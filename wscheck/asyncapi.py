@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wscheck.spec import AuthSpec, EchoSpec, Spec
+from wscheck.spec import AuthSpec, BroadcastSpec, EchoSpec, Spec
 
 __all__ = ["ASYNCAPI_VERSION", "asyncapi_document", "asyncapi_json"]
 
@@ -162,6 +162,52 @@ def _auth_channel(auth: AuthSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     return channel, operations
 
 
+def _room_channel(room: BroadcastSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The broadcast room: one channel whose address names the client; who receives each
+    message is said in its description (AsyncAPI has no word for "the other connections")."""
+    who = "every connected client, the sender included" if room.to == "everyone" else \
+        "every other connected client"
+    example = room.client_param
+    messages: dict[str, Any] = {
+        "message": _text("Any text message from a client: said to the room.", "hello"),
+        "broadcast": _text(f"Sent to {who} for every message: {room.broadcast!r}, "
+                           f"{{{example}}} the sender's and {{message}} its text.",
+                           room.render(room.broadcast, "1", "hello")),
+    }
+    sends = ["broadcast"]
+    if room.reply is not None:
+        messages["reply"] = _text(f"Sent to the sender alone, before anything else: "
+                                  f"{room.reply!r}.", room.render(room.reply, "1", "hello"))
+        sends.insert(0, "reply")
+    for key, when in (("join_notice", "joins"), ("leave_notice", "leaves (closes or drops)")):
+        template = getattr(room, key)
+        if template is not None:
+            name = "joinNotice" if key == "join_notice" else "leaveNotice"
+            messages[name] = _text(f"Sent to the other connected clients when one {when}: "
+                                   f"{template!r}.", room.render(template, "1"))
+            sends.append(name)
+    channel: dict[str, Any] = {
+        "address": room.path,
+        "title": "broadcast",
+        "description": (f"A broadcast room: every client connects with its own "
+                        f"{{{room.client_param}}}; each connection receives its texts in the "
+                        "order the room's events happened."),
+        "messages": messages,
+        "parameters": {
+            room.client_param: {"description": "the client's own name in the room",
+                                "examples": ["1"]},
+            **_parameters(room.path_params),
+        },
+        "bindings": {"ws": {"method": "GET", "bindingVersion": WS_BINDING_VERSION}},
+    }
+    operations = {
+        "receiveRoomMessage": _operation("receive", "receive a client's message", "broadcast",
+                                         ["message"]),
+        "sendRoomMessages": _operation("send", "tell the room", "broadcast", sends),
+    }
+    return channel, operations
+
+
 def asyncapi_document(spec: Spec, *, host: str = "localhost:8000") -> dict[str, Any]:
     """The AsyncAPI 3.0 document of ``spec``; ``host`` fills the placeholder server."""
     channels: dict[str, Any] = {}
@@ -173,6 +219,10 @@ def asyncapi_document(spec: Spec, *, host: str = "localhost:8000") -> dict[str, 
     if spec.auth is not None:
         channel, ops = _auth_channel(spec.auth)
         channels["credentials"] = channel
+        operations.update(ops)
+    if spec.broadcast is not None:
+        channel, ops = _room_channel(spec.broadcast)
+        channels["broadcast"] = channel
         operations.update(ops)
     return {
         "asyncapi": ASYNCAPI_VERSION,

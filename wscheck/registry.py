@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 Level = Literal["MUST", "SHOULD"]
-Need = Literal["echo", "bye", "auth"]
+#: What a check needs of the spec to apply: an endpoint (``"endpoint"``: the echo or the
+#: credentials one), the bye word, a broadcast room or one of its notices.
+Need = Literal["echo", "bye", "auth", "endpoint", "broadcast", "join-notice", "leave-notice"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,15 @@ class Check:
             return "the spec has no bye word"
         if "auth" in self.needs and spec.auth is None:
             return "the spec has no credentials endpoint"
+        if "endpoint" in self.needs and spec.echo is None and spec.auth is None:
+            return "the spec has neither an echo nor a credentials endpoint"
+        room = spec.broadcast
+        if {"broadcast", "join-notice", "leave-notice"} & self.needs and room is None:
+            return "the spec has no broadcast room"
+        if "join-notice" in self.needs and room is not None and room.join_notice is None:
+            return "the spec's broadcast room has no join notice"
+        if "leave-notice" in self.needs and room is not None and room.leave_notice is None:
+            return "the spec's broadcast room has no leave notice"
         return None
 
     async def run(self, ctx: Context) -> Verdict:
@@ -196,7 +207,7 @@ class Registry(Mapping[str, Check]):
 
 #: The bundled suite, in the order of the protocol brief.
 SUITE = Registry(
-    areas=("echo", "bye", "isolation", "auth", "robust", "prop"),
+    areas=("echo", "bye", "isolation", "auth", "broadcast", "robust", "prop"),
     modules=("wscheck.checks",),
 )
 

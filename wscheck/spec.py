@@ -36,7 +36,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "BROADCAST_AUDIENCES",
     "AuthSpec",
+    "BroadcastSpec",
     "EchoSpec",
     "Spec",
     "SpecError",
@@ -102,34 +104,88 @@ class AuthSpec:
         return template.format_map({**dict(self.path_params), **values})
 
 
+#: Who receives a broadcast: every connected client, the sender included, or every client
+#: but the sender.
+BROADCAST_AUDIENCES = ("everyone", "others")
+
+
+@dataclass(frozen=True)
+class BroadcastSpec:
+    """A broadcast chat room: every client that connects to ``path`` joins one room, and what
+    one client says goes to the others (FastAPI's tutorial003, the defaults here).
+
+    Each client names itself with the path parameter ``client_param`` (the kit fills it with a
+    distinct decimal number per client); the templates may use it as a field. What a client
+    says is answered with ``reply`` to the sender alone (first), then ``broadcast`` goes to
+    ``to``: ``"everyone"`` (the sender included) or ``"others"``. ``join_notice`` goes to the
+    clients already there when one joins, ``leave_notice`` to those who remain when one
+    leaves (closes or drops); ``None`` (``""`` in TOML) means there is no such message. The
+    reference protocol has no broadcast endpoint: ``Spec().broadcast`` is ``None``.
+    """
+
+    path: str = "/ws/{client_id}"
+    client_param: str = "client_id"
+    #: To the sender alone, before anything else. Fields: ``message`` and the client's.
+    reply: str | None = "You wrote: {message}"
+    #: To ``to`` for every message. Fields: ``message`` and the client's.
+    broadcast: str = "Client #{client_id} says: {message}"
+    to: str = "everyone"
+    #: To the clients already connected when one joins. Fields: the client's.
+    join_notice: str | None = None
+    #: To the clients that remain when one leaves. Fields: the client's.
+    leave_notice: str | None = "Client #{client_id} left the chat"
+    path_params: tuple[tuple[str, str], ...] = field(default_factory=_no_path_params)
+
+    def url_path(self, client: str) -> str:
+        """The path client ``client`` connects to."""
+        return self.path.format_map({**dict(self.path_params), self.client_param: client})
+
+    def render(self, template: str, client: str, message: str = "") -> str:
+        """``template`` filled for ``client`` (and ``message``)."""
+        return template.format_map({**dict(self.path_params), self.client_param: client,
+                                    "message": message})
+
+
 @dataclass(frozen=True)
 class Spec:
     """A whole protocol. ``Spec()`` is exactly the reference protocol of ``protocol.md``."""
 
     echo: EchoSpec | None = field(default_factory=EchoSpec)
     auth: AuthSpec | None = field(default_factory=AuthSpec)
+    #: A broadcast room; none in the reference protocol.
+    broadcast: BroadcastSpec | None = None
 
     def digest(self) -> str:
-        """A short stable fingerprint, so a report says which protocol it was checked against."""
-        blob = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        """A short stable fingerprint, so a report says which protocol it was checked against.
+        A spec without a broadcast room keeps the fingerprint it had before rooms existed."""
+        data = asdict(self)
+        if self.broadcast is None:
+            del data["broadcast"]
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_toml(self) -> str:
         """The spec as a TOML document that :func:`load_spec` reads back to an equal spec."""
         lines: list[str] = []
-        for name, section in (("echo", self.echo), ("auth", self.auth)):
+        sections: tuple[tuple[str, EchoSpec | AuthSpec | BroadcastSpec | None], ...] = (
+            ("echo", self.echo), ("auth", self.auth), ("broadcast", self.broadcast))
+        for name, section in sections:
             lines.append(f"[{name}]")
-            if section is None:
+            if section is None and name != "broadcast":
                 lines += ["enabled = false", ""]
                 continue
-            lines.append("enabled = true")  # every key is printed, defaults included
+            # Every key is printed, defaults included. A disabled broadcast room is printed
+            # with its keys too (read back, it stays disabled): the keys to fill are shown.
+            lines.append(f"enabled = {_toml_value(section is not None)}")
+            if section is None:
+                section = BroadcastSpec()
             params: tuple[tuple[str, str], ...] = ()
             for f in fields(section):
                 value = getattr(section, f.name)
                 if f.name == "path_params":
                     params = value
                     continue
-                if f.name == "bye" and value is None:
+                if f.name in _OPTIONAL_TEXTS[name] and value is None:
                     value = ""
                 lines.append(f"{f.name} = {_toml_value(value)}")
             lines.append(f"[{name}.path_params]")  # printed when empty too: a key to fill
@@ -151,6 +207,17 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - internal
 
 
+#: Keys whose value may be absent, written ``""`` in TOML: no bye word, no such message.
+_OPTIONAL_TEXTS: dict[str, frozenset[str]] = {
+    "echo": frozenset({"bye"}), "auth": frozenset(),
+    "broadcast": frozenset({"reply", "join_notice", "leave_notice"}),
+}
+
+#: The broadcast room's templates; each may use ``{message}`` where marked, and the client's
+#: own field (``client_param``) and the path parameters everywhere.
+_BROADCAST_TEMPLATES = {"reply": True, "broadcast": True, "join_notice": False,
+                        "leave_notice": False}
+
 # Which template fields each template may use (besides the endpoint's path parameters).
 _TEMPLATE_FIELDS: dict[tuple[str, str], frozenset[str]] = {
     ("echo", "reply"): frozenset({"message"}),
@@ -165,9 +232,13 @@ def _type_name(value: object) -> str:
             dict: "table"}.get(type(value), type(value).__name__)
 
 
+Section = EchoSpec | AuthSpec | BroadcastSpec
+
+
 def _section(
-    cls: type[EchoSpec] | type[AuthSpec], name: str, table: object, where: str
-) -> EchoSpec | AuthSpec | None:
+    cls: type[EchoSpec] | type[AuthSpec] | type[BroadcastSpec], name: str, table: object,
+    where: str,
+) -> Section | None:
     if not isinstance(table, Mapping):
         raise SpecError(f"{where}: [{name}] must be a table, got {_type_name(table)}")
     table = dict(table)
@@ -193,10 +264,16 @@ def _section(
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise SpecError(f"{where}: {dotted} must be an array of strings")
             values[key] = tuple(value)
-        elif key == "bye":
+        elif key in _OPTIONAL_TEXTS[name]:
             if not isinstance(value, str):
                 raise SpecError(f"{where}: {dotted} must be a string, got {_type_name(value)}")
             values[key] = value or None
+        elif key == "to":
+            if value not in BROADCAST_AUDIENCES:
+                raise SpecError(f"{where}: {dotted} must be one of "
+                                f"{', '.join(map(repr, BROADCAST_AUDIENCES))}, got "
+                                f"{printable(repr(value))}")
+            values[key] = value
         elif isinstance(default, bool) or type(value) is not type(default):
             raise SpecError(
                 f"{where}: {dotted} must be {'an' if isinstance(default, int) else 'a'} "
@@ -207,7 +284,10 @@ def _section(
         if key.endswith("close_code") and not 1000 <= value <= 4999:
             raise SpecError(f"{where}: {dotted} must be a WebSocket close code (1000-4999)")
     section = cls(**values)
-    _validate_templates(section, name, where)
+    if isinstance(section, BroadcastSpec):
+        _validate_broadcast(section, where)
+    else:
+        _validate_templates(section, name, where)
     return section if enabled else None
 
 
@@ -234,12 +314,12 @@ def _fields_of(template: str, dotted: str, where: str) -> set[str]:
 _COOKIE_NAME_SEPARATORS = frozenset('()<>@,;:\\"/[]?={} \t')
 
 
-def _validate_names(section: EchoSpec | AuthSpec, name: str, where: str) -> None:
+def _validate_names(section: Section, name: str, where: str) -> None:
     """Paths, cookie and query names the kit will send, checked now rather than at the first
     connection: a ``?`` or ``#`` would turn part of the path into a query or a fragment, a NUL
     or a control character cannot go on the wire, and a cookie name such as ``a=b; c`` would
     make the Cookie header say something else than the spec."""
-    path = section.url_path()
+    path = section.url_path("1") if isinstance(section, BroadcastSpec) else section.url_path()
     for ch in path:
         if ch in "?#" or not ch.isprintable() or ch.isspace():
             raise SpecError(
@@ -285,6 +365,41 @@ def _validate_templates(section: EchoSpec | AuthSpec, name: str, where: str) -> 
             )
 
 
+def _validate_broadcast(section: BroadcastSpec, where: str) -> None:
+    """The room's path must name each client by ``client_param``; its templates may use
+    ``{message}`` (where a message is what they answer), the client's field and the path
+    parameters, nothing else."""
+    param = section.client_param
+    if not param.isidentifier():
+        raise SpecError(f"{where}: broadcast.client_param must be a name like client_id, "
+                        f"got {printable(repr(param))}")
+    params = {k for k, _ in section.path_params}
+    if param in params:
+        raise SpecError(f"{where}: broadcast.path_params must not give {param!r}: the kit "
+                        "names each client itself")
+    if not section.path.startswith("/"):
+        raise SpecError(f"{where}: broadcast.path must start with '/', got {section.path!r}")
+    path_fields = _fields_of(section.path, "broadcast.path", where)
+    if param not in path_fields:
+        raise SpecError(f"{where}: broadcast.path must hold {{{param}}} (broadcast."
+                        f"client_param), so that each client has its own path")
+    missing = path_fields - params - {param}
+    if missing:
+        raise SpecError(f"{where}: broadcast.path uses {{{sorted(missing)[0]}}} but "
+                        "broadcast.path_params gives no value for it")
+    _validate_names(section, "broadcast", where)
+    for key, takes_message in _BROADCAST_TEMPLATES.items():
+        template = getattr(section, key)
+        if template is None:
+            continue
+        allowed = params | {param} | ({"message"} if takes_message else set())
+        unknown = _fields_of(template, f"broadcast.{key}", where) - allowed
+        if unknown:
+            ok = ", ".join("{" + f + "}" for f in sorted(allowed))
+            raise SpecError(f"{where}: broadcast.{key} uses unknown field "
+                            f"{{{sorted(unknown)[0]}}} (allowed: {ok})")
+
+
 def spec_from_mapping(data: Mapping[str, Any], where: str = "spec") -> Spec:
     """Build a :class:`Spec` from a parsed TOML table; ``where`` names it in error messages.
 
@@ -292,18 +407,23 @@ def spec_from_mapping(data: Mapping[str, Any], where: str = "spec") -> Spec:
     caller's business and are refused here, so that a misspelt section never passes silently.
     """
     data = dict(data)
-    echo: EchoSpec | AuthSpec | None = EchoSpec()
-    auth: EchoSpec | AuthSpec | None = AuthSpec()
+    echo: Section | None = EchoSpec()
+    auth: Section | None = AuthSpec()
+    room: Section | None = None  # no [broadcast] table: no broadcast room
     for key, value in data.items():
         if key == "echo":
             echo = _section(EchoSpec, "echo", value, where)
         elif key == "auth":
             auth = _section(AuthSpec, "auth", value, where)
+        elif key == "broadcast":
+            room = _section(BroadcastSpec, "broadcast", value, where)
         else:
-            raise SpecError(f"{where}: unknown key {key!r} (known sections: echo, auth)")
+            raise SpecError(f"{where}: unknown key {key!r} "
+                            "(known sections: echo, auth, broadcast)")
     assert echo is None or isinstance(echo, EchoSpec)
     assert auth is None or isinstance(auth, AuthSpec)
-    return Spec(echo=echo, auth=auth)
+    assert room is None or isinstance(room, BroadcastSpec)
+    return Spec(echo=echo, auth=auth, broadcast=room)
 
 
 def parse_toml(text: str, what: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from wscheck.checks import (  # noqa: F401  (importing a module registers its checks)
     auth,
+    broadcast,
     bye,
     echo,
     isolation,

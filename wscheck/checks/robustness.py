@@ -42,7 +42,7 @@ def _what(aftermath: Event) -> str:
 
 
 @check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
-       "a binary message gets a close with code 1003 (unsupported data)", needs=[],
+       "a binary message gets a close with code 1003 (unsupported data)", needs=["endpoint"],
        precondition=BOTH_LET_IN)
 async def binary(ctx: Context) -> Verdict:
     gap: Verdict | None = None
@@ -66,7 +66,7 @@ async def binary(ctx: Context) -> Verdict:
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
        "a client that closes or drops at any point ends its conversation quietly: "
        "in-process, no exception and no record at ERROR or above logged by the app",
-       needs=[],
+       needs=["endpoint"],
        precondition=BOTH_LET_IN + "; the server's side is visible: in-process only (over "
                     "the network: inconclusive, cannot be observed)")
 async def disconnect(ctx: Context) -> Verdict:

@@ -1,0 +1,58 @@
+"""The correct room every broken room changes: ``/ws/{client_id}`` (an integer) answers the
+sender ``You wrote: {message}``, sends ``Client #{client_id} says: {message}`` to every
+connected client (the sender included) and ``Client #{client_id} left the chat`` to those
+that remain when one leaves. Written in the style of FastAPI's tutorial003, not copied from
+it; it passes every ``[broadcast]`` check of ``examples/fastapi_docs_chat.toml``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+
+class Room:
+    """Who is connected, in the order they came, and what the room sends them."""
+
+    def __init__(self) -> None:
+        self.members: list[WebSocket] = []
+
+    async def enter(self, websocket: WebSocket, who: int) -> None:
+        await websocket.accept()
+        self.members.append(websocket)
+
+    def forget(self, websocket: WebSocket) -> None:
+        self.members.remove(websocket)
+
+    def audience(self, sender: WebSocket) -> list[WebSocket]:
+        return list(self.members)
+
+    async def to_all(self, text: str, audience: list[WebSocket]) -> None:
+        for member in audience:
+            await member.send_text(text)
+
+    async def said(self, websocket: WebSocket, who: int, data: str) -> None:
+        await websocket.send_text(f"You wrote: {data}")
+        await self.to_all(f"Client #{who} says: {data}", self.audience(websocket))
+
+    async def left(self, websocket: WebSocket, who: int) -> None:
+        self.forget(websocket)
+        await self.to_all(f"Client #{who} left the chat", list(self.members))
+
+
+def make_app(room: Room) -> FastAPI:
+    """A FastAPI app serving ``room`` at ``/ws/{client_id}``."""
+    app = FastAPI()
+
+    @app.websocket("/ws/{client_id}")
+    async def chat(websocket: WebSocket, client_id: int) -> None:
+        await room.enter(websocket, client_id)
+        try:
+            while True:
+                data = await websocket.receive_text()
+                await room.said(websocket, client_id, data)
+        except WebSocketDisconnect:
+            await room.left(websocket, client_id)
+
+    return app
+
+
+app = make_app(Room())

@@ -1,0 +1,27 @@
+"""Defect: a client that has spoken leaves without a leave notice (the notice is sent only
+for clients that never said anything); only conversations where a speaker leaves show it."""
+
+from __future__ import annotations
+
+from fastapi import WebSocket
+
+from tests.broken_rooms.room import Room, make_app
+
+
+class Forgets(Room):
+    def __init__(self) -> None:
+        super().__init__()
+        self.spoke: set[int] = set()
+
+    async def said(self, websocket: WebSocket, who: int, data: str) -> None:
+        self.spoke.add(id(websocket))
+        await super().said(websocket, who, data)
+
+    async def left(self, websocket: WebSocket, who: int) -> None:
+        if id(websocket) in self.spoke:
+            self.forget(websocket)
+            return
+        await super().left(websocket, who)
+
+
+app = make_app(Forgets())

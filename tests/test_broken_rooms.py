@@ -1,0 +1,128 @@
+"""Broadcast rooms with one defect each (tests/broken_rooms/) fail exactly the check that
+names the defect, in-process and over uvicorn; the correct rooms pass every check. Checked
+against ``examples/fastapi_docs_chat.toml`` (FastAPI's tutorial003), or that spec with a join
+notice for the rooms that announce newcomers. docs/kill-matrix.md shows this table too."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import tests.broken_rooms
+from tests.test_broken_apps import Expect, expect
+from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
+from wscheck.checks import all_checks
+from wscheck.spec import Spec, load_spec
+
+CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml")
+assert CHAT.broadcast is not None
+#: The chat spec with a join notice, for the rooms that announce newcomers.
+JOIN_SPEC = dataclasses.replace(CHAT, broadcast=dataclasses.replace(
+    CHAT.broadcast, join_notice="Client #{client_id} joined the chat"))
+
+#: Which spec each room is checked against, when not the chat spec.
+SPECS: dict[str, Spec] = {"announcing": JOIN_SPEC, "join_notice_to_newcomer": JOIN_SPEC}
+
+#: The correct rooms: every check passes.
+CORRECT = ("room", "announcing")
+
+PROP = ("prop.broadcast",)
+#: A room that keeps addressing clients that left breaks every later scenario: the other
+#: checks say they could not observe their line.
+AFTER_A_STALE_CLIENT = ("broadcast.sender", "broadcast.others", "broadcast.leave-notice",
+                        "broadcast.no-duplicate", "prop.broadcast")
+
+ROOM_EXPECTED: dict[str, Expect] = {
+    "no_leave_notice": expect("broadcast.leave-notice", may=PROP),
+    "sender_left_out": expect("broadcast.sender", may=PROP),
+    "says_only_to_sender": expect("broadcast.others", may=PROP,
+                                  unseen=("broadcast.left-not-addressed",)),
+    "delivered_twice": expect("broadcast.no-duplicate", may=PROP),
+    "left_still_addressed": expect("broadcast.left-not-addressed",
+                                   unseen=AFTER_A_STALE_CLIENT),
+    "join_notice_to_newcomer": expect("broadcast.join-notice", may=PROP),
+    "silent_leave_after_talk": expect("prop.broadcast"),
+}
+
+
+def spec_of(name: str) -> Spec:
+    return SPECS.get(name, CHAT)
+
+
+def _app(name: str) -> object:
+    """A fresh app (each module's room is module state: reloaded, it starts empty)."""
+    return importlib.reload(importlib.import_module(f"tests.broken_rooms.{name}")).app
+
+
+def test_every_room_is_in_the_table() -> None:
+    modules = sorted(m.name for m in pkgutil.iter_modules(tests.broken_rooms.__path__))
+    assert modules == sorted([*ROOM_EXPECTED, *CORRECT])
+
+
+def test_the_table_names_only_room_checks() -> None:
+    ids = {c.id for c in all_checks() if c.id.startswith(("broadcast.", "prop.broadcast"))}
+    for name, e in ROOM_EXPECTED.items():
+        assert e.fails | e.may_fail | e.inconclusive <= ids, name
+        assert not e.fails & (e.may_fail | e.inconclusive), name
+
+
+def _judge(name: str, outcomes: dict[str, Outcome]) -> None:
+    e = ROOM_EXPECTED.get(name, expect())
+    failed = {k for k, v in outcomes.items() if v == "fail"}
+    unseen = {k for k, v in outcomes.items() if v == "inconclusive"}
+    # Only the room's checks apply: the chat spec has no echo or credentials endpoint.
+    assert {k for k, v in outcomes.items() if v != "n/a"} <= {
+        c.id for c in all_checks() if c.id.startswith(("broadcast.", "prop.broadcast"))}
+    assert e.fails <= failed and failed <= e.fails | e.may_fail, (name, sorted(failed))
+    assert unseen == e.inconclusive, (name, sorted(unseen))
+
+
+@pytest.mark.parametrize("name", sorted([*ROOM_EXPECTED, *CORRECT]))
+def test_room_in_process(name: str) -> None:
+    _judge(name, asgi_verdicts(_app(name), spec_of(name), examples=15))
+
+
+@pytest.mark.parametrize("name", [
+    *CORRECT, *(pytest.param(n, marks=pytest.mark.slow) for n in sorted(ROOM_EXPECTED))])
+def test_room_over_uvicorn(name: str) -> None:
+    """The broken rooms over uvicorn are slow (each missing text waits out the deadline, and
+    prop.broadcast shrinks its failure): CI runs them; the correct rooms run every time."""
+    _judge(name, url_verdicts(_app(name), spec_of(name), examples=5))
+
+
+def test_the_correct_rooms_pass_every_room_check() -> None:
+    """Not a vacuous table: the correct rooms are judged on every room check (join notices
+    included, for the announcing room)."""
+    outcomes = asgi_verdicts(_app("announcing"), JOIN_SPEC, examples=5)
+    room_checks = {c.id for c in all_checks() if c.id.startswith(("broadcast.", "prop.b"))}
+    assert {k for k, v in outcomes.items() if v == "pass"} == room_checks
+
+
+def test_prop_broadcast_shrinks_to_a_minimal_scenario() -> None:
+    """The one defect only the property catches (a speaker leaves without a notice) is shown
+    as the smallest scenario that has it: two clients, one says something and leaves."""
+    import asyncio
+
+    from tests.verdicts import run_checks
+    from wscheck.drivers.asgi import AsgiDriver, lifespan
+
+    async def verdict() -> str:
+        async with lifespan(_app("silent_leave_after_talk")) as app:  # type: ignore[arg-type]
+            driver = AsgiDriver(app)
+            try:
+                _, v = (await run_checks(driver, CHAT, 30, ["prop.broadcast"]))["prop.broadcast"]
+            finally:
+                await driver.aclose()
+        assert v is not None and v.problem is not None
+        return "\n".join(v.notes)
+
+    notes = asyncio.run(verdict())
+    scenario = notes.split("\n\n", 1)[0].splitlines()[1:]
+    assert scenario[:2] == ["  client 1 joins", "  client 2 joins"], notes
+    assert len(scenario) == 5 and "says" in scenario[2], notes
+    assert "client 3" not in notes
+    assert "shrunk by Hypothesis" in notes

@@ -1,0 +1,48 @@
+"""The room runner drives several connections in lock-step and never hangs: a room that
+says nothing costs one bounded wait per owed delivery, and every client's transcript is
+shown side by side."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from wscheck.drivers.asgi import AsgiDriver
+from wscheck.events import Accepted, Silence, Text
+from wscheck.room import Join, Leave, Say
+from wscheck.room_runner import run_room, with_teardown
+from wscheck.spec import BroadcastSpec
+
+
+async def mute_room(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Accepts every client and never sends a thing."""
+    assert scope["type"] == "websocket"
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+
+
+def test_a_mute_room_is_observed_as_silence_not_waited_on_forever() -> None:
+    async def go() -> Any:
+        driver = AsgiDriver(mute_room, timeout=5.0)
+        try:
+            return await asyncio.wait_for(
+                run_room(driver, BroadcastSpec(), [Join(1), Join(2), Say(1, "hi")]), 60)
+        finally:
+            await driver.aclose()
+
+    obs = asyncio.run(go())
+    assert not obs.ok
+    assert obs.observed[1] == (Accepted(), Silence())
+    # Client 2 is owed the broadcast, then (in the teardown) the notice that client 1 left.
+    assert obs.observed[2] == (Accepted(), Silence(), Silence())
+    assert obs.expected[1][1:] == (Text("You wrote: hi"), Text("Client #1 says: hi"))
+    shown = str(obs)
+    assert "client 1  <- differs:" in shown and "client 2  <- differs:" in shown
+    assert "client 1 says 'hi'" in shown
+
+
+def test_the_teardown_empties_the_room_in_join_order() -> None:
+    steps = with_teardown([Join(1), Join(2), Join(3), Leave(2)])
+    assert steps[4:] == (Leave(1), Leave(3))

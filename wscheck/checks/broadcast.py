@@ -1,0 +1,371 @@
+"""Checks of a broadcast room (the spec's ``[broadcast]`` section; not applicable without one).
+
+Each check runs its own small scenario through :func:`wscheck.room_runner.run_room` (lock-step:
+every predicted delivery of a step is read before the next step) and judges one line of the
+room: the sender's own texts, the others' copies, the notices, duplicates, and a client that
+left. A check judges only the texts its line is about, picked by provenance: every message
+said carries a tag of its own (``«mN»``), so a text is about a message when it contains that
+message's tag, whatever shape the server gave it; notices are the spec's exact texts. Copies
+beyond the first of a text are ``broadcast.no-duplicate``'s business and left out of the
+others' judgement, so that each defect fails the check that names it.
+
+Preconditions of every check: a client of the room's path is accepted (when none is, the check
+is inconclusive; ``broadcast.sender`` fails: being let in to say something is its line), and a
+lone client's connection stays open after it speaks. A room that keeps addressing clients that
+left typically ends the next speaker's connection (FastAPI-style rooms turn the failed send
+into the sender's own disconnect): it breaks every scenario after the first leave, so
+``broadcast.left-not-addressed`` runs first and fails, and the others say they could not
+observe their line instead of failing for a defect that is not theirs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from hypothesis import strategies as st
+
+from wscheck.events import (
+    FINAL_EVENTS,
+    Accepted,
+    Event,
+    ProtocolViolation,
+    Text,
+    Transcript,
+    describe,
+)
+from wscheck.hypothesis_runner import PropertyFailed, run_property
+from wscheck.registry import Context, Verdict, check
+from wscheck.room import Join, Leave, RoomStep, Say, client_name
+from wscheck.room_runner import RoomObservation, run_room
+from wscheck.spec import BroadcastSpec
+
+ROOM_LET_IN = ("a client of the room's path is accepted (else inconclusive; broadcast.sender "
+               "fails), and a lone client's connection stays open after it speaks")
+
+
+def _room(ctx: Context) -> BroadcastSpec:
+    assert ctx.spec.broadcast is not None
+    return ctx.spec.broadcast
+
+
+def _tag(n: int) -> str:
+    return f"«m{n}»"
+
+
+def _said(n: int, words: str = "hello") -> str:
+    """The text of the ``n``-th message of a scenario: its tag, then ordinary words."""
+    return f"{_tag(n)} {words}"
+
+
+#: Which texts of a client's transcript a check judges.
+Keep = Callable[[int, Text], bool]
+
+
+def _project(transcript: Transcript, keep: Callable[[Text], bool], *,
+             once: bool = True) -> tuple[Event, ...]:
+    """The texts ``keep`` picks, each copy after the first left out (``once``), and every
+    event that ends a connection (a close, a crash: why nothing more came). A silence is
+    left out: the text that did not come is missing from the list either way, and a silence
+    where a text this check does not judge was due is another check's business."""
+    out: list[Event] = []
+    seen: set[str] = set()
+    for event in transcript:
+        if isinstance(event, Text):
+            if not keep(event) or (once and event.text in seen):
+                continue
+            seen.add(event.text)
+            out.append(event)
+        elif isinstance(event, FINAL_EVENTS):
+            out.append(event)
+    return tuple(out)
+
+
+def _differs(obs: RoomObservation, clients: Iterable[int], keep: Keep) -> int | None:
+    """The first of ``clients`` whose judged transcript, projected by ``keep``, is not the
+    model's."""
+    for client in clients:
+        expected, observed = obs.judged(client)
+
+        def mine(text: Text, client: int = client) -> bool:
+            return keep(client, text)
+
+        if _project(observed, mine) != _project(expected, mine):
+            return client
+    return None
+
+
+def _failed(problem: str, obs: RoomObservation, client: int) -> Verdict:
+    return Verdict(f"{problem} (client {client}; see its transcript)", notes=(str(obs),))
+
+
+def _let_in(ctx: Context, obs: RoomObservation) -> Verdict | None:
+    """Inconclusive when a client was not accepted: nothing of the room was observed."""
+    for client in obs.clients:
+        observed = obs.observed.get(client, ())
+        if not observed or not isinstance(observed[0], Accepted):
+            path = _room(ctx).url_path(client_name(client))
+            first = describe(observed[0]) if observed else "nothing"
+            return Verdict.unobserved(
+                f"precondition failed: client {client} of {path} was not accepted ({first}), "
+                "so the room could not be observed (see broadcast.sender)")
+    return None
+
+
+def _lone_ends(obs: RoomObservation) -> bool:
+    """Whether the server ended the only client's connection right after it spoke."""
+    _, observed = obs.judged(1)
+    return any(isinstance(e, FINAL_EVENTS) for e in observed)
+
+
+async def _room_usable(ctx: Context) -> Verdict | None:
+    """Precondition of the checks that judge deliveries: a client alone in the room is
+    accepted and, once it has spoken, its connection stays open. A room that ends it may be
+    failing on clients of earlier scenarios that left and are still addressed: then what this
+    check judges cannot be observed (``broadcast.left-not-addressed`` judges that)."""
+    lone = await run_room(ctx.driver, _room(ctx), [Join(1), Say(1, _said(0, "alone"))])
+    gap = _let_in(ctx, lone)
+    if gap is not None:
+        return gap
+    if _lone_ends(lone):
+        _, observed = lone.judged(1)
+        return Verdict.unobserved(
+            "precondition failed: the server ended a lone client's connection after it spoke "
+            f"({describe(observed[-1])}); the room may still address clients that left "
+            "(see broadcast.left-not-addressed)", None)
+    return None
+
+
+def _tags_of(steps: Iterable[RoomStep], who: Callable[[int], bool]) -> list[str]:
+    return [_tag_in(s.text) for s in steps if isinstance(s, Say) and who(s.client)]
+
+
+def _tag_in(text: str) -> str:
+    return text.split(" ", 1)[0]
+
+
+def _carries(tags: Iterable[str]) -> Callable[[Text], bool]:
+    wanted = tuple(tags)
+    return lambda text: any(t in text.text for t in wanted)
+
+
+# Registered first of the room's checks, so that it runs on a room no earlier scenario has
+# left clients in: a room that keeps addressing clients that left breaks every scenario after
+# the first leave, and the other checks then say so (inconclusive) instead of failing.
+@check("broadcast.left-not-addressed", "MUST", "broadcast: left",
+       "once a client has left, nothing is sent to it and the others go on being served",
+       needs=["broadcast"],
+       precondition=ROOM_LET_IN + "; with nobody gone the clients get each other's "
+                                  "messages (broadcast.others); it runs first of the room's "
+                                  "checks (a room that keeps clients that left breaks every "
+                                  "later scenario)")
+async def left_not_addressed(ctx: Context) -> Verdict:
+    room = _room(ctx)
+    # A lone client speaks, then leaves; then a lone newcomer speaks. A room that still
+    # addresses the first fails the newcomer (FastAPI-style rooms end its connection).
+    gap = await _room_usable(ctx)
+    if gap is not None:
+        return gap
+    newcomer = await run_room(ctx.driver, room, [Join(1), Say(1, _said(1, "alone"))])
+    if _lone_ends(newcomer):
+        return Verdict("after a client had left, the server ended a lone newcomer's "
+                       "connection when it spoke: the room still addresses the client that "
+                       "left", notes=(str(newcomer),))
+    talk: list[RoomStep] = [Say(3, _said(2)), Say(4, _said(3)), Say(3, _said(4))]
+    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Join(4), Leave(1),
+                             Leave(2, drop=True), *talk]
+
+    def theirs(client: int, text: Text) -> bool:
+        return _carries(_tags_of(steps, lambda c: c != client))(text)
+
+    # Whether the others are served at all, before anyone leaves, is broadcast.others' line.
+    control = await run_room(ctx.driver, room, [Join(1), Join(2), Join(3), Join(4), *talk])
+    if _let_in(ctx, control) or _differs(control, [3, 4], theirs) is not None:
+        return Verdict.unobserved("precondition failed: even with nobody gone, the clients "
+                                  "did not get each other's messages (see broadcast.others)",
+                                  None)
+    obs = await run_room(ctx.driver, room, steps)
+    gap = _let_in(ctx, obs)
+    if gap is not None:
+        return gap
+    for left in (1, 2):
+        event = obs.aftermath.get(left)
+        if isinstance(event, ProtocolViolation) and event.after_close:
+            return _failed("the server sent to a client after it had left: "
+                           + describe(event), obs, left)
+    served = _differs(obs, [3, 4], theirs)
+    if served is not None:
+        return _failed("after clients left, the remaining ones did not get each other's "
+                       "messages", obs, served)
+    return Verdict()
+
+
+@check("broadcast.sender", "MUST", "broadcast: sender",
+       "what a client says is answered to it: the reply, then its own copy when the room "
+       "broadcasts to everyone", needs=["broadcast"], precondition=ROOM_LET_IN)
+async def sender(ctx: Context) -> Verdict:
+    lone = await run_room(ctx.driver, _room(ctx), [Join(1)])
+    first = lone.observed.get(1, ())
+    if not first or not isinstance(first[0], Accepted):
+        return Verdict(f"client 1 of {_room(ctx).url_path('1')} was not accepted: "
+                       f"{describe(first[0]) if first else 'nothing'}", notes=(str(lone),))
+    gap = await _room_usable(ctx)
+    if gap is not None:
+        return gap
+    steps: list[RoomStep] = [Join(1), Say(1, _said(1)), Say(1, _said(2, "")),
+                             Join(2), Say(1, _said(3, "again"))]
+    obs = await run_room(ctx.driver, _room(ctx), steps)
+    mine = _tags_of(steps, lambda c: c == 1)
+    client = _differs(obs, [1], lambda c, text: _carries(mine)(text))
+    if client is not None:
+        return _failed("the sender did not get what the spec sends it for its own messages",
+                       obs, client)
+    return _let_in(ctx, obs) or Verdict()
+
+
+@check("broadcast.others", "MUST", "broadcast: others",
+       "what a client says reaches every other connected client, in the order it was said "
+       "(a second copy is broadcast.no-duplicate's)", needs=["broadcast"],
+       precondition=ROOM_LET_IN)
+async def others(ctx: Context) -> Verdict:
+    gap = await _room_usable(ctx)
+    if gap is not None:
+        return gap
+    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
+                             Say(3, _said(3)), Say(1, _said(4, "and more"))]
+    obs = await run_room(ctx.driver, _room(ctx), steps)
+    gap = _let_in(ctx, obs)
+    if gap is not None:
+        return gap
+
+    def theirs(client: int, text: Text) -> bool:
+        return _carries(_tags_of(steps, lambda c: c != client))(text)
+
+    client = _differs(obs, obs.clients, theirs)
+    if client is not None:
+        return _failed("a client did not get exactly the others' messages, in order", obs,
+                       client)
+    return Verdict()
+
+
+def _notices(room: BroadcastSpec, template: str | None, clients: int) -> Callable[[Text], bool]:
+    assert template is not None
+    texts = {room.render(template, client_name(c)) for c in range(1, clients + 1)}
+    return lambda text: text.text in texts
+
+
+@check("broadcast.join-notice", "MUST", "broadcast: join notice",
+       "when a client joins, every client already there gets the join notice",
+       needs=["join-notice"], precondition=ROOM_LET_IN)
+async def join_notice(ctx: Context) -> Verdict:
+    gap = await _room_usable(ctx)
+    if gap is not None:
+        return gap
+    room = _room(ctx)
+    # A message after each join: the server always has something to answer, so that missing
+    # notices are a failure of this check, not a target that seems to have gone mute.
+    obs = await run_room(ctx.driver, room, [Join(1), Join(2), Say(2, _said(1)), Join(3),
+                                            Say(3, _said(2))])
+    gap = _let_in(ctx, obs)
+    if gap is not None:
+        return gap
+    keep = _notices(room, room.join_notice, 3)
+    client = _differs(obs, obs.clients, lambda c, text: keep(text))
+    if client is not None:
+        return _failed("the join notices were not the spec's", obs, client)
+    return Verdict()
+
+
+@check("broadcast.leave-notice", "MUST", "broadcast: leave notice",
+       "when a client leaves (closes or drops), every client that remains gets the leave "
+       "notice", needs=["leave-notice"], precondition=ROOM_LET_IN)
+async def leave_notice(ctx: Context) -> Verdict:
+    gap = await _room_usable(ctx)
+    if gap is not None:
+        return gap
+    room = _room(ctx)
+    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Join(4), Leave(4), Say(1, _said(1)),
+                             Leave(3, drop=True), Say(2, _said(2))]
+    obs = await run_room(ctx.driver, room, steps)
+    gap = _let_in(ctx, obs)
+    if gap is not None:
+        return gap
+    keep = _notices(room, room.leave_notice, 4)
+    client = _differs(obs, obs.clients, lambda c, text: keep(text))
+    if client is not None:
+        return _failed("the leave notices were not the spec's", obs, client)
+    return Verdict()
+
+
+@check("broadcast.no-duplicate", "MUST", "broadcast: once",
+       "no client receives a text more often than the spec sends it", needs=["broadcast"],
+       precondition=ROOM_LET_IN)
+async def no_duplicate(ctx: Context) -> Verdict:
+    gap = await _room_usable(ctx)
+    if gap is not None:
+        return gap
+    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
+                             Leave(3), Say(1, _said(3))]
+    obs = await run_room(ctx.driver, _room(ctx), steps)
+    gap = _let_in(ctx, obs)
+    if gap is not None:
+        return gap
+    for client in obs.clients:
+        owed = Counter(e.text for e in obs.expected[client] if isinstance(e, Text))
+        got = Counter(e.text for e in obs.observed.get(client, ()) if isinstance(e, Text))
+        extra = sorted(t for t in got if got[t] > max(owed[t], 1))
+        if extra:
+            return _failed(f"a text arrived {got[extra[0]]} times: {extra[0]!r}", obs, client)
+    return Verdict()
+
+
+# --- the property -------------------------------------------------------------------------
+
+#: An operation drawn by Hypothesis, read against the room's state so that every draw is a
+#: valid scenario (and shrinks to one): ("join",), ("say", pick, text), ("leave", pick, drop).
+_Op = tuple[str, int, str, bool]
+
+
+def _scenario(ops: list[_Op]) -> tuple[RoomStep, ...]:
+    present: list[int] = []
+    steps: list[RoomStep] = []
+    joined = 0
+    for kind, pick, text, drop in ops:
+        if kind == "join" or not present:
+            if joined >= 5:
+                continue
+            joined += 1
+            present.append(joined)
+            steps.append(Join(joined))
+        elif kind == "say":
+            steps.append(Say(present[pick % len(present)],
+                             f"{_tag(len(steps))} {text}"))
+        else:
+            steps.append(Leave(present.pop(pick % len(present)), drop))
+    return tuple(steps)
+
+
+def _ops() -> st.SearchStrategy[list[_Op]]:
+    text = st.text(st.characters(codec="utf-8"), max_size=12)
+    op = st.tuples(st.sampled_from(("join", "say", "say", "leave")),
+                   st.integers(0, 4), text, st.booleans())
+    return st.lists(op, min_size=1, max_size=12)
+
+
+@check("prop.broadcast", "MUST", "broadcast: all",
+       "several clients, random joins, messages, leaves and drops: every client's transcript "
+       "is the model's", needs=["broadcast"], precondition=ROOM_LET_IN)
+async def prop_broadcast(ctx: Context) -> Verdict:
+    room = _room(ctx)
+    gap = await _room_usable(ctx)
+    if gap is not None:
+        return gap
+
+    async def evaluate(ops: list[_Op]) -> PropertyFailed | None:
+        obs = await run_room(ctx.driver, room, _scenario(ops))
+        if obs.ok:
+            return None
+        return PropertyFailed("a generated scenario did not go as the spec says", None,
+                              notes=(str(obs),))
+
+    return await run_property(ctx, "prop.broadcast", _ops(), evaluate)
