@@ -169,3 +169,31 @@ def test_in_process_accept_headers_that_are_not_byte_pairs_break_the_asgi_protoc
     app = _Recorder({"headers": [("sec-websocket-extensions", "permessage-deflate")]})
     assert asyncio.run(_asgi_handshakes(app)) == [ProtocolViolation(
         "the app sent 'websocket.accept' headers that are not [name, value] byte pairs")] * 2
+
+
+@pytest.mark.parametrize("name", ["refuses_browsers", "refuses_browsers_on_item"])
+def test_the_state_machine_opens_browser_connections_and_shows_them(name: str) -> None:
+    """prop.stateful draws the Origin header per connection: a server refusing browsers on
+    either endpoint makes a connection with the header diverge, and the failure shows that
+    connection's handshake with the header, in its conversation and in the steps."""
+    from tests.verdicts import derandomized, run_checks
+    from wscheck.judging import format_failure
+    from wscheck.spec import Spec
+
+    app = importlib.import_module(f"tests.broken.{name}").app
+
+    async def run() -> tuple[str, bool]:
+        driver = AsgiDriver(app, timeout=2.0)
+        try:
+            with derandomized():
+                chk, verdict = (await run_checks(driver, Spec(), examples=15,
+                                                 only=["prop.stateful"]))["prop.stateful"]
+        finally:
+            await driver.aclose()
+        assert verdict is not None and verdict.problem is not None
+        assert verdict.observation is not None
+        return format_failure(chk, verdict), verdict.observation.conversation.origin
+
+    text, origin = asyncio.run(run())
+    assert origin, text
+    assert "with the Origin header a browser sends" in text
