@@ -1,7 +1,8 @@
 """The handshake a browser sends, and what a server may select in its answer.
 
 Every browser sends an ``Origin`` header and most other clients none; protocol ``/ws`` 1 says
-both are accepted, so ``echo.accept`` asks both ways and both drivers can send it (the ASGI
+both are accepted, so ``echo.accept`` asks both ways (and ``auth.token`` on the credentials
+endpoint, which browsers reach too) and both drivers can send it (the ASGI
 scope's headers in-process, the request over the network). An accept selecting a subprotocol
 or an extension the client never offered is a connection the client must fail (RFC 6455
 §4.1): over the network the driver checks the ``101`` answer, in-process the
@@ -127,9 +128,39 @@ def test_correct_apps_accept_both_handshakes_in_process_and_over_uvicorn() -> No
     from reference_app import app
     from tests.implementations.raw_asgi import ChatApp
 
+    handshakes = {"echo.accept": "pass", "auth.token": "pass"}
     for correct in (app, ChatApp()):
-        assert url_verdicts(correct, only=["echo.accept"]) == {"echo.accept": "pass"}
-        assert asgi_verdicts(correct, only=["echo.accept"]) == {"echo.accept": "pass"}
+        assert url_verdicts(correct, only=handshakes) == handshakes
+        assert asgi_verdicts(correct, only=handshakes) == handshakes
+
+
+def test_browsers_refused_on_the_credentials_endpoint_fail_auth_token_both_ways() -> None:
+    """Browsers reach ``/item/ws`` too: auth.token, which owns its handshake, asks with a
+    valid token and the Origin header as well, and says that header is what was refused
+    (the checks whose clients send none are served and pass, see the kill matrix)."""
+    from tests.broken.refuses_browsers_on_item import app
+    from tests.verdicts import run_checks
+    from wscheck.judging import format_failure
+    from wscheck.spec import Spec
+
+    only = ["auth.token", "echo.accept", "auth.cookie", "auth.missing"]
+    expected = {"auth.token": "fail", "echo.accept": "pass", "auth.cookie": "pass",
+                "auth.missing": "pass"}
+    assert url_verdicts(app, only=only) == expected
+    assert asgi_verdicts(app, only=only) == expected
+
+    async def failure() -> str:
+        driver = AsgiDriver(app, timeout=2.0)
+        try:
+            chk, verdict = (await run_checks(driver, Spec(), only=["auth.token"]))["auth.token"]
+        finally:
+            await driver.aclose()
+        assert verdict is not None
+        return format_failure(chk, verdict)
+
+    text = asyncio.run(failure())
+    assert "a client with a token and the Origin header a browser sends was not served" in text
+    assert "connect /item/ws?token=some-token  with the Origin header a browser sends" in text
 
 
 def test_in_process_accept_headers_that_are_not_byte_pairs_break_the_asgi_protocol() -> None:
@@ -138,3 +169,31 @@ def test_in_process_accept_headers_that_are_not_byte_pairs_break_the_asgi_protoc
     app = _Recorder({"headers": [("sec-websocket-extensions", "permessage-deflate")]})
     assert asyncio.run(_asgi_handshakes(app)) == [ProtocolViolation(
         "the app sent 'websocket.accept' headers that are not [name, value] byte pairs")] * 2
+
+
+@pytest.mark.parametrize("name", ["refuses_browsers", "refuses_browsers_on_item"])
+def test_the_state_machine_opens_browser_connections_and_shows_them(name: str) -> None:
+    """prop.stateful draws the Origin header per connection: a server refusing browsers on
+    either endpoint makes a connection with the header diverge, and the failure shows that
+    connection's handshake with the header, in its conversation and in the steps."""
+    from tests.verdicts import derandomized, run_checks
+    from wscheck.judging import format_failure
+    from wscheck.spec import Spec
+
+    app = importlib.import_module(f"tests.broken.{name}").app
+
+    async def run() -> tuple[str, bool]:
+        driver = AsgiDriver(app, timeout=2.0)
+        try:
+            with derandomized():
+                chk, verdict = (await run_checks(driver, Spec(), examples=15,
+                                                 only=["prop.stateful"]))["prop.stateful"]
+        finally:
+            await driver.aclose()
+        assert verdict is not None and verdict.problem is not None
+        assert verdict.observation is not None
+        return format_failure(chk, verdict), verdict.observation.conversation.origin
+
+    text, origin = asyncio.run(run())
+    assert origin, text
+    assert "with the Origin header a browser sends" in text

@@ -5,7 +5,10 @@ Expected texts are written out literally from the brief rather than built from t
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from hypothesis import given, settings
 
 from wscheck.events import (
     Accepted,
@@ -20,6 +23,7 @@ from wscheck.events import (
 )
 from wscheck.model import ModelConnection, UnspecifiedBehaviour, expected, q_is_checked
 from wscheck.spec import AuthSpec, EchoSpec, Spec
+from wscheck.strategies import conversations
 
 SPEC = Spec()
 PREFIX = "接收到的消息是:"
@@ -69,6 +73,21 @@ def test_nothing_is_trimmed_or_normalised(message: str) -> None:
 
 def test_pipelined_makes_no_difference_to_the_model() -> None:
     assert echo("a", "b", "bye", pipelined=True) == echo("a", "b", "bye")
+
+
+@settings(max_examples=200, deadline=None)
+@given(conversations(SPEC))
+def test_the_origin_header_makes_no_difference_to_the_model(conversation: Conversation) -> None:
+    """Protocol /ws 1: served with or without an Origin header, on either endpoint (browsers
+    reach both), so generated conversations of both kinds share one prediction."""
+    flipped = dataclasses.replace(conversation, origin=not conversation.origin)
+    try:
+        predicted = expected(SPEC, conversation)
+    except UnspecifiedBehaviour:
+        with pytest.raises(UnspecifiedBehaviour):
+            expected(SPEC, flipped)
+        return
+    assert expected(SPEC, flipped) == predicted
 
 
 # --- /ws: bye ------------------------------------------------------------------------------

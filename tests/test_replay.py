@@ -300,3 +300,30 @@ def test_the_httpx_ws_snippet_sends_the_origin_and_the_space_spelling() -> None:
     snippet = httpx_ws_snippet("ws://127.0.0.1:8000", conv)
     assert ("httpx_ws.connect_ws('ws://127.0.0.1:8000/item/ws?token=a%20b&q=1+2', "
             "headers={'Origin': 'http://127.0.0.1:8000'}) as ws:") in snippet
+
+
+@pytest.mark.parametrize(("check_id", "app", "connect"), [
+    ("prop.conversation", "tests.broken.refuses_browsers:app", "connect /ws"),
+    ("prop.auth", "tests.broken.refuses_browsers_on_item:app", "connect /item/ws"),
+])
+def test_a_generated_failure_with_the_origin_header_shows_it_and_replays_with_it(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str], check_id: str, app: str,
+    connect: str,
+) -> None:
+    """A generated conversation that fails only because of its Origin header: the shrunk
+    example keeps the header (without it the app conforms), the failure text says so, the
+    report keeps it and the replay sends it again."""
+    result = run(kit, "--wscheck-app", app, "--wscheck-report", "run.json", "-k", check_id)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    shown = [line for line in result.stdout.lines if line.startswith(connect)]
+    assert shown and all("  with the Origin header a browser sends" in line
+                         for line in shown), result.stdout.str()
+    report = json.loads((kit.path / "run.json").read_text())
+    validate(report)
+    assert by_id(report)[check_id]["conversation"]["origin"] is True
+    capsys.readouterr()
+    status, out, _ = replay(capsys, "run.json", check_id, "--app", app)
+    assert status == 1, out
+    assert "with the Origin header a browser sends" in out
+    status, out, _ = replay(capsys, "run.json", check_id, "--app", "wsapps:app")
+    assert status == 0, out

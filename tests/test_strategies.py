@@ -22,6 +22,7 @@ from wscheck.strategies import (
     auth_conversations,
     bye_near_misses,
     bye_variants,
+    conversations,
     cookie_values,
     echo_conversations,
     messages,
@@ -133,3 +134,22 @@ def test_pipelined_messages_after_bye_come_up() -> None:
         texts = [a.text for a in c.actions if isinstance(a, SendText)]
         return "bye" in texts[:-1]
     reaches(echo_conversations(SPEC), after_bye)
+
+
+@pytest.mark.parametrize("strategy", [echo_conversations(SPEC), auth_conversations(SPEC)],
+                         ids=["echo", "auth"])
+def test_conversations_with_and_without_the_origin_header_come_up(
+        strategy: st.SearchStrategy[Conversation]) -> None:
+    """Browsers send an Origin header and other clients none: generated conversations are
+    of both kinds, so a server refusing either fails a property too."""
+    reaches(strategy, lambda c: isinstance(c, Conversation) and c.origin)
+    reaches(strategy, lambda c: isinstance(c, Conversation) and not c.origin)
+
+
+@settings(max_examples=50, deadline=None)
+@given(echo_conversations(SPEC, origin=True, long=False), auth_conversations(SPEC, origin=False),
+       conversations(SPEC, origin=True))
+def test_the_origin_can_be_fixed_either_way(browser: Conversation, plain: Conversation,
+                                            either: Conversation) -> None:
+    """A caller whose client cannot send the header (or must) fixes it."""
+    assert browser.origin and not plain.origin and either.origin

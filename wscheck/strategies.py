@@ -14,7 +14,9 @@ line and paragraph separators, variation selectors, every Unicode general catego
 equally often, near-misses of the bye word, and now and then a message of up to 64 KiB —
 while the plain ``st.text()`` branch keeps covering the rest of Unicode. Conversations are
 now and then long (past per-connection quotas), credentials long, escaped or surrounded by
-decoys, and ``q`` of any magnitude. Only text a WebSocket can carry is
+decoys, and ``q`` of any magnitude. About half the conversations connect with the ``Origin``
+header a browser sends (``Conversation.origin``): the protocol serves clients with or without
+one, and the model predicts the same transcript either way. Only text a WebSocket can carry is
 generated: no lone surrogates.
 """
 
@@ -280,11 +282,21 @@ def q_values(*, invalid: bool = True) -> st.SearchStrategy[str]:
     return st.one_of(canonical, no_digit)
 
 
+def _origin(draw: st.DrawFn, origin: bool | None) -> bool:
+    """Whether the handshake carries the ``Origin`` header a browser sends: drawn when
+    ``origin`` is None (shrinking toward a handshake without one), otherwise as given. Every
+    browser sends one and the protocol serves clients with or without it (``/ws`` 1), so a
+    server that refuses either kind fails a generated conversation too."""
+    return draw(st.booleans()) if origin is None else origin
+
+
 @st.composite
 def echo_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 8,
-                       long: bool = True) -> Conversation:
+                       long: bool = True, origin: bool | None = None) -> Conversation:
     """A conversation on the echo endpoint: messages, lock-step or pipelined, ending with the
-    bye word (when the spec has one), a client close, a drop, or simply stopping."""
+    bye word (when the spec has one), a client close, a drop, or simply stopping; with the
+    ``Origin`` header a browser sends about half the time (``origin`` None), always (True)
+    or never (False)."""
     echo = spec.echo
     assert echo is not None, "the spec has no echo endpoint"
     actions: list[Action] = [SendText(m) for m in draw(
@@ -303,18 +315,25 @@ def echo_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 8,
     pipelined = draw(st.booleans())
     if draw(st.integers(0, 9)) == 9:
         # Now and then a long conversation: a per-connection quota of a few dozen messages
-        # passes every short one (protocol /ws 2: there is no quota). Drawn last and put
-        # first, so that shrinking the draw toward 0 drops the filler from a counterexample
-        # that does not need it, without disturbing the draws before it.
+        # passes every short one (protocol /ws 2: there is no quota). Drawn after the
+        # messages and put first, so that shrinking the draw toward 0 drops the filler from a
+        # counterexample that does not need it, without disturbing the draws before it.
         filler = draw(st.integers(LONG_CONVERSATION // 2, LONG_CONVERSATION))
         actions[:0] = [SendText(f"long conversation {i}") for i in range(filler)]
-    return Conversation(echo.url_path(), tuple(actions), pipelined=pipelined)
+    # The Origin header last of all: drawn before the filler it kept the shrinker from
+    # dropping the filler (a bye-only-first defect then shrank to 60 filler messages and the
+    # bye, not to one message and the bye).
+    browser = _origin(draw, origin)
+    return Conversation(echo.url_path(), tuple(actions), pipelined=pipelined, origin=browser)
 
 
 @st.composite
-def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4) -> Conversation:
+def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4,
+                       origin: bool | None = None) -> Conversation:
     """A conversation on the credentials endpoint with any combination of cookie, token and
-    ``q`` (each present, empty or absent), and a few messages (the bye word among them)."""
+    ``q`` (each present, empty or absent), and a few messages (the bye word among them);
+    with the ``Origin`` header a browser sends about half the time (``origin`` None), always
+    (True) or never (False): browsers reach this endpoint too."""
     auth: AuthSpec | None = spec.auth
     assert auth is not None, "the spec has no credentials endpoint"
     query: list[tuple[str, str]] = []
@@ -348,17 +367,19 @@ def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4) ->
         pool = st.one_of(pool, st.just(echo.bye))
     texts = draw(st.lists(pool, min_size=1, max_size=max_messages))
     query = draw(st.permutations(query))
+    pipelined = draw(st.booleans())
     return Conversation(auth.url_path(), tuple(SendText(t) for t in texts), tuple(query),
-                        tuple(cookies), pipelined=draw(st.booleans()))
+                        tuple(cookies), pipelined=pipelined, origin=_origin(draw, origin))
 
 
-def conversations(spec: Spec) -> st.SearchStrategy[Conversation]:
-    """Whole conversations on any endpoint the spec has."""
+def conversations(spec: Spec, *, origin: bool | None = None) -> st.SearchStrategy[Conversation]:
+    """Whole conversations on any endpoint the spec has (``origin`` as in
+    :func:`echo_conversations`)."""
     options = []
     if spec.echo is not None:
-        options.append(echo_conversations(spec))
+        options.append(echo_conversations(spec, origin=origin))
     if spec.auth is not None:
-        options.append(auth_conversations(spec))
+        options.append(auth_conversations(spec, origin=origin))
     if not options:
         raise ValueError("the spec has no endpoint to talk to")
     return st.one_of(*options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from wscheck.events import Conversation, SendText, SpacesAs, Text
@@ -35,8 +36,10 @@ def conv(
     cookie: str | None = None,
     q: str | None = None,
     pipelined: bool = False,
+    origin: bool = False,
 ) -> Conversation:
-    """A conversation on the credentials endpoint; ``None`` leaves a credential out."""
+    """A conversation on the credentials endpoint; ``None`` leaves a credential out;
+    ``origin`` sends the ``Origin`` header a browser sends."""
     auth = _auth(ctx)
     query: dict[str, str] = {}
     if token is not None:
@@ -45,7 +48,7 @@ def conv(
         query[auth.q] = q
     cookies: Mapping[str, str] = {auth.cookie: cookie} if cookie is not None else {}
     return Conversation.of(auth.url_path(), *messages, query=query, cookies=cookies,
-                           pipelined=pipelined)
+                           pipelined=pipelined, origin=origin)
 
 
 def credential_lines(ctx: Context) -> Projection:
@@ -160,7 +163,7 @@ def with_decoys(ctx: Context, message: str, *, token: str | None = None,
 @check("auth.token", "MUST", "/item/ws 3",
        "with a token only, every message gets the credential and message replies, in order: "
        "the token decoded once (a space spelled + or %20), whole at any length, among decoy "
-       "parameters",
+       "parameters, with and without the Origin header a browser sends",
        needs=["auth"],
        precondition="none: a client with a token being let in is its own line")
 async def token(ctx: Context) -> Verdict:
@@ -173,8 +176,25 @@ async def token(ctx: Context) -> Verdict:
     # to a space (application/x-www-form-urlencoded).
     spaces = [conv(ctx, f"spaces as {s}", token=SpacesAs("a space b", s)) for s in ("+", "%20")]
     # Its line says a client with credentials is accepted: a refusal is its own failure.
-    return await compare(ctx, [lockstep, pipelined, escaped, long, decoyed, *spaces],
-                         problem="the replies with a token are wrong", owns_handshake=True)
+    plain = await compare(ctx, [lockstep, pipelined, escaped, long, decoyed, *spaces],
+                          problem="the replies with a token are wrong", owns_handshake=True)
+    if not plain.passed:
+        return plain
+    # Browsers reach this endpoint too, and every one sends an Origin header: a server that
+    # refuses those (a cross-site guard that allows no origin) serves every other client.
+    # Asked after the plain clients were served, so a failure here is about the header alone.
+    browser = conv(ctx, "from a browser", "again", token="some-token", origin=True)
+    verdict = await compare(ctx, [browser], owns_handshake=True,
+                            problem="a client with a token and the Origin header a browser "
+                                    "sends was not served as one without it (every browser "
+                                    "sends one)")
+    obs = verdict.observation
+    if verdict.problem is None or obs is None or served(obs):
+        return verdict
+    return dataclasses.replace(verdict, notes=(*verdict.notes, (
+        "diagnosis: the same token without the Origin header was let in, so the header is "
+        "what the server refuses: an origin check that allows no origin, or not the origin "
+        "of the target's own pages")))
 
 
 @check("auth.cookie", "MUST", "/item/ws 3",

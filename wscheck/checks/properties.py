@@ -76,8 +76,9 @@ async def prop_echo(ctx: Context) -> Verdict:
 
 
 @check("prop.conversation", "MUST", "/ws 2-4",
-       "for every generated conversation (lock-step or pipelined, any length, bye or not), "
-       "the transcript is the model's", needs=["echo"],
+       "for every generated conversation (lock-step or pipelined, any length, bye or not, "
+       "with or without the Origin header a browser sends), the transcript is the model's",
+       needs=["echo"],
        precondition=ECHO_LET_IN)
 async def prop_conversation(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
@@ -87,8 +88,9 @@ async def prop_conversation(ctx: Context) -> Verdict:
 
 
 @check("prop.auth", "MUST", "/item/ws 1-4",
-       "for every combination of cookie, token and q (present, empty, absent), the transcript "
-       "is the model's", needs=["auth"],
+       "for every combination of cookie, token and q (present, empty, absent), with or "
+       "without the Origin header a browser sends, the transcript is the model's",
+       needs=["auth"],
        precondition=TOKEN_LET_IN)
 async def prop_auth(ctx: Context) -> Verdict:
     assert ctx.spec.auth is not None

@@ -1,13 +1,15 @@
 """The state machine over several open connections (``prop.stateful``).
 
-Hypothesis drives :class:`ConnectionsMachine`: it opens connections to both endpoints, sends
-one message or a burst, reads, says the bye word, closes and drops, in any order over any of
-the open connections, and every event read must be the one the model predicts at that point.
+Hypothesis drives :class:`ConnectionsMachine`: it opens connections to both endpoints (each
+with the ``Origin`` header a browser sends or without, as drawn), sends one message or a
+burst, reads, says the bye word, closes and drops, in any order over any of the open
+connections, and every event read must be the one the model predicts at that point.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -128,28 +130,29 @@ class ConnectionsMachine(RuleBasedStateMachine):
         self.trace.append(f"{live.name}: {render_conversation(conv).splitlines()[0]}")
         return live
 
-    @rule(target=connections)
-    def open_echo(self) -> _Live:
-        return self._open(Conversation(self.echo.url_path()))
+    # Each connection carries the Origin header a browser sends or not, as drawn: browsers
+    # and other clients share a server, and the model predicts the same either way.
+    @rule(target=connections, origin=st.booleans())
+    def open_echo(self, origin: bool) -> _Live:
+        return self._open(Conversation(self.echo.url_path(), origin=origin))
 
     @precondition(lambda self: self.spec.auth is not None)
     @rule(target=connections, token=st.one_of(st.none(), tokens()),
-          cookie=st.one_of(st.none(), cookie_values()))
-    def open_auth(self, token: str | None, cookie: str | None) -> _Live:
+          cookie=st.one_of(st.none(), cookie_values()), origin=st.booleans())
+    def open_auth(self, token: str | None, cookie: str | None, origin: bool) -> _Live:
         auth = self.spec.auth
         assert auth is not None
         query = ((auth.token, token),) if token is not None else ()
         cookies = ((auth.cookie, cookie),) if cookie is not None else ()
-        return self._open(Conversation(auth.url_path(), (), query, cookies))
+        return self._open(Conversation(auth.url_path(), (), query, cookies, origin=origin))
 
     def _act(self, live: _Live, action: SendText | ClientClose | Drop) -> None:
         if live.gone or live.exchange is None or live.model.closed:
             return  # gone, or the server ended it (bye): nothing more to do on this one
         conn = live.exchange.connection
         self.trace.append(f"{live.name}: {describe(action)}")
-        live.conversation = Conversation(
-            live.conversation.path, (*live.conversation.actions, action),
-            live.conversation.query, live.conversation.cookies)
+        live.conversation = dataclasses.replace(
+            live.conversation, actions=(*live.conversation.actions, action))
         replies = live.model.step(action)
         live.expected.extend(replies)
         if isinstance(action, SendText):
@@ -242,9 +245,9 @@ class ConnectionsMachine(RuleBasedStateMachine):
 
 
 @check("prop.stateful", "MUST", "/ws 2-5, /item/ws 3",
-       "a state machine over several open connections (open, send, send many, read, bye, "
-       "close, drop) "
-       "always agrees with the model", needs=["echo"],
+       "a state machine over several open connections (open, with or without the Origin "
+       "header a browser sends, send, send many, read, bye, close, drop) always agrees with "
+       "the model", needs=["echo"],
        precondition=BOTH_LET_IN)
 async def prop_stateful(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
