@@ -63,8 +63,9 @@ EXPECTED: dict[str, Expect] = {
     # one is inconclusive rather than passing vacuously, and echo.accept fails, saying why.
     "refuses_echo": expect(
         "echo.accept",
-        unseen=(*ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
-                "bye.exact-word", "bye.mid-conversation", "isolation.concurrent",
+        unseen=(*ECHO_REPLIES, "echo.idle", "bye.sequence", "bye.close-code",
+                "bye.nothing-after", "bye.after-pause", "bye.exact-word",
+                "bye.mid-conversation", "isolation.concurrent",
                 "robust.binary", "robust.disconnect", *ECHO_CONTENT_PROPS, "prop.concurrent")),
     # Sure failures of the echo properties: every generated message meets this defect. For
     # prop.stateful "sure" holds under the derandomized profile this test runs: with other
@@ -89,6 +90,8 @@ EXPECTED: dict[str, Expect] = {
     # (and, now and then, a long generated conversation) reach it.
     "quota_after_sixty": expect("echo.stays-open", may=ECHO_CONTENT_PROPS),
     "prompts_when_idle": expect("echo.no-unsolicited", may=ECHO_CONTENT_PROPS),
+    # Only a connection open for a second sees the tick: the idle watch.
+    "ticks_every_second": expect("echo.idle", may=ECHO_CONTENT_PROPS),
     # A greeting right after the accept is in every echo transcript: the echo checks judge
     # whole transcripts and fail; the farewells, the bye's close and isolation are still right.
     "welcomes": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS),
@@ -96,7 +99,7 @@ EXPECTED: dict[str, Expect] = {
     # or a farewell further on never get there (reading stops at the first missing reply):
     # inconclusive, neither passed nor failed for a defect that is not theirs.
     "answers_one_late": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS,
-                               unseen=("bye.nothing-after", "bye.exact-word",
+                               unseen=("echo.idle", "bye.nothing-after", "bye.exact-word",
                                        "bye.mid-conversation", "isolation.concurrent",
                                        "robust.binary")),
     # Only a client that sends before reading sees two replies swapped.
@@ -112,10 +115,11 @@ EXPECTED: dict[str, Expect] = {
     # bye.close-code judges the code of a close, and there is none: inconclusive, like
     # bye.nothing-after (what follows a close that never came).
     "bye_keeps_open": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
-                             unseen=("bye.close-code", "bye.nothing-after")),
+                             unseen=("bye.close-code", "bye.nothing-after",
+                                     "bye.after-pause")),
     # The bye word never recognised: the close checks have nothing to judge.
     "ignores_bye": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
-                          unseen=("bye.close-code", "bye.nothing-after")),
+                          unseen=("bye.close-code", "bye.nothing-after", "bye.after-pause")),
     # Only messages pipelined right after the bye word cut the farewells short.
     "bye_cut_short": expect("bye.sequence", may=BYE_PROPS),
     "bye_closes_1001": expect("bye.close-code", may=BYE_PROPS),
@@ -127,6 +131,8 @@ EXPECTED: dict[str, Expect] = {
     # A late bye is echoed: bye.nothing-after (bye after a message) never sees a close.
     "bye_only_first": expect("bye.mid-conversation", may=BYE_PROPS,
                              unseen=("bye.nothing-after",)),
+    # Only a bye said after a pause is echoed: the time probe.
+    "bye_only_early": expect("bye.after-pause", may=BYE_PROPS),
     # --- /ws 5: isolation (every interleaved run meets it) --------------------------------
     "replies_to_latest_client": expect("isolation.concurrent", "prop.concurrent",
                                        may=("prop.stateful",)),

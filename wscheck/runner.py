@@ -16,6 +16,7 @@ import asyncio
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from wscheck.drivers._idle import pause
 from wscheck.drivers.base import Connection, Driver
 from wscheck.events import (
     FINAL_EVENTS,
@@ -44,6 +45,7 @@ __all__ = [
     "Observation",
     "drain",
     "interleave",
+    "pause",
     "perform",
     "run_conversation",
 ]
