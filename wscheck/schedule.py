@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 
+from wscheck.errors import TargetDown
 from wscheck.registry import Check, Context, Verdict
 
 __all__ = ["Gate", "Schedule"]
@@ -151,8 +153,16 @@ class Schedule:
         future = self._runs.get(check_id)
         run = await future if future is not None else await self._shared_run(check_id)
         if run.error is not None:
-            raise run.error
-        verdict = run.verdict
+            # A target that went down is down for every check; any other error raised beside
+            # other checks is run again alone, like a verdict that is not a pass, and said.
+            if isinstance(run.error, TargetDown) or not run.overlapped:
+                raise run.error
+            async with self._gate.alone():
+                again = await chk.run(ctx)
+            return dataclasses.replace(again, notes=(
+                *again.notes, "run again alone: beside other checks it raised "
+                f"{type(run.error).__name__}: {str(run.error)[:200]}"))
+        verdict: Verdict | None = run.verdict
         assert verdict is not None
         trusted = verdict.passed or (verdict.is_inconclusive
                                      and verdict.unconcluded == "unobservable")
