@@ -203,9 +203,9 @@ TABLE: tuple[Setting, ...] = (
     Setting("examples", f"generated examples per property check (default "
             f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network)",
             count, "N"),
-    Setting("concurrency", f"conversations of one check run at the same time (default "
-            f"{DEFAULT_CONCURRENCY}; 1 runs them one after another, for targets that limit "
-            "connections)", count, "N"),
+    Setting("concurrency", f"checks, and conversations of one check, run at the same time "
+            f"(default {DEFAULT_CONCURRENCY}; 1 runs everything one after another, for targets "
+            "that limit connections)", count, "N"),
     Setting("max_message_size", f"largest message accepted from the target, in bytes "
             f"(default {MAX_MESSAGE_SIZE}: 16 MiB); a larger one fails the connection (1009), "
             "reported as the target's fault", byte_size, "BYTES"),
