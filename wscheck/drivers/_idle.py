@@ -1,7 +1,7 @@
 """Knowing that an in-process app is idle, by reading asyncio's internals.
 
 This is the one module of the kit that reads private attributes of CPython's asyncio event
-loop (``_ready``, ``_scheduled``, ``_timer_cancelled_count``, ``_selector``, ``_ssock``); an
+loop (``_ready``, ``_scheduled``, a handle's ``_scheduled``, ``_selector``, ``_ssock``); an
 asyncio upgrade that changes them touches this file alone. Every read is guarded: when an
 attribute is missing the loop is never declared idle, and waits fall back to their deadlines,
 which costs time but never changes a verdict.
@@ -97,12 +97,15 @@ class IdleMonitor:
         wakeup = getattr(loop, "_ssock", None)
         if ready is None or scheduled is None or selector is None or wakeup is None:
             return False
-        cancelled = getattr(loop, "_timer_cancelled_count", None)
-        # Fast path: as many live timers as the kit's own (which are all live) means no other.
-        if cancelled is None or len(scheduled) - cancelled != len(self._timers):
-            timers = self._timers
-            if not all(h.cancelled() or h in timers for h in scheduled):
-                return False
+        # Fast path: when every handle in the heap is one of the kit's own deadlines, nothing
+        # else is scheduled. The heap's own counter of cancelled handles
+        # (``_timer_cancelled_count``) is no help here: CPython does not decrement it when a
+        # cancelled handle leaves the heap among the due ones, so it can exceed the cancelled
+        # handles still there and hide a live timer of the app.
+        timers = self._timers
+        own = sum(1 for h in timers if getattr(h, "_scheduled", False))
+        if len(scheduled) != own and not all(h.cancelled() or h in timers for h in scheduled):
+            return False
         try:
             watched = selector.get_map()
             own = wakeup.fileno()
