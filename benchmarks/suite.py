@@ -13,7 +13,13 @@ before/after within one run. Extra arguments after ``--`` go to every run (e.g.
 ``-- --concurrency 1`` for the sequential behaviour). Prints a table, then with ``--json`` one
 JSON line.
 
-Usage: ``python benchmarks/suite.py [--rounds 3] [--baseline DIR] [--json] [-- EXTRA...]``.
+``--slow-app SECONDS`` times instead one network run against a correct app whose every reply
+waits that long (``benchmarks/slow_app.py``, under uvicorn), next to the floor no schedule
+can beat: the longest single conversation of the suite (``echo.stays-open``, 300 replies)
+at that delay.
+
+Usage: ``python benchmarks/suite.py [--rounds 3] [--baseline DIR] [--slow-app SECONDS]
+[--json] [-- EXTRA...]``.
 """
 
 from __future__ import annotations
@@ -41,10 +47,11 @@ SUMMARY = re.compile(r"\bin (\d+(?:\.\d+)?)s\b")
 RUN_DEADLINE = 600.0
 
 
-def time_run(target: list[str], extra: list[str], kit: Path | None = None) -> dict[str, Any]:
+def time_run(target: list[str], extra: list[str], kit: Path | None = None,
+             env_extra: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``wscheck run`` once on ``target`` (with the kit in ``kit``, default the installed
     one); its pytest time, wall time and exit status."""
-    env = dict(os.environ)
+    env = {**os.environ, **(env_extra or {})}
     if kit is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(kit), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as empty:
@@ -86,6 +93,33 @@ def measure(rounds: int, extra: list[str], baseline: Path | None = None) -> dict
     return result
 
 
+#: Replies on the longest single conversation of the suite (echo.stays-open), the accept's
+#: answer aside: the floor of a run against an app that is slow on every reply.
+LONGEST_CONVERSATION = 300
+
+
+def measure_slow(delay: float, extra: list[str]) -> dict[str, Any]:
+    """One network run against ``benchmarks/slow_app.py`` with ``delay`` seconds per reply."""
+    env = {"WSCHECK_SLOW_REPLY": str(delay)}
+    os.environ["WSCHECK_SLOW_REPLY"] = str(delay)  # for the server's process too
+    with uvicorn_server("slow_app:app") as url:
+        run = time_run(["--url", url], extra, env_extra=env)
+    floor = LONGEST_CONVERSATION * delay
+    return {"slow_reply_s": delay, "slow_network_pytest_s": run["pytest_s"],
+            "slow_network_wall_s": round(run["wall_s"], 2),
+            "slow_network_exit_status": run["exit_status"],
+            "slow_network_summary": run["summary"], "longest_conversation_s": floor,
+            "slow_ratio_to_longest": round(run["pytest_s"] / floor, 2)}
+
+
+def slow_table(result: dict[str, Any]) -> str:
+    return "\n".join([
+        f"slow app ({result['slow_reply_s']:g}s per reply), network: "
+        f"{result['slow_network_pytest_s']:.2f}s pytest time   {result['slow_network_summary']}",
+        f"longest single conversation (echo.stays-open, {LONGEST_CONVERSATION} replies): "
+        f"{result['longest_conversation_s']:.2f}s; ratio {result['slow_ratio_to_longest']:.2f}"])
+
+
 def table(result: dict[str, Any]) -> str:
     lines = [f"{'target':<21} {'pytest s':>9} {'wall s':>8}   summary"]
     prefixes = ["", "baseline_"] if result.get("baseline") else [""]
@@ -105,12 +139,22 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
                         help="another checkout of the kit, timed in the same rounds")
+    parser.add_argument("--slow-app", type=float, default=None, metavar="SECONDS",
+                        help="time a network run against a correct app this slow per reply")
     parser.add_argument("extra", nargs="*", help="arguments for every `wscheck run`")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.baseline is not None and not (args.baseline / "wscheck" / "__init__.py").is_file():
         parser.error(f"--baseline {args.baseline}: no checkout of the kit there (no wscheck/)")
+    if args.slow_app is not None:
+        if not 0 < args.slow_app <= 10:
+            parser.error("--slow-app must be more than 0 and at most 10 seconds")
+        result = measure_slow(args.slow_app, args.extra)
+        print(slow_table(result))
+        if args.json:
+            print(json.dumps(result))
+        return 0
     result = measure(args.rounds, args.extra, args.baseline)
     print(table(result))
     if args.json:

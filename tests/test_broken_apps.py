@@ -58,8 +58,9 @@ ECHO_REPLIES = ("echo.exact", "echo.empty", "echo.whitespace", "echo.newlines",
                 "echo.no-unsolicited")
 
 #: The checks of /ws lines when no client gets in on /ws: each is inconclusive.
-NO_ECHO_CLIENT = (*ECHO_REPLIES, "bye.sequence", "bye.close-code", "bye.nothing-after",
-                  "bye.exact-word", "bye.mid-conversation", "isolation.concurrent",
+NO_ECHO_CLIENT = (*ECHO_REPLIES, "echo.idle", "bye.sequence", "bye.close-code",
+                  "bye.nothing-after", "bye.after-pause", "bye.exact-word",
+                  "bye.mid-conversation", "isolation.concurrent",
                   "robust.binary", "robust.disconnect", *ECHO_CONTENT_PROPS, "prop.concurrent")
 
 EXPECTED: dict[str, Expect] = {
@@ -111,6 +112,8 @@ EXPECTED: dict[str, Expect] = {
     # bye.sequence listens before it says the bye word, is flooded, and cannot say it.
     "floods_when_idle": expect("echo.no-unsolicited", may=ECHO_CONTENT_PROPS,
                                unseen=("bye.sequence",)),
+    # Only a connection open for a second sees the tick: the idle watch.
+    "ticks_every_second": expect("echo.idle", may=ECHO_CONTENT_PROPS),
     # A greeting right after the accept is in every echo transcript: the echo checks judge
     # whole transcripts and fail; the farewells, the bye's close and isolation are still right.
     "welcomes": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS),
@@ -118,7 +121,7 @@ EXPECTED: dict[str, Expect] = {
     # or a farewell further on never get there (reading stops at the first missing reply):
     # inconclusive, neither passed nor failed for a defect that is not theirs.
     "answers_one_late": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS,
-                               unseen=("bye.nothing-after", "bye.exact-word",
+                               unseen=("echo.idle", "bye.nothing-after", "bye.exact-word",
                                        "bye.mid-conversation", "isolation.concurrent",
                                        "robust.binary")),
     # Only a client that sends before reading sees two replies swapped.
@@ -134,10 +137,11 @@ EXPECTED: dict[str, Expect] = {
     # bye.close-code judges the code of a close, and there is none: inconclusive, like
     # bye.nothing-after (what follows a close that never came).
     "bye_keeps_open": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
-                             unseen=("bye.close-code", "bye.nothing-after")),
+                             unseen=("bye.close-code", "bye.nothing-after",
+                                     "bye.after-pause")),
     # The bye word never recognised: the close checks have nothing to judge.
     "ignores_bye": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
-                          unseen=("bye.close-code", "bye.nothing-after")),
+                          unseen=("bye.close-code", "bye.nothing-after", "bye.after-pause")),
     # Only messages pipelined right after the bye word cut the farewells short.
     "bye_cut_short": expect("bye.sequence", may=BYE_PROPS),
     "bye_closes_1001": expect("bye.close-code", may=BYE_PROPS),
@@ -149,6 +153,8 @@ EXPECTED: dict[str, Expect] = {
     # A late bye is echoed: bye.nothing-after (bye after a message) never sees a close.
     "bye_only_first": expect("bye.mid-conversation", may=BYE_PROPS,
                              unseen=("bye.nothing-after",)),
+    # Only a bye said after a pause is echoed: the time probe.
+    "bye_only_early": expect("bye.after-pause", may=BYE_PROPS),
     # --- /ws 5: isolation (every interleaved run meets it) --------------------------------
     "replies_to_latest_client": expect("isolation.concurrent", "prop.concurrent",
                                        may=("prop.stateful",)),

@@ -26,6 +26,7 @@ from wscheck.checks import all_checks
 from wscheck.cli import main
 from wscheck.drivers.url import MUTE_AFTER, UrlConnection, UrlDriver
 from wscheck.events import Event, Silence, TransportError
+from wscheck.settings import DEFAULT_CONCURRENCY
 
 TIMEOUT = 0.5
 
@@ -110,9 +111,13 @@ def timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Timeouts]:
     yield counted
 
 
-def _run(address: str, report: Path, *pytest_args: str) -> tuple[int, list[dict[str, Any]]]:
+def _run(address: str, report: Path, *pytest_args: str,
+         concurrency: int = 1) -> tuple[int, list[dict[str, Any]]]:
+    """``wscheck run`` against ``address``; by default one check after another, so that the
+    waits counted are the mute watch's alone (checks side by side each wait their own)."""
     status = main(["run", "--url", f"ws://{address}", "--timeout", str(TIMEOUT),
-                   "--report", str(report), "--", *pytest_args])
+                   "--concurrency", str(concurrency), "--report", str(report), "--",
+                   *pytest_args])
     return status, json.loads(report.read_text())["checks"]
 
 
@@ -138,6 +143,30 @@ def test_a_target_that_goes_mute_stops_the_run_once(
     # those waits were waited out in all (connections waiting side by side count once, so
     # the bound leaves room for one more per check that ran).
     assert MUTE_AFTER <= timeouts.total <= MUTE_AFTER + len(ran), timeouts
+
+
+@pytest.mark.parametrize("mute", [no_handshake, mute_after_handshake],
+                         ids=["no-handshake", "handshake-then-nothing"])
+def test_checks_side_by_side_still_stop_the_run_once(
+        mute: Handler, timeouts: Timeouts, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """With the checks started together (the default concurrency) the run still stops once,
+    at the first check in order that met the mute target, and the rest never report."""
+    with raw_server(answers_the_probe_then(mute)) as address:
+        status, records = _run(address, tmp_path / "report.json",
+                               concurrency=DEFAULT_CONCURRENCY)
+    out = capsys.readouterr().out
+    assert status == 1, out
+    stopped = [r for r in records if "the target stopped answering" in (r.get("message") or "")]
+    assert len(stopped) == 1, records
+    assert records[-1] is stopped[0], [r["id"] for r in records]
+    assert len(records) < len(all_checks()) // 4, [r["id"] for r in records]
+    assert "wscheck: the target does not answer" in out.splitlines()[-2], out
+    # Up to DEFAULT_CONCURRENCY checks run at once, each with up to as many conversations
+    # at once: that many waits may be in flight, side by side, when the watch trips (each a
+    # reply and a close); none is started after it.
+    in_flight = DEFAULT_CONCURRENCY * DEFAULT_CONCURRENCY
+    assert MUTE_AFTER <= timeouts.total <= 2 * in_flight, timeouts
 
 
 def test_a_mute_driver_stays_mute_and_a_reply_resets_the_count() -> None:

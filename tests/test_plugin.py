@@ -26,6 +26,10 @@ CHECKS = all_checks()
 CHECK_IDS = [c.id for c in CHECKS]
 #: The checks that apply to the reference protocol (the broadcast room's do not).
 APPLICABLE = [c.id for c in CHECKS if not c.not_applicable(Spec())]
+#: The order the items run in: the checks that wait on the clock start first and are
+#: reported last (with a concurrency above 1, the default), the others in suite order.
+RUN_ORDER = ([c.id for c in CHECKS if not c.waits]
+             + [c.id for c in CHECKS if c.waits])
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 #: The ids an app that trims messages on /ws must fail: whitespace and newlines come back
@@ -98,7 +102,11 @@ def test_every_check_is_collected_from_an_empty_directory(kit: pytest.Pytester) 
     result = run(kit, "--wscheck-app", "wsapps:app", "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.OK
     collected = [line for line in result.outlines if line.startswith("wscheck::")]
-    assert collected == [f"wscheck::{i}" for i in CHECK_IDS]
+    assert collected == [f"wscheck::{i}" for i in RUN_ORDER]
+    one_by_one = run(kit, "--wscheck-app", "wsapps:app", "--wscheck-concurrency", "1",
+                     "--collect-only", "-q")
+    assert [line for line in one_by_one.outlines if line.startswith("wscheck::")] == [
+        f"wscheck::{i}" for i in CHECK_IDS]  # one after another: the suite's own order
     for known in ("echo.exact", "bye.sequence", "auth.missing", "robust.binary"):
         assert f"wscheck::{known}" in collected
 
@@ -127,7 +135,7 @@ def test_target_from_ini_key(kit: pytest.Pytester, ini: str) -> None:
     result = run(kit, "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.OK
     assert [line for line in result.outlines if line.startswith("wscheck::")] == [
-        f"wscheck::{i}" for i in CHECK_IDS]
+        f"wscheck::{i}" for i in RUN_ORDER]
     result = run(kit, "--collect-only")
     result.stdout.fnmatch_lines([
         f"wscheck: in-process ASGI target wsapps:app, spec {Spec().digest()}, timeout 3s*",

@@ -9,6 +9,7 @@ strategies or in the shrink budget shows up as a changed example, not just a pas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -378,3 +379,58 @@ def test_a_stalling_server_fails_quickly_over_the_network() -> None:
     assert len(sent(verdict)) >= 3, sent(verdict)
     assert 1 <= driver.timeouts <= timeout_bound("url", 0.5), driver.timeouts
     assert elapsed < STALL_WALL_BOUND, f"the failing run took {elapsed:.1f}s over the network"
+
+
+# --- prop.stateful over a network: the final windows listen on beside the next examples ---
+
+
+class _LateExtra:
+    """Echoes like the reference app, and 50 ms after every echo sends one more text: a
+    message that only a connection still listening after the example's last reply hears."""
+
+    def __init__(self) -> None:
+        self.pending: set[asyncio.Future[None]] = set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from reference_app import app as reference
+
+        if scope["type"] != "websocket":
+            await reference(scope, receive, send)
+            return
+
+        async def late_send(message: Any) -> None:
+            await send(message)
+            if message.get("type") == "websocket.send":
+                async def later() -> None:
+                    await asyncio.sleep(0.05)
+                    with contextlib.suppress(Exception):
+                        await send({"type": "websocket.send", "text": "late"})
+                task = asyncio.ensure_future(later())
+                self.pending.add(task)
+                task.add_done_callback(self.pending.discard)
+
+        await reference(scope, receive, late_send)
+
+
+@pytest.mark.parametrize("concurrency", [1, 8], ids=["one-after-another", "windows-beside"])
+def test_stateful_over_a_network_hears_a_late_message_either_way(concurrency: int) -> None:
+    """The late text comes after the example's last reply, within its quiet window: heard
+    whether the windows run in their examples or beside the next ones (then the check runs
+    again as one after another, and fails)."""
+    from reference_app import app as reference
+    from tests.servers import serve_uvicorn
+    from wscheck.drivers.url import UrlDriver
+
+    async def verdict(address: str) -> bool:
+        driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
+        try:
+            result = await CHECKS["prop.stateful"].run(
+                Context(Spec(), driver, 10, concurrency))
+            return result.passed
+        finally:
+            await driver.aclose()
+
+    with serve_uvicorn(_LateExtra()) as address:
+        assert not asyncio.run(verdict(address))
+    with serve_uvicorn(reference) as address:
+        assert asyncio.run(verdict(address))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from wscheck.fixtures import (
 )
 from wscheck.limits import printable
 from wscheck.redaction import redact_verdict, safe_line, set_log_redaction
+from wscheck.schedule import Schedule
 from wscheck.settings import TABLE, Given, Interface, Settings, resolve, speak_as
 from wscheck.target import Runtime, load_app
 
@@ -43,6 +44,7 @@ REPORT_KEY = pytest.StashKey[ReportCollector]()
 #: The session, and the test item running now (what a watchdog's last words record).
 SESSION_KEY = pytest.StashKey[pytest.Session]()
 CURRENT_KEY = pytest.StashKey["pytest.Item | None"]()
+SCHEDULE_KEY = pytest.StashKey[Schedule]()
 
 #: The hidden option ``wscheck run`` passes, so that messages name its flags, not pytest's.
 COMMAND_OPTION = "--wscheck-command"
@@ -168,7 +170,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.pluginmanager.unregister(collector)
     runtime = config.stash.get(RUNTIME_KEY, None)
     if runtime is not None:
-        runtime.close()
+        schedule = config.stash.get(SCHEDULE_KEY, None)
+        try:
+            if schedule is not None:  # checks still running when the run ended early
+                runtime.call(schedule.cancel)
+        finally:
+            runtime.close()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -197,7 +204,14 @@ def pytest_collection_modifyitems(
     suite = WscheckSuite.from_parent(session, name="wscheck", nodeid="wscheck")
     report = pytest.CollectReport(suite.nodeid, "passed", None, suite.collect())
     config.hook.pytest_collectreport(report=report)
-    items[:0] = [i for i in report.result if isinstance(i, pytest.Item)]
+    suite_items = [i for i in report.result if isinstance(i, CheckItem)]
+    if config.stash[SETTINGS_KEY].concurrency > 1:
+        # The checks that wait on the clock start first (see _schedule) and are reported
+        # last, so that their seconds overlap the rest of the suite's; the reports list the
+        # checks in suite order all the same.
+        suite_items = ([i for i in suite_items if not i.check.waits]
+                       + [i for i in suite_items if i.check.waits])
+    items[:0] = suite_items
 
 
 class CheckItem(pytest.Item):
@@ -206,6 +220,7 @@ class CheckItem(pytest.Item):
     def __init__(self, *, check: Check, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check = check
+        self.counter: _CountingDriver | None = None
         self.add_marker(pytest.mark.wscheck(check.id, check.level))
         self.user_properties.append(("wscheck_id", check.id))
         self.user_properties.append(("wscheck_level", check.level))
@@ -215,6 +230,18 @@ class CheckItem(pytest.Item):
             self.add_marker(pytest.mark.xfail(
                 reason=f"known failure (listed in {known[check.id]})", strict=True,
                 raises=CheckFailure))
+
+    def context(self) -> Context:
+        """What the check runs with; a property check's driver counts the connections it
+        opens, for its progress lines."""
+        runtime = self.config.stash[RUNTIME_KEY]
+        settings = runtime.settings
+        assert runtime.driver is not None
+        driver: Driver = runtime.driver
+        if self.check.id.startswith("prop."):
+            self.counter = driver = _CountingDriver(driver)
+        return Context(settings.spec, driver, settings.examples, settings.concurrency,
+                       settings.idle_watch)
 
     def _record(self, word: str, verdict: Verdict | None, replay: str | None = None) -> None:
         collector = self.config.stash[REPORT_KEY]
@@ -234,9 +261,14 @@ class CheckItem(pytest.Item):
             self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise
         assert runtime.driver is not None
-        ctx = Context(settings.spec, runtime.driver, settings.examples, settings.concurrency)
+        schedule = _schedule(self)
         try:
-            verdict = _run_with_progress(self, runtime, ctx)
+            if schedule is not None:
+                verdict = _run_with_progress(self, runtime,
+                                             lambda: schedule.verdict(self.check.id))
+            else:
+                ctx = self.context()
+                verdict = _run_with_progress(self, runtime, lambda: self.check.run(ctx))
         except TargetUnreachable as exc:  # it answered the probe, then went away
             self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise TargetDown(speak_as(str(exc), settings.interface)) from None
@@ -376,27 +408,54 @@ def _progress_reporter(config: pytest.Config) -> Any:
     return None
 
 
-def _run_with_progress(item: CheckItem, runtime: Runtime, ctx: Any) -> Verdict:
-    """Run the check; a property check that takes a while shows how far it got every
-    :data:`PROGRESS_INTERVAL` seconds (``prop.conversation: 40 conversations, 4s``)."""
+def _schedule(item: CheckItem) -> Schedule | None:
+    """The run's schedule (see :mod:`wscheck.schedule`), made and started by the first check
+    item that runs, over every check item pytest kept (deselected ones are not in
+    ``session.items``). None, so that each check runs at its turn, with a concurrency of 1
+    and on an xdist worker (which is given its items one batch at a time)."""
+    config = item.config
+    settings = config.stash[SETTINGS_KEY]
+    if settings.concurrency <= 1 or hasattr(config, "workerinput"):
+        return None
+    schedule = config.stash.get(SCHEDULE_KEY, None)
+    if schedule is None:
+        checks = [(other.check, other.context()) for other in item.session.items
+                  if isinstance(other, CheckItem)
+                  and not other.check.not_applicable(settings.spec)]
+        # Over a network every check mostly waits, so all start at once. In-process silence
+        # is known at once and the app shares the kit's CPU: only the checks that wait on the
+        # clock start early, the others run at their turn beside them.
+        early = None if settings.url else {chk.id for chk, _ in checks if chk.waits}
+        schedule = config.stash[SCHEDULE_KEY] = Schedule(checks, settings.concurrency, early)
+
+        async def start() -> None:
+            schedule.start()
+
+        config.stash[RUNTIME_KEY].call(start)
+    return schedule
+
+
+def _run_with_progress(item: CheckItem, runtime: Runtime,
+                       verdict: Callable[[], Coroutine[Any, Any, Verdict]]) -> Verdict:
+    """Wait for the check's ``verdict()``; a property check that takes a while shows how far
+    it got every :data:`PROGRESS_INTERVAL` seconds (``prop.conversation: 40 conversations,
+    4s``)."""
     reporter = _progress_reporter(item.config) if item.check.id.startswith("prop.") else None
     if reporter is None:
-        return runtime.call(item.check.run, ctx)
+        return runtime.call(verdict)
     import concurrent.futures
-    import dataclasses
     import time
 
-    assert runtime.driver is not None
-    counter = _CountingDriver(runtime.driver)
-    ctx = dataclasses.replace(ctx, driver=counter)
     start = time.monotonic()
-    future = runtime.submit(item.check.run(ctx))
+    future = runtime.submit(verdict())
+    settings = runtime.settings
     while True:
         done, _ = concurrent.futures.wait([future], timeout=PROGRESS_INTERVAL)
         if done:
             return future.result()
-        line = (f"  {item.check.id}: {counter.connections} conversations, "
-                f"{time.monotonic() - start:.0f}s (up to {ctx.examples} examples)")
+        opened = item.counter.connections if item.counter is not None else 0
+        line = (f"  {item.check.id}: {opened} conversations, "
+                f"{time.monotonic() - start:.0f}s (up to {settings.examples} examples)")
         # Output capture is on while a test runs: step around it, as live logging does.
         capman = item.config.pluginmanager.get_plugin("capturemanager")
         with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():

@@ -57,6 +57,9 @@ class Context:
     #: How many independent conversations of one check may run at once (1: one after
     #: another); see :func:`wscheck.judging.observe`.
     concurrency: int = 8
+    #: Seconds a time probe watches an idle connection, or pauses before it speaks again
+    #: (protocol ``/ws`` 3: however long the connection stays idle, nothing changes).
+    idle_watch: float = 2.0  # settings.DEFAULT_IDLE_WATCH
 
 
 #: Why a check could not conclude: its precondition failed (what it judges never happened),
@@ -117,6 +120,10 @@ class Check:
     #: What the check assumes of the target before it can judge its line; when that fails
     #: the check is inconclusive, never passed (see docs/checks.md, Verdicts).
     precondition: str = field(default="", compare=False)
+    #: The check spends its time waiting on the clock (a watched idle connection, a pause),
+    #: not on the CPU: a run starts it early, beside the others (see
+    #: :mod:`wscheck.schedule`), so its seconds overlap theirs.
+    waits: bool = field(default=False, compare=False)
 
     @property
     def area(self) -> str:
@@ -171,13 +178,15 @@ class Registry(Mapping[str, Check]):
 
     def check(
         self, id: str, level: Level, line: str, description: str, needs: Iterable[Need],
-        precondition: str = "",
+        precondition: str = "", waits: bool = False,
     ) -> Callable[[CheckFn], CheckFn]:
         """A decorator that registers the function as the check ``id``; ``precondition``
-        says what it assumes before it can judge (the catalogue lists it)."""
+        says what it assumes before it can judge (the catalogue lists it), ``waits`` that
+        it mostly waits on the clock (see :attr:`Check.waits`)."""
 
         def register(fn: CheckFn) -> CheckFn:
-            self.add(Check(id, level, line, description, frozenset(needs), fn, precondition))
+            self.add(Check(id, level, line, description, frozenset(needs), fn, precondition,
+                           waits))
             return fn
 
         return register

@@ -16,6 +16,7 @@ import asyncio
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from wscheck.drivers._idle import pause
 from wscheck.drivers.base import Connection, Driver
 from wscheck.events import (
     FINAL_EVENTS,
@@ -47,6 +48,7 @@ __all__ = [
     "interleave",
     "keep_limit",
     "kept",
+    "pause",
     "perform",
     "run_conversation",
 ]

@@ -44,6 +44,8 @@ MAX_SECONDS = 3600.0
 
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_QUIET_WINDOW = 0.2
+#: Seconds the time probes watch an idle connection or pause (echo.idle, bye.after-pause).
+DEFAULT_IDLE_WATCH = 2.0
 DEFAULT_EXAMPLES_ASGI = 100
 DEFAULT_EXAMPLES_URL = 25
 #: Conversations of one check run at once: enough to overlap the quiet windows of a check's
@@ -195,12 +197,15 @@ TABLE: tuple[Setting, ...] = (
     Setting("quiet_window", f"seconds to wait for unexpected messages (default "
             f"{DEFAULT_QUIET_WINDOW:g}; in-process, silence is usually known at once)",
             seconds, "SECONDS"),
+    Setting("idle_watch", f"seconds echo.idle watches an idle connection and bye.after-pause "
+            f"pauses before the bye word (default {DEFAULT_IDLE_WATCH:g}; in-process, an idle "
+            "app is known at once, a pause is always real)", seconds, "SECONDS"),
     Setting("examples", f"generated examples per property check (default "
             f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network)",
             count, "N"),
-    Setting("concurrency", f"conversations of one check run at the same time (default "
-            f"{DEFAULT_CONCURRENCY}; 1 runs them one after another, for targets that limit "
-            "connections)", count, "N"),
+    Setting("concurrency", f"checks, and conversations of one check, run at the same time "
+            f"(default {DEFAULT_CONCURRENCY}; 1 runs everything one after another, for targets "
+            "that limit connections)", count, "N"),
     Setting("max_message_size", f"largest message accepted from the target, in bytes "
             f"(default {MAX_MESSAGE_SIZE}: 16 MiB); a larger one fails the connection (1009), "
             "reported as the target's fault", byte_size, "BYTES"),
@@ -270,6 +275,7 @@ class Settings:
     url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     quiet_window: float = DEFAULT_QUIET_WINDOW
+    idle_watch: float = DEFAULT_IDLE_WATCH
     ca_file: str | None = None
     strict: bool = False
     examples: int = DEFAULT_EXAMPLES_ASGI

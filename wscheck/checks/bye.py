@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wscheck.events import Accepted, Closed, Conversation, Flooded, ProtocolViolation, Text
-from wscheck.judging import ECHO_LET_IN, any_close_code, compare, keep_texts, lockstep, unserved
+from wscheck.judging import (
+    ECHO_LET_IN,
+    any_close_code,
+    compare,
+    keep_texts,
+    lockstep,
+    unserved,
+)
 from wscheck.model import expected
 from wscheck.registry import Context, Verdict, check
-from wscheck.runner import Exchange, Observation, run_conversation
+from wscheck.runner import Exchange, Observation, pause, run_conversation
 from wscheck.spec import EchoSpec
 from wscheck.strategies import bye_near_misses
 
@@ -152,3 +159,54 @@ async def mid_conversation(ctx: Context) -> Verdict:
     return await compare(ctx, convs,
                          project=lambda t: any_close_code(keep_texts(bye_echo.__eq__)(t)),
                          problem="the bye word did not end a conversation midway")
+
+
+@check("bye.after-pause", "MUST", "/ws 3, 4",
+       "the bye word said after seconds of silence (the idle_watch setting) gets the same "
+       "farewells and close as when said at once", needs=["bye"],
+       precondition="the bye word is recognised when said at once: a close follows it "
+       "(bye.sequence)",
+       waits=True)
+async def after_pause(ctx: Context) -> Verdict:
+    echo, bye = _bye(ctx)
+    conv = Conversation.of(echo.url_path(), bye)
+    # The control first, alone: the bye word said at once (run beside the pause, an app
+    # that broadcasts would let its farewells reach the paused client).
+    control = await run_conversation(ctx.driver, ctx.spec, conv)
+    if control.observed[:1] != (Accepted(),):
+        gap = await unserved(ctx, control)
+        return gap or Verdict("the handshake was not accepted, so the bye word could not be "
+                              "said", control)
+    if not any(isinstance(e, Closed) for e in control.observed):
+        return Verdict.unobserved(
+            "precondition failed: the bye word said at once was never recognised (no close "
+            "followed it), so whether a pause changes that cannot be judged (see "
+            "bye.sequence)", control)
+    # Then the same conversation after a pause, real time in both drivers (an app may look
+    # at its clock). Judged: the farewells and the close, against the control's (what they
+    # must be is bye.sequence's and bye.close-code's; here only the pause may not change
+    # them). A greeting before the pause is echo.no-unsolicited's.
+    ex = await Exchange.open(ctx.driver, conv)
+    if ex.listening:
+        await ex.drain()
+    greeted = len(ex.observed)
+    if ex.listening:
+        await pause(ctx.idle_watch)
+        await ex.connection.send_text(bye)
+        if await ex.read(len(echo.farewells) + 1):
+            await ex.drain()
+    if not ex.ended:
+        await ex.connection.close()
+    await ex.connection.finish()
+    obs = Observation(conv, control.observed, tuple(ex.observed))
+    if ex.observed[:1] != [Accepted()]:
+        return Verdict("the handshake was not accepted, so the bye word could not be said",
+                       obs)
+    farewells = set(echo.farewells)
+    project = keep_texts(farewells.__contains__)
+    if any_close_code(project(tuple(ex.observed[greeted:]))) != any_close_code(
+            project(control.observed[1:])):
+        return Verdict(f"after {ctx.idle_watch:g}s of silence the bye word no longer got the "
+                       "farewells and close it gets when said at once (expected column: the "
+                       "bye word said at once)", obs)
+    return Verdict(observation=obs)

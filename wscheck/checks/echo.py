@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from wscheck.events import Accepted, Conversation, TransportError
-from wscheck.judging import ECHO_LET_IN, compare, diagnose_refusal, lockstep, ordinary
+from wscheck.events import Accepted, Conversation, Event, Text, TransportError
+from wscheck.judging import (
+    ECHO_LET_IN,
+    compare,
+    diagnose_refusal,
+    lockstep,
+    ordinary,
+    unserved,
+)
+from wscheck.model import expected
 from wscheck.registry import Context, Verdict, check
-from wscheck.runner import Observation
+from wscheck.runner import Exchange, Observation
 from wscheck.spec import EchoSpec
 from wscheck.strategies import LONG_MESSAGE_BYTES, utf8_text
 
@@ -147,3 +155,54 @@ async def stays_open(ctx: Context) -> Verdict:
 async def no_unsolicited(ctx: Context) -> Verdict:
     return await compare(ctx, [lockstep(ctx), lockstep(ctx, "just one")],
                          problem="the server sent a message nobody asked for")
+
+
+@check("echo.idle", "MUST", "/ws 3",
+       "an idle connection stays silent and open for seconds (the idle_watch setting): no "
+       "heartbeat text, no close for idleness, and the next message is still answered",
+       needs=["echo"],
+       precondition=ECHO_LET_IN, waits=True)
+async def idle(ctx: Context) -> Verdict:
+    # Over a network the watch is real time. In-process it ends as soon as the app is known
+    # idle (it waits in receive() and the loop has no timer or socket of its own, so nothing
+    # can ever come); an app with a timer keeps the loop from being idle and is watched for
+    # the whole time, so a timer that fires every second is seen.
+    before, after = ordinary(ctx, ["before a pause", "after a pause"])
+    conv = Conversation.of(_echo(ctx).url_path(), before, after)
+    ex = await Exchange.open(ctx.driver, conv)
+    during: list[Event] = []
+    if ex.listening:
+        await ex.drain()  # a greeting is echo.no-unsolicited's, not a sign of idleness
+    start = len(ex.observed)
+    if ex.listening:
+        await ex.connection.send_text(before)
+        if await ex.read(1):
+            heard = await ex.connection.quiet(ctx.idle_watch)
+            if heard is not None:
+                ex.observed.append(heard)
+                during.append(heard)
+                await ex.drain()
+            else:
+                await ex.connection.send_text(after)
+                if await ex.read(1):
+                    await ex.drain()
+    if not ex.ended:
+        await ex.connection.close()
+    obs = Observation(conv, expected(ctx.spec, conv), tuple(ex.observed))
+    if obs.observed[:1] != (Accepted(),):
+        gap = await unserved(ctx, obs)
+        return gap or Verdict("the handshake was not accepted, so no idle connection could "
+                              "be watched", obs)
+    if during:
+        return Verdict(f"during {ctx.idle_watch:g}s of idleness after an echo the server sent "
+                       "something nobody asked for, or ended the connection", obs)
+    replies = obs.observed[start:]
+    if not replies or not isinstance(replies[0], Text):
+        return Verdict.unobserved(
+            "precondition failed: the first message got no reply, so no idle connection "
+            "after an echo could be watched (see echo.exact)", obs)
+    if len(replies) < 2 or not isinstance(replies[1], Text):
+        return Verdict(f"after {ctx.idle_watch:g}s of idleness the connection no longer "
+                       "answered the next message", obs)
+    return Verdict(observation=obs)
+

@@ -13,7 +13,7 @@ import asyncio
 import weakref
 from collections.abc import Callable
 
-__all__ = ["IdleMonitor", "may_be_busy", "monitor_for"]
+__all__ = ["IdleMonitor", "may_be_busy", "monitor_for", "pause"]
 
 
 class IdleMonitor:
@@ -58,6 +58,14 @@ class IdleMonitor:
     def unwatch(self, waiter: asyncio.Future[bool], timer: asyncio.TimerHandle) -> None:
         self._waiting.pop(waiter, None)
         self._timers.discard(timer)
+
+    def hold(self, timer: asyncio.TimerHandle) -> None:
+        """Count ``timer`` as the kit's own (a pause of a check): it wakes no app."""
+        self._timers.add(timer)
+
+    def release(self, timer: asyncio.TimerHandle) -> None:
+        self._timers.discard(timer)
+        self.kick()
 
     def kick(self) -> None:
         """Look again soon (something changed); cheap when nobody waits."""
@@ -122,3 +130,25 @@ def may_be_busy(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether ``loop`` has callbacks ready to run this turn (True when it cannot be known):
     then the app usually answers within that turn, before a wait needs a future at all."""
     return bool(getattr(loop, "_ready", True))
+
+
+async def pause(seconds: float) -> None:
+    """Let ``seconds`` of wall-clock time pass on the running loop, on a timer the loop's
+    monitor counts as the kit's own: a check that pauses before it speaks again (an app may
+    behave differently after a while) must not make every other connection's app look busy,
+    which would turn their instant silences into full quiet windows."""
+    loop = asyncio.get_running_loop()
+    monitor = monitor_for(loop)
+    done: asyncio.Future[bool] = loop.create_future()
+    timer = loop.call_later(seconds, _wake, done)
+    monitor.hold(timer)
+    try:
+        await done
+    finally:
+        timer.cancel()
+        monitor.release(timer)
+
+
+def _wake(done: asyncio.Future[bool]) -> None:
+    if not done.done():
+        done.set_result(True)

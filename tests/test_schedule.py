@@ -1,0 +1,190 @@
+"""Checks side by side (:mod:`wscheck.schedule`): how many run at once, and why the verdicts
+are those of the checks run one after another.
+
+First with made-up checks that record when they run (a check that fails only while another
+runs is confirmed alone and passes; one that fails alone fails; a pass is taken as it is),
+then through ``wscheck run``: the same verdict for every check with ``--concurrency 1`` as
+with the default, on apps whose defects are about several clients or about time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tests.broken.broadcasts
+import tests.broken.bye_only_early
+import tests.broken.replies_to_latest_client
+import tests.broken.ticks_every_second
+from tests.servers import serve_uvicorn
+from wscheck.registry import Check, Context, Verdict
+from wscheck.schedule import Schedule
+from wscheck.spec import Spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Recorder:
+    """Made-up checks that sleep on the loop and note how many ran at once."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.most = 0
+        self.runs: dict[str, int] = {}
+
+    def check(self, check_id: str, judge: Callable[[int], Verdict],
+              seconds: float = 0.05) -> Check:
+        async def run(ctx: Context) -> Verdict:
+            self.active += 1
+            self.most = max(self.most, self.active)
+            self.runs[check_id] = self.runs.get(check_id, 0) + 1
+            others = self.active - 1
+            try:
+                await asyncio.sleep(seconds)
+                return judge(max(others, self.active - 1))
+            finally:
+                self.active -= 1
+
+        fn: Callable[[Context], Awaitable[Verdict]] = run
+        return Check(check_id, "MUST", "/ws 1", "made up", frozenset(), fn)
+
+
+def _ctx() -> Context:
+    return Context(Spec(), driver=None)  # type: ignore[arg-type]  # the made-up checks use none
+
+
+def _verdicts(schedule: Schedule, ids: list[str]) -> list[Verdict]:
+    async def run() -> list[Verdict]:
+        schedule.start()
+        try:
+            return [await schedule.verdict(i) for i in ids]
+        finally:
+            await schedule.cancel()
+
+    return asyncio.run(run())
+
+
+def test_a_check_that_fails_only_beside_others_is_confirmed_alone() -> None:
+    rec = Recorder()
+    crowded = rec.check("crowded", lambda others: Verdict("interfered") if others else Verdict())
+    broken = rec.check("broken", lambda others: Verdict("always wrong"))
+    fine = [rec.check(f"fine{i}", lambda others: Verdict()) for i in range(4)]
+    checks = [crowded, broken, *fine]
+    verdicts = _verdicts(Schedule([(c, _ctx()) for c in checks], 8), [c.id for c in checks])
+    assert rec.most > 1  # they did run side by side
+    assert verdicts[0].passed  # the interference was the schedule's, not the check's
+    assert verdicts[1].problem == "always wrong"  # a real failure stays one
+    assert all(v.passed for v in verdicts[2:])
+    assert rec.runs == {"crowded": 2, "broken": 2, **{c.id: 1 for c in fine}}
+
+
+def test_an_unobservable_verdict_needs_no_confirmation() -> None:
+    rec = Recorder()
+    unseen = rec.check("unseen", lambda others: Verdict.unobserved("over a network",
+                                                                   unobservable=True))
+    other = rec.check("other", lambda others: Verdict())
+    verdicts = _verdicts(Schedule([(unseen, _ctx()), (other, _ctx())], 8), ["unseen", "other"])
+    assert verdicts[0].is_inconclusive and rec.runs["unseen"] == 1
+
+
+def test_an_error_beside_others_is_run_again_alone_and_said() -> None:
+    rec = Recorder()
+
+    def judge(others: int) -> Verdict:
+        if others:
+            raise RuntimeError("only when crowded")
+        return Verdict()
+
+    crowded = rec.check("crowded", judge)
+    other = rec.check("other", lambda others: Verdict())
+    verdicts = _verdicts(Schedule([(crowded, _ctx()), (other, _ctx())], 8),
+                         ["crowded", "other"])
+    assert verdicts[0].passed and rec.runs["crowded"] == 2
+    assert "RuntimeError: only when crowded" in verdicts[0].notes[-1]
+
+
+def test_width_1_runs_each_check_at_its_turn_alone() -> None:
+    rec = Recorder()
+    checks = [rec.check(f"c{i}", lambda others: Verdict("x") if others else Verdict())
+              for i in range(4)]
+    verdicts = _verdicts(Schedule([(c, _ctx()) for c in checks], 1), [c.id for c in checks])
+    assert rec.most == 1 and all(v.passed for v in verdicts)
+    assert set(rec.runs.values()) == {1}
+
+
+def test_only_the_early_checks_start_at_once() -> None:
+    """In-process only the checks that wait on the clock start early; the others run at
+    their turn, beside whatever early check still runs."""
+    rec = Recorder()
+    slow = rec.check("slow", lambda others: Verdict(), seconds=0.5)
+    quick = [rec.check(f"q{i}", lambda others: Verdict()) for i in range(3)]
+    checks = [*quick, slow]
+    schedule = Schedule([(c, _ctx()) for c in checks], 8, early={"slow"})
+    verdicts = _verdicts(schedule, [c.id for c in checks])
+    assert all(v.passed for v in verdicts)
+    assert rec.most == 2  # one quick check at a time, beside the slow one
+
+
+def test_cancel_stops_checks_still_running() -> None:
+    rec = Recorder()
+    long = rec.check("long", lambda others: Verdict(), seconds=60)
+
+    async def run() -> None:
+        schedule = Schedule([(long, _ctx())], 8)
+        schedule.start()
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(schedule.cancel(), 10)
+
+    asyncio.run(run())
+    assert rec.active == 0
+
+
+# --- through wscheck run ----------------------------------------------------------------------
+
+
+def run_verdicts(target: list[str], tmp_path: Path, *extra: str) -> dict[str, str]:
+    """Every check's verdict from ``wscheck run`` (its JSON report), derandomized."""
+    report = tmp_path / f"report{len(list(tmp_path.iterdir()))}.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "wscheck", "run", *target, "--report", str(report), *extra],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)})
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
+    return {c["id"]: c["verdict"] for c in json.loads(report.read_text())["checks"]}
+
+
+@pytest.mark.parametrize("module", [tests.broken.broadcasts, tests.broken.ticks_every_second,
+                                    tests.broken.bye_only_early],
+                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_side_by_side_and_one_after_another_agree_in_process(module: Any,
+                                                              tmp_path: Path) -> None:
+    target = ["--app", f"{module.__name__}:app"]
+    default = run_verdicts(target, tmp_path)
+    assert default == run_verdicts(target, tmp_path, "--concurrency", "1")
+    assert "fail" in default.values()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", [tests.broken.broadcasts,
+                                    tests.broken.replies_to_latest_client,
+                                    tests.broken.ticks_every_second,
+                                    tests.broken.bye_only_early],
+                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_side_by_side_and_one_after_another_agree_over_the_network(module: Any,
+                                                                   tmp_path: Path) -> None:
+    """Apps whose defect shows between clients (a broadcast reaches every check's clients
+    at once) or in time: only their own checks fail, side by side as one after another."""
+    with serve_uvicorn(module.app) as address:
+        target = ["--url", f"ws://{address}"]
+        default = run_verdicts(target, tmp_path)
+        sequential = run_verdicts(target, tmp_path, "--concurrency", "1")
+    assert default == sequential
+    assert "fail" in default.values()
