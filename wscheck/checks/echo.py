@@ -174,6 +174,7 @@ async def idle(ctx: Context) -> Verdict:
     if ex.listening:
         await ex.drain()  # a greeting is echo.no-unsolicited's, not a sign of idleness
     start = len(ex.observed)
+    sent = ex.listening
     if ex.listening:
         await ex.connection.send_text(before)
         if await ex.read(1):
@@ -196,6 +197,11 @@ async def idle(ctx: Context) -> Verdict:
     if during:
         return Verdict(f"during {ctx.idle_watch:g}s of idleness after an echo the server sent "
                        "something nobody asked for, or ended the connection", obs)
+    if not sent:
+        return Verdict.unobserved(
+            "precondition failed: the connection ended before its first message could be "
+            "sent, so no idle connection after an echo could be watched (see "
+            "echo.no-unsolicited)", obs)
     replies = obs.observed[start:]
     if not replies or not isinstance(replies[0], Text):
         return Verdict.unobserved(
