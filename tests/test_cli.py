@@ -203,3 +203,19 @@ def test_serve_refuses_port_zero(capsys: pytest.CaptureFixture[str]) -> None:
 def test_serve_refuses_a_non_positive_message_size(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--max-message-size", "0"]) == 4
     assert "--max-message-size must be at least 1 byte" in capsys.readouterr().err
+
+
+def test_run_of_a_starlette_app_prints_no_warning_of_pytest_itself(tmp_path: Path) -> None:
+    """``wscheck run --app`` imports the app before pytest starts (so that a bad app is its own
+    one line), and every Starlette app imports anyio, whose pytest plugin pytest then cannot
+    assert-rewrite: the first run a user sees must not show pytest's warning about that."""
+    (tmp_path / "starlette_app.py").write_text(
+        "from starlette.applications import Starlette\n"
+        "from starlette.routing import WebSocketRoute\n"
+        "async def echo(ws):\n"
+        "    await ws.accept()\n"
+        "app = Starlette(routes=[WebSocketRoute('/ws', echo)])\n", encoding="utf-8")
+    result = wscheck(tmp_path, "run", "--app", "starlette_app:app", "--", "-k", "echo.accept")
+    output = result.stdout + result.stderr
+    assert "wscheck::echo.accept" in output or "1 passed" in output, output
+    assert "PytestAssertRewriteWarning" not in output, output
