@@ -45,7 +45,7 @@ class Crosstalk(Counting):
     goes to the previous sender's connection instead: a reply sent to the wrong client when
     two messages arrive in the same millisecond."""
 
-    def __init__(self, crowd: int = 60, window: float = 0.002) -> None:
+    def __init__(self, crowd: int = 120, window: float = 0.002) -> None:
         super().__init__()
         self.crowd = crowd
         self.window = window
@@ -86,7 +86,7 @@ class DropsWhenCrowded(Counting):
     buffer shared by all connections, sized for ``crowd`` of them, that overflows silently):
     a server that starts losing messages above some number of connections."""
 
-    def __init__(self, crowd: int = 50) -> None:
+    def __init__(self, crowd: int = 120) -> None:
         super().__init__()
         self.crowd = crowd
         self.dropped = 0

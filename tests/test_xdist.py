@@ -23,8 +23,12 @@ import pytest
 from tests.servers import ROOT, SuiteRun, free_port, parse_suite
 from tests.test_broken_apps import EXPECTED, Expect
 from wscheck.checks import all_checks
+from wscheck.spec import Spec
 
 pytestmark = pytest.mark.slow  # xdist workers start slowly; CI runs these
+
+#: The checks that do not apply to the reference protocol (the broadcast room's): skipped.
+NOT_APPLICABLE = frozenset(c.id for c in all_checks() if c.not_applicable(Spec()))
 
 BROKEN = "tests.broken.q_line_always:app"
 
@@ -144,7 +148,8 @@ def test_xdist_gives_the_same_run(pytester: pytest.Pytester,
     if expect is not None:
         assert expect.fails <= failing <= expect.fails | expect.may_fail
         assert plain.suite.returncode == (1 if failing else 0)
-        assert {v for c, v in verdicts.items() if c not in failing} == {"pass"}
+        assert {v for c, v in verdicts.items() if c not in failing | NOT_APPLICABLE} == {"pass"}
+        assert {verdicts[c] for c in NOT_APPLICABLE} == {"skip"}
     else:  # the case exists for its not-applicable and known-failure records
         assert verdicts["auth.q"] == "xfail"
         assert {verdicts[c] for c in ids if c.startswith("bye.")} == {"skip"}
@@ -212,9 +217,10 @@ def test_a_check_whose_worker_dies_is_an_error_in_the_report(
     assert (pytester.path / "crashed").exists()
     report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
     assert [c["id"] for c in report["checks"]] == [c.id for c in all_checks()]
-    errors = [c for c in report["checks"] if c["verdict"] != "pass"]
+    errors = [c for c in report["checks"]
+              if c["verdict"] != "pass" and c["id"] not in NOT_APPLICABLE]
     assert len(errors) == 1 and errors[0]["verdict"] == "error", errors
     assert re.fullmatch(rf"worker 'gw[01]' crashed while running 'wscheck::{errors[0]['id']}'",
                         errors[0]["message"])
     assert report["exit_status"] == 1
-    assert report["summary"]["pass"] == len(report["checks"]) - 1
+    assert report["summary"]["pass"] == len(report["checks"]) - 1 - len(NOT_APPLICABLE)
