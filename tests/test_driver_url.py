@@ -30,6 +30,7 @@ from wscheck.events import (
     Accepted,
     Binary,
     Closed,
+    Conversation,
     Refused,
     Silence,
     Text,
@@ -762,3 +763,35 @@ async def test_wss_with_a_private_ca(tls_files: dict[str, Path]) -> None:
 def test_missing_ca_bundle_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
         UrlDriver("wss://127.0.0.1:1", verify=str(tmp_path / "nope.pem"))
+
+
+@pytest.mark.asyncio
+async def test_a_reply_longer_than_the_transcript_keeps_is_clipped_as_it_arrives() -> None:
+    """A conversation's connection clips a long reply while it arrives, to exactly what its
+    transcript would keep, and remembers its size; a bare connection keeps it whole."""
+    from wscheck.limits import clip_kept
+    from wscheck.runner import Exchange, keep_limit
+
+    big = "界" * (1 << 20)  # 3 MiB of UTF-8: many reads and frames
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     ws: wsproto.WSConnection) -> None:
+        while await next_ws_events(reader, ws):
+            writer.write(ws.send(we.TextMessage(big[:1 << 19], message_finished=False)))
+            writer.write(ws.send(we.TextMessage(big[1 << 19:])))
+            await writer.drain()
+
+    conversation = Conversation.of("/ws", "hi")
+    async with raw_server(ws_handler(script)) as address, url_driver(address) as driver:
+        ex = await Exchange.open(driver, conversation)
+        assert ex.connection._frames.keep == keep_limit(conversation)  # type: ignore[attr-defined]
+        await ex.connection.send_text("hi")
+        await ex.read(1)
+        reply = ex.observed[1]
+        assert reply == Text(clip_kept(big))
+        assert isinstance(reply, Text) and reply.original == (len(big), 3 * len(big))
+        await ex.connection.close()
+        bare = await driver.connect("/ws")
+        await bare.send_text("hi")
+        assert await bare.receive() == Text(big)
+        await bare.close()

@@ -52,6 +52,17 @@ class Text:
     """A text message from the server."""
 
     text: str
+    #: ``(characters, UTF-8 bytes)`` of the message when ``text`` is a network driver's clip
+    #: of it (:class:`~wscheck.limits.KeptText`), so that what counts a message's size (a
+    #: drain's byte budget, a flood's unread bytes) counts what the server sent. Never
+    #: compared: a clipped text equals what ``clip_kept`` of the whole message would be.
+    original: tuple[int, int] | None = field(default=None, compare=False, repr=False,
+                                             kw_only=True)
+
+    @property
+    def chars(self) -> int:
+        """Characters of the message the server sent (clipped or not)."""
+        return len(self.text) if self.original is None else self.original[0]
 
 
 @dataclass(frozen=True)

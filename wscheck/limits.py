@@ -27,6 +27,7 @@ __all__ = [
     "MAX_NESTING",
     "MAX_REPORT_FILE_BYTES",
     "MAX_TOML_KEY_PARTS",
+    "KeptText",
     "clip",
     "clip_kept",
     "printable",
@@ -197,6 +198,61 @@ def clip(text: str, limit: int = CLIP_LENGTH) -> str:
     head, tail = limit * 2 // 3, limit // 3
     return (f"{text[:head]}…[clipped: {len(text)} chars, sha256 {digest}…]…"
             f"{text[len(text) - tail:]}")
+
+
+class KeptText:
+    """A text assembled part by part and kept as :func:`clip_kept` keeps it, without ever
+    holding more than ``keep`` characters of it: up to ``keep`` characters the parts are kept
+    whole; beyond, only the head and tail that :func:`clip_kept` shows, the length and a
+    running SHA-256 digest. :meth:`text` is then exactly ``clip_kept`` of the whole text, so a
+    network connection receiving a 16 MiB reply holds kilobytes of it, not the whole body.
+    ``keep`` must be at least ``CLIP_LENGTH``, so that every text clipped here is one
+    ``clip_kept`` clips too.
+    """
+
+    def __init__(self, keep: int) -> None:
+        self.keep = max(keep, CLIP_LENGTH)
+        limit = CLIP_LENGTH - 100  # clip_kept's
+        self._head_length, self._tail_length = limit * 2 // 3, limit // 3
+        self._parts: list[str] = []
+        #: Characters so far (all of them, clipped or not).
+        self.chars = 0
+        #: UTF-8 bytes of the text, counted once it is clipped (0 while it is kept whole).
+        self.octets = 0
+        self._hasher: hashlib._Hash | None = None  # set once the text is beyond ``keep``
+        self._head = ""
+        self._tail = ""
+
+    @property
+    def clipped(self) -> bool:
+        """Whether the text went beyond ``keep`` (only its head, tail and digest are kept)."""
+        return self._hasher is not None
+
+    def add(self, part: str) -> None:
+        """Append ``part``."""
+        self.chars += len(part)
+        if self._hasher is None:
+            self._parts.append(part)
+            if self.chars <= self.keep:
+                return
+            whole, self._parts = "".join(self._parts), []
+            self._hasher = hashlib.sha256()
+            self._head = whole[:self._head_length]
+            self._tail = ""
+            part = whole
+        for start in range(0, len(part), 1 << 16):
+            piece = part[start:start + (1 << 16)].encode("utf-8", "surrogatepass")
+            self._hasher.update(piece)
+            self.octets += len(piece)
+        self._tail = (self._tail + part[len(part) - self._tail_length:])[-self._tail_length:]
+
+    def text(self) -> str:
+        """The text as :func:`clip_kept` would keep it whole."""
+        if self._hasher is None:
+            return "".join(self._parts)
+        digest = self._hasher.hexdigest()[:16]
+        return (f"{self._head}…[clipped: {self.chars} chars, sha256 {digest}…]…"
+                f"{self._tail}")
 
 
 #: Categories never printed raw: controls (escape sequences start here), format characters

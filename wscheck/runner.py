@@ -125,7 +125,13 @@ class Exchange:
         else:  # drivers written before ``origin`` keep working for everything else
             conn = await driver.connect(conversation.path, conversation.query,
                                         conversation.cookies)
-        return cls(conn, [conn.handshake], keep_limit(conversation))
+        keep = keep_limit(conversation)
+        # A network connection can clip a long text while it arrives rather than after it
+        # is whole (several connections each holding a 16 MiB reply at once, otherwise).
+        clip_texts_beyond = getattr(conn, "clip_texts_beyond", None)
+        if clip_texts_beyond is not None:
+            clip_texts_beyond(keep)
+        return cls(conn, [conn.handshake], keep)
 
     @property
     def listening(self) -> bool:
@@ -246,7 +252,7 @@ async def drain(connection: Connection, observed: list[Event],
         if isinstance(extra, FINAL_EVENTS):
             return
         if isinstance(extra, Text):
-            size += len(extra.text)
+            size += extra.chars
         elif isinstance(extra, Binary):
             size += len(extra.data)
         if size >= MAX_EXTRA_BYTES:

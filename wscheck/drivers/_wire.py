@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opc
 from wsproto.utilities import LocalProtocolError
 
 from wscheck.events import Binary, Closed, Event, Text, TransportError
+from wscheck.limits import KeptText
 
 __all__ = ["READ_HIGH_WATER", "RECEIVE_FACTOR", "Decoded", "Frames", "MessageSizeLimit",
            "ReceiveDeadline", "Wire", "take_over"]
@@ -280,14 +282,23 @@ class Frames:
     """wsproto, the sans-I/O codec httpx-ws uses too, speaking the kit's events.
 
     Messages are bounded by ``max_size`` bytes (see :class:`MessageSizeLimit`); parts of a
-    message are kept only up to that bound.
+    message are kept only up to that bound. With ``keep`` set (the runner sets it to what its
+    transcript keeps whole, see :meth:`clip_texts_beyond`), a text message longer than
+    ``keep`` characters is clipped while it arrives (:class:`~wscheck.limits.KeptText`): the
+    runner would clip it the moment it is recorded anyway, and several connections each
+    holding a whole 16 MiB reply at once were most of a run's memory against a server
+    answering everything with one.
     """
 
-    def __init__(self, max_size: int) -> None:
+    def __init__(self, max_size: int, keep: int | None = None) -> None:
         self._limit = MessageSizeLimit(max_size)
         self._ws = WsConnection(ConnectionType.CLIENT, extensions=[self._limit])
-        # Parts of a message that arrived over several reads or frames.
-        self._parts: list[str | bytes | bytearray] = []
+        #: Text messages longer than this many characters are clipped as they arrive.
+        self.keep = keep
+        # Parts of a binary message that arrived over several reads or frames.
+        self._parts: list[bytes | bytearray] = []
+        # The text message arriving, if any.
+        self._text: KeptText | None = None
 
     def encode(self, event: ws_events.Event) -> bytes:
         """The bytes of ``event``; nothing once the connection is closed (the server's close
@@ -312,10 +323,17 @@ class Frames:
         out = Decoded()
         reply = bytearray()
         for event in self._ws.events():
-            if isinstance(event, (ws_events.TextMessage, ws_events.BytesMessage)):
+            if isinstance(event, ws_events.TextMessage):
+                if self._text is None:
+                    self._text = KeptText(sys.maxsize if self.keep is None else self.keep)
+                self._text.add(event.data)
+                if event.message_finished:
+                    out.messages.append(self._whole_text())
+            elif isinstance(event, ws_events.BytesMessage):
                 self._parts.append(event.data)
                 if event.message_finished:
-                    out.messages.append(self._whole(isinstance(event, ws_events.TextMessage)))
+                    parts, self._parts = self._parts, []
+                    out.messages.append(Binary(b"".join(parts)))
             elif isinstance(event, ws_events.Ping):
                 reply += self.encode(event.response())
             elif isinstance(event, ws_events.CloseConnection):
@@ -337,11 +355,12 @@ class Frames:
         except TypeError:
             return 0
 
-    def _whole(self, text: bool) -> Event:
-        parts, self._parts = self._parts, []
-        if text:
-            return Text("".join(p for p in parts if isinstance(p, str)))
-        return Binary(b"".join(bytes(p) for p in parts if not isinstance(p, str)))
+    def _whole_text(self) -> Text:
+        kept, self._text = self._text, None
+        assert kept is not None
+        if kept.clipped:
+            return Text(kept.text(), original=(kept.chars, kept.octets))
+        return Text(kept.text())
 
     def _on_close(self, event: ws_events.CloseConnection, out: Decoded) -> bytes:
         state = self._ws.state

@@ -124,6 +124,11 @@ class UrlConnection:
 
     # --- sending ---------------------------------------------------------------------------
 
+    def clip_texts_beyond(self, keep: int) -> None:
+        """Clip every text message longer than ``keep`` characters while it arrives, as the
+        runner's transcript would clip it once recorded (see :class:`._wire.Frames`)."""
+        self._frames.keep = keep
+
     async def send_text(self, text: str) -> None:
         """Send a text message; nothing happens once the connection has ended."""
         if self._final is None:
@@ -229,7 +234,8 @@ class UrlConnection:
         become one :class:`Flooded`, so that neither memory nor a wait (``close`` reading
         towards a close frame behind them) grows with the flood."""
         unread = [e for e in self._pending if isinstance(e, (Text, Binary))]
-        size = sum(len(e.text.encode("utf-8", "surrogatepass")) if isinstance(e, Text)
+        size = sum((e.original[1] if e.original is not None
+                    else len(e.text.encode("utf-8", "surrogatepass"))) if isinstance(e, Text)
                    else len(e.data) for e in unread)
         self._pending = deque(e for e in self._pending if not isinstance(e, (Text, Binary)))
         await self._write(self._frames.close(1008))
