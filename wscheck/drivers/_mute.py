@@ -11,7 +11,7 @@ import time
 
 from wscheck.errors import TargetUnreachable
 
-__all__ = ["MUTE_AFTER", "MuteWatch", "TargetStoppedAnswering"]
+__all__ = ["MUTE_AFTER", "STALL_ALLOWANCE", "MuteWatch", "TargetStoppedAnswering", "time_lost"]
 
 
 class TargetStoppedAnswering(TargetUnreachable):
@@ -24,6 +24,28 @@ class TargetStoppedAnswering(TargetUnreachable):
 #: byte from it, on any connection (see :class:`MuteWatch`): the run stops there rather than
 #: wait out one timeout per check for the rest of the suite.
 MUTE_AFTER = 3
+
+
+#: A network wait that ran out this many seconds later than its deadline was held up by the
+#: kit's own process (a garbage collection, a machine busy with other work), not by the
+#: target: see :func:`time_lost`.
+STALL_ALLOWANCE = 0.1
+
+
+def time_lost(started: float, wait: float, now: float) -> float:
+    """How much longer a network wait begun at ``started`` for ``wait`` seconds that ran out
+    at ``now`` must go on, because the kit could not listen at its deadline.
+
+    A deadline measures the target's silence. When the kit's event loop is held up past a
+    deadline, the timer and the bytes that arrived meanwhile become ready in the same turn,
+    and the timer wins: the target answered, yet the wait says it did not (a TCP connect the
+    kernel completed at once reported as "nothing answered"). A timer that fired more than
+    :data:`STALL_ALLOWANCE` late gives the wait as long again as it was held up (at most
+    ``wait``), once. Only for the network driver: in-process the loop is the app's too, and
+    an app that holds it up is silent in truth.
+    """
+    late = now - started - wait
+    return min(late, wait) if late > STALL_ALLOWANCE else 0.0
 
 
 class MuteWatch:

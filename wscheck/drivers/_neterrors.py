@@ -21,7 +21,7 @@ import anyio
 import httpcore
 import httpx
 
-from wscheck.drivers._mute import MUTE_AFTER, MuteWatch, TargetStoppedAnswering
+from wscheck.drivers._mute import MUTE_AFTER, MuteWatch, TargetStoppedAnswering, time_lost
 from wscheck.errors import TargetUnreachable
 from wscheck.events import Event, Silence, TransportError
 
@@ -36,6 +36,7 @@ __all__ = [
     "TargetStoppedAnswering",
     "handshake_failure",
     "read_failure",
+    "time_lost",
 ]
 
 #: Where the one-line errors point the user; the CLI maps the same setting to its own flag.

@@ -35,6 +35,7 @@ from wscheck.drivers._neterrors import (
     MuteWatch,
     handshake_failure,
     read_failure,
+    time_lost,
 )
 from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
 from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK, MAX_MESSAGE_SIZE, Pairs, query_string
@@ -243,7 +244,17 @@ class UrlConnection:
         await self._release()
 
     async def _recv(self, timeout: float) -> bytes | None:
-        """Bytes from the server, ``b""`` at its end, ``None`` when none came in time."""
+        """Bytes from the server, ``b""`` at its end, ``None`` when none came in time (time
+        the kit itself could not listen does not count, see :func:`.time_lost`)."""
+        started = time.monotonic()
+        data = await self._recv_once(timeout)
+        if data is None:
+            more = time_lost(started, timeout, time.monotonic())
+            if more:
+                data = await self._recv_once(more)
+        return data
+
+    async def _recv_once(self, timeout: float) -> bytes | None:
         if self._wire is not None:
             return await self._wire.read(timeout)
         assert self._stream is not None
@@ -398,6 +409,8 @@ class UrlDriver:
         self._client: httpx.AsyncClient | None = None
         self._open: set[UrlConnection] = set()
         self._mute = MuteWatch(url)
+        #: Whether the target ever answered a handshake (with any status).
+        self._answered = False
 
     def url_for(self, path: str, query: Pairs = ()) -> httpx.URL:
         """The URL a connection to ``path`` uses: prefix + path, query in the given order."""
@@ -445,13 +458,21 @@ class UrlDriver:
         client = self._get_client()
         request = client.build_request("GET", url, headers=headers)
         response: httpx.Response | None = None
-        start = time.monotonic()
-        try:
-            # One deadline for the whole handshake: httpx's timeouts restart on every byte.
-            with anyio.move_on_after(self.handshake_timeout):
-                response = await client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            failure = handshake_failure(exc, self.target, self.timeout)
+        for attempt in (1, 2):
+            start = time.monotonic()
+            try:
+                # One deadline for the whole handshake: httpx's timeouts restart on every byte.
+                with anyio.move_on_after(self.handshake_timeout):
+                    response = await client.send(request, stream=True)
+                break
+            except httpx.TimeoutException as exc:
+                # Held up past the deadline, the kit may have missed an answer that came:
+                # ask once more (see time_lost).
+                if attempt == 1 and time_lost(start, self.timeout, time.monotonic()):
+                    continue
+                failure = self._timed_out(exc)
+            except httpx.TransportError as exc:
+                failure = handshake_failure(exc, self.target, self.timeout)
             if isinstance(failure, Silence):
                 self._mute.ran_out(start, f"a handshake answer ({self.timeout:g}s)")
             return UrlConnection(self, failure)
@@ -459,6 +480,7 @@ class UrlDriver:
             return UrlConnection(self, TransportError(
                 f"the handshake did not complete within {self.handshake_timeout:g}s of "
                 "connecting: the server sends its response too slowly or without end"))
+        self._answered = True
         if response.status_code != 101:
             await response.aclose()
             return UrlConnection(self, Refused(status=response.status_code))
@@ -469,6 +491,14 @@ class UrlDriver:
         connection = UrlConnection(self, Accepted(), response)
         self._open.add(connection)
         return connection
+
+    def _timed_out(self, exc: httpx.TimeoutException) -> Event:
+        """A handshake that timed out. A TCP connect that does so before the target ever
+        answered means nothing answers there (the run stops at once); once it has answered,
+        it is one more wait the target left unanswered, for the mute watch to count."""
+        if isinstance(exc, httpx.ConnectTimeout) and self._answered:
+            return Silence(self.timeout)
+        return handshake_failure(exc, self.target, self.timeout)
 
     @property
     def stopped_answering(self) -> str | None:
