@@ -17,6 +17,8 @@ from typing import Any, Literal
 from wscheck.checks import Check, Context, Verdict, all_checks
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
 from wscheck.drivers.base import Driver
+from wscheck.schedule import Schedule
+from wscheck.settings import DEFAULT_CONCURRENCY, DEFAULT_IDLE_WATCH
 from wscheck.spec import Spec
 
 __all__ = [
@@ -48,19 +50,40 @@ def derandomized() -> Iterator[None]:
 
 
 async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
-                     only: Collection[str] | None = None,
+                     only: Collection[str] | None = None, *,
+                     concurrency: int = DEFAULT_CONCURRENCY,
+                     idle_watch: float = DEFAULT_IDLE_WATCH,
                      ) -> dict[str, tuple[Check, Verdict | None]]:
     """Every check (or those named in ``only``) against ``driver``: its verdict, or ``None``
-    when it does not apply to ``spec``."""
+    when it does not apply to ``spec``.
+
+    Scheduled as ``wscheck run`` schedules an in-process run (:class:`wscheck.schedule.
+    Schedule`): the checks that wait on the clock start at once and the others run at their
+    turn beside them, a verdict taken from beside others only when it passed. So the
+    verdicts are the plugin's, and a suite costs its work plus one clock wait, not the sum
+    of every wait. ``concurrency=1``: one check after another; ``idle_watch`` is the time
+    probes' watch (the setting of that name)."""
     results: dict[str, tuple[Check, Verdict | None]] = {}
+    selected: list[tuple[Check, Context]] = []
     for chk in all_checks():
         if only is not None and chk.id not in only:
             continue
         if chk.not_applicable(spec):
             results[chk.id] = (chk, None)
-            continue
-        with derandomized():
-            results[chk.id] = (chk, await chk.run(Context(spec, driver, examples)))
+        else:
+            results[chk.id] = (chk, None)  # in suite order; the verdict comes below
+            selected.append((chk, Context(spec, driver, examples, concurrency=concurrency,
+                                          idle_watch=idle_watch)))
+    with derandomized():
+        schedule = Schedule(selected, concurrency, {chk.id for chk, _ in selected if chk.waits})
+        schedule.start()
+        try:
+            # The clock-bound checks' verdicts last, as the plugin reports them: the others
+            # run at their turn meanwhile.
+            for chk, _ in sorted(selected, key=lambda pair: pair[0].waits):
+                results[chk.id] = (chk, await schedule.verdict(chk.id))
+        finally:
+            await schedule.cancel()
     return results
 
 
@@ -76,24 +99,25 @@ def _outcomes(results: dict[str, tuple[Check, Verdict | None]]) -> dict[str, Out
 
 
 async def verdicts_async(app: ASGIApp, spec: Spec | None = None, *, timeout: float = 2.0,
-                         examples: int = 100,
-                         only: Collection[str] | None = None) -> dict[str, Outcome]:
+                         examples: int = 100, only: Collection[str] | None = None,
+                         idle_watch: float = DEFAULT_IDLE_WATCH) -> dict[str, Outcome]:
     """The suite's outcomes for ``app`` in-process (its lifespan run around the suite)."""
     spec = spec if spec is not None else Spec()
     async with lifespan(app) as wrapped:
         driver = AsgiDriver(wrapped, timeout=timeout)
         try:
-            return _outcomes(await run_checks(driver, spec, examples, only))
+            return _outcomes(await run_checks(driver, spec, examples, only,
+                                              idle_watch=idle_watch))
         finally:
             await driver.aclose()
 
 
 def asgi_verdicts(app: Any, spec: Spec | None = None, *, timeout: float = 2.0,
-                  examples: int = 100,
-                  only: Collection[str] | None = None) -> dict[str, Outcome]:
+                  examples: int = 100, only: Collection[str] | None = None,
+                  idle_watch: float = DEFAULT_IDLE_WATCH) -> dict[str, Outcome]:
     """Synchronous :func:`verdicts_async`, on a fresh event loop."""
     return asyncio.run(verdicts_async(app, spec, timeout=timeout, examples=examples,
-                                      only=only))
+                                      only=only, idle_watch=idle_watch))
 
 
 async def _url_verdicts(url: str, spec: Spec, timeout: float, quiet_window: float,

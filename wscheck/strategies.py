@@ -22,7 +22,10 @@ generated: no lone surrogates.
 
 from __future__ import annotations
 
+import functools
 import string
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from hypothesis import strategies as st
 
@@ -49,6 +52,21 @@ __all__ = [
     "unicode_texts",
     "utf8_text",
 ]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _reused(build: Callable[P, T]) -> Callable[P, T]:
+    """Build a strategy once per distinct arguments and hand out the same object after.
+
+    Strategies are immutable, and the composite conversations draw from these builders on
+    every example: built afresh each time, Hypothesis validated every new strategy object
+    at its first draw (its emptiness, its recursion, the character tables of its
+    alphabets), which cost more than drawing the example itself (benchmarks/strategies.py).
+    """
+    return functools.lru_cache(maxsize=256)(build)  # type: ignore[return-value]
+
 
 #: Messages that have broken implementations before; drawn often, and shrunk toward.
 EDGE_MESSAGES: tuple[str, ...] = (
@@ -79,12 +97,15 @@ MANGLED_CHARACTERS: tuple[str, ...] = (
 )
 
 
+@_reused
 def _edge_characters() -> st.SearchStrategy[str]:
     """One character: half the time one that implementations mangle, otherwise one from a
     general category drawn uniformly, so every category (rare ones such as ``Zl``, ``Zp``,
     ``Me``, ``Co``, ``Cn`` included) comes up as often as the common ones."""
-    by_category = st.sampled_from(GENERAL_CATEGORIES).flatmap(
-        lambda category: st.characters(categories=[category]))  # type: ignore[list-item]
+    # One strategy per category, built here once (not one per draw inside the flatmap).
+    of_category = {category: st.characters(categories=[category])  # type: ignore[list-item]
+                   for category in GENERAL_CATEGORIES}
+    by_category = st.sampled_from(GENERAL_CATEGORIES).flatmap(of_category.__getitem__)
     return st.one_of(st.sampled_from(MANGLED_CHARACTERS), by_category)
 
 
@@ -107,6 +128,7 @@ def _styled(word: str) -> str:
     return "".join(out)
 
 
+@_reused
 def unicode_texts(max_size: int = 12) -> st.SearchStrategy[str]:
     """Short texts whose characters come from every Unicode general category (rare ones as
     often as common ones) and, half the time, from the characters implementations mangle:
@@ -144,6 +166,7 @@ def bye_near_misses(word: str = "bye") -> list[str]:
     return list(dict.fromkeys(v for family in _near_miss_families(word) for v in family))
 
 
+@_reused
 def bye_variants(word: str = "bye") -> st.SearchStrategy[str]:
     """Near-misses of the bye word, which a conforming server must echo like any message
     (:func:`bye_near_misses`, each kind drawn equally often), and now and then the word with
@@ -178,6 +201,7 @@ def utf8_text(unit: str, size: int) -> str:
     return text + "x" * (size - len(text.encode("utf-8")))
 
 
+@_reused
 def long_messages(min_size: int = 48 * 1024,
                   max_size: int = LONG_MESSAGE_BYTES) -> st.SearchStrategy[str]:
     """Long messages of ``min_size`` to ``max_size`` bytes of UTF-8, built from a short
@@ -187,6 +211,7 @@ def long_messages(min_size: int = 48 * 1024,
     return st.builds(utf8_text, unit, st.integers(min_size, max_size))
 
 
+@_reused
 def messages(spec: Spec | None = None, *, bye_word: bool = False,
              long: bool = True) -> st.SearchStrategy[str]:
     """A text message, weighted toward edge cases; never the bye word unless ``bye_word``.
@@ -226,12 +251,14 @@ LONG_CREDENTIAL = 400
 _ESCAPES = ("%20", "%25", "%2F", "%2B", "%41", "%", "+", "%%", "%zz", "%e4%bd%a0")
 
 
+@_reused
 def _long(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A short unit of ``alphabet`` repeated to a length up to :data:`LONG_CREDENTIAL`."""
     unit = st.text(alphabet, min_size=1, max_size=8)
     return st.builds(lambda u, n: (u * n)[:n], unit, st.integers(25, LONG_CREDENTIAL))
 
 
+@_reused
 def cookie_values(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
     """Cookie values within RFC 6265's cookie-octet set; the empty value sometimes, and now
     and then a long one or one full of percent escapes (which a cookie never decodes)."""
@@ -242,6 +269,7 @@ def cookie_values(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
     return st.one_of(short, escaped, _long(octet))
 
 
+@_reused
 def tokens(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
     """Query-parameter tokens: any text (it is percent-encoded on the way), empty sometimes,
     text that already looks escaped (``%25``, ``+``: decoded once it stays as it is), and now
@@ -265,6 +293,7 @@ def _no_digit(s: str) -> bool:
     return not any(c.isdigit() for c in s)
 
 
+@_reused
 def q_values(*, invalid: bool = True) -> st.SearchStrategy[str]:
     """Values for ``q`` whose outcome the protocol fixes: canonical integers of any sign and
     magnitude (up to 301 digits) and, when ``invalid``, strings with no digit at all (which
