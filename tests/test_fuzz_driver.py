@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wscheck.drivers._mute import TargetStoppedAnswering
 from wscheck.drivers.asgi import AsgiDriver, ClientDisconnected
 from wscheck.events import (
     FINAL_EVENTS,
@@ -203,9 +204,37 @@ class Run:
     handshake: Event
     events: list[Event]
     aftermath: list[Event | None]
+    #: The mute watch stopped the run (see play_connection).
+    stopped: bool = False
 
 
 Conversation = tuple[list[Step], bool, list[Action]]
+
+
+class _Reader:
+    """What the client has read so far: every event, and the final one once it came."""
+
+    def __init__(self, conn: Any, run: Run) -> None:
+        self.conn = conn
+        self.run = run
+        self.final: Event | None = (conn.handshake if isinstance(conn.handshake, FINAL_EVENTS)
+                                    else None)
+
+    async def receive(self, timeout: float | None) -> None:
+        event = await self.conn.receive(timeout)
+        if self.final is not None:
+            assert event == self.final, (
+                f"after the final {self.final!r}, receive() gave {event!r}")
+        elif isinstance(event, FINAL_EVENTS):
+            self.final = event
+        self.run.events.append(event)
+
+    async def quiet(self, window: float | None) -> None:
+        event = await self.conn.quiet(window)
+        if event is not None:
+            self.run.events.append(event)
+            if self.final is None and isinstance(event, FINAL_EVENTS):
+                self.final = event
 
 
 async def play_connection(driver: AsgiDriver, index: int, client: list[Action],
@@ -213,17 +242,29 @@ async def play_connection(driver: AsgiDriver, index: int, client: list[Action],
     """Connect to app ``index`` and do ``client``, then read what is left and leave."""
     conn = await driver.connect(f"/chaos/{index}", (("q", "1"),), (("session", "s"),))
     run = Run(conn.handshake, [], [])
-    final: Event | None = conn.handshake if isinstance(conn.handshake, FINAL_EVENTS) else None
+    reader = _Reader(conn, run)
+    try:
+        await _act(conn, client, reader, run, log)
+        # Read what is left (bounded).
+        for _ in range(20):
+            await reader.receive(None)
+            if reader.final is not None or isinstance(run.events[-1], Silence):
+                break
+    except TargetStoppedAnswering:
+        # Three waits in a row for something the app owed, each out in full (a loaded
+        # machine can outlast the 0.05 s timeout before the app is known idle): the
+        # driver's designed answer to an app that says nothing, which ends the run there.
+        run.stopped = True
+    # Leave, and collect what happened on the way out.
+    log.client_left = True
+    await conn.close()
+    run.aftermath.append(await conn.finish())
+    return run
 
-    async def receive(timeout: float | None) -> None:
-        nonlocal final
-        event = await conn.receive(timeout)
-        if final is not None:
-            assert event == final, f"after the final {final!r}, receive() gave {event!r}"
-        elif isinstance(event, FINAL_EVENTS):
-            final = event
-        run.events.append(event)
 
+async def _act(conn: Any, client: list[Action], reader: _Reader, run: Run,
+               log: AppLog) -> None:
+    """Do what the client's script says."""
     for action in client:
         kind = action[0]
         if kind == "send_text":
@@ -231,13 +272,9 @@ async def play_connection(driver: AsgiDriver, index: int, client: list[Action],
         elif kind == "send_bytes":
             await conn.send_bytes(action[1])
         elif kind == "receive":
-            await receive(action[1])
+            await reader.receive(action[1])
         elif kind == "quiet":
-            event = await conn.quiet(action[1])
-            if event is not None:
-                run.events.append(event)
-                if final is None and isinstance(event, FINAL_EVENTS):
-                    final = event
+            await reader.quiet(action[1])
         elif kind == "close":
             log.client_left = True
             await conn.close(action[1])
@@ -246,15 +283,6 @@ async def play_connection(driver: AsgiDriver, index: int, client: list[Action],
             await conn.drop()
         elif kind == "finish":
             run.aftermath.append(await conn.finish())
-    # Read what is left (bounded), then leave and collect what happened on the way out.
-    for _ in range(20):
-        await receive(None)
-        if final is not None or isinstance(run.events[-1], Silence):
-            break
-    log.client_left = True
-    await conn.close()
-    run.aftermath.append(await conn.finish())
-    return run
 
 
 async def play(conversations: list[Conversation], logs: list[AppLog]) -> list[Run]:
