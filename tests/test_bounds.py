@@ -435,14 +435,17 @@ RUN_BOUND = 120.0
 @pytest.mark.parametrize(("app", "fragments"), [
     ("spins", ["the app blocked the event loop for more than 5s",
                "hostile_loop.py", "in spins"]),
-    ("sleeps", ["the app blocked the event loop for more than 5s",
-                "in sleeps", "time.sleep(120)", "did not give the loop back"]),
-    ("startup_blocks", ["the app blocked the event loop", "in startup_blocks"]),
+    # The watchdog's 5 s bound again, each (spins and shutdown_swallows run by default).
+    pytest.param("sleeps", ["the app blocked the event loop for more than 5s", "in sleeps",
+                            "time.sleep(120)", "did not give the loop back"],
+                 marks=pytest.mark.slow),
+    pytest.param("startup_blocks", ["the app blocked the event loop", "in startup_blocks"],
+                 marks=pytest.mark.slow),
     ("startup_interrupts", ["lifespan startup failed: AppInterrupted: the app raised "
                             "KeyboardInterrupt"]),
     ("stops_the_loop", ["AppInterrupted: the app called loop.stop()"]),
-    ("stubborn_task", ["the app's tasks ignored cancellation", "forever at",
-                       "hostile_loop.py"]),
+    pytest.param("stubborn_task", ["the app's tasks ignored cancellation", "forever at",
+                                   "hostile_loop.py"], marks=pytest.mark.slow),
     ("shutdown_swallows", ["ignored cancellation", "shutdown_swallows at"]),
 ])
 def test_a_run_against_an_app_that_attacks_the_loop_ends_with_a_message(

@@ -86,8 +86,8 @@ def test_room_in_process(name: str) -> None:
     _judge(name, asgi_verdicts(_app(name), spec_of(name), examples=15))
 
 
-@pytest.mark.parametrize("name", [
-    *CORRECT, *(pytest.param(n, marks=pytest.mark.slow) for n in sorted(ROOM_EXPECTED))])
+@pytest.mark.slow  # a whole suite over uvicorn per room; the in-process variant runs by default
+@pytest.mark.parametrize("name", [*CORRECT, *sorted(ROOM_EXPECTED)])
 def test_room_over_uvicorn(name: str) -> None:
     """The broken rooms over uvicorn are slow (each missing text waits out the deadline, and
     prop.broadcast shrinks its failure): CI runs them; the correct rooms run every time."""

@@ -74,6 +74,7 @@ def test_tutorial_in_process(fastapi_tutorials: Tutorials, name: str) -> None:
     assert asgi_verdicts(fastapi_tutorials.app(name), spec) == _expected(name, network=False)
 
 
+@pytest.mark.slow  # a whole suite over uvicorn; the in-process variant runs by default
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_tutorial_over_uvicorn(fastapi_tutorials: Tutorials, name: str) -> None:
     spec = load_spec(EXAMPLES / f"{SPECS[name]}.toml")

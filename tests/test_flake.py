@@ -14,11 +14,13 @@ from tests.test_broken_apps import EXAMPLES, EXPECTED
 SEEDS = [1, 2, 3]
 
 
+@pytest.mark.slow  # the whole suite once per seed
 def test_reference_app_verdicts_do_not_depend_on_the_seed() -> None:
     assert [in_process(create_app(), seed, examples=25) for seed in SEEDS] == \
         [frozenset()] * len(SEEDS)
 
 
+@pytest.mark.slow  # the whole suite once per seed
 @pytest.mark.parametrize("name", ["wrong_prefix", "replies_to_latest_client"])
 def test_broken_app_verdicts_do_not_depend_on_the_seed(name: str) -> None:
     """A defect every echo property meets, and one only interleaved clients show."""

@@ -343,6 +343,7 @@ def _peak_rss_of(command: list[str], cwd: Path) -> tuple[subprocess.CompletedPro
 HOSTILE_BUDGET = 256 * 1024 * 1024
 
 
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
 def test_a_load_run_reports_a_2_63_byte_frame_as_the_servers_fault(tmp_path: Path) -> None:
     """Every connection announces a 2^63-1-byte frame and then streams its payload (up to
     256 MiB). The run ends on its own, every user's connection failed with 1009 after a few
@@ -413,6 +414,7 @@ def _report(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
 def test_reference_app_under_a_few_hundred_users(tmp_path: Path) -> None:
     with serve_uvicorn(create_app()) as address:
         run = wscheck_load("--url", f"ws://{address}", "--users", "300", "--spawn-rate", "300",
@@ -563,6 +565,7 @@ def test_nothing_listening_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert run.stderr.count("\n") == 1 and "refused" in run.stderr, run.stderr
 
 
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
 def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
     """A server that accepts TCP and never answers: the run still ends on time, and says
     that nothing was verified."""

@@ -43,6 +43,7 @@ def test_reference_room_in_process(name: str) -> None:
     _all_pass(spec, asgi_verdicts(create_app(spec), spec, examples=20), network=False)
 
 
+@pytest.mark.slow  # a whole suite over uvicorn; the in-process variant runs by default
 @pytest.mark.parametrize("name", ["chat", "others"])
 def test_reference_room_over_uvicorn(name: str) -> None:
     spec = SPECS[name]

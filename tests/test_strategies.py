@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from wscheck.events import Conversation, SendText, SpacesAs
@@ -32,9 +32,12 @@ from wscheck.strategies import (
 )
 
 SPEC = Spec()
-#: Draws allowed to find a rare value: generous, and still a fraction of a second each.
+#: Draws allowed to find a rare value: generous, and still a fraction of a second each. Only
+#: generation: that such a value comes up is the question, not its smallest form (shrinking
+#: a whole conversation costs seconds).
 BUDGET = settings(max_examples=2000, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck))
+                  suppress_health_check=list(HealthCheck),
+                  phases=[Phase.explicit, Phase.generate])
 
 
 def reaches(strategy: st.SearchStrategy[object], condition: Callable[[object], bool]) -> None:
