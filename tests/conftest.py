@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from reference_app import create_app
 from tests.servers import LiveServer, capture_logs, serve_uvicorn
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for ``-n auto`` (the default, see pyproject.toml): two per CPU. Most tests
+    wait (on sockets, subprocesses, servers and the clock) rather than compute: with one
+    worker per CPU the everyday run kept the CPUs about half busy."""
+    return 2 * (os.cpu_count() or 1)
 
 
 @pytest.fixture
