@@ -78,3 +78,16 @@ def test_suite_benchmark_times_both_targets_and_prints_the_ratio() -> None:
         assert figures[f"{target}_pytest_s"] > 0 and figures[f"{target}_wall_s"] > 0
     assert figures["ratio_pytest_s"] == round(
         figures["network_pytest_s"] / figures["in_process_pytest_s"], 2)
+
+
+def test_strategies_benchmark_compares_reused_and_rebuilt_builders() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "strategies.py"), "--examples", "5",
+         "--rounds", "1", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(figures["strategies"]) == {"echo_conversations", "auth_conversations",
+                                          "conversations"}
+    for row in figures["strategies"].values():
+        assert row["reused"] > 0 and row["rebuilt"] > 0 and row["ratio"] > 0
