@@ -11,14 +11,17 @@ from tests.broken_rooms.room import Room, make_app
 class Forgets(Room):
     def __init__(self) -> None:
         super().__init__()
-        self.spoke: set[int] = set()
+        # The connections themselves, not their id(): an id is reused once its object is
+        # collected, and a later client would then count as one that spoke.
+        self.spoke: set[WebSocket] = set()
 
     async def said(self, websocket: WebSocket, who: int, data: str) -> None:
-        self.spoke.add(id(websocket))
+        self.spoke.add(websocket)
         await super().said(websocket, who, data)
 
     async def left(self, websocket: WebSocket, who: int) -> None:
-        if id(websocket) in self.spoke:
+        if websocket in self.spoke:
+            self.spoke.discard(websocket)
             self.forget(websocket)
             return
         await super().left(websocket, who)
