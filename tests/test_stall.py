@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import pytest
 
 from tests.raw_servers import echo
+from tests.test_bounds import raw_server
 from wscheck.drivers._mute import STALL_ALLOWANCE, time_lost
 from wscheck.drivers.url import UrlDriver
 from wscheck.errors import TargetUnreachable
@@ -31,18 +30,6 @@ from wscheck.events import Accepted, Closed, Silence, Text
 TIMEOUT = 0.5
 #: Longer than TIMEOUT + STALL_ALLOWANCE: every deadline the test sets falls inside it.
 HELD_UP = 1.2
-
-
-@asynccontextmanager
-async def echo_on_this_loop() -> AsyncIterator[str]:
-    """A WebSocket echo served by the test's own event loop: held up with it."""
-    server = await asyncio.start_server(echo, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        server.close()
-        await asyncio.wait_for(server.wait_closed(), 5)
 
 
 def hold_up_the_loop() -> None:
@@ -91,7 +78,7 @@ def connect_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.asyncio
 async def test_a_connect_held_up_past_its_deadline_still_connects(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    async with echo_on_this_loop() as url:
+    async with raw_server(echo) as url:
         driver = UrlDriver(url, timeout=TIMEOUT)
         try:
             connect_held_up_once(monkeypatch)
@@ -116,17 +103,14 @@ async def test_a_handshake_answer_held_up_past_its_deadline_is_still_read() -> N
             time.sleep(HELD_UP)  # a collection in a server thread of the kit's process
         await echo(reader, writer)
 
-    server = await asyncio.start_server(holds_up_the_loop_then_echoes, "127.0.0.1", 0)
-    driver = UrlDriver(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}",
-                       timeout=TIMEOUT)
-    try:
-        connection = await driver.connect("/")
-        assert connection.handshake == Accepted()
-        await connection.close()
-    finally:
-        await driver.aclose()
-        server.close()
-        await asyncio.wait_for(server.wait_closed(), 5)
+    async with raw_server(holds_up_the_loop_then_echoes) as url:
+        driver = UrlDriver(url, timeout=TIMEOUT)
+        try:
+            connection = await driver.connect("/")
+            assert connection.handshake == Accepted()
+            await connection.close()
+        finally:
+            await driver.aclose()
 
 
 @pytest.mark.asyncio
@@ -135,7 +119,7 @@ async def test_a_connect_timing_out_after_the_target_answered_is_silence_not_unr
     """Once the target has answered, a connect that runs out is one more wait it left
     unanswered (for the mute watch to count), not "nothing answers there" stopping the
     run at once; before it ever answered, it is (the run's first probe says so)."""
-    async with echo_on_this_loop() as url:
+    async with raw_server(echo) as url:
         never_answered = UrlDriver(url, timeout=TIMEOUT)
         driver = UrlDriver(url, timeout=TIMEOUT)
         try:
@@ -153,7 +137,7 @@ async def test_a_connect_timing_out_after_the_target_answered_is_silence_not_unr
 
 @pytest.mark.asyncio
 async def test_a_reply_the_kit_was_held_up_from_reading_is_still_read() -> None:
-    async with echo_on_this_loop() as url:
+    async with raw_server(echo) as url:
         driver = UrlDriver(url, timeout=TIMEOUT)
         try:
             connection = await driver.connect("/")
@@ -173,7 +157,7 @@ async def test_a_reply_the_kit_was_held_up_from_reading_is_still_read() -> None:
 @pytest.mark.asyncio
 async def test_silence_is_still_silence_when_the_kit_was_held_up() -> None:
     """The extra wait is bounded: a target that says nothing is still reported silent."""
-    async with echo_on_this_loop() as url:
+    async with raw_server(echo) as url:
         driver = UrlDriver(url, timeout=TIMEOUT)
         try:
             connection = await driver.connect("/")

@@ -68,10 +68,8 @@ async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
     for chk in all_checks():
         if only is not None and chk.id not in only:
             continue
-        if chk.not_applicable(spec):
-            results[chk.id] = (chk, None)
-        else:
-            results[chk.id] = (chk, None)  # in suite order; the verdict comes below
+        results[chk.id] = (chk, None)  # in suite order; a verdict replaces it below
+        if not chk.not_applicable(spec):
             selected.append((chk, Context(spec, driver, examples, concurrency=concurrency,
                                           idle_watch=idle_watch)))
     with derandomized():

@@ -251,7 +251,6 @@ LONG_CREDENTIAL = 400
 _ESCAPES = ("%20", "%25", "%2F", "%2B", "%41", "%", "+", "%%", "%zz", "%e4%bd%a0")
 
 
-@_reused
 def _long(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A short unit of ``alphabet`` repeated to a length up to :data:`LONG_CREDENTIAL`."""
     unit = st.text(alphabet, min_size=1, max_size=8)
