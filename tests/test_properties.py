@@ -241,18 +241,22 @@ class CountingDriver:
         self.timeouts = 0
 
     async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
-                      cookies: Sequence[tuple[str, str]] = ()) -> Connection:
-        connection = await self._driver.connect(path, query, cookies)
+                      cookies: Sequence[tuple[str, str]] = (), *,
+                      origin: bool = False) -> Connection:
+        connection = await self._driver.connect(path, query, cookies, origin=origin)
         return _CountingConnection(connection, self)  # type: ignore[return-value]
 
     async def aclose(self) -> None:
         await self._driver.aclose()
 
 
-def timeout_bound(kind: str, timeout: float) -> int:
+def timeout_bound(kind: str, timeout: float, concurrency: int) -> int:
     """Timeouts a failing run may wait: one for the first failure, as many as fit in the
-    shrink budget, one the budget overruns by, and one of slack."""
-    return 1 + int(SHRINK_SECONDS[kind] / timeout) + 1 + 1
+    shrink budget, one the budget overruns by, and one of slack; with a concurrency, first
+    one for each example of the overlapping run still in flight when it strayed (at most
+    ``concurrency``, all waited at the same time)."""
+    overlapping = concurrency if concurrency > 1 else 0
+    return overlapping + 1 + int(SHRINK_SECONDS[kind] / timeout) + 1 + 1
 
 
 #: Wall-time bound on a failing property run whose timeouts the tests bound by count: only
@@ -261,8 +265,9 @@ def timeout_bound(kind: str, timeout: float) -> int:
 STALL_WALL_BOUND = 60.0
 
 
+@pytest.mark.parametrize("concurrency", [1, 8], ids=["one-after-another", "overlapping"])
 def test_a_stalling_app_fails_quickly_despite_shrinking(monkeypatch: pytest.MonkeyPatch,
-                                                        ) -> None:
+                                                        concurrency: int) -> None:
     """A defect that costs a full timeout per replay must not multiply into a long run: the
     shrink budget ends it after a handful of timeouts.
 
@@ -280,7 +285,8 @@ def test_a_stalling_app_fails_quickly_despite_shrinking(monkeypatch: pytest.Monk
         async with lifespan(app) as wrapped:
             driver = CountingDriver(AsgiDriver(wrapped, timeout=0.5))
             start = time.monotonic()
-            verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 100))
+            verdict = await CHECKS["prop.conversation"].run(
+                Context(Spec(), driver, 100, concurrency))
             elapsed = time.monotonic() - start
             sleeper.cancel()
             await driver.aclose()
@@ -293,7 +299,7 @@ def test_a_stalling_app_fails_quickly_despite_shrinking(monkeypatch: pytest.Monk
     # a third message met with silence.
     assert len(sent(verdict)) >= 3, sent(verdict)
     assert any(isinstance(e, Silence) for e in verdict.observation.observed)
-    assert 1 <= driver.timeouts <= timeout_bound("asgi", 0.5), driver.timeouts
+    assert 1 <= driver.timeouts <= timeout_bound("asgi", 0.5, concurrency), driver.timeouts
     assert elapsed < STALL_WALL_BOUND, f"the failing property run took {elapsed:.1f}s"
 
 
@@ -357,7 +363,8 @@ def test_edge_weighting_reaches_the_edges() -> None:
         m.strip() == "bye" and m != "bye" for m in seen), "no near-miss of the bye word"
 
 
-def test_a_stalling_server_fails_quickly_over_the_network() -> None:
+@pytest.mark.parametrize("concurrency", [1, 8], ids=["one-after-another", "overlapping"])
+def test_a_stalling_server_fails_quickly_over_the_network(concurrency: int) -> None:
     """The same bound over a real socket, where every silence costs the full timeout."""
     from tests.servers import serve_uvicorn
     from wscheck.drivers.url import UrlDriver
@@ -368,7 +375,8 @@ def test_a_stalling_server_fails_quickly_over_the_network() -> None:
         driver = CountingDriver(UrlDriver(f"ws://{address}", timeout=0.5, quiet_window=0.1))
         try:
             start = time.monotonic()
-            verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 25))
+            verdict = await CHECKS["prop.conversation"].run(
+                Context(Spec(), driver, 25, concurrency))
             return verdict, driver, time.monotonic() - start
         finally:
             await driver.aclose()
@@ -377,7 +385,7 @@ def test_a_stalling_server_fails_quickly_over_the_network() -> None:
         verdict, driver, elapsed = asyncio.run(main(address))
     assert not verdict.passed
     assert len(sent(verdict)) >= 3, sent(verdict)
-    assert 1 <= driver.timeouts <= timeout_bound("url", 0.5), driver.timeouts
+    assert 1 <= driver.timeouts <= timeout_bound("url", 0.5, concurrency), driver.timeouts
     assert elapsed < STALL_WALL_BOUND, f"the failing run took {elapsed:.1f}s over the network"
 
 
@@ -434,3 +442,109 @@ def test_stateful_over_a_network_hears_a_late_message_either_way(concurrency: in
         assert not asyncio.run(verdict(address))
     with serve_uvicorn(reference) as address:
         assert asyncio.run(verdict(address))
+
+
+# --- examples overlap; only a pass is taken from the overlapping run -------------------------
+
+
+class _Peak:
+    """The reference app, counting the WebSocket sessions open at once; with ``crowded`` set,
+    a reply sent while another session is open is wrong (a defect only overlap shows)."""
+
+    def __init__(self, crowded: bool = False) -> None:
+        self.app = create_app()
+        self.open = 0
+        self.peak = 0
+        self.crowded = crowded
+        self.crowded_replies = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        async def maybe_wrong(message: Any) -> None:
+            if self.crowded and self.open > 1 and message.get("type") == "websocket.send":
+                self.crowded_replies += 1
+                message = {**message, "text": "busy"}
+            await send(message)
+
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        try:
+            await self.app(scope, receive, maybe_wrong)
+        finally:
+            self.open -= 1
+
+
+def _run_on(app: Any, check_id: str, concurrency: int, examples: int = 100) -> Verdict:
+    async def main() -> Verdict:
+        async with lifespan(app) as wrapped:
+            driver = AsgiDriver(wrapped, timeout=1.0)
+            try:
+                return await CHECKS[check_id].run(
+                    Context(Spec(), driver, examples, concurrency))
+            finally:
+                await driver.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("check_id", ["prop.echo", "prop.conversation", "prop.auth"])
+def test_examples_overlap_with_a_concurrency_and_not_without(check_id: str) -> None:
+    """A property's examples run side by side (what makes an app slow to answer cheap to
+    check), and one after another with a concurrency of 1."""
+    overlapping, alone = _Peak(), _Peak()
+    assert _run_on(overlapping, check_id, 8).passed
+    assert _run_on(alone, check_id, 1).passed
+    assert overlapping.peak > 1, overlapping.peak
+    assert alone.peak == 1, alone.peak
+
+
+def test_a_failure_only_overlap_shows_is_judged_on_examples_run_alone() -> None:
+    """An app that answers wrongly while another client is connected fails the overlapping
+    run, and the property runs again one example after another: that run is the verdict
+    (such an app is ``prop.concurrent``'s to fail, whose clients are interleaved on
+    purpose), as for checks run side by side."""
+    crowded = _Peak(crowded=True)
+    verdict = _run_on(crowded, "prop.echo", 8)
+    assert crowded.crowded_replies > 0  # the overlapping run did stray
+    assert verdict.passed, (verdict.problem, verdict.observation)
+    interleaved = _run_on(_Peak(crowded=True), "prop.concurrent", 8)
+    assert not interleaved.passed and interleaved.problem is not None
+    assert "got other replies than it gets alone" in interleaved.problem
+
+
+@pytest.mark.parametrize("derandomized", [True, False], ids=["ci-profile", "random-profile"])
+def test_the_run_alone_draws_the_examples_the_overlapping_run_drew(
+        derandomized: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A failure met in the overlapping run is met again in the run alone, which draws the
+    same examples in the same order (the same seed, under the random profile too), so it is
+    never lost: here the failing example is whichever came 30th, a value another seed would
+    not draw there."""
+    from wscheck.hypothesis_runner import PropertyFailed, run_property
+
+    if not derandomized:
+        monkeypatch.delenv("CI")
+        monkeypatch.chdir(tmp_path)  # the random profile's example database lands here
+    seen: list[str] = []
+
+    async def evaluate(example: str) -> PropertyFailed | None:
+        seen.append(example)  # when it runs: examples dropped after a stray never run
+        return PropertyFailed("the 30th", None) \
+            if len(seen) >= 30 and example == seen[29] else None
+
+    class _Driver:
+        kind = "asgi"
+        timeout = 1.0
+
+    async def main() -> Verdict:
+        ctx = Context(Spec(), _Driver(), 100, 8)  # type: ignore[arg-type]
+        return await run_property(ctx, "prop.test", st.text(min_size=8), evaluate)
+
+    verdict = asyncio.run(main())
+    assert not verdict.passed and verdict.problem == "the 30th"
+    # The overlapping run started the 30th example and at most 7 more beside it before its
+    # verdict came; then the run alone started again from the first example.
+    again = [i for i in range(30, 39) if seen[i:i + 30] == seen[:30]]
+    assert again, seen[:40]

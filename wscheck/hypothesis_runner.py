@@ -19,15 +19,17 @@ answered too slowly for any conversation to finish.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
@@ -41,6 +43,7 @@ __all__ = [
     "Budget",
     "ExampleTimedOut",
     "LoopBridge",
+    "Pipeline",
     "PropertyFailed",
     "example_bound",
     "profile",
@@ -163,6 +166,69 @@ class LoopBridge:
             raise ExampleTimedOut(self.bound) from None
 
 
+class Pipeline:
+    """Runs examples on the check's loop without waiting for each before the next is drawn:
+    up to ``width`` at once, each bounded like one run by :class:`LoopBridge`.
+
+    Used from Hypothesis's worker thread by :func:`run_property`'s first run. Hypothesis draws
+    its examples from its seed and from which examples failed; while none fails, the examples
+    it draws do not depend on when their verdicts arrive, so the same examples are run as one
+    after another, only overlapping. The first example that fails, outlives its bound or
+    raises makes the pipeline *stray*: nothing more is started (Hypothesis draws on, cheaply,
+    to its end), and the examples still running finish as they would have (each within its
+    bound), so that none of their connections is still open when the run alone starts.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, bound: float, width: int) -> None:
+        self.loop = loop
+        self.bound = bound
+        self.width = max(1, width)
+        self.strayed = False
+        self.examples = 0
+        self._running: collections.deque[
+            tuple[concurrent.futures.Future[Any], float, threading.Event]] = \
+            collections.deque()
+
+    def run(self, coro: Coroutine[Any, Any, PropertyFailed | None]) -> None:
+        """Start ``coro`` once fewer than ``width`` examples run (or drop it: strayed); its
+        verdict comes later, so for now the example passes."""
+        while not self.strayed and len(self._running) >= self.width:
+            self._settle_oldest()
+        if self.strayed:
+            coro.close()
+            return
+        unwound = threading.Event()
+
+        async def guarded() -> PropertyFailed | None:
+            try:
+                return await coro
+            finally:
+                unwound.set()
+
+        self.examples += 1
+        future = asyncio.run_coroutine_threadsafe(guarded(), self.loop)
+        self._running.append((future, time.monotonic(), unwound))
+
+    def drain(self) -> bool:
+        """Wait for every example still running; True when every one agreed."""
+        while self._running:
+            self._settle_oldest()
+        return not self.strayed
+
+    def _settle_oldest(self) -> None:
+        future, started, unwound = self._running.popleft()
+        try:
+            failure = future.result(max(0.0, self.bound - (time.monotonic() - started)))
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            future.cancel()
+            unwound.wait(CANCEL_GRACE_SECONDS)
+            failure = ExampleTimedOut(self.bound)
+        except Exception:  # the run one example after another raises it again, and says it
+            failure = PropertyFailed("raised", None)
+        if failure is not None:
+            self.strayed = True
+
+
 async def run_property(
     ctx: Context,
     check_id: str,
@@ -170,10 +236,25 @@ async def run_property(
     evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
     examples: int | None = None,
 ) -> Verdict:
-    """Run ``evaluate`` on examples of ``strategy`` with Hypothesis; a verdict at the end."""
-    budget = Budget.for_driver(ctx.driver.kind)
-    bridge = LoopBridge(asyncio.get_running_loop(), example_bound(ctx.driver.timeout))
+    """Run ``evaluate`` on examples of ``strategy`` with Hypothesis; a verdict at the end.
 
+    With a concurrency above 1 the examples first run overlapping (:class:`Pipeline`), so
+    that an app slow to answer, or a network's waits, cost about one example's time per
+    ``ctx.concurrency`` examples instead of one each. Only a pass is taken from that run:
+    when any example strays, the property runs again one example after another, drawing the
+    same examples in the same order; that run, its shrink and its evidence are the verdict
+    (the rule of :mod:`wscheck.schedule`: an app whose connections interfere is judged on
+    conversations run alone).
+    """
+    budget = Budget.for_driver(ctx.driver.kind)
+    loop = asyncio.get_running_loop()
+    bound = example_bound(ctx.driver.timeout)
+    pipeline = Pipeline(loop, bound, ctx.concurrency) if ctx.concurrency > 1 else None
+    bridge: LoopBridge | Pipeline = pipeline or LoopBridge(loop, bound)
+
+    # Both runs call this same function: under the derandomized profile Hypothesis seeds a
+    # run from its source, so they draw the same examples (and the same as before examples
+    # overlapped); under the random profile both runs are given the same seed.
     def body(example: T) -> None:
         budget.calls += 1
         key = repr(example)
@@ -191,15 +272,33 @@ async def run_property(
             budget.failed(key, failure)
             raise failure
 
-    test = given(strategy)(body)
-    test = settings(profile(), max_examples=examples or ctx.examples)(test)
-    # One example database entry per check and protocol: replays stay relevant.
-    set_database_key(test, f"{check_id}:{ctx.spec.digest()}".encode())
+    chosen = profile()
+    same_seed = None if chosen.derandomize else random.getrandbits(64)
 
     def run() -> None:
+        test = given(strategy)(body)
+        test = settings(chosen, max_examples=examples or ctx.examples)(test)
+        if same_seed is not None:
+            test = seed(same_seed)(test)
+        # One example database entry per check and protocol: replays stay relevant.
+        set_database_key(test, f"{check_id}:{ctx.spec.digest()}".encode())
         with silenced():
             test()
 
+    def overlapping() -> bool:
+        assert pipeline is not None
+        try:
+            run()
+        finally:
+            agreed = pipeline.drain()
+        return agreed
+
+    if pipeline is not None:
+        if await asyncio.to_thread(overlapping):
+            return Verdict()
+        # An example strayed: the run one example after another decides.
+        budget = Budget.for_driver(ctx.driver.kind)
+        bridge = LoopBridge(loop, bound)
     try:
         await asyncio.to_thread(run)
     except PropertyFailed as exc:
