@@ -13,10 +13,11 @@ before/after within one run. Extra arguments after ``--`` go to every run (e.g.
 ``-- --concurrency 1`` for the sequential behaviour). Prints a table, then with ``--json`` one
 JSON line.
 
-``--slow-app SECONDS`` times instead one network run against a correct app whose every reply
-waits that long (``benchmarks/slow_app.py``, under uvicorn), next to the floor no schedule
-can beat: the longest single conversation of the suite (``echo.stays-open``, 300 replies)
-at that delay.
+``--slow-app SECONDS`` times instead one run in-process and one over the network (under
+uvicorn) against a correct app whose every reply waits that long (``benchmarks/slow_app.py``),
+next to the floor no schedule can beat: the longest single conversation of the suite
+(``echo.stays-open``, 300 replies) at that delay; with ``--baseline DIR`` the other
+checkout's two runs too.
 
 Usage: ``python benchmarks/suite.py [--rounds 3] [--baseline DIR] [--slow-app SECONDS]
 [--json] [-- EXTRA...]``.
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,13 +50,17 @@ RUN_DEADLINE = 600.0
 
 
 def time_run(target: list[str], extra: list[str], kit: Path | None = None,
-             env_extra: dict[str, str] | None = None) -> dict[str, Any]:
+             env_extra: dict[str, str] | None = None,
+             files: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Run ``wscheck run`` once on ``target`` (with the kit in ``kit``, default the installed
-    one); its pytest time, wall time and exit status."""
+    one) from an empty directory (``files`` copied into it: an app to ``--app``); its pytest
+    time, wall time and exit status."""
     env = {**os.environ, **(env_extra or {})}
     if kit is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(kit), env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as empty:
+        for file in files:  # not benchmarks/ itself: its xdist.py would shadow pytest-xdist
+            shutil.copy(file, empty)
         args = [sys.executable, "-m", "wscheck", "run", *target, *extra]
         start = time.perf_counter()
         done = subprocess.run(args, cwd=empty, capture_output=True, text=True,
@@ -98,26 +104,45 @@ def measure(rounds: int, extra: list[str], baseline: Path | None = None) -> dict
 LONGEST_CONVERSATION = 300
 
 
-def measure_slow(delay: float, extra: list[str]) -> dict[str, Any]:
-    """One network run against ``benchmarks/slow_app.py`` with ``delay`` seconds per reply."""
+def measure_slow(delay: float, extra: list[str],
+                 baseline: Path | None = None) -> dict[str, Any]:
+    """One in-process and one network run against ``benchmarks/slow_app.py`` with ``delay``
+    seconds per reply (and the baseline kit's, when given)."""
     env = {"WSCHECK_SLOW_REPLY": str(delay)}
     os.environ["WSCHECK_SLOW_REPLY"] = str(delay)  # for the server's process too
-    with uvicorn_server("slow_app:app") as url:
-        run = time_run(["--url", url], extra, env_extra=env)
     floor = LONGEST_CONVERSATION * delay
-    return {"slow_reply_s": delay, "slow_network_pytest_s": run["pytest_s"],
-            "slow_network_wall_s": round(run["wall_s"], 2),
-            "slow_network_exit_status": run["exit_status"],
-            "slow_network_summary": run["summary"], "longest_conversation_s": floor,
-            "slow_ratio_to_longest": round(run["pytest_s"] / floor, 2)}
+    result: dict[str, Any] = {"slow_reply_s": delay, "longest_conversation_s": floor,
+                              "baseline": str(baseline) if baseline else None}
+    kits: dict[str, Path | None] = {"": None}
+    if baseline is not None:
+        kits["baseline_"] = baseline
+    app = Path(__file__).resolve().parent / "slow_app.py"
+    with uvicorn_server("slow_app:app") as url:
+        for prefix, kit in kits.items():
+            for name, target, files in (("in_process", ["--app", "slow_app:app"], (app,)),
+                                        ("network", ["--url", url], ())):
+                run = time_run(target, extra, kit, env_extra=env, files=files)
+                key = f"{prefix}slow_{name}"
+                result[f"{key}_pytest_s"] = run["pytest_s"]
+                result[f"{key}_wall_s"] = round(run["wall_s"], 2)
+                result[f"{key}_exit_status"] = run["exit_status"]
+                result[f"{key}_summary"] = run["summary"]
+                result[f"{key}_ratio_to_longest"] = round(run["pytest_s"] / floor, 2)
+    return result
 
 
 def slow_table(result: dict[str, Any]) -> str:
-    return "\n".join([
-        f"slow app ({result['slow_reply_s']:g}s per reply), network: "
-        f"{result['slow_network_pytest_s']:.2f}s pytest time   {result['slow_network_summary']}",
-        f"longest single conversation (echo.stays-open, {LONGEST_CONVERSATION} replies): "
-        f"{result['longest_conversation_s']:.2f}s; ratio {result['slow_ratio_to_longest']:.2f}"])
+    lines = [f"slow app ({result['slow_reply_s']:g}s per reply); longest single conversation "
+             f"(echo.stays-open, {LONGEST_CONVERSATION} replies): "
+             f"{result['longest_conversation_s']:.2f}s",
+             f"{'kit and target':<30} {'pytest s':>9} {'/ longest':>10}   summary"]
+    for prefix in ("", "baseline_") if result.get("baseline") else ("",):
+        for name in ("in_process", "network"):
+            key = f"{prefix}slow_{name}"
+            lines.append(f"{prefix + name:<30} {result[key + '_pytest_s']:>9.2f} "
+                         f"{result[key + '_ratio_to_longest']:>10.2f}   "
+                         f"{result[key + '_summary']}")
+    return "\n".join(lines)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -140,7 +165,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
                         help="another checkout of the kit, timed in the same rounds")
     parser.add_argument("--slow-app", type=float, default=None, metavar="SECONDS",
-                        help="time a network run against a correct app this slow per reply")
+                        help="time runs against a correct app this slow per reply")
     parser.add_argument("extra", nargs="*", help="arguments for every `wscheck run`")
     args = parser.parse_args()
     if args.rounds < 1:
@@ -150,7 +175,7 @@ def main() -> int:
     if args.slow_app is not None:
         if not 0 < args.slow_app <= 10:
             parser.error("--slow-app must be more than 0 and at most 10 seconds")
-        result = measure_slow(args.slow_app, args.extra)
+        result = measure_slow(args.slow_app, args.extra, args.baseline)
         print(slow_table(result))
         if args.json:
             print(json.dumps(result))

@@ -548,3 +548,31 @@ def test_the_run_alone_draws_the_examples_the_overlapping_run_drew(
     # verdict came; then the run alone started again from the first example.
     again = [i for i in range(30, 39) if seen[i:i + 30] == seen[:30]]
     assert again, seen[:40]
+
+
+def test_a_property_run_leaves_the_random_module_alone(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Any) -> None:
+    """The seed both runs share is not drawn from the ``random`` module: properties run side
+    by side, and Hypothesis warns (a deprecation, in the user's output) when the module's
+    state changes while it draws an example."""
+    import random
+
+    from wscheck.hypothesis_runner import run_property
+
+    monkeypatch.delenv("CI")  # the random profile, which draws the seed
+    monkeypatch.chdir(tmp_path)
+
+    async def evaluate(example: int) -> None:
+        return None
+
+    class _Driver:
+        kind = "asgi"
+        timeout = 1.0
+
+    async def main() -> Verdict:
+        ctx = Context(Spec(), _Driver(), 10, 8)  # type: ignore[arg-type]
+        return await run_property(ctx, "prop.test", st.integers(), evaluate)
+
+    before = random.getstate()
+    assert asyncio.run(main()).passed
+    assert random.getstate() == before

@@ -22,7 +22,7 @@ import asyncio
 import collections
 import concurrent.futures
 import os
-import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -273,7 +273,8 @@ async def run_property(
             raise failure
 
     chosen = profile()
-    same_seed = None if chosen.derandomize else random.getrandbits(64)
+    # Not the random module: its state is what Hypothesis watches during other checks' draws.
+    same_seed = None if chosen.derandomize else secrets.randbits(64)
 
     def run() -> None:
         test = given(strategy)(body)

@@ -203,7 +203,8 @@ TABLE: tuple[Setting, ...] = (
     Setting("examples", f"generated examples per property check (default "
             f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network)",
             count, "N"),
-    Setting("concurrency", f"checks, and conversations of one check, run at the same time "
+    Setting("concurrency", f"checks, the conversations of one check and the examples of one "
+            "property run at the same time "
             f"(default {DEFAULT_CONCURRENCY}; 1 runs everything one after another, for targets "
             "that limit connections)", count, "N"),
     Setting("max_message_size", f"largest message accepted from the target, in bytes "
