@@ -80,6 +80,20 @@ def test_suite_benchmark_times_both_targets_and_prints_the_ratio() -> None:
         figures["network_pytest_s"] / figures["in_process_pytest_s"], 2)
 
 
+def test_suite_benchmark_times_a_slow_app_in_process_and_over_the_network() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "suite.py"), "--slow-app", "0.001", "--json",
+         "--", "--examples", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "echo.stays-open" in done.stdout  # the table comes first
+    for target in ("in_process", "network"):
+        assert figures[f"slow_{target}_exit_status"] == 0  # a slow app that conforms
+        assert figures[f"slow_{target}_ratio_to_longest"] == round(
+            figures[f"slow_{target}_pytest_s"] / figures["longest_conversation_s"], 2)
+
+
 def test_strategies_benchmark_compares_reused_and_rebuilt_builders() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "strategies.py"), "--examples", "5",
