@@ -86,6 +86,22 @@ def test_a_check_that_fails_only_beside_others_is_confirmed_alone() -> None:
     assert rec.runs == {"crowded": 2, "broken": 2, **{c.id: 1 for c in fine}}
 
 
+def test_a_pass_that_saw_what_it_does_not_judge_is_confirmed_alone() -> None:
+    """A pass marked as trusted only alone (an isolation check that saw untagged texts the
+    model did not predict: beside others, maybe their traffic) is run again alone, and that
+    run is the verdict; an ordinary pass beside others is taken as it is."""
+    rec = Recorder()
+    crowded = rec.check("crowded", lambda others: Verdict(trusted_alone_only=True) if others
+                        else Verdict("a leak, seen alone"))
+    plain = rec.check("plain", lambda others: Verdict())
+    verdicts = _verdicts(Schedule([(crowded, _ctx()), (plain, _ctx())], 8),
+                         ["crowded", "plain"])
+    assert rec.most > 1
+    assert verdicts[0].problem == "a leak, seen alone"
+    assert verdicts[1].passed
+    assert rec.runs == {"crowded": 2, "plain": 1}
+
+
 def test_an_unobservable_verdict_needs_no_confirmation() -> None:
     rec = Recorder()
     unseen = rec.check("unseen", lambda others: Verdict.unobserved("over a network",
@@ -192,3 +208,34 @@ def test_side_by_side_and_one_after_another_agree_over_the_network(module: Any,
         sequential = run_verdicts(target, tmp_path, "--concurrency", "1")
     assert default == sequential
     assert "fail" in default.values()
+
+
+def test_isolation_marks_a_pass_that_saw_texts_the_model_did_not_predict() -> None:
+    """``isolation.concurrent`` judges cross-talk only: an app that sends an untagged extra
+    text passes it, but that pass is one the schedule takes only from a run alone (beside
+    other checks, such a text may be their broadcast crowding out this check's own). The
+    reference app's pass is an ordinary one."""
+    from reference_app import create_app
+    from tests.implementations.raw_asgi import ChatApp, Conn
+    from wscheck.checks import CHECKS, all_checks
+    from wscheck.drivers.asgi import AsgiDriver, lifespan
+
+    class Chatty(ChatApp):
+        async def send_reply(self, conn: Conn, text: str) -> None:
+            await conn.send_text(text)
+            await conn.send_text("noise")
+
+    all_checks()
+
+    async def verdict(app: Any) -> Verdict:
+        async with lifespan(app) as wrapped:
+            driver = AsgiDriver(wrapped, timeout=1.0)
+            try:
+                return await CHECKS["isolation.concurrent"].run(Context(Spec(), driver, 10))
+            finally:
+                await driver.aclose()
+
+    chatty = asyncio.run(verdict(Chatty()))
+    assert chatty.passed and chatty.trusted_alone_only
+    reference = asyncio.run(verdict(create_app()))
+    assert reference.passed and not reference.trusted_alone_only

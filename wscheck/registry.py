@@ -85,6 +85,11 @@ class Verdict:
     notes: tuple[str, ...] = ()
     inconclusive: str | None = None
     unconcluded: Unconcluded = "precondition"
+    #: A pass that saw texts the model did not predict, which its line does not judge (an
+    #: isolation check that found no leak, but other texts on its clients): beside other
+    #: checks those may be other checks' traffic hiding what it judges, so such a pass is
+    #: taken only from a run alone (see :mod:`wscheck.schedule`).
+    trusted_alone_only: bool = field(default=False, compare=False)
 
     @property
     def passed(self) -> bool:

@@ -6,11 +6,13 @@ to most of a network run. Started together, up to a bound, they overlap; pytest 
 and reports the items in their order, each waiting for its own check's verdict.
 
 What keeps the verdicts those of a run one check after another: only a *pass* is taken from
-a check that ran while other checks ran too. A check that failed, or could not conclude,
-while others were running is run again alone (no other check running), and that run is its
-verdict and its evidence. So an app that lets connections interfere (a broadcast, a reply to
-the latest client) fails only the isolation checks, as it does when the checks run one after
-another: a client alone on the target is what every other check's line speaks of.
+a check that ran while other checks ran too (and not a pass that saw texts its line does not
+judge, ``Verdict.trusted_alone_only``: beside others they may be others' traffic). A check
+that failed, or could not conclude, while others were running is run again alone (no other
+check running), and that run is its verdict and its evidence. So an app that lets
+connections interfere (a broadcast, a reply to the latest client) fails only the isolation
+checks, as it does when the checks run one after another: a client alone on the target is
+what every other check's line speaks of.
 
 A bound of 1 runs the checks one after another, each when its turn comes, exactly as without
 a schedule.
@@ -164,8 +166,8 @@ class Schedule:
                 f"{type(run.error).__name__}: {str(run.error)[:200]}"))
         verdict: Verdict | None = run.verdict
         assert verdict is not None
-        trusted = verdict.passed or (verdict.is_inconclusive
-                                     and verdict.unconcluded == "unobservable")
+        trusted = (verdict.passed and not verdict.trusted_alone_only) or (
+            verdict.is_inconclusive and verdict.unconcluded == "unobservable")
         if trusted or not run.overlapped:
             return verdict
         async with self._gate.alone():

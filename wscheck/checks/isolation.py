@@ -52,4 +52,8 @@ async def concurrent(ctx: Context) -> Verdict:
                 Verdict.unobserved("precondition failed: a client was not served at all, so "
                                    "isolation cannot be shown (see the echo and auth checks)",
                                    obs)
-    return Verdict()
+    # No leak, every client served: a pass. Texts the model did not predict are the other
+    # checks' business when the check ran alone; beside other checks they may be those
+    # checks' traffic (a broadcast of their untagged messages) that took the place of what
+    # this check reads, so then the pass holds only from a run alone.
+    return Verdict(trusted_alone_only=not all(obs.ok for obs in observations))
