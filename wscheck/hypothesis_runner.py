@@ -147,23 +147,36 @@ class LoopBridge:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         # The bound is kept here, in the worker thread, not with a timer on the loop: a timer
         # there would keep the in-process driver from ever knowing the app idle.
-        unwound = threading.Event()
+        started = _Started(coro, self.loop)
+        return cast(T, started.result(self.bound, self.bound))
+
+
+class _Started:
+    """A coroutine started on the loop from a worker thread, and told when it has unwound."""
+
+    def __init__(self, coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> None:
+        self.unwound = threading.Event()
 
         async def guarded() -> T:
             try:
                 return await coro
             finally:
-                unwound.set()
+                self.unwound.set()
 
-        future = asyncio.run_coroutine_threadsafe(guarded(), self.loop)
+        self.at = time.monotonic()
+        self.future: concurrent.futures.Future[Any] = \
+            asyncio.run_coroutine_threadsafe(guarded(), loop)
+
+    def result(self, wait: float, bound: float) -> Any:
+        """Its result within ``wait`` seconds; else it is cancelled and, once it has unwound
+        (bounded) and let its connections go, so that nothing of it runs on into the next
+        example, :class:`ExampleTimedOut` for ``bound`` is raised."""
         try:
-            return future.result(self.bound)
+            return self.future.result(wait)
         except (TimeoutError, concurrent.futures.TimeoutError):
-            # Cancel the task on the loop and wait (bounded) while it unwinds and lets its
-            # connections go, so that nothing of it runs on into the next example.
-            future.cancel()
-            unwound.wait(CANCEL_GRACE_SECONDS)
-            raise ExampleTimedOut(self.bound) from None
+            self.future.cancel()
+            self.unwound.wait(CANCEL_GRACE_SECONDS)
+            raise ExampleTimedOut(bound) from None
 
 
 class Pipeline:
@@ -184,10 +197,7 @@ class Pipeline:
         self.bound = bound
         self.width = max(1, width)
         self.strayed = False
-        self.examples = 0
-        self._running: collections.deque[
-            tuple[concurrent.futures.Future[Any], float, threading.Event]] = \
-            collections.deque()
+        self._running: collections.deque[_Started] = collections.deque()
 
     def run(self, coro: Coroutine[Any, Any, PropertyFailed | None]) -> None:
         """Start ``coro`` once fewer than ``width`` examples run (or drop it: strayed); its
@@ -197,17 +207,7 @@ class Pipeline:
         if self.strayed:
             coro.close()
             return
-        unwound = threading.Event()
-
-        async def guarded() -> PropertyFailed | None:
-            try:
-                return await coro
-            finally:
-                unwound.set()
-
-        self.examples += 1
-        future = asyncio.run_coroutine_threadsafe(guarded(), self.loop)
-        self._running.append((future, time.monotonic(), unwound))
+        self._running.append(_Started(coro, self.loop))
 
     def drain(self) -> bool:
         """Wait for every example still running; True when every one agreed."""
@@ -216,13 +216,12 @@ class Pipeline:
         return not self.strayed
 
     def _settle_oldest(self) -> None:
-        future, started, unwound = self._running.popleft()
+        started = self._running.popleft()
         try:
-            failure = future.result(max(0.0, self.bound - (time.monotonic() - started)))
-        except (TimeoutError, concurrent.futures.TimeoutError):
-            future.cancel()
-            unwound.wait(CANCEL_GRACE_SECONDS)
-            failure = ExampleTimedOut(self.bound)
+            failure = started.result(max(0.0, self.bound - (time.monotonic() - started.at)),
+                                     self.bound)
+        except ExampleTimedOut as exc:
+            failure = exc
         except Exception:  # the run one example after another raises it again, and says it
             failure = PropertyFailed("raised", None)
         if failure is not None:
