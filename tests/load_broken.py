@@ -43,9 +43,10 @@ class Crosstalk(Counting):
     """Defect: one app-wide "last sender" slot. When a reply is due within ``window`` seconds
     of the previous one, for another connection, while ``crowd`` connections are open, it
     goes to the previous sender's connection instead: a reply sent to the wrong client when
-    two messages arrive in the same millisecond."""
+    two messages arrive within a few milliseconds (wide enough that a busy machine still
+    brings replies that close together while the crowd is there)."""
 
-    def __init__(self, crowd: int = 120, window: float = 0.002) -> None:
+    def __init__(self, crowd: int = 120, window: float = 0.01) -> None:
         super().__init__()
         self.crowd = crowd
         self.window = window
