@@ -420,11 +420,11 @@ class _LateExtra:
         await reference(scope, receive, late_send)
 
 
-@pytest.mark.parametrize("concurrency", [1, 8], ids=["one-after-another", "windows-beside"])
+@pytest.mark.parametrize("concurrency", [1, 8], ids=["one-after-another", "overlapping"])
 def test_stateful_over_a_network_hears_a_late_message_either_way(concurrency: int) -> None:
     """The late text comes after the example's last reply, within its quiet window: heard
-    whether the windows run in their examples or beside the next ones (then the check runs
-    again as one after another, and fails)."""
+    whether the examples run one after another or overlapping (then the check runs again
+    one step after another, and fails)."""
     from reference_app import app as reference
     from tests.servers import serve_uvicorn
     from wscheck.drivers.url import UrlDriver
@@ -576,3 +576,123 @@ def test_a_property_run_leaves_the_random_module_alone(monkeypatch: pytest.Monke
     before = random.getstate()
     assert asyncio.run(main()).passed
     assert random.getstate() == before
+
+
+# --- prop.stateful: examples recorded, run overlapping; only a pass is taken -----------------
+
+
+class _FirstSessionsBusy:
+    """The reference app, but every reply on ``sessions`` WebSocket sessions after the first
+    ``after`` is ``busy``: a defect only the first run of a check meets (a stand-in for one
+    only overlapping examples show). ``prop.stateful`` opens one session per endpoint first,
+    to see that each serves a client at all."""
+
+    def __init__(self, sessions: int, after: int = 2) -> None:
+        self.app = create_app()
+        self.first, self.last = after + 1, after + sessions
+        self.seen = 0
+        self.busy_replies = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        self.seen += 1
+        busy = self.first <= self.seen <= self.last
+
+        async def maybe_busy(message: Any) -> None:
+            if busy and message.get("type") == "websocket.send":
+                self.busy_replies += 1
+                message = {**message, "text": "busy"}
+            await send(message)
+
+        await self.app(scope, receive, maybe_busy if busy else send)
+
+
+def _stateful_runs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[bool], list[str]]:
+    """([whether each prop.stateful run overlapped], [every message text drawn])."""
+    from wscheck.checks import stateful
+
+    runs: list[bool] = []
+    drawn: list[str] = []
+    real_post_init = stateful.Session.__post_init__
+
+    def recording(self: stateful.Session) -> None:
+        real_post_init(self)
+        runs.append(self.pipeline is not None)
+        self.messages = self.messages.map(lambda m: drawn.append(m) or m)
+
+    monkeypatch.setattr(stateful.Session, "__post_init__", recording)
+    return runs, drawn
+
+
+def _examples_in_flight(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """[recorded examples run, the most run at once]: counts the overlapping run's examples."""
+    from wscheck.checks.stateful import ConnectionsMachine
+
+    counts = [0, 0]
+    running = [0]
+    whole = ConnectionsMachine._example
+
+    async def counted(self: ConnectionsMachine) -> Any:
+        counts[0] += 1
+        running[0] += 1
+        counts[1] = max(counts[1], running[0])
+        try:
+            await asyncio.sleep(0.005)  # an app slow to answer: examples meet
+            return await whole(self)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(ConnectionsMachine, "_example", counted)
+    return counts
+
+
+def test_stateful_examples_overlap_with_a_concurrency_and_not_without(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a concurrency the state machine's examples are recorded as drawn and run side by
+    side, at most that many at once; with a concurrency of 1 every step runs as it is drawn
+    and nothing is recorded."""
+    counts = _examples_in_flight(monkeypatch)
+    assert _run_on(create_app(), "prop.stateful", 4).passed
+    assert counts[0] >= 10 and 1 < counts[1] <= 4, counts
+    counts[:] = [0, 0]
+    assert _run_on(create_app(), "prop.stateful", 1).passed
+    assert counts == [0, 0]
+
+
+def test_stateful_pass_is_taken_only_when_every_overlapping_example_agreed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An app wrong on the first run's sessions only: that run strays, and the run one step
+    after another, which meets the correct app, is the verdict. A wrong app fails either
+    way, with the minimal steps from the run one step after another."""
+    runs, _ = _stateful_runs(monkeypatch)
+    first_only = _FirstSessionsBusy(sessions=3)
+    verdict = _run_on(first_only, "prop.stateful", 8)
+    assert first_only.busy_replies > 0 and runs == [True, False]  # the first run strayed
+    assert verdict.passed, (verdict.problem, verdict.observation)
+    runs.clear()
+    verdict = _run_on(_FirstSessionsBusy(sessions=10**9), "prop.stateful", 8)
+    assert runs == [True, False]
+    assert not verdict.passed and verdict.problem is not None
+    assert verdict.problem.endswith("of the state machine diverged from the model")
+    assert any(n.startswith("the minimal sequence of steps") for n in verdict.notes)
+    runs.clear()
+    assert _run_on(create_app(), "prop.stateful", 8).passed and runs == [True]
+
+
+@pytest.mark.parametrize("derandomized", [True, False], ids=["ci-profile", "random-profile"])
+def test_stateful_run_alone_draws_what_the_overlapping_run_drew(
+        derandomized: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """The run one step after another draws the overlapping run's examples, in order (the
+    same seed under the random profile too): a failure the overlapping run met is met
+    again. Every message text drawn is recorded; with the first run strayed at once, the
+    second run's draws repeat the first's."""
+    if not derandomized:
+        monkeypatch.delenv("CI")
+        monkeypatch.chdir(tmp_path)  # the random profile's example database lands here
+    runs, drawn = _stateful_runs(monkeypatch)
+    assert _run_on(_FirstSessionsBusy(sessions=1), "prop.stateful", 8, examples=30).passed
+    assert runs == [True, False]
+    half = len(drawn) // 2
+    assert half > 30 and drawn[:half] == drawn[half:], (len(drawn), drawn[:5])

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
+from hypothesis import seed
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule
 
@@ -23,8 +25,10 @@ from wscheck.hypothesis_runner import (
     Budget,
     ExampleTimedOut,
     LoopBridge,
+    Pipeline,
     PropertyFailed,
     example_bound,
+    profile,
     run_machine,
 )
 from wscheck.judging import (
@@ -43,7 +47,8 @@ from wscheck.strategies import cookie_values, messages, tokens
 
 __all__ = ["ConnectionsMachine", "prop_stateful"]
 
-T = TypeVar("T")
+#: One step of an example: everything a rule does after its draws, run on the check's loop.
+Step = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -53,23 +58,15 @@ class Session:
     ctx: Context
     budget: Budget
     bridge: LoopBridge
+    #: The first run's: each example's steps are recorded as Hypothesis draws them and run
+    #: later, overlapping (see :func:`prop_stateful`). None: each step runs when drawn.
+    pipeline: Pipeline | None = None
     messages: st.SearchStrategy[str] = field(init=False)
     bursts: st.SearchStrategy[list[str]] = field(init=False)
-
-    #: Over a network: each example's final quiet window runs on after the example, beside
-    #: the next ones (see :func:`prop_stateful`); these are the windows still listening.
-    defer: bool = False
-    deferred: list[asyncio.Future[bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.messages = messages(self.ctx.spec, long=False)
         self.bursts = st.lists(self.messages, min_size=2, max_size=5)
-
-    async def settle(self) -> bool:
-        """Wait for every deferred window; True when one of them heard something."""
-        heard = await asyncio.gather(*self.deferred)
-        self.deferred.clear()
-        return any(heard)
 
 
 @dataclass
@@ -78,8 +75,8 @@ class _Live:
 
     conversation: Conversation
     model: ModelConnection
-    exchange: Exchange | None  # None: a run after the shrink budget, which does nothing
-    expected: list[Event]
+    exchange: Exchange | None = None  # None until its step opens it
+    expected: list[Event] = field(default_factory=list)
     unread: int = 0
     gone: bool = False
     name: str = "client"
@@ -94,7 +91,12 @@ class _Live:
 
 
 class ConnectionsMachine(RuleBasedStateMachine):
-    """Connections opened, used and ended in any order; each always agrees with the model."""
+    """Connections opened, used and ended in any order; each always agrees with the model.
+
+    A rule draws what it needs, then hands the rest, one :data:`Step`, to :meth:`_do`. What a
+    rule draws never depends on what the app answered, so the same draws make the same
+    example whether each step runs as soon as it is drawn or the whole example runs later.
+    """
 
     connections = Bundle("connections")
 
@@ -106,39 +108,51 @@ class ConnectionsMachine(RuleBasedStateMachine):
         self.echo = self.spec.echo
         self.live: list[_Live] = []
         self.trace: list[str] = []  # the run so far, for the failure report
+        self.steps: list[Step] = []  # recorded, when the session has a pipeline
         self.started = time.monotonic()
         session.budget.calls += 1
         # Out of shrinking time: run nothing, so every further candidate passes at once
         # and the smallest failure found so far is what gets reported.
         self.idle = session.budget.spent()
 
-    def _await(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the check's loop; a step out of time fails the run."""
+    def _do(self, step: Step) -> None:
+        """Run ``step`` on the check's loop now (a step out of time fails the run), or
+        record it to run with the rest of the example."""
+        if self.idle:
+            return
+        if self.session.pipeline is not None:
+            self.steps.append(step)
+            return
+        self._now(step)
+
+    def _now(self, step: Step) -> None:
         try:
-            return self.session.bridge.run(coro)
+            self.session.bridge.run(step())
         except ExampleTimedOut as exc:
             exc.steps = tuple(self.trace)
             self.session.budget.failed(repr(self.trace), exc, self.started)
             raise
 
     def _open(self, conv: Conversation) -> _Live:
-        model = ModelConnection(self.spec, conv)
-        if self.idle:
-            return _Live(conv, model, None, [], gone=True)
-        expected = list(model.open())
-        exchange = self._await(Exchange.open(self.session.ctx.driver, conv))
-        handshake = exchange.observed[0]
         number = len(self.live) + 1
-        live = _Live(conv, model, exchange, expected, unread=len(expected) - 1,
-                     name=f"client {number}", tag=marker(number))
-        auth = self.spec.auth
-        if auth is not None and model.closed and refusal_form(
-                Observation(conv, tuple(expected), (handshake,)),
-                auth.denied_close_code) == "before-accept":
-            # The refusal in its wire form conforms too (auth.missing explains it).
-            live.expected, live.unread, live.gone = [handshake], 0, True
+        live = _Live(conv, ModelConnection(self.spec, conv), name=f"client {number}",
+                     tag=marker(number))
         self.live.append(live)
-        self.trace.append(f"{live.name}: {render_conversation(conv).splitlines()[0]}")
+
+        async def step() -> None:
+            live.expected = list(live.model.open())
+            live.exchange = exchange = await Exchange.open(self.session.ctx.driver, conv)
+            live.unread = len(live.expected) - 1
+            auth = self.spec.auth
+            handshake = exchange.observed[0]
+            if auth is not None and live.model.closed and refusal_form(
+                    Observation(conv, tuple(live.expected), (handshake,)),
+                    auth.denied_close_code) == "before-accept":
+                # The refusal in its wire form conforms too (auth.missing explains it).
+                live.expected, live.unread, live.gone = [handshake], 0, True
+            self.trace.append(f"{live.name}: {render_conversation(conv).splitlines()[0]}")
+
+        self._do(step)
         return live
 
     # Each connection carries the Origin header a browser sends or not, as drawn: browsers
@@ -157,7 +171,7 @@ class ConnectionsMachine(RuleBasedStateMachine):
         cookies = ((auth.cookie, cookie),) if cookie is not None else ()
         return self._open(Conversation(auth.url_path(), (), query, cookies, origin=origin))
 
-    def _act(self, live: _Live, action: SendText | ClientClose | Drop) -> None:
+    async def _act(self, live: _Live, action: SendText | ClientClose | Drop) -> None:
         if live.gone or live.exchange is None or live.model.closed:
             return  # gone, or the server ended it (bye): nothing more to do on this one
         conn = live.exchange.connection
@@ -168,48 +182,61 @@ class ConnectionsMachine(RuleBasedStateMachine):
         live.expected.extend(replies)
         if isinstance(action, SendText):
             live.unread += len(replies)
-            self._await(conn.send_text(action.text))
+            await conn.send_text(action.text)
             return
-        self.read(live)
+        await self._read(live)
         live.gone = True
-        self._await(conn.close() if isinstance(action, ClientClose) else conn.drop())
+        await (conn.close() if isinstance(action, ClientClose) else conn.drop())
+
+    async def _read(self, live: _Live) -> None:
+        if live.unread > 0 and not live.gone and live.exchange is not None:
+            self.trace.append(f"{live.name}: reads {live.unread} replies")
+            await live.exchange.read(live.unread)
+        live.unread = 0
+        self._check(live)
 
     @rule(live=connections, data=st.data())
     def send(self, live: _Live, data: st.DataObject) -> None:
-        message = data.draw(self.session.messages)
-        self._act(live, SendText(live.tag + message))
-        if data.draw(st.booleans()):
-            self.read(live)
+        text = live.tag + data.draw(self.session.messages)
+        read = data.draw(st.booleans())
+
+        async def step() -> None:
+            await self._act(live, SendText(text))
+            if read:
+                await self._read(live)
+
+        self._do(step)
 
     @rule(live=connections, data=st.data())
     def send_many(self, live: _Live, data: st.DataObject) -> None:
         """Several messages before reading any reply (pipelining), then read them all."""
-        for message in data.draw(self.session.bursts):
-            self._act(live, SendText(live.tag + message))
-        self.read(live)
+        texts = [live.tag + message for message in data.draw(self.session.bursts)]
+
+        async def step() -> None:
+            for text in texts:
+                await self._act(live, SendText(text))
+            await self._read(live)
+
+        self._do(step)
 
     @precondition(lambda self: self.echo.bye is not None)
     @rule(live=connections)
     def bye(self, live: _Live) -> None:
         if live.conversation.path == self.echo.url_path():
             assert self.echo.bye is not None
-            self._act(live, SendText(self.echo.bye))
+            self._do(lambda: self._act(live, SendText(self.echo.bye or "")))
 
     @rule(live=connections)
     def read(self, live: _Live) -> None:
-        if live.unread > 0 and not live.gone and live.exchange is not None:
-            self.trace.append(f"{live.name}: reads {live.unread} replies")
-            self._await(live.exchange.read(live.unread))
-        live.unread = 0
-        self._check(live)
+        self._do(lambda: self._read(live))
 
     @rule(live=connections)
     def close(self, live: _Live) -> None:
-        self._act(live, ClientClose())
+        self._do(lambda: self._act(live, ClientClose()))
 
     @rule(live=connections)
     def drop(self, live: _Live) -> None:
-        self._act(live, Drop())
+        self._do(lambda: self._act(live, Drop()))
 
     def _check(self, live: _Live) -> None:
         # Isolation by provenance first (the rule of isolation.concurrent): a text carrying
@@ -231,54 +258,49 @@ class ConnectionsMachine(RuleBasedStateMachine):
             self.session.budget.failed(repr(live.conversation), failure)
             raise failure
 
-    def _defer(self, exchanges: list[Exchange]) -> None:
-        """Listen out this example's quiet window beside the next examples, then close;
-        at most ``ctx.concurrency`` windows at once."""
-        session = self.session
+    async def _finish(self) -> None:
+        """Read what is still due, then every open connection listens for its full quiet
+        window, all at the same time: one window per example, not one per connection."""
+        for live in self.live:
+            if not live.gone:
+                await self._read(live)
+        listening = [(live, live.exchange) for live in self.live
+                     if not live.gone and live.exchange is not None]
+        extras = await asyncio.gather(*(ex.connection.quiet() for _, ex in listening))
+        for (live, ex), extra in zip(listening, extras):
+            if extra is not None:  # e.g. a reply meant for another client
+                ex.observed.append(extra)
+                self._check(live)
 
-        async def window() -> bool:
-            try:
-                extras = await asyncio.gather(*(ex.connection.quiet() for ex in exchanges))
-            finally:
-                await asyncio.gather(*(ex.connection.close() for ex in exchanges))
-            return any(extra is not None for extra in extras)
+    async def _close_all(self) -> None:
+        for live in self.live:
+            if not live.gone and live.exchange is not None:
+                live.gone = True
+                await live.exchange.connection.close()
 
-        async def start() -> None:
-            if len(session.deferred) >= max(1, session.ctx.concurrency):
-                oldest = session.deferred.pop(0)
-                if await oldest:
-                    session.deferred.append(_heard())
-            session.deferred.append(asyncio.ensure_future(window()))
-
-        self._await(start())
+    async def _example(self) -> PropertyFailed | None:
+        """The recorded example, whole: its steps, the end, and its connections closed."""
+        try:
+            for step in self.steps:
+                await step()
+            await self._finish()
+        except PropertyFailed as failure:
+            return failure
+        finally:
+            await self._close_all()
+        return None
 
     def teardown(self) -> None:
+        pipeline = self.session.pipeline
+        if pipeline is not None:
+            if not self.idle:
+                pipeline.run(self._example())
+            return
         try:
-            for live in self.live:
-                if not live.gone:
-                    self.read(live)
-            # Every open connection listens for its full quiet window, all at the same
-            # time: over a network one window per example instead of one per connection.
-            listening = [(live, live.exchange) for live in self.live
-                         if not live.gone and live.exchange is not None]
-            if self.session.defer and listening:
-                self._defer([ex for _, ex in listening])
-                for live, _ in listening:
-                    live.gone = True  # closed by the deferred window
-                return
-
-            async def quiet_all() -> list[Event | None]:
-                return list(await asyncio.gather(
-                    *(ex.connection.quiet() for _, ex in listening)))
-
-            for (live, ex), extra in zip(listening, self._await(quiet_all())):
-                if extra is not None:  # e.g. a reply meant for another client
-                    ex.observed.append(extra)
-                    self._check(live)
+            self._do(self._finish)
         finally:
-            for live in self.live:
-                if not live.gone and live.exchange is not None:
-                    self._await(live.exchange.connection.close())
+            if not self.idle:
+                self._now(self._close_all)
 
 
 @check("prop.stateful", "MUST", "/ws 2-5, /item/ws 3",
@@ -294,38 +316,43 @@ async def prop_stateful(ctx: Context) -> Verdict:
     gap = await refuses_everyone(ctx, *paths)  # precondition: each endpoint serves a client
     if gap is not None:
         return gap
-    # Over a network each example ends with a quiet window (0.2 s) on its open connections,
-    # most of this check's time one after another. So a first run lets each window listen
-    # on beside the next examples, and is trusted only when it passed and no window heard
-    # anything; otherwise the check runs again with every window in its example, as one
-    # after another, and that run is the verdict (an app whose late messages or whose
-    # clients interfere is judged as it always was). In-process a window costs nothing.
-    if ctx.driver.kind != "asgi" and ctx.concurrency > 1:
-        verdict, heard = await _run_stateful(ctx, defer=True)
-        if verdict.passed and not heard:
-            return verdict
-    verdict, _ = await _run_stateful(ctx, defer=False)
-    return verdict
+    # Run one step after another, each example waits for every reply and then for its quiet
+    # window before the next example is drawn: most of this check's time over a network,
+    # and against an app slow to answer. So a first run records each example's steps as
+    # Hypothesis draws them and runs the examples overlapping, up to ctx.concurrency at
+    # once (:class:`Pipeline`), and is trusted only when every example agreed with the
+    # model. Otherwise the check runs again one step after another, drawing the same
+    # examples, and that run, its shrink and its steps are the verdict (an app whose clients
+    # interfere is judged as it always was).
+    same_seed = None if profile().derandomize else secrets.randbits(64)
+    if ctx.concurrency > 1:
+        first = await _run_stateful(ctx, same_seed, overlapping=True)
+        if first.passed:
+            return first
+    return await _run_stateful(ctx, same_seed, overlapping=False)
 
 
-async def _run_stateful(ctx: Context, *, defer: bool) -> tuple[Verdict, bool]:
+async def _run_stateful(ctx: Context, same_seed: int | None, *,
+                        overlapping: bool) -> Verdict:
     budget = Budget.for_driver(ctx.driver.kind)
-    bridge = LoopBridge(asyncio.get_running_loop(), example_bound(ctx.driver.timeout))
-    session = Session(ctx, budget, bridge, defer=defer)
+    loop = asyncio.get_running_loop()
+    bound = example_bound(ctx.driver.timeout)
+    pipeline = Pipeline(loop, bound, ctx.concurrency) if overlapping else None
+    session = Session(ctx, budget, LoopBridge(loop, bound), pipeline)
 
+    # The same function in both runs: under the derandomized profile Hypothesis seeds a run
+    # from it (and from the machine's source); under the random profile both runs are given
+    # the same seed.
     def machine() -> ConnectionsMachine:
         return ConnectionsMachine(session)
 
+    if same_seed is not None:
+        machine = seed(same_seed)(machine)
     try:
         verdict = await run_machine(ctx, machine, budget, max_examples=max(10, ctx.examples),
                                     stateful_step_count=20)
     finally:
-        heard = await session.settle()
-    return verdict, heard
-
-
-def _heard() -> asyncio.Future[bool]:
-    """A finished window that heard something (kept so that :meth:`Session.settle` says so)."""
-    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    done.set_result(True)
-    return done
+        agreed = pipeline is None or await asyncio.to_thread(pipeline.drain)
+    if pipeline is not None and not agreed:
+        return Verdict("an example strayed")  # not a verdict: the caller runs alone next
+    return verdict
