@@ -149,6 +149,51 @@ def test_only_the_early_checks_start_at_once() -> None:
     assert rec.most == 2  # one quick check at a time, beside the slow one
 
 
+@pytest.mark.parametrize("idle", [True, False], ids=["idle", "busy"])
+def test_the_later_checks_start_ahead_of_their_turn_only_while_the_process_is_idle(
+        idle: bool) -> None:
+    """In-process the checks that do not wait on the clock start ahead of their turn when
+    the process sits idle (an app slow to answer), else at their turn as before; the
+    verdicts are the same either way."""
+    rec = Recorder()
+    slow = rec.check("slow", lambda others: Verdict(), seconds=0.5)
+    later = [rec.check(f"q{i}", lambda others: Verdict(), seconds=0.5) for i in range(4)]
+    checks = [*later, slow]
+    asked: list[bool] = []
+
+    def ahead_when() -> bool:
+        asked.append(idle)
+        return idle
+
+    schedule = Schedule([(c, _ctx()) for c in checks], 3, early={"slow"},
+                        ahead_when=ahead_when)
+    verdicts = _verdicts(schedule, [c.id for c in checks])
+    assert all(v.passed for v in verdicts)
+    assert asked  # sampled while the checks ran
+    assert rec.most == (3 if idle else 2), rec.most  # the width bounds what starts ahead
+    assert all(n == 1 for n in rec.runs.values()), rec.runs  # started ahead or at its turn
+
+
+def test_process_idle_tells_a_sleeping_process_from_a_busy_one() -> None:
+    """The test the plugin gives the schedule: idle across a sleep, and not across a spin of
+    the CPU whenever the machine gave this process the CPU for the spin (on a machine so
+    busy that it got under twice the idle share, the spin looks like waiting, and starting
+    a check ahead then changes no verdict)."""
+    import time
+
+    from wscheck.schedule import IDLE_FRACTION, process_idle
+
+    idle = process_idle()
+    time.sleep(0.2)
+    assert idle()
+    wall, cpu = time.monotonic(), time.process_time()
+    while time.process_time() < cpu + 0.3:
+        pass
+    share = (time.process_time() - cpu) / (time.monotonic() - wall)
+    busy = not idle()
+    assert busy or share < 2 * IDLE_FRACTION, share
+
+
 def test_cancel_stops_checks_still_running() -> None:
     rec = Recorder()
     long = rec.check("long", lambda others: Verdict(), seconds=60)

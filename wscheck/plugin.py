@@ -33,7 +33,7 @@ from wscheck.fixtures import (
 )
 from wscheck.limits import printable
 from wscheck.redaction import redact_verdict, safe_line, set_log_redaction
-from wscheck.schedule import Schedule
+from wscheck.schedule import Schedule, process_idle
 from wscheck.settings import TABLE, Given, Interface, Settings, resolve, speak_as
 from wscheck.target import Runtime, load_app
 
@@ -424,9 +424,12 @@ def _schedule(item: CheckItem) -> Schedule | None:
                   and not other.check.not_applicable(settings.spec)]
         # Over a network every check mostly waits, so all start at once. In-process silence
         # is known at once and the app shares the kit's CPU: only the checks that wait on the
-        # clock start early, the others run at their turn beside them.
+        # clock start early, the others run at their turn beside them, or ahead of it while
+        # the process sits idle (an app slow to answer).
         early = None if settings.url else {chk.id for chk, _ in checks if chk.waits}
-        schedule = config.stash[SCHEDULE_KEY] = Schedule(checks, settings.concurrency, early)
+        schedule = config.stash[SCHEDULE_KEY] = Schedule(
+            checks, settings.concurrency, early,
+            ahead_when=None if settings.url else process_idle())
 
         async def start() -> None:
             schedule.start()

@@ -14,6 +14,12 @@ connections interfere (a broadcast, a reply to the latest client) fails only the
 checks, as it does when the checks run one after another: a client alone on the target is
 what every other check's line speaks of.
 
+In-process the app shares the kit's CPU, so a run starts only the checks that wait on the
+clock at once; the others run at their turn, or ahead of it while the kit's process sits
+mostly idle (the checks running wait on the app, a database call say, not on the CPU): an
+app slow to answer is then checked side by side as over a network, a fast one one check
+after another as before.
+
 A bound of 1 runs the checks one after another, each when its turn comes, exactly as without
 a schedule.
 """
@@ -23,13 +29,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Collection, Sequence
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from wscheck.errors import TargetDown
 from wscheck.registry import Check, Context, Verdict
 
-__all__ = ["Gate", "Schedule"]
+__all__ = ["IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate", "Schedule", "process_idle"]
+
+#: A check is started ahead of its turn when over the last sample the kit's process used
+#: less than this share of one CPU (every thread: the loop, the app, Hypothesis's drawing).
+#: A suite against a fast app uses most of one; one against an app that takes 50 ms a
+#: reply, a few percent.
+IDLE_FRACTION = 0.25
+IDLE_SAMPLE_SECONDS = 0.1
+
+
+def process_idle() -> Callable[[], bool]:
+    """A test, for :class:`Schedule`'s ``ahead_when``: whether this process used less than
+    :data:`IDLE_FRACTION` of one CPU (every thread) since the test last ran."""
+    last = [time.monotonic(), time.process_time()]
+
+    def idle() -> bool:
+        now, used = time.monotonic(), time.process_time()
+        was_idle = used - last[1] < IDLE_FRACTION * (now - last[0])
+        last[:] = [now, used]
+        return was_idle
+
+    return idle
 
 
 class Gate:
@@ -100,11 +129,20 @@ class Schedule:
     (see the module docstring). Create and use it on the kit's loop."""
 
     def __init__(self, checks: Sequence[tuple[Check, Context]], width: int,
-                 early: Collection[str] | None = None) -> None:
+                 early: Collection[str] | None = None, *,
+                 ahead_when: Callable[[], bool] | None = None) -> None:
         self._checks = {chk.id: (chk, ctx) for chk, ctx in checks}
         #: The checks started at once (all by default); the others run at their turn, beside
         #: whatever early ones still run.
         self._order = [chk.id for chk, _ in checks if early is None or chk.id in early]
+        #: Those others, in order, each started ahead of its turn when ``ahead_when()`` says
+        #: so (every sample: see :func:`process_idle`) unless its turn has come first;
+        #: ``_taken``: the ones whose turn did.
+        self._ahead_when = ahead_when
+        self._later = [chk.id for chk, _ in checks if early is not None and chk.id not in early
+                       and ahead_when is not None]
+        self._taken: set[str] = set()
+        self._stopping = threading.Event()
         self._gate = Gate(width)
         self._width = max(1, width)
         self._runs: dict[str, asyncio.Future[_Run]] = {}
@@ -124,14 +162,39 @@ class Schedule:
             queue.put_nowait(check_id)
         self._workers = [asyncio.ensure_future(self._work(queue))
                          for _ in range(min(self._width, len(self._order)))]
+        if self._later:
+            threading.Thread(target=self._ahead, args=(loop, self._stopping),
+                             name="wscheck-schedule-ahead", daemon=True).start()
 
     async def _work(self, queue: asyncio.Queue[str]) -> None:
         while not queue.empty():
-            check_id = queue.get_nowait()
-            run = await self._shared_run(check_id)
-            future = self._runs[check_id]
-            if not future.done():
-                future.set_result(run)
+            await self._run_into(queue.get_nowait())
+
+    async def _run_into(self, check_id: str) -> None:
+        run = await self._shared_run(check_id)
+        future = self._runs[check_id]
+        if not future.done():
+            future.set_result(run)
+
+    def _ahead(self, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
+        """In a thread of its own (a timer on the loop would keep the in-process driver from
+        ever knowing the app idle): after each sample for which ``ahead_when()`` holds, have
+        the loop start the next check ahead of its turn, until each has started or had its
+        turn."""
+        assert self._ahead_when is not None
+        while self._later and not stop.wait(IDLE_SAMPLE_SECONDS):
+            if self._ahead_when():
+                try:
+                    loop.call_soon_threadsafe(self._start_ahead)
+                except RuntimeError:  # the loop is closed: the run is over
+                    return
+
+    def _start_ahead(self) -> None:
+        self._later = [i for i in self._later if i not in self._taken]
+        if self._later and self._gate.active < self._width and not self._stopping.is_set():
+            check_id = self._later.pop(0)
+            self._runs[check_id] = asyncio.get_running_loop().create_future()
+            self._workers.append(asyncio.ensure_future(self._run_into(check_id)))
 
     async def _shared_run(self, check_id: str) -> _Run:
         chk, ctx = self._checks[check_id]
@@ -153,6 +216,7 @@ class Schedule:
         be observed through this kind of target); else a run alone."""
         chk, ctx = self._checks[check_id]
         future = self._runs.get(check_id)
+        self._taken.add(check_id)  # its turn: never started ahead from now on
         run = await future if future is not None else await self._shared_run(check_id)
         if run.error is not None:
             # A target that went down is down for every check; any other error raised beside
@@ -176,6 +240,7 @@ class Schedule:
     async def cancel(self) -> None:
         """Stop every check still running (the run ended early: -x, a target that went
         down, an interrupt) and wait for them to let their connections go."""
+        self._stopping.set()
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
