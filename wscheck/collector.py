@@ -11,6 +11,12 @@ run with and without ``-n`` gives the same summary and reports.
 
 :func:`classify_outcome` is the one place that says what a check's verdict is once pytest
 has had its say (xfail, error, skip, ...).
+
+Every module it needs is imported with it, at start-up, never first when a failure is
+reported: on CPython 3.11 a module that pytest's assertion rewriting parses while another
+thread parses source too (Hypothesis reads the source of functions it describes) can fail
+to import with ``SystemError: AST constructor recursion depth mismatch`` (seen once in CI,
+as an error of the check whose failure was being reported).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pytest
 
 from wscheck.checks import CHECKS, Check, Verdict, all_checks
 from wscheck.errors import SettingError
+from wscheck.replay import httpx_ws_snippet, replay_command
 from wscheck.report import build_report, check_record, write_reports
 from wscheck.settings import Settings
 
@@ -81,8 +88,6 @@ def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
     """How to run the failing conversation again, in flags that work where it is printed:
     ``wscheck replay`` when a JSON report is being written; else, for a network target, the
     conversation as httpx-ws code."""
-    from wscheck.replay import httpx_ws_snippet, replay_command
-
     if verdict.observation is None:
         return None
     if settings.report:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TextIO
 
 from wscheck.drivers.base import query_string
-from wscheck.drivers.handshake import page_origin
 from wscheck.errors import ReplayError
 from wscheck.events import (
     Accepted,
@@ -83,7 +82,9 @@ def httpx_ws_snippet(base_url: str, conversation: Conversation, spec: Spec | Non
             model = None
     sent: dict[str, str] = {}
     if conversation.origin:
-        import httpx
+        import httpx  # only for a network target, whose driver has imported both
+
+        from wscheck.drivers.handshake import page_origin
 
         sent["Origin"] = page_origin(httpx.URL(base_url))
     if conversation.cookies:
