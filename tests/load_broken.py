@@ -46,7 +46,7 @@ class Crosstalk(Counting):
     two messages arrive within a few milliseconds (wide enough that a busy machine still
     brings replies that close together while the crowd is there)."""
 
-    def __init__(self, crowd: int = 120, window: float = 0.01) -> None:
+    def __init__(self, crowd: int = 160, window: float = 0.01) -> None:
         super().__init__()
         self.crowd = crowd
         self.window = window
@@ -87,7 +87,7 @@ class DropsWhenCrowded(Counting):
     buffer shared by all connections, sized for ``crowd`` of them, that overflows silently):
     a server that starts losing messages above some number of connections."""
 
-    def __init__(self, crowd: int = 120) -> None:
+    def __init__(self, crowd: int = 160) -> None:
         super().__init__()
         self.crowd = crowd
         self.dropped = 0
