@@ -46,7 +46,7 @@ class Crosstalk(Counting):
     two messages arrive within a few milliseconds (wide enough that a busy machine still
     brings replies that close together while the crowd is there)."""
 
-    def __init__(self, crowd: int = 160, window: float = 0.01) -> None:
+    def __init__(self, crowd: int = 130, window: float = 0.01) -> None:
         super().__init__()
         self.crowd = crowd
         self.window = window

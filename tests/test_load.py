@@ -512,7 +512,7 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
         # conversations a second) that is more than 6 s.
         run_time = "15s" if name == "leaks_after_sessions" else "6s"
         # 400 users: the ordinary suite opens 45-61 connections at its peak (its state
-        # machine's examples overlap), and the crowd thresholds are 160. With 200 users a
+        # machine's examples overlap), and the crowd thresholds are 130-160. With 200 users a
         # machine running six CPU-bound processes beside the run held only about 100 open
         # at once (the rest waiting to connect), so the crowd never formed; with 400 it held
         # about 300.
