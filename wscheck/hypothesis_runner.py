@@ -49,6 +49,7 @@ __all__ = [
     "profile",
     "run_machine",
     "run_property",
+    "shared_seed",
 ]
 
 T = TypeVar("T")
@@ -79,6 +80,14 @@ def profile() -> settings:
     their own profiles under these names to change them."""
     ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
     return settings.get_profile("wscheck-ci" if ci else "wscheck")
+
+
+def shared_seed() -> int | None:
+    """The seed a check's overlapping run and its run alone both take, so that they draw the
+    same examples: None under a derandomized profile (Hypothesis seeds each from the test's
+    source), else a fresh one. Not from the random module: its state is what Hypothesis
+    watches during other checks' draws."""
+    return None if profile().derandomize else secrets.randbits(64)
 
 
 def example_bound(driver_timeout: float) -> float:
@@ -272,8 +281,7 @@ async def run_property(
             raise failure
 
     chosen = profile()
-    # Not the random module: its state is what Hypothesis watches during other checks' draws.
-    same_seed = None if chosen.derandomize else secrets.randbits(64)
+    same_seed = shared_seed()
 
     def run() -> None:
         test = given(strategy)(body)

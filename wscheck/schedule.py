@@ -136,12 +136,10 @@ class Schedule:
         #: whatever early ones still run.
         self._order = [chk.id for chk, _ in checks if early is None or chk.id in early]
         #: Those others, in order, each started ahead of its turn when ``ahead_when()`` says
-        #: so (every sample: see :func:`process_idle`) unless its turn has come first;
-        #: ``_taken``: the ones whose turn did.
+        #: so (every sample: see :func:`process_idle`), unless its turn came first.
         self._ahead_when = ahead_when
         self._later = [chk.id for chk, _ in checks if early is not None and chk.id not in early
                        and ahead_when is not None]
-        self._taken: set[str] = set()
         self._stopping = threading.Event()
         self._gate = Gate(width)
         self._width = max(1, width)
@@ -190,7 +188,6 @@ class Schedule:
                     return
 
     def _start_ahead(self) -> None:
-        self._later = [i for i in self._later if i not in self._taken]
         if self._later and self._gate.active < self._width and not self._stopping.is_set():
             check_id = self._later.pop(0)
             self._runs[check_id] = asyncio.get_running_loop().create_future()
@@ -216,7 +213,8 @@ class Schedule:
         be observed through this kind of target); else a run alone."""
         chk, ctx = self._checks[check_id]
         future = self._runs.get(check_id)
-        self._taken.add(check_id)  # its turn: never started ahead from now on
+        if check_id in self._later:  # its turn came first: never started ahead now
+            self._later.remove(check_id)
         run = await future if future is not None else await self._shared_run(check_id)
         if run.error is not None:
             # A target that went down is down for every check; any other error raised beside

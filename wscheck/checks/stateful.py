@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from wscheck.hypothesis_runner import (
     Pipeline,
     PropertyFailed,
     example_bound,
-    profile,
     run_machine,
+    shared_seed,
 )
 from wscheck.judging import (
     BOTH_LET_IN,
@@ -324,16 +323,20 @@ async def prop_stateful(ctx: Context) -> Verdict:
     # model. Otherwise the check runs again one step after another, drawing the same
     # examples, and that run, its shrink and its steps are the verdict (an app whose clients
     # interfere is judged as it always was).
-    same_seed = None if profile().derandomize else secrets.randbits(64)
+    same_seed = shared_seed()
     if ctx.concurrency > 1:
         first = await _run_stateful(ctx, same_seed, overlapping=True)
-        if first.passed:
+        if first is not None and first.passed:
             return first
-    return await _run_stateful(ctx, same_seed, overlapping=False)
+    alone = await _run_stateful(ctx, same_seed, overlapping=False)
+    assert alone is not None
+    return alone
 
 
 async def _run_stateful(ctx: Context, same_seed: int | None, *,
-                        overlapping: bool) -> Verdict:
+                        overlapping: bool) -> Verdict | None:
+    """One run of the machine; with ``overlapping``, None when an example strayed (the
+    overlapping run gives no verdict then)."""
     budget = Budget.for_driver(ctx.driver.kind)
     loop = asyncio.get_running_loop()
     bound = example_bound(ctx.driver.timeout)
@@ -353,6 +356,4 @@ async def _run_stateful(ctx: Context, same_seed: int | None, *,
                                     stateful_step_count=20)
     finally:
         agreed = pipeline is None or await asyncio.to_thread(pipeline.drain)
-    if pipeline is not None and not agreed:
-        return Verdict("an example strayed")  # not a verdict: the caller runs alone next
-    return verdict
+    return verdict if agreed else None
