@@ -9,18 +9,34 @@ Kept in one module so that a Hypothesis upgrade that changes them touches this f
 * ``hypothesis.reporting.with_reporter`` silences what Hypothesis would print from the worker
   thread the properties run in (the verdict says everything, and prints from a thread would
   land in the middle of pytest's output).
+* :data:`LAZY_MODULES` are modules Hypothesis imports only when a run first needs them. They
+  are imported here, with the plugin, in the main thread: imported first from the worker
+  threads of properties running side by side, under pytest's assertion rewriting (which
+  covers Hypothesis, a pytest plugin), CPython 3.11 failed one with ``SystemError: AST
+  constructor recursion depth mismatch`` and another thread then met it half imported
+  (seen in CI, as checks "run again alone").
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-__all__ = ["Flaky", "set_database_key", "silenced"]
+__all__ = ["LAZY_MODULES", "Flaky", "set_database_key", "silenced"]
+
+#: Imported by Hypothesis on first need: its optimiser halfway through a property's examples,
+#: ``flatmap``'s strategy at its first draw. A name a Hypothesis upgrade drops is skipped.
+LAZY_MODULES = ("hypothesis.internal.conjecture.optimiser",
+                "hypothesis.strategies._internal.flatmapped")
+
+for _name in LAZY_MODULES:
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
 
 
 def set_database_key(test: Callable[..., Any], key: bytes) -> None:
