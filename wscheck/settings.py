@@ -201,7 +201,9 @@ TABLE: tuple[Setting, ...] = (
             f"pauses before the bye word (default {DEFAULT_IDLE_WATCH:g}; in-process, an idle "
             "app is known at once, a pause is always real)", seconds, "SECONDS"),
     Setting("examples", f"generated examples per property check (default "
-            f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network)",
+            f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network; "
+            "prop.stateful runs half as many state-machine runs of up to 20 steps, "
+            "prop.concurrent a quarter as many examples of several clients)",
             count, "N"),
     Setting("concurrency", f"checks, the conversations of one check and the examples of one "
             "property run at the same time "

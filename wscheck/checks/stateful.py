@@ -302,6 +302,21 @@ class ConnectionsMachine(RuleBasedStateMachine):
                 self._now(self._close_all)
 
 
+#: Steps of one run of the machine, at most.
+MACHINE_STEPS = 20
+
+
+def machine_runs(examples: int) -> int:
+    """Runs of the machine for ``examples`` (the ``examples`` setting): half as many, at least
+    10. One run is up to :data:`MACHINE_STEPS` steps over several connections, the work of
+    several examples of one conversation (``prop.concurrent`` likewise runs a quarter as many
+    examples of several clients each). At 100 runs the machine alone took about 0.9 s of an
+    in-process suite whose other checks fit in its 2 s pause, on a 2-core VM; at 50 about
+    0.45 s, and every broken app of the kill matrix still fails the same checks
+    (``tests/test_broken_apps.py``)."""
+    return max(10, examples // 2)
+
+
 @check("prop.stateful", "MUST", "/ws 2-5, /item/ws 3",
        "a state machine over several open connections (open, with or without the Origin "
        "header a browser sends, send, send many, read, bye, close, drop) always agrees with "
@@ -352,8 +367,8 @@ async def _run_stateful(ctx: Context, same_seed: int | None, *,
     if same_seed is not None:
         machine = seed(same_seed)(machine)
     try:
-        verdict = await run_machine(ctx, machine, budget, max_examples=max(10, ctx.examples),
-                                    stateful_step_count=20)
+        verdict = await run_machine(ctx, machine, budget, max_examples=machine_runs(ctx.examples),
+                                    stateful_step_count=MACHINE_STEPS)
     finally:
         agreed = pipeline is None or await asyncio.to_thread(pipeline.drain)
     return verdict if agreed else None
