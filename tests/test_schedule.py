@@ -39,10 +39,13 @@ class Recorder:
         self.active = 0
         self.most = 0
         self.runs: dict[str, int] = {}
+        #: Check ids in the order their runs started.
+        self.started: list[str] = []
 
     def check(self, check_id: str, judge: Callable[[int], Verdict],
-              seconds: float = 0.05) -> Check:
+              seconds: float = 0.05, waits: bool = False) -> Check:
         async def run(ctx: Context) -> Verdict:
+            self.started.append(check_id)
             self.active += 1
             self.most = max(self.most, self.active)
             self.runs[check_id] = self.runs.get(check_id, 0) + 1
@@ -54,7 +57,7 @@ class Recorder:
                 self.active -= 1
 
         fn: Callable[[Context], Awaitable[Verdict]] = run
-        return Check(check_id, "MUST", "/ws 1", "made up", frozenset(), fn)
+        return Check(check_id, "MUST", "/ws 1", "made up", frozenset(), fn, waits=waits)
 
 
 def _ctx() -> Context:
@@ -147,6 +150,20 @@ def test_only_the_early_checks_start_at_once() -> None:
     verdicts = _verdicts(schedule, [c.id for c in checks])
     assert all(v.passed for v in verdicts)
     assert rec.most == 2  # one quick check at a time, beside the slow one
+
+
+def test_the_checks_that_wait_on_the_clock_start_first() -> None:
+    """Over a network every check starts at once, ``width`` at a time: those that wait on
+    the clock start first even when the suite lists them last (as the plugin does, to report
+    them last), so that their seconds overlap the others' instead of ending the run."""
+    rec = Recorder()
+    quick = [rec.check(f"q{i}", lambda others: Verdict()) for i in range(4)]
+    waiting = [rec.check(f"w{i}", lambda others: Verdict(), waits=True) for i in range(2)]
+    checks = [*quick, *waiting]
+    verdicts = _verdicts(Schedule([(c, _ctx()) for c in checks], 2), [c.id for c in checks])
+    assert all(v.passed for v in verdicts)
+    assert rec.started[:2] == ["w0", "w1"]
+    assert sorted(rec.started[2:]) == ["q0", "q1", "q2", "q3"]
 
 
 @pytest.mark.parametrize("idle", [True, False], ids=["idle", "busy"])

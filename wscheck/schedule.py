@@ -133,8 +133,13 @@ class Schedule:
                  ahead_when: Callable[[], bool] | None = None) -> None:
         self._checks = {chk.id: (chk, ctx) for chk, ctx in checks}
         #: The checks started at once (all by default); the others run at their turn, beside
-        #: whatever early ones still run.
-        self._order = [chk.id for chk, _ in checks if early is None or chk.id in early]
+        #: whatever early ones still run. Those that wait on the clock (``Check.waits``: an
+        #: idle connection watched, a pause) start first whatever their place: their seconds
+        #: then overlap every other check's instead of beginning once most are done (over a
+        #: network, where all start at once but ``width`` at a time, that was most of a
+        #: second of the run's end).
+        self._order = [chk.id for chk, _ in sorted(checks, key=lambda pair: not pair[0].waits)
+                       if early is None or chk.id in early]
         #: Those others, in order, each started ahead of its turn when ``ahead_when()`` says
         #: so (every sample: see :func:`process_idle`), unless its turn came first.
         self._ahead_when = ahead_when
