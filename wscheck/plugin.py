@@ -289,6 +289,8 @@ class CheckItem(pytest.Item):
         self._record(word, verdict, replay)
         if word == "inconclusive":  # never a pass: JUnit shows it skipped, with the reason
             pytest.skip(f"inconclusive: {shown.inconclusive}")
+        if word not in ("warn", "fail", "xfail"):
+            return  # a pass: nothing to show, so nothing formatted
         text = printable(format_failure(self.check, shown), keep_newlines=True)
         if replay:
             text += "\n\nreplay: " + replay

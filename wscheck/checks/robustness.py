@@ -84,8 +84,10 @@ async def disconnect(ctx: Context) -> Verdict:
         return gap
     # Whether each endpoint serves a fresh client before any went away: only then can
     # "no longer serves" be said afterwards (an app that answers late never did).
-    serving = [served(await run_conversation(ctx.driver, ctx.spec, c))
-               for c in _conversations_on_each_endpoint(ctx, "still serving?")]
+    # (All at once first, over a network: when every one is served, so is each alone.)
+    probes = _conversations_on_each_endpoint(ctx, "still serving?")
+    serving = ([True] * len(probes) if await all_agree(ctx, probes, served) is not None
+               else [served(await run_conversation(ctx.driver, ctx.spec, c)) for c in probes])
     leaving = [c for actions in scenarios for c in _conversations_on_each_endpoint(ctx, *actions)]
     in_flight = _conversations_on_each_endpoint(
         ctx, *[f"in flight {i}" for i in range(20)], Drop(in_flight=True), pipelined=True)
@@ -102,9 +104,11 @@ async def disconnect(ctx: Context) -> Verdict:
         if obs.aftermath is not None:
             return Verdict("the server failed when a client dropped with replies in flight"
                            + _what(obs.aftermath), obs)
-    # Whatever the server's insides, it must still serve the next client.
-    for c, served_before in zip(_conversations_on_each_endpoint(ctx, "still serving?"),
-                                serving):
+    # Whatever the server's insides, it must still serve the next client (all at once first,
+    # as above; one after another, and judged so, when any was not served).
+    after = _conversations_on_each_endpoint(ctx, "still serving?")
+    all_served = await all_agree(ctx, after, served) is not None
+    for c, served_before in zip([] if all_served else after, serving):
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         # Judged: it accepts and answers; whether the answer is right is the echo checks'.
         if served_before and not served(obs):
