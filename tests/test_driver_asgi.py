@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,30 @@ async def test_send_after_close_is_reported_by_finish() -> None:
     late = await conn.finish()
     assert late == ProtocolViolation(
         "the app sent 'websocket.send' after the connection was closed")
+
+
+async def test_a_violation_after_the_client_left_unanswered_is_reported_by_finish() -> None:
+    """The client gave up on the handshake and left; the app then sends something that is no
+    ASGI message. The client reads no more events, so finish() must say so (found by
+    tests/test_fuzz_driver.py: the violation was raised into the app and reported nowhere)."""
+    got: list[BaseException] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()  # websocket.connect
+        await receive()  # the client leaving
+        try:
+            await send(["not", "a", "message"])
+        except Exception as exc:
+            got.append(exc)
+
+    driver = AsgiDriver(app, timeout=0.05, quiet_window=0.01)
+    conn = await driver.connect("/ws")
+    assert isinstance(conn.handshake, Silence)
+    await conn.close()
+    assert await conn.finish(5) == ProtocolViolation(
+        "the app sent a list, not an ASGI message dict")
+    assert len(got) == 1 and "ASGI protocol violation" in str(got[0])
+    await driver.aclose()
 
 
 async def test_return_without_closing() -> None:

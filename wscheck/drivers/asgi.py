@@ -285,6 +285,10 @@ class AsgiConnection:
         event = ProtocolViolation(f"the app {problem}", after_close)
         if self._final is None:
             self._finish(event)
+            if self._client_gone and self._late_error is None:
+                # The client left before the connection ended (a handshake that never came,
+                # say): it reads no more events, so only finish() can tell it.
+                self._late_error = event
         elif self._late_error is None:
             self._late_error = event  # after the close: reported by finish()
         raise self._violation
