@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -698,3 +700,25 @@ def test_stateful_run_alone_draws_what_the_overlapping_run_drew(
     assert runs == [True, False]
     first, second = drawn
     assert len(first) > 5 and first == second, (len(first), len(second), first[:3], second[:3])
+
+
+def test_local_constants_hold_still_while_the_checks_run(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis mixes constants from the source of local modules into examples and reads
+    them again when a module is imported: held still, a module imported between a property's
+    overlapping run and its run alone cannot change what the same seed draws."""
+    from hypothesis.internal.conjecture import providers
+
+    from wscheck._hypothesis_compat import steady_constants, unsteady_constants
+
+    word = "wsc-steady-7f3a"  # Hypothesis takes strings of up to 20 characters
+    (tmp_path / "imported_meanwhile.py").write_text(f"WORD = {word!r}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "imported_meanwhile", raising=False)
+    steady_constants()
+    try:
+        importlib.import_module("imported_meanwhile")
+        assert word not in providers._get_local_constants().strings
+    finally:
+        unsteady_constants()
+    assert word in providers._get_local_constants().strings  # Hypothesis's own function again

@@ -15,19 +15,28 @@ Kept in one module so that a Hypothesis upgrade that changes them touches this f
   covers Hypothesis, a pytest plugin), CPython 3.11 failed one with ``SystemError: AST
   constructor recursion depth mismatch`` and another thread then met it half imported
   (seen in CI, as checks "run again alone").
+* ``hypothesis.internal.conjecture.providers._get_local_constants`` gives the constants
+  Hypothesis mixes into examples, read from the source of every "local" module (not under
+  site-packages) imported so far, and read again whenever ``sys.modules`` grows. So a module
+  imported between two runs of a property (an app importing on its first request, a thread
+  of other work) changes what the same seed draws, and the run alone that confirms an
+  overlapping run's failure could meet other examples (seen once in the kit's own tests).
+  :func:`steady_constants` holds them still while the kit's checks run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-__all__ = ["LAZY_MODULES", "Flaky", "set_database_key", "silenced"]
+__all__ = ["LAZY_MODULES", "Flaky", "set_database_key", "silenced", "steady_constants",
+           "unsteady_constants"]
 
 #: Imported by Hypothesis on first need: its optimiser halfway through a property's examples,
 #: ``flatmap``'s strategy at its first draw. A name a Hypothesis upgrade drops is skipped.
@@ -53,3 +62,37 @@ def silenced() -> Iterator[None]:
     """Run Hypothesis with its reporter silenced."""
     with with_reporter(_silent):
         yield
+
+
+_steady_lock = threading.Lock()
+_unsteady: Callable[[], Any] | None = None
+
+
+def steady_constants() -> None:
+    """From now on, the local constants are those of the modules imported so far (see the
+    module docstring); :func:`unsteady_constants` gives Hypothesis its own function back.
+    Idempotent and thread-safe; a Hypothesis without the function is left as it is."""
+    global _unsteady
+    with _steady_lock:
+        if _unsteady is not None:
+            return
+        try:
+            from hypothesis.internal.conjecture import providers
+            original = providers._get_local_constants
+        except (ImportError, AttributeError):
+            return
+        constants = original()
+        providers._get_local_constants = lambda: constants
+        _unsteady = original
+
+
+def unsteady_constants() -> None:
+    """Undo :func:`steady_constants` (the kit's checks are over: other tests of the session
+    see Hypothesis as it is)."""
+    global _unsteady
+    with _steady_lock:
+        if _unsteady is None:
+            return
+        from hypothesis.internal.conjecture import providers
+        providers._get_local_constants = _unsteady
+        _unsteady = None

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from wscheck._hypothesis_compat import Flaky, set_database_key, silenced
+from wscheck._hypothesis_compat import Flaky, set_database_key, silenced, steady_constants
 from wscheck.errors import CheckFailure
 from wscheck.registry import Context, Verdict
 from wscheck.runner import Observation
@@ -254,6 +254,7 @@ async def run_property(
     (the rule of :mod:`wscheck.schedule`: an app whose connections interfere is judged on
     conversations run alone).
     """
+    steady_constants()  # the same seed draws the same examples in both runs
     budget = Budget.for_driver(ctx.driver.kind)
     loop = asyncio.get_running_loop()
     bound = example_bound(ctx.driver.timeout)
@@ -333,6 +334,7 @@ async def run_machine(
     # Documented to take "anything which returns an instance" when called; annotated as a
     # class. A factory closes over the run's session, which a class could only hold globally.
     as_class = cast(type[RuleBasedStateMachine], factory)
+    steady_constants()  # the same seed draws the same examples in both runs
 
     def run() -> None:
         with silenced():

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from wscheck._hypothesis_compat import unsteady_constants
 from wscheck.checks import Check, Context, Verdict, all_checks, format_failure
 from wscheck.collector import RECORD_PROPERTY, ReportCollector, check_word, replay_hint
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
@@ -163,8 +164,16 @@ def _last_words(config: pytest.Config, message: str) -> list[str]:
     return []
 
 
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    # The last check is over: the session's other tests see Hypothesis's local constants
+    # as Hypothesis keeps them (held still while the checks ran: see _hypothesis_compat).
+    if isinstance(item, CheckItem) and not isinstance(nextitem, CheckItem):
+        unsteady_constants()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     set_log_redaction(False)
+    unsteady_constants()
     collector = config.stash.get(REPORT_KEY, None)
     if collector is not None and config.pluginmanager.is_registered(collector):
         config.pluginmanager.unregister(collector)
