@@ -69,9 +69,12 @@ _unsteady: Callable[[], Any] | None = None
 
 
 def steady_constants() -> None:
-    """From now on, the local constants are those of the modules imported so far (see the
-    module docstring); :func:`unsteady_constants` gives Hypothesis its own function back.
-    Idempotent and thread-safe; a Hypothesis without the function is left as it is."""
+    """From now on, the local constants are those Hypothesis finds at its next draw, and stay
+    so (see the module docstring); :func:`unsteady_constants` gives Hypothesis its own
+    function back. Found at that draw, in the thread Hypothesis draws in, not here: on a
+    first run, reading every local module's source takes a fifth of a second, which the
+    kit's loop (where this is called) must not spend. Idempotent and thread-safe; a
+    Hypothesis without the function is left as it is."""
     global _unsteady
     with _steady_lock:
         if _unsteady is not None:
@@ -81,8 +84,15 @@ def steady_constants() -> None:
             original = providers._get_local_constants
         except (ImportError, AttributeError):
             return
-        constants = original()
-        providers._get_local_constants = lambda: constants
+        held: list[Any] = []
+
+        def constants() -> Any:
+            with _steady_lock:
+                if not held:
+                    held.append(original())
+                return held[0]
+
+        providers._get_local_constants = constants
         _unsteady = original
 
 
