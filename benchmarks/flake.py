@@ -36,10 +36,10 @@ import hypothesis.core  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 from wscheck.checks import Context, all_checks  # noqa: E402
-from wscheck.checks.properties import profile  # noqa: E402
+from wscheck.checks.prop import profile  # noqa: E402
+from wscheck.core.spec import Spec  # noqa: E402
 from wscheck.drivers.asgi import AsgiDriver, lifespan  # noqa: E402
 from wscheck.drivers.base import Driver  # noqa: E402
-from wscheck.spec import Spec  # noqa: E402
 
 #: Broken apps run by default: sure failures of every kind (fixed and property checks,
 #: isolation, a SHOULD-level crash, a timing-dependent reordering).

@@ -12,7 +12,7 @@ the kit's generators for every client, quiet window 0 so that no client waits on
 * ``locust``: ``python -m locust`` headless with :class:`wscheck.load.user.WscheckUser`, one
   process (gevent, :mod:`wscheck.load.wire`), every transcript checked against the model;
 * ``url_driver``: the kit's :class:`~wscheck.drivers.url.UrlDriver` on asyncio, the same
-  conversations through the same :func:`~wscheck.runner.run_conversation`, checked;
+  conversations through the same :func:`~wscheck.run.conversation.run_conversation`, checked;
 * ``websockets``: a bare ``websockets`` client that sends the same messages and reads as many
   replies as the model predicts, checking nothing.
 
@@ -65,12 +65,12 @@ if str(ROOT) not in sys.path:
 from websockets.asyncio.client import connect  # noqa: E402
 
 from reference_app import app as reference_app  # noqa: E402
+from wscheck.core.events import ClientClose, Closed, Conversation, Drop, SendText, Text  # noqa: E402
+from wscheck.core.spec import Spec  # noqa: E402
 from wscheck.drivers.url import UrlDriver  # noqa: E402
-from wscheck.events import ClientClose, Closed, Conversation, Drop, SendText, Text  # noqa: E402
 from wscheck.load.workload import Workload, write_conversations  # noqa: E402
-from wscheck.model import expected  # noqa: E402
-from wscheck.runner import run_conversation  # noqa: E402
-from wscheck.spec import Spec  # noqa: E402
+from wscheck.model.echo import expected  # noqa: E402
+from wscheck.run.conversation import run_conversation  # noqa: E402
 
 SPEC = Spec()
 LOCUSTFILE = ROOT / "wscheck" / "load" / "locustfile.py"

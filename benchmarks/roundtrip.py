@@ -7,7 +7,8 @@ ratios hold even on a shared, noisy machine where the absolute figures do not:
   httpx-ws's ``ASGIWebSocketTransport`` and Starlette's ``TestClient``;
 * over loopback, against one uvicorn server in a child process: the ``websockets`` client and
   wscheck's ``UrlDriver``;
-* scale: thousands of concurrent sessions, each run by :func:`wscheck.runner.run_conversation`
+* scale: thousands of concurrent sessions, each run by
+:func:`wscheck.run.conversation.run_conversation`
   and its transcript compared with the model's, all of them open at the same moment;
 * the default suite in-process, and the cost of 100, 1,000 and 10,000 messages.
 
@@ -47,12 +48,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from reference_app import app as reference_app  # noqa: E402
+from wscheck.core.events import Accepted, Conversation, Text  # noqa: E402
+from wscheck.core.spec import Spec  # noqa: E402
 from wscheck.drivers.asgi import AsgiDriver, lifespan  # noqa: E402
 from wscheck.drivers.base import Connection, Driver  # noqa: E402
 from wscheck.drivers.url import UrlDriver  # noqa: E402
-from wscheck.events import Accepted, Conversation, Text  # noqa: E402
-from wscheck.runner import Observation, run_conversation  # noqa: E402
-from wscheck.spec import Spec  # noqa: E402
+from wscheck.run.conversation import Observation, run_conversation  # noqa: E402
 
 __all__ = ["ROOT", "concurrent_sessions", "main", "reference_app", "uvicorn_server"]
 
@@ -413,7 +414,7 @@ async def measure(sizes: Sizes, *, suite_url: bool) -> dict[str, Any]:
         scale_url = await concurrent_sessions(driver, sizes.sessions_url)
         await driver.aclose()
         if suite_url:
-            from wscheck.settings import DEFAULT_EXAMPLES_URL
+            from wscheck.config.settings import DEFAULT_EXAMPLES_URL
 
             driver = UrlDriver(url)
             seconds, passed, failed = await suite_seconds(

@@ -1,7 +1,7 @@
 """How long a failing property run takes against an app that stalls on every replay.
 
 An app that goes silent costs a full timeout per replay; the shrink budget
-(``wscheck.hypothesis_runner.SHRINK_SECONDS``) keeps Hypothesis from turning that into minutes.
+(``wscheck.generation.runner.SHRINK_SECONDS``) keeps Hypothesis from turning that into minutes.
 The tests bound the number of timeouts such a run waits (a count a loaded machine cannot
 change); this script measures the time, as ratios within one run: the run's wall time over
 the timeout, and over the same run with the budget lifted (60 s).
@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import wscheck.hypothesis_runner as properties  # noqa: E402
+import wscheck.generation.runner as properties  # noqa: E402
 from tests.servers import serve_uvicorn  # noqa: E402
 from tests.test_properties import PREFIX, CountingDriver, echo_mutant  # noqa: E402
 from wscheck.checks import CHECKS, Context, all_checks  # noqa: E402
+from wscheck.core.spec import Spec  # noqa: E402
 from wscheck.drivers.asgi import AsgiDriver, lifespan  # noqa: E402
 from wscheck.drivers.url import UrlDriver  # noqa: E402
-from wscheck.spec import Spec  # noqa: E402
 
 
 def stalling_app():  # type: ignore[no-untyped-def]

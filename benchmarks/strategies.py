@@ -1,7 +1,7 @@
 """What generating a property's examples costs, with the strategy builders reused or rebuilt.
 
-The conversation strategies of :mod:`wscheck.strategies` are composites: every example draws
-from ``messages()``, ``tokens()``, ``cookie_values()``, ``q_values()`` and the like. Those
+The conversation strategies of :mod:`wscheck.generation.strategies` are composites: every example
+draws from ``messages()``, ``tokens()``, ``cookie_values()``, ``q_values()`` and the like. Those
 builders hand out one strategy object per distinct arguments (``_reused``); built afresh on
 every draw instead, Hypothesis validates each new object at its first draw (emptiness,
 recursion, the character tables of its alphabets), which cost more than the example itself.
@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hypothesis import given, settings
 
-import wscheck.strategies as strategies
-from wscheck.spec import Spec
+import wscheck.generation.strategies as strategies
+from wscheck.core.spec import Spec
 
 #: The builders that hand out reused strategy objects (each has a ``__wrapped__``).
 BUILDERS = [name for name in dir(strategies)
@@ -61,7 +61,7 @@ def rebuilt() -> Iterator[None]:
 
 def draw(name: str, examples: int) -> float:
     """Seconds to generate ``examples`` examples of strategy ``name`` (nothing else runs)."""
-    from wscheck.checks.properties import profile
+    from wscheck.checks.prop import profile
 
     os.environ["CI"] = "true"  # the derandomized profile: the same examples every round
     strategy = STRATEGIES[name](Spec())

@@ -44,7 +44,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from wscheck.spec import AuthSpec, BroadcastSpec, EchoSpec, Spec
+from wscheck.core.spec import AuthSpec, BroadcastSpec, EchoSpec, Spec
 
 if TYPE_CHECKING:
     import uvicorn

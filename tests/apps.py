@@ -2,10 +2,10 @@
 
 Raw callables, no framework: each one does exactly one thing the ASGI spec allows (or one
 thing it forbids), so a driver test knows precisely what the app sent. :class:`ChatApp` is a
-bare-ASGI implementation of the whole protocol for any :class:`~wscheck.spec.Spec`, with
+bare-ASGI implementation of the whole protocol for any :class:`~wscheck.core.spec.Spec`, with
 knobs that break it on purpose.
 
-The module imports only the standard library and :mod:`wscheck.spec`, so plugin and CLI tests
+The module imports only the standard library and :mod:`wscheck.core.spec`, so plugin and CLI tests
 copy this file into their scratch directory and name targets such as ``wsapps:stripping_app``
 without putting the kit's checkout on ``sys.path``.
 """
@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from wscheck.spec import Spec
+from wscheck.core.spec import Spec
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

@@ -20,13 +20,13 @@ import pytest
 from tests.broken import logs_on_disconnect
 from tests.implementations.raw_asgi import ChatApp, ClientGone, Conn
 from tests.verdicts import asgi_verdicts, run_checks, url_verdicts
-from wscheck.codec import event_to_json
+from wscheck.core.codec import event_to_json
+from wscheck.core.events import AppLogged, ClientClose, Conversation, Drop, describe
+from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver
-from wscheck.events import AppLogged, ClientClose, Conversation, Drop, describe
-from wscheck.redaction import redact_verdict
-from wscheck.registry import Verdict
-from wscheck.runner import run_conversation
-from wscheck.spec import Spec
+from wscheck.reporting.redaction import redact_verdict
+from wscheck.run.conversation import run_conversation
+from wscheck.run.registry import Verdict
 
 
 class _LogsAs(ChatApp):
@@ -70,7 +70,7 @@ def test_an_error_logged_after_the_client_left_is_the_aftermath(leaving: Any) ->
 @pytest.mark.parametrize(("app", "why"), [
     (_LogsAs("myapp.ws", logging.WARNING), "below ERROR"),
     (_LogsAs("httpx"), "the kit's own client logger"),
-    (_LogsAs("wscheck.runner", logging.CRITICAL), "the kit's own logger"),
+    (_LogsAs("wscheck.run.conversation", logging.CRITICAL), "the kit's own logger"),
     (_LogsAs("myapp.ws", while_serving=True), "logged while the client was there"),
 ])
 def test_records_that_are_not_the_apps_error_at_the_end_do_not_count(app: Any, why: str) -> None:

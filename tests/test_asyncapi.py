@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from wscheck.asyncapi import asyncapi_document
-from wscheck.cli import main
-from wscheck.spec import AuthSpec, EchoSpec, Spec, load_spec
+from wscheck.cli.main import main
+from wscheck.core.asyncapi import asyncapi_document
+from wscheck.core.spec import AuthSpec, EchoSpec, Spec, load_spec
 
 HERE = Path(__file__).resolve().parent / "asyncapi"
 

@@ -20,8 +20,8 @@ import wsproto
 import wsproto.events as we
 
 import wscheck.drivers.url as url_module
+from wscheck.core.events import Accepted, Text, TransportError
 from wscheck.drivers.url import UrlDriver
-from wscheck.events import Accepted, Text, TransportError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -228,9 +228,9 @@ async def test_an_app_that_floods_is_stopped_with_a_flood_event() -> None:
     """Ten million unasked messages: the app is held at the backpressure bound, then the
     client calls it a flood, fails the connection with 1008, and the transcript ends with
     one ``Flooded`` counting what was never read, instead of holding any of it."""
+    from wscheck.core.events import Accepted, Flooded, describe
     from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
-    from wscheck.events import Accepted, Flooded, describe
-    from wscheck.runner import drain
+    from wscheck.run.conversation import drain
 
     driver = AsgiDriver(floods, timeout=1.0)
     try:
@@ -275,8 +275,8 @@ async def test_a_backlog_the_conversation_asked_for_is_not_a_flood() -> None:
     """Many messages sent before reading any reply (pipelined) make a backlog beyond the
     backpressure bound: the app waits, every reply arrives, no flood. Too many replies per
     message without a backlog are extra messages, recorded as they are."""
+    from wscheck.core.events import Flooded
     from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
-    from wscheck.events import Flooded
 
     count = 3 * MAX_UNREAD_MESSAGES
     driver = AsgiDriver(echoes, timeout=2.0)
@@ -514,7 +514,7 @@ def close_then(extra: bytes) -> Handler:
     (frame_header(0x1, 5) + b"again", 7), (b"", 0)])
 async def test_bytes_after_the_servers_close_frame_are_a_violation(
         extra: bytes, after: int) -> None:
-    from wscheck.events import Closed, ProtocolViolation
+    from wscheck.core.events import Closed, ProtocolViolation
 
     async with raw_server(close_then(extra)) as url:
         driver = UrlDriver(url, timeout=1.0, quiet_window=1.0)
@@ -572,7 +572,7 @@ async def test_a_close_reply_dribbled_steadily_is_not_a_timeout() -> None:
     """One byte of the reply every timeout / 5: 32 bytes take over 6 timeouts in all, yet
     the server is never silent for one (a fixed deadline called it "no close frame")."""
     from tests.raw_servers import dribbled_close
-    from wscheck.events import Closed
+    from wscheck.core.events import Closed
 
     reason = "closing slowly, but closing"
     async with raw_server(dribbled_close(CLOSE_TIMEOUT / 5, reason)) as url:
@@ -620,10 +620,10 @@ def test_a_flooding_app_fails_its_check_for_flooding(broken: str, flood: bool) -
     import importlib
 
     from tests.verdicts import run_checks
+    from wscheck.checks.judging import format_failure
+    from wscheck.core.events import Flooded
+    from wscheck.core.spec import Spec
     from wscheck.drivers.asgi import AsgiDriver
-    from wscheck.events import Flooded
-    from wscheck.judging import format_failure
-    from wscheck.spec import Spec
 
     app = importlib.import_module(f"tests.broken.{broken}").app
 
@@ -654,8 +654,8 @@ async def test_a_server_that_floods_is_stopped_with_a_flood_event(after_close: b
     connection and keeps none of them; a close that waits for its reply behind the flood
     ends on it too, instead of reading it for RECEIVE_FACTOR × the timeout."""
     from tests.raw_servers import floods
+    from wscheck.core.events import Flooded
     from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK
-    from wscheck.events import Flooded
 
     async with raw_server(floods(after_close)) as url:
         driver = UrlDriver(url, timeout=1.0)
@@ -690,9 +690,9 @@ def test_a_flood_is_in_the_report_and_replay_reads_it(tmp_path: Any,
     import json
 
     from tests.test_report import validate
-    from wscheck.cli import main
-    from wscheck.events import Flooded
-    from wscheck.report_reader import read_case
+    from wscheck.cli.main import main
+    from wscheck.core.events import Flooded
+    from wscheck.reporting.reader import read_case
 
     report = tmp_path / "flood.json"
     html = tmp_path / "flood.html"
@@ -734,12 +734,12 @@ async def test_a_huge_reply_is_clipped_when_it_is_recorded() -> None:
     long as a 64 KiB echo is kept whole and matches."""
     import hashlib
 
+    from wscheck.core.events import Conversation
+    from wscheck.core.limits import CLIP_LENGTH, KEEP_LENGTH, clip
+    from wscheck.core.spec import Spec
     from wscheck.drivers.asgi import AsgiDriver
-    from wscheck.events import Conversation
-    from wscheck.limits import CLIP_LENGTH, KEEP_LENGTH, clip
-    from wscheck.runner import run_conversation
-    from wscheck.spec import Spec
-    from wscheck.strategies import LONG_CREDENTIAL, LONG_MESSAGE_BYTES
+    from wscheck.generation.strategies import LONG_CREDENTIAL, LONG_MESSAGE_BYTES
+    from wscheck.run.conversation import run_conversation
 
     # The bound is far from any reply the kit's own messages can get, even those sent after
     # a conversation opened (the state machine's): a message, a credential, a template.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from wscheck.core.spec import BroadcastSpec, Spec, parse_toml, spec_from_mapping
 from wscheck.errors import SpecError
-from wscheck.spec import BroadcastSpec, Spec, parse_toml, spec_from_mapping
 
 
 def test_the_reference_protocol_has_no_room_and_keeps_its_fingerprint() -> None:
@@ -67,7 +67,7 @@ def test_wscheck_spec_prints_the_room_keys(capsys: pytest.CaptureFixture[str]) -
     reads back the example that enables one."""
     from pathlib import Path
 
-    from wscheck.cli import main
+    from wscheck.cli.main import main
 
     assert main(["spec"]) == 0
     room = capsys.readouterr().out.split("[broadcast]", 1)[1]

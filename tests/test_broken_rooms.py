@@ -16,7 +16,7 @@ import tests.broken_rooms
 from tests.test_broken_apps import Expect, expect
 from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
 from wscheck.checks import all_checks
-from wscheck.spec import Spec, load_spec
+from wscheck.core.spec import Spec, load_spec
 
 CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml")
 assert CHAT.broadcast is not None

@@ -20,9 +20,9 @@ import pytest
 
 from tests.raw_servers import raw_server, read_request, read_until_gone
 from tests.verdicts import asgi_verdicts, url_verdicts
+from wscheck.core.events import Accepted, TransportError
 from wscheck.drivers.asgi import AsgiDriver
 from wscheck.drivers.url import UrlDriver
-from wscheck.events import Accepted, TransportError
 
 RFC = "RFC 6455 §4.1: the client must fail the connection"
 
@@ -140,8 +140,8 @@ def test_browsers_refused_on_the_credentials_endpoint_fail_auth_token_both_ways(
     (the checks whose clients send none are served and pass, see the kill matrix)."""
     from tests.broken.refuses_browsers_on_item import app
     from tests.verdicts import run_checks
-    from wscheck.judging import format_failure
-    from wscheck.spec import Spec
+    from wscheck.checks.judging import format_failure
+    from wscheck.core.spec import Spec
 
     only = ["auth.token", "echo.accept", "auth.cookie", "auth.missing"]
     expected = {"auth.token": "fail", "echo.accept": "pass", "auth.cookie": "pass",
@@ -164,7 +164,7 @@ def test_browsers_refused_on_the_credentials_endpoint_fail_auth_token_both_ways(
 
 
 def test_in_process_accept_headers_that_are_not_byte_pairs_break_the_asgi_protocol() -> None:
-    from wscheck.events import ProtocolViolation
+    from wscheck.core.events import ProtocolViolation
 
     app = _Recorder({"headers": [("sec-websocket-extensions", "permessage-deflate")]})
     assert asyncio.run(_asgi_handshakes(app)) == [ProtocolViolation(
@@ -177,8 +177,8 @@ def test_the_state_machine_opens_browser_connections_and_shows_them(name: str) -
     either endpoint makes a connection with the header diverge, and the failure shows that
     connection's handshake with the header, in its conversation and in the steps."""
     from tests.verdicts import derandomized, run_checks
-    from wscheck.judging import format_failure
-    from wscheck.spec import Spec
+    from wscheck.checks.judging import format_failure
+    from wscheck.core.spec import Spec
 
     app = importlib.import_module(f"tests.broken.{name}").app
 

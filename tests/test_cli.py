@@ -14,9 +14,9 @@ import pytest
 
 from tests import apps
 from wscheck.checks import all_checks
-from wscheck.cli import main
-from wscheck.settings import TABLE
-from wscheck.spec import EchoSpec, Spec, load_spec
+from wscheck.cli.main import main
+from wscheck.config.settings import TABLE
+from wscheck.core.spec import EchoSpec, Spec, load_spec
 
 CHECK_IDS = [c.id for c in all_checks()]
 #: The checks that apply to the reference protocol (the broadcast room's do not).
@@ -109,7 +109,7 @@ def test_run_reads_tool_wscheck_but_not_the_users_pytest_settings(project: Path)
         '[tool.wscheck.echo]\nreply = "You said: {message}"\n', encoding="utf-8")
     # `wscheck run` keeps the current directory: the app may open files relative to it.
     (project / "custom_chat.py").write_text(
-        "from wsapps import ChatApp\nfrom wscheck.spec import load_spec\n"
+        "from wsapps import ChatApp\nfrom wscheck.core.spec import load_spec\n"
         "app = ChatApp(load_spec('pyproject.toml'))\n",
         encoding="utf-8")
     result = wscheck(project, "run", "--app", "custom_chat:app", "--", "-k", "echo.exact")

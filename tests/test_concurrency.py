@@ -2,7 +2,7 @@
 verdicts are those of running them one after another.
 
 First the setting itself (parsed once, in the words the user typed), then what the shared
-helpers of :mod:`wscheck.judging` do with it (how many connections are open at once, the
+helpers of :mod:`wscheck.checks.judging` do with it (how many connections are open at once, the
 order of the observations, when a check may trust conversations run at once), then the proof
 over the network: a broken app served by uvicorn gets the same verdict from every check with
 ``--concurrency 1`` as with the default.
@@ -25,15 +25,15 @@ import tests.broken.empty_token_absent
 import tests.broken.swaps_when_together
 from tests.servers import serve_uvicorn
 from wscheck.checks import CHECKS
+from wscheck.checks.judging import all_agree, observe_all
+from wscheck.config.settings import DEFAULT_CONCURRENCY, Given, resolve
+from wscheck.core.events import Conversation
+from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver
 from wscheck.drivers.base import Connection
 from wscheck.drivers.url import UrlDriver
 from wscheck.errors import SettingError
-from wscheck.events import Conversation
-from wscheck.judging import all_agree, observe_all
-from wscheck.registry import Context
-from wscheck.settings import DEFAULT_CONCURRENCY, Given, resolve
-from wscheck.spec import Spec
+from wscheck.run.registry import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 

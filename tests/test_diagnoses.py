@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.verdicts import run_checks
+from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver
-from wscheck.registry import Verdict
-from wscheck.spec import Spec
+from wscheck.run.registry import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 

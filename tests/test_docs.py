@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wscheck.checks import all_checks
-from wscheck.cli import catalogue
+from wscheck.cli.main import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,8 +100,8 @@ def test_the_distribution_is_pytest_wscheck_and_keeps_the_wscheck_names() -> Non
 
     dist = distribution("pytest-wscheck")
     points = {(e.group, e.name): e.value for e in dist.entry_points}
-    assert points[("console_scripts", "wscheck")] == "wscheck.cli:main"
-    assert points[("pytest11", "wscheck")] == "wscheck.plugin"
+    assert points[("console_scripts", "wscheck")] == "wscheck.cli.main:main"
+    assert points[("pytest11", "wscheck")] == "wscheck.pytest.plugin"
 
 
 def test_ci_runs_the_readmes_test_command() -> None:

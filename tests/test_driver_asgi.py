@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from tests import apps
-from wscheck.drivers.asgi import AsgiDriver, lifespan
-from wscheck.events import (
+from wscheck.core.events import (
     Accepted,
     AppCrashed,
     AppExited,
@@ -20,6 +19,7 @@ from wscheck.events import (
     Silence,
     Text,
 )
+from wscheck.drivers.asgi import AsgiDriver, lifespan
 
 pytestmark = pytest.mark.asyncio
 

@@ -23,10 +23,7 @@ import wsproto.events as we
 from wsproto.frame_protocol import CloseReason, Opcode
 
 from tests.servers import capture_logs, free_port, make_test_ca, serve_uvicorn
-from wscheck.drivers.base import Connection, Driver, TargetUnreachable
-from wscheck.drivers.url import UrlDriver, parse_target_url
-from wscheck.errors import SettingError
-from wscheck.events import (
+from wscheck.core.events import (
     Accepted,
     Binary,
     Closed,
@@ -36,6 +33,9 @@ from wscheck.events import (
     Text,
     TransportError,
 )
+from wscheck.drivers.base import Connection, Driver, TargetUnreachable
+from wscheck.drivers.url import UrlDriver, parse_target_url
+from wscheck.errors import SettingError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -769,8 +769,8 @@ def test_missing_ca_bundle_is_a_clear_error(tmp_path: Path) -> None:
 async def test_a_reply_longer_than_the_transcript_keeps_is_clipped_as_it_arrives() -> None:
     """A conversation's connection clips a long reply while it arrives, to exactly what its
     transcript would keep, and remembers its size; a bare connection keeps it whole."""
-    from wscheck.limits import clip_kept
-    from wscheck.runner import Exchange, keep_limit
+    from wscheck.core.limits import clip_kept
+    from wscheck.run.conversation import Exchange, keep_limit
 
     big = "界" * (1 << 20)  # 3 MiB of UTF-8: many reads and frames
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.verdicts import Outcome, asgi_verdicts
 from wscheck.checks import all_checks
-from wscheck.spec import load_spec
+from wscheck.core.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

@@ -18,7 +18,7 @@ import pytest
 from tests.fastapi_docs import Tutorials
 from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
 from wscheck.checks import all_checks
-from wscheck.spec import load_spec
+from wscheck.core.spec import load_spec
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -27,9 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wscheck.drivers._mute import TargetStoppedAnswering
-from wscheck.drivers.asgi import AsgiDriver, ClientDisconnected
-from wscheck.events import (
+from wscheck.core.events import (
     FINAL_EVENTS,
     Accepted,
     AppCrashed,
@@ -43,6 +41,8 @@ from wscheck.events import (
     Text,
     TransportError,
 )
+from wscheck.drivers._mute import TargetStoppedAnswering
+from wscheck.drivers.asgi import AsgiDriver, ClientDisconnected
 
 #: Bound on one whole run (app script and client actions); a healthy run takes milliseconds.
 RUN_BOUND = 5.0

@@ -16,9 +16,9 @@ import pytest
 
 from tests.raw_servers import accept_token, raw_server, read_request, read_until_gone
 from tests.servers import serve_uvicorn
-from wscheck.cli import main
+from wscheck.cli.main import main
+from wscheck.core.events import Accepted, TransportError
 from wscheck.drivers.url import UrlDriver
-from wscheck.events import Accepted, TransportError
 
 Headers = Callable[[str], list[str]]
 

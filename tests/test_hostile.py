@@ -36,7 +36,8 @@ from wscheck.checks import all_checks
 # exception classes, which a fresh import inside an inner run would replace.
 CHECK_IDS = [c.id for c in all_checks()]
 
-#: The kit's own source files as a traceback or a warning names them ("wscheck/runner.py"):
+#: The kit's own source files as a traceback or a warning names them
+#: ("wscheck/run/conversation.py"):
 #: none may show in a run's output. They are spelled from the package down, never from the
 #: checkout, so a checkout that lives in a folder named ``wscheck`` does not match.
 _PACKAGE = Path(wscheck.__file__).resolve().parent
@@ -172,7 +173,7 @@ def run_bounded(pytester: pytest.Pytester, *args: str, bound: float = RUN_BOUND,
     assert "INTERNALERROR" not in output
     assert "Traceback" not in output, output
     # pytest names the plugin's line as the place of a skip; that is not a leak.
-    visible = output.replace("wscheck/plugin.py:", "")
+    visible = output.replace("wscheck/pytest/plugin.py:", "")
     leaked = [name for name in KIT_FILES if name in visible]
     assert not leaked, output
     return result, output

@@ -4,7 +4,7 @@ with one line and exit status 4, writes nothing, and never hangs or runs out of 
 Each hostile file is built here in ``tmp_path``: ``/dev/zero``, a FIFO, a directory, a file
 over the size bound, TOML with 50 000 dotted key parts or nested 5 000 deep; spec values that
 would only fail at connect time; URLs with ``%00`` or a password; report paths that are not
-regular files. The bounds themselves are :mod:`wscheck.limits`.
+regular files. The bounds themselves are :mod:`wscheck.core.limits`.
 """
 
 from __future__ import annotations
@@ -20,16 +20,17 @@ import pytest
 from tests import apps
 from tests.test_bad_input import assert_one_line
 from wscheck.checks import all_checks
-from wscheck.errors import SettingError, SpecError
-from wscheck.known import load_spec_and_known, read_xfail_file
-from wscheck.limits import (
+from wscheck.config.known import load_spec_and_known, read_xfail_file
+from wscheck.core.limits import (
     MAX_INPUT_FILE_BYTES,
     MAX_NESTING,
     MAX_TOML_KEY_PARTS,
+    check_report_path,
     toml_shape_problem,
 )
-from wscheck.report import check_report_path, write_reports
-from wscheck.spec import load_spec
+from wscheck.core.spec import load_spec
+from wscheck.errors import SettingError, SpecError
+from wscheck.reporting.report import write_reports
 
 all_checks()  # one check registry for every inner pytest run
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
@@ -321,13 +322,14 @@ def test_the_writer_checks_again_and_leaves_no_temp_file(tmp_path: Path,
 def test_the_guide_lists_every_bound_with_its_value() -> None:
     """docs/guide.md "Limits and safety" names each bound and its current value, so the two
     cannot drift apart."""
-    from wscheck import limits, replay
+    from wscheck.core import limits
+    from wscheck.reporting import replay
 
     guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text(
         encoding="utf-8")
     section = guide.split("## 7. Limits and safety", 1)[1]
-    from wscheck import runner
     from wscheck.drivers import _watchdog, _wire, asgi, base, url
+    from wscheck.run import conversation as runner
 
     bounds = {name: getattr(limits, name) for name in limits.__all__ if name.isupper()}
     bounds["MAX_REPORT_TIMEOUT"] = replay.MAX_REPORT_TIMEOUT

@@ -23,10 +23,10 @@ import pytest
 
 from tests import apps
 from tests.test_report import report_schema, validate
-from wscheck.cli import main
+from wscheck.cli.main import main
+from wscheck.core.spec import Spec
 from wscheck.errors import TargetDown
-from wscheck.report import spec_json
-from wscheck.spec import Spec
+from wscheck.reporting.report import spec_json
 
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
@@ -306,7 +306,7 @@ def test_replay_reads_no_file_a_report_names_and_prints_it_safely(
     it takes a CA bundle from ``--ca-file`` only. What the report says is printed escaped."""
     import os
 
-    import wscheck.target
+    import wscheck.config.target
 
     os.mkfifo(here / "ca.pem")
     report = valid_report("url", "ws://127.0.0.1:9")
@@ -316,7 +316,7 @@ def test_replay_reads_no_file_a_report_names_and_prints_it_safely(
     report["checks"][0]["conversation"]["query"] = [["q", "\x1b[1m"]]
     path = write(here / "run.json", report)
     _FakeRuntime.seen = []
-    monkeypatch.setattr(wscheck.target, "Runtime", _FakeRuntime)
+    monkeypatch.setattr(wscheck.config.target, "Runtime", _FakeRuntime)
     status, out, err = replay(capsys, path, "echo.whitespace")
     assert status == 1, out + err
     assert "the target does not answer" in out

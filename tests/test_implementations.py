@@ -14,8 +14,8 @@ import pytest
 
 from tests.verdicts import Outcome, asgi_verdicts, run_checks
 from wscheck.checks import all_checks
+from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver, lifespan
-from wscheck.spec import Spec
 
 #: Every check passes, except those that do not apply to the reference protocol (the
 #: broadcast room's).

@@ -13,18 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_no_hypothesis_module_is_first_imported_while_checks_run(tmp_path: Path) -> None:
     """Every module Hypothesis imports on first need is imported with the plugin, in the
     main thread: imported first from properties' worker threads side by side, CPython 3.11
-    failed one under pytest's assertion rewriting (wscheck._hypothesis_compat). Runs every
+    failed one under pytest's assertion rewriting (wscheck.generation._compat). Runs every
     property, on the reference app and on a broken one (so shrinking runs too), and lists
     the Hypothesis modules imported meanwhile."""
     script = tmp_path / "lazy.py"
     script.write_text(
         "import asyncio, sys\n"
-        "import wscheck.plugin\n"
+        "import wscheck.pytest.plugin\n"
         "from reference_app import create_app\n"
         "import tests.broken.q_line_always as broken\n"
         "from wscheck.checks import Context, all_checks\n"
         "from wscheck.drivers.asgi import AsgiDriver, lifespan\n"
-        "from wscheck.spec import Spec\n"
+        "from wscheck.core.spec import Spec\n"
         "before = set(sys.modules)\n"
         "async def main():\n"
         "    for app in (create_app(), broken.app):\n"

@@ -17,7 +17,7 @@ import pytest
 
 from tests.servers import serve_uvicorn
 from tests.verdicts import asgi_verdicts, url_verdicts
-from wscheck.collector import blocks_exit_0
+from wscheck.pytest.collector import blocks_exit_0
 
 #: The reference app with no route at /item/ws: Starlette's way of refusing an unmatched
 #: WebSocket path (a close with 1000 before accept; uvicorn turns it into HTTP 403).

@@ -7,9 +7,9 @@ import random
 import struct
 import tracemalloc
 
+from wscheck.core.events import Text
+from wscheck.core.limits import CLIP_LENGTH, KeptText, clip_kept
 from wscheck.drivers._wire import Frames
-from wscheck.events import Text
-from wscheck.limits import CLIP_LENGTH, KeptText, clip_kept
 
 
 def _frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:

@@ -50,10 +50,8 @@ from tests.test_bounds import (
     many_fragments,
     raw_server,
 )
-from wscheck.cli import main as wscheck_main
-from wscheck.drivers.base import MAX_MESSAGE_SIZE
-from wscheck.drivers.url import UrlDriver
-from wscheck.events import (
+from wscheck.cli.main import main as wscheck_main
+from wscheck.core.events import (
     Accepted,
     ClientClose,
     Closed,
@@ -63,6 +61,10 @@ from wscheck.events import (
     Text,
     TransportError,
 )
+from wscheck.core.spec import Spec
+from wscheck.drivers.base import MAX_MESSAGE_SIZE
+from wscheck.drivers.url import UrlDriver
+from wscheck.generation.strategies import conversations
 from wscheck.load import main as load_main
 from wscheck.load.wire import GeventDriver, run_blocking
 from wscheck.load.workload import (
@@ -73,9 +75,7 @@ from wscheck.load.workload import (
     difference,
     kind_of,
 )
-from wscheck.runner import Observation, run_conversation
-from wscheck.spec import Spec
-from wscheck.strategies import conversations
+from wscheck.run.conversation import Observation, run_conversation
 
 # Locust is looked for, not imported: importing it monkey-patches this process for gevent.
 if importlib.util.find_spec("locust") is None:  # pragma: no cover - the test extra has it

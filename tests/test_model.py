@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 
-from wscheck.events import (
+from wscheck.core.events import (
     Accepted,
     ClientClose,
     Closed,
@@ -21,9 +21,9 @@ from wscheck.events import (
     SpacesAs,
     Text,
 )
-from wscheck.model import ModelConnection, UnspecifiedBehaviour, expected, q_is_checked
-from wscheck.spec import AuthSpec, EchoSpec, Spec
-from wscheck.strategies import conversations
+from wscheck.core.spec import AuthSpec, EchoSpec, Spec
+from wscheck.generation.strategies import conversations
+from wscheck.model.echo import ModelConnection, UnspecifiedBehaviour, expected, q_is_checked
 
 SPEC = Spec()
 PREFIX = "接收到的消息是:"

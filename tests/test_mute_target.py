@@ -23,10 +23,10 @@ import wsproto.events as we
 import wscheck.drivers.url as url_module
 from tests.raw_servers import READ_BOUND, echo, raw_server, read_until_gone
 from wscheck.checks import all_checks
-from wscheck.cli import main
+from wscheck.cli.main import main
+from wscheck.config.settings import DEFAULT_CONCURRENCY
+from wscheck.core.events import Event, Silence, TransportError
 from wscheck.drivers.url import MUTE_AFTER, UrlConnection, UrlDriver
-from wscheck.events import Event, Silence, TransportError
-from wscheck.settings import DEFAULT_CONCURRENCY
 
 TIMEOUT = 0.5
 
@@ -298,7 +298,7 @@ def test_an_in_process_app_that_goes_mute_stops_the_run_once(
     assert f"not a message from tests.apps:{app} during {MUTE_AFTER} waits in a row" in out, out
     # The checks that wait on the clock start early, beside the others, and while the kit
     # waits (its process idle) more start ahead of their turn, up to DEFAULT_CONCURRENCY
-    # running at once (wscheck.schedule): each of those may wait out a handshake or a reply,
+    # running at once (wscheck.run.schedule): each of those may wait out a handshake or a reply,
     # and one started as another ended one more, while the stop is on its way; all of them
     # side by side, so the run takes no longer for them.
     early = sum(1 for c in all_checks() if c.waits)

@@ -17,7 +17,7 @@ import pytest
 
 from tests.servers import ROOT, finish_suite, serve_subprocess, start_suite
 from wscheck.checks import all_checks
-from wscheck.spec import Spec
+from wscheck.core.spec import Spec
 
 pytestmark = pytest.mark.slow  # a whole network suite against a Node.js server; CI runs it
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests import apps
 from wscheck.checks import all_checks
-from wscheck.spec import Spec, load_spec
+from wscheck.core.spec import Spec, load_spec
 
 CHECKS = all_checks()
 CHECK_IDS = [c.id for c in CHECKS]
@@ -54,7 +54,7 @@ item_id = "foo"
 
 CUSTOM_APP = """
 from reference_app import create_app
-from wscheck.spec import load_spec
+from wscheck.core.spec import load_spec
 
 app = create_app(load_spec("custom.toml"))
 """
@@ -342,7 +342,7 @@ def test_tool_wscheck_in_pyproject_is_the_spec(kit: pytest.Pytester) -> None:
         'farewells = ["ciao"]\n')
     kit.makepyfile(wsapps=APPS_SOURCE + textwrap.dedent("""
 
-        from wscheck.spec import EchoSpec
+        from wscheck.core.spec import EchoSpec
         custom_app = ChatApp(Spec(echo=EchoSpec(reply="You said: {message}", bye="quit",
                                                 farewells=("ciao",))))
     """))

@@ -23,19 +23,19 @@ from hypothesis import strategies as st
 
 from reference_app import create_app
 from wscheck.checks import CHECKS, Context, Verdict, all_checks
+from wscheck.core.events import ClientClose, Drop, Event, SendText, Silence
+from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver, lifespan
 from wscheck.drivers.base import Connection, Driver
-from wscheck.events import ClientClose, Drop, Event, SendText, Silence
-from wscheck.hypothesis_runner import SHRINK_SECONDS
-from wscheck.model import expected
-from wscheck.runner import run_conversation
-from wscheck.spec import Spec
-from wscheck.strategies import (
+from wscheck.generation.runner import SHRINK_SECONDS
+from wscheck.generation.strategies import (
     auth_conversations,
     echo_conversations,
     messages,
     q_values,
 )
+from wscheck.model.echo import expected
+from wscheck.run.conversation import run_conversation
 
 PREFIX = "接收到的消息是:"
 FAREWELLS = ("请注意:窗口即将关闭", "窗口已关闭")
@@ -336,7 +336,7 @@ def test_messages_are_sendable_and_never_the_bye_word(message: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(q_values())
 def test_q_values_are_only_the_specified_kinds(q: str) -> None:
-    from wscheck.model import q_is_checked
+    from wscheck.model.echo import q_is_checked
 
     assert q_is_checked(q)
 
@@ -524,7 +524,7 @@ def test_the_run_alone_draws_the_examples_the_overlapping_run_drew(
     same examples in the same order (the same seed, under the random profile too), so it is
     never lost: here the failing example is whichever came 30th, a value another seed would
     not draw there."""
-    from wscheck.hypothesis_runner import PropertyFailed, run_property
+    from wscheck.generation.runner import PropertyFailed, run_property
 
     if not derandomized:
         monkeypatch.delenv("CI")
@@ -559,7 +559,7 @@ def test_a_property_run_leaves_the_random_module_alone(monkeypatch: pytest.Monke
     state changes while it draws an example."""
     import random
 
-    from wscheck.hypothesis_runner import run_property
+    from wscheck.generation.runner import run_property
 
     monkeypatch.delenv("CI")  # the random profile, which draws the seed
     monkeypatch.chdir(tmp_path)
@@ -709,7 +709,7 @@ def test_local_constants_hold_still_while_the_checks_run(
     overlapping run and its run alone cannot change what the same seed draws."""
     from hypothesis.internal.conjecture import providers
 
-    from wscheck._hypothesis_compat import steady_constants, unsteady_constants
+    from wscheck.generation._compat import steady_constants, unsteady_constants
 
     word = "wsc-steady-7f3a"  # Hypothesis takes strings of up to 20 characters
     (tmp_path / "imported_meanwhile.py").write_text(f"WORD = {word!r}\n")

@@ -21,8 +21,8 @@ from tests import apps
 from tests.servers import serve_uvicorn
 from tests.test_report import validate
 from wscheck.checks import all_checks
-from wscheck.cli import main
-from wscheck.limits import CLIP_BYTES, CLIP_LENGTH, clip, printable
+from wscheck.cli.main import main
+from wscheck.core.limits import CLIP_BYTES, CLIP_LENGTH, clip, printable
 
 all_checks()  # one check registry for every inner pytest run
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")

@@ -27,7 +27,7 @@ import reference_app
 from reference_app import create_app, parse_q
 from reference_app.__main__ import main as reference_main
 from tests.servers import LiveServer, SessionRecorder, capture_logs, free_port, serve_uvicorn
-from wscheck.spec import AuthSpec, EchoSpec, Spec
+from wscheck.core.spec import AuthSpec, EchoSpec, Spec
 
 TIMEOUT = 5.0  # any single wait
 QUIET = 0.3  # how long "nothing arrives" is watched for

@@ -11,7 +11,7 @@ import pytest
 from reference_app import create_app
 from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
 from wscheck.checks import all_checks
-from wscheck.spec import BroadcastSpec, Spec, load_spec
+from wscheck.core.spec import BroadcastSpec, Spec, load_spec
 
 CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml")
 OTHERS = Spec(echo=None, auth=None, broadcast=BroadcastSpec(

@@ -19,7 +19,7 @@ from tests import apps
 from tests.servers import serve_uvicorn
 from tests.test_report import by_id, validate
 from wscheck.checks import all_checks
-from wscheck.cli import main
+from wscheck.cli.main import main
 
 # Imported before any pytester run, so that inner runs share the one check registry.
 all_checks()
@@ -263,8 +263,8 @@ def test_a_masked_token_with_spaces_replays_with_a_stand_in_spelled_the_same_way
 
 
 def test_a_conversation_keeps_its_origin_and_space_spellings_through_json() -> None:
-    from wscheck.codec import conversation_from_json, conversation_to_json
-    from wscheck.events import Conversation, SpacesAs
+    from wscheck.core.codec import conversation_from_json, conversation_to_json
+    from wscheck.core.events import Conversation, SpacesAs
 
     conv = Conversation.of("/item/ws", "hi", origin=True, query={
         "token": SpacesAs("a b", "%20"), "q": "1 2"})
@@ -292,8 +292,8 @@ def test_a_failure_with_the_origin_header_replays_with_it(
 
 
 def test_the_httpx_ws_snippet_sends_the_origin_and_the_space_spelling() -> None:
-    from wscheck.events import Conversation, SpacesAs
-    from wscheck.replay import httpx_ws_snippet
+    from wscheck.core.events import Conversation, SpacesAs
+    from wscheck.reporting.replay import httpx_ws_snippet
 
     conv = Conversation.of("/item/ws", "hi", origin=True,
                            query={"token": SpacesAs("a b", "%20"), "q": "1 2"})

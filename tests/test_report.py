@@ -18,10 +18,10 @@ import pytest
 
 from tests import apps
 from tests.test_reference_browser import CHROMIUM, CHROMIUM_ARGS
-from wscheck import plugin
 from wscheck.checks import all_checks
-from wscheck.report import VERDICTS, conversation_from_json, event_from_json, mask
-from wscheck.spec import Spec
+from wscheck.core.spec import Spec
+from wscheck.pytest import plugin
+from wscheck.reporting.report import VERDICTS, conversation_from_json, event_from_json, mask
 
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "report-schema.md"
@@ -39,7 +39,7 @@ farewells = []
 
 MIXED_APP = """
 from wsapps import ChatApp
-from wscheck.spec import EchoSpec, Spec
+from wscheck.core.spec import EchoSpec, Spec
 
 app = ChatApp(Spec(echo=EchoSpec(bye=None, farewells=())), strip=True, binary_code=1000)
 """
@@ -370,7 +370,8 @@ def test_long_property_checks_show_progress(kit: pytest.Pytester,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """In a subprocess, so that output capture is really on (fd-level) while checks run."""
     kit.makepyfile(slow=SLOW_APP)
-    kit.makeconftest("import wscheck.plugin\n\nwscheck.plugin.PROGRESS_INTERVAL = 0.05\n")
+    kit.makeconftest("import wscheck.pytest.plugin\n\n"
+                     "wscheck.pytest.plugin.PROGRESS_INTERVAL = 0.05\n")
     # (in-process runs below import this conftest too, and its setting stays: restore it)
     monkeypatch.setattr(plugin, "PROGRESS_INTERVAL", plugin.PROGRESS_INTERVAL)
     args = ["-p", "no:cacheprovider", "-p", "no:asyncio", "--wscheck-app", "slow:app",

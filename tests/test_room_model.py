@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from wscheck.events import Accepted, Text
-from wscheck.room import Join, Leave, RoomModel, Say, expected
-from wscheck.spec import BroadcastSpec
+from wscheck.core.events import Accepted, Text
+from wscheck.core.spec import BroadcastSpec
+from wscheck.model.room import Join, Leave, RoomModel, Say, expected
 
 TUTORIAL003 = BroadcastSpec()
 

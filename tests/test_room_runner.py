@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from wscheck.core.events import Accepted, Silence, Text
+from wscheck.core.spec import BroadcastSpec
 from wscheck.drivers.asgi import AsgiDriver
-from wscheck.events import Accepted, Silence, Text
-from wscheck.room import Join, Leave, Say
-from wscheck.room_runner import run_room, with_teardown
-from wscheck.spec import BroadcastSpec
+from wscheck.model.room import Join, Leave, Say
+from wscheck.run.room import run_room, with_teardown
 
 
 async def mute_room(scope: dict[str, Any], receive: Any, send: Any) -> None:

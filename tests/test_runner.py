@@ -15,9 +15,7 @@ import pytest
 from hypothesis import strategies as st
 
 from tests import apps
-from wscheck.drivers.asgi import AsgiDriver
-from wscheck.errors import TargetUnreachable
-from wscheck.events import (
+from wscheck.core.events import (
     Accepted,
     Closed,
     Conversation,
@@ -26,10 +24,12 @@ from wscheck.events import (
     Silence,
     Text,
 )
-from wscheck.hypothesis_runner import PropertyFailed, run_property
-from wscheck.registry import Check, Context, Registry, Verdict
-from wscheck.runner import Exchange, Observation, interleave, run_conversation
-from wscheck.spec import Spec
+from wscheck.core.spec import Spec
+from wscheck.drivers.asgi import AsgiDriver
+from wscheck.errors import TargetUnreachable
+from wscheck.generation.runner import PropertyFailed, run_property
+from wscheck.run.conversation import Exchange, Observation, interleave, run_conversation
+from wscheck.run.registry import Check, Context, Registry, Verdict
 
 PREFIX = "接收到的消息是:"
 
@@ -121,7 +121,7 @@ async def test_an_example_out_of_time_is_cancelled_and_uses_up_the_shrink_budget
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CI", "true")
-    monkeypatch.setattr("wscheck.hypothesis_runner.example_bound", lambda timeout: 0.2)
+    monkeypatch.setattr("wscheck.generation.runner.example_bound", lambda timeout: 0.2)
     started: list[int] = []
     unwound: list[int] = []
 

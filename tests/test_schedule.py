@@ -1,4 +1,4 @@
-"""Checks side by side (:mod:`wscheck.schedule`): how many run at once, and why the verdicts
+"""Checks side by side (:mod:`wscheck.run.schedule`): how many run at once, and why the verdicts
 are those of the checks run one after another.
 
 First with made-up checks that record when they run (a check that fails only while another
@@ -25,9 +25,9 @@ import tests.broken.bye_only_early
 import tests.broken.replies_to_latest_client
 import tests.broken.ticks_every_second
 from tests.servers import serve_uvicorn
-from wscheck.registry import Check, Context, Verdict
-from wscheck.schedule import Schedule
-from wscheck.spec import Spec
+from wscheck.core.spec import Spec
+from wscheck.run.registry import Check, Context, Verdict
+from wscheck.run.schedule import Schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,7 +198,7 @@ def test_process_idle_tells_a_sleeping_process_from_a_busy_one() -> None:
     a check ahead then changes no verdict)."""
     import time
 
-    from wscheck.schedule import IDLE_FRACTION, process_idle
+    from wscheck.run.schedule import IDLE_FRACTION, process_idle
 
     idle = process_idle()
     time.sleep(0.2)

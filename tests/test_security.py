@@ -26,7 +26,7 @@ import wscheck.drivers.url  # noqa: F401
 from reference_app import RedactCredentials, uvicorn_config
 from tests.servers import free_port, serve_uvicorn
 from wscheck.checks import all_checks
-from wscheck.spec import Spec
+from wscheck.core.spec import Spec
 
 TIMEOUT = 10.0
 TOKEN = "tok-7f3a9c-SECRET"
@@ -229,7 +229,7 @@ def test_page_renders_received_messages_as_text() -> None:
 def test_page_config_is_data_not_code() -> None:
     """The spec's echo path reaches the page as JSON in a non-executed element; a path that
     tries to close the element cannot."""
-    from wscheck.spec import EchoSpec, Spec
+    from wscheck.core.spec import EchoSpec, Spec
 
     page = reference_app._page(Spec(echo=EchoSpec(path="/x</script><script>alert(1)//")))
     assert page.count("</script>") == 2  # the JSON element's own and the script's own

@@ -37,9 +37,9 @@ import pytest
 
 from tests.servers import SuiteRun, finish_suite, serve_subprocess, start_suite
 from wscheck.checks import all_checks
+from wscheck.core.events import Accepted, Closed, Event
+from wscheck.core.spec import Spec
 from wscheck.drivers.url import UrlDriver
-from wscheck.events import Accepted, Closed, Event
-from wscheck.spec import Spec
 
 #: The server matrix: a minute or two of subprocess servers; CI runs it (see the README).
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 """The settings table: one validation, in the words the user typed, for every interface.
 
-Unit tests of :func:`wscheck.settings.resolve` come first (no pytest run); then the same
+Unit tests of :func:`wscheck.config.settings.resolve` come first (no pytest run); then the same
 values through pytest's flags and ini keys (``pytester``), ini paths against the rootdir, the
 README's table and the ``wscheck spec`` / ``wscheck checks`` output. The ``wscheck run``
 route is in ``tests/test_bad_input.py`` (subprocesses), ``wscheck replay``'s in
@@ -17,10 +17,9 @@ import pytest
 
 from tests.servers import make_test_ca
 from wscheck.checks import all_checks
-from wscheck.cli import catalogue, main
-from wscheck.errors import SettingError
-from wscheck.known import load_spec_and_known
-from wscheck.settings import (
+from wscheck.cli.main import catalogue, main
+from wscheck.config.known import load_spec_and_known
+from wscheck.config.settings import (
     TABLE,
     Given,
     Settings,
@@ -29,8 +28,9 @@ from wscheck.settings import (
     resolve,
     speak_as,
 )
-from wscheck.spec import Spec
-from wscheck.target import Runtime
+from wscheck.config.target import Runtime
+from wscheck.core.spec import Spec
+from wscheck.errors import SettingError
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_IDS = [c.id for c in all_checks()]
@@ -141,8 +141,8 @@ def test_every_interface_names_its_own_flags() -> None:
 def test_readme_options_table_is_the_settings_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert options_markdown() in readme, (
-        "the README's options table differs from wscheck.settings.TABLE: paste "
-        "`python -c 'from wscheck.settings import options_markdown as o; print(o())'`")
+        "the README's options table differs from wscheck.config.settings.TABLE: paste "
+        "`python -c 'from wscheck.config.settings import options_markdown as o; print(o())'`")
 
 
 # --- through pytest: flags and ini keys ---------------------------------------------------
@@ -204,7 +204,7 @@ def test_ini_paths_resolve_against_the_rootdir(pytester: pytest.Pytester,
     pytester.path.joinpath("known.txt").write_text("# nothing yet\n", encoding="utf-8")
     pytester.makepyfile(chatapp="""
         from reference_app import create_app
-        from wscheck.spec import EchoSpec, Spec
+        from wscheck.core.spec import EchoSpec, Spec
 
         app = create_app(Spec(echo=EchoSpec(reply="{message}")))
     """)

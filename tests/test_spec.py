@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from wscheck.spec import AuthSpec, EchoSpec, Spec, SpecError, load_spec, spec_from_mapping
+from wscheck.core.spec import AuthSpec, EchoSpec, Spec, SpecError, load_spec, spec_from_mapping
 
 
 def write(tmp_path: Path, text: str, name: str = "spec.toml") -> Path:
@@ -334,7 +334,7 @@ def test_digest_is_stable() -> None:
     int(a.digest(), 16)
     # ... and across processes (no dependence on hash randomisation or object identity).
     out = subprocess.run(
-        [sys.executable, "-c", "from wscheck.spec import Spec; print(Spec().digest())"],
+        [sys.executable, "-c", "from wscheck.core.spec import Spec; print(Spec().digest())"],
         capture_output=True, text=True, check=True, timeout=30,
         env={**os.environ, "PYTHONHASHSEED": "12345"},
     )

@@ -22,10 +22,10 @@ import pytest
 
 from tests.raw_servers import echo
 from tests.test_bounds import raw_server
+from wscheck.core.events import Accepted, Closed, Silence, Text
 from wscheck.drivers._mute import STALL_ALLOWANCE, time_lost
 from wscheck.drivers.url import UrlDriver
 from wscheck.errors import TargetUnreachable
-from wscheck.events import Accepted, Closed, Silence, Text
 
 TIMEOUT = 0.5
 #: Longer than TIMEOUT + STALL_ALLOWANCE: every deadline the test sets falls inside it.

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from wscheck.events import Conversation, SendText, SpacesAs
-from wscheck.model import expected
-from wscheck.spec import Spec
-from wscheck.strategies import (
+from wscheck.core.events import Conversation, SendText, SpacesAs
+from wscheck.core.spec import Spec
+from wscheck.generation.strategies import (
     GENERAL_CATEGORIES,
     LONG_CONVERSATION,
     LONG_CREDENTIAL,
@@ -30,6 +29,7 @@ from wscheck.strategies import (
     tokens,
     unicode_texts,
 )
+from wscheck.model.echo import expected
 
 SPEC = Spec()
 #: Draws allowed to find a rare value: generous, and still a fraction of a second each. Only

@@ -20,9 +20,9 @@ import tests.broken.ticks_every_second
 from reference_app import app as reference
 from tests.verdicts import asgi_verdicts, url_verdicts
 from wscheck.checks import CHECKS
+from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver
-from wscheck.registry import Context
-from wscheck.spec import Spec
+from wscheck.run.registry import Context
 
 PROBES = ("echo.idle", "bye.after-pause")
 

@@ -23,7 +23,7 @@ import pytest
 from tests.servers import ROOT, SuiteRun, free_port, parse_suite
 from tests.test_broken_apps import EXPECTED, Expect
 from wscheck.checks import all_checks
-from wscheck.spec import Spec
+from wscheck.core.spec import Spec
 
 pytestmark = pytest.mark.slow  # xdist workers start slowly; CI runs these
 
@@ -122,7 +122,7 @@ def test_xdist_gives_the_same_run(pytester: pytest.Pytester,
     # Shrinking stops after a time budget (SHRINK_SECONDS): on a busy machine two runs stop
     # at different points and report different minimal examples. Lifted here, each shrink
     # runs to Hypothesis's own end, which the derandomized profile makes the same every run.
-    pytester.makeconftest("import wscheck.hypothesis_runner as runner\n"
+    pytester.makeconftest("import wscheck.generation.runner as runner\n"
                           "runner.SHRINK_SECONDS.update(asgi=600.0, url=600.0)\n")
     target, args, expect = CASES[case]
     plain = _run(pytester, target, *args)

@@ -13,7 +13,7 @@ import pytest
 
 from tests import apps
 from wscheck.checks import all_checks
-from wscheck.cli import main
+from wscheck.cli.main import main
 
 all_checks()  # one check registry for the inner runs (see test_plugin.py)
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")

@@ -15,11 +15,11 @@ from collections.abc import Collection, Iterator
 from typing import Any, Literal
 
 from wscheck.checks import Check, Context, Verdict, all_checks
+from wscheck.config.settings import DEFAULT_CONCURRENCY, DEFAULT_IDLE_WATCH
+from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
 from wscheck.drivers.base import Driver
-from wscheck.schedule import Schedule
-from wscheck.settings import DEFAULT_CONCURRENCY, DEFAULT_IDLE_WATCH
-from wscheck.spec import Spec
+from wscheck.run.schedule import Schedule
 
 __all__ = [
     "Outcome",
@@ -57,7 +57,7 @@ async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
     """Every check (or those named in ``only``) against ``driver``: its verdict, or ``None``
     when it does not apply to ``spec``.
 
-    Scheduled as ``wscheck run`` schedules an in-process run (:class:`wscheck.schedule.
+    Scheduled as ``wscheck run`` schedules an in-process run (:class:`wscheck.run.schedule.
     Schedule`): the checks that wait on the clock start at once and the others run at their
     turn beside them, a verdict taken from beside others only when it passed. So the
     verdicts are the plugin's, and a suite costs its work plus one clock wait, not the sum

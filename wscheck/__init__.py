@@ -5,7 +5,8 @@ marker also keeps pytest from warning, when ``wscheck run`` starts it, that this
 (imported by the command itself) is "already imported so cannot be rewritten".
 """
 
-from wscheck.events import (
+from wscheck._version import __version__
+from wscheck.core.events import (
     Accepted,
     AppCrashed,
     AppExited,
@@ -24,10 +25,8 @@ from wscheck.events import (
     Text,
     TransportError,
 )
-from wscheck.model import expected
-from wscheck.spec import AuthSpec, EchoSpec, Spec, SpecError, load_spec
-
-__version__ = "0.1.0"
+from wscheck.core.spec import AuthSpec, EchoSpec, Spec, SpecError, load_spec
+from wscheck.model.echo import expected
 
 __all__ = [
     "Accepted",

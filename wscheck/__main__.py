@@ -2,6 +2,6 @@
 
 import sys
 
-from wscheck.cli import main
+from wscheck.cli.main import main
 
 sys.exit(main())

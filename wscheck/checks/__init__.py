@@ -1,9 +1,10 @@
 """The conformance checks: one named check per line of the protocol brief.
 
 Each module of this package is one area of the suite and a leaf: it imports what checks share
-from below (:mod:`wscheck.registry`, :mod:`wscheck.judging`, :mod:`wscheck.runner`,
+from below (:mod:`wscheck.run.registry`, :mod:`wscheck.checks.judging`,
+:mod:`wscheck.run.conversation`,
 :mod:`wscheck.properties`), never another check module. Importing this package registers
-every check in :data:`wscheck.registry.SUITE`, which orders them by area.
+every check in :data:`wscheck.run.registry.SUITE`, which orders them by area.
 
 The names below are re-exported for code written against the package before the registry
 existed; new code imports them from where they live.
@@ -17,11 +18,11 @@ from wscheck.checks import (  # noqa: F401  (importing a module registers its ch
     bye,
     echo,
     isolation,
-    properties,
-    robustness,
+    prop,
+    robust,
     stateful,
 )
-from wscheck.judging import (
+from wscheck.checks.judging import (
     Projection,
     any_close_code,
     compare,
@@ -30,7 +31,7 @@ from wscheck.judging import (
     served,
     template_matcher,
 )
-from wscheck.registry import SUITE, Check, Context, Level, Registry, Verdict, check
+from wscheck.run.registry import SUITE, Check, Context, Level, Registry, Verdict, check
 
 __all__ = [
     "CHECKS",

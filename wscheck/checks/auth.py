@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from wscheck.events import Conversation, SendText, SpacesAs, Text
-from wscheck.judging import (
+from wscheck.checks.judging import (
     TOKEN_LET_IN,
     WIRE_FORM_NOTE,
     Projection,
@@ -19,9 +18,10 @@ from wscheck.judging import (
     template_matcher,
     what_refusal,
 )
-from wscheck.registry import Context, Verdict, check
-from wscheck.runner import Observation, run_conversation
-from wscheck.spec import AuthSpec
+from wscheck.core.events import Conversation, SendText, SpacesAs, Text
+from wscheck.core.spec import AuthSpec
+from wscheck.run.conversation import Observation, run_conversation
+from wscheck.run.registry import Context, Verdict, check
 
 
 def _auth(ctx: Context) -> AuthSpec:

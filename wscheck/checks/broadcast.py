@@ -1,6 +1,6 @@
 """Checks of a broadcast room (the spec's ``[broadcast]`` section; not applicable without one).
 
-Each check runs its own small scenario through :func:`wscheck.room_runner.run_room` (lock-step:
+Each check runs its own small scenario through :func:`wscheck.run.room.run_room` (lock-step:
 every predicted delivery of a step is read before the next step) and judges one line of the
 room: the sender's own texts, the others' copies, the notices, duplicates, and a client that
 left. A check judges only the texts its line is about, picked by provenance: every message
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 
 from hypothesis import strategies as st
 
-from wscheck.events import (
+from wscheck.core.events import (
     FINAL_EVENTS,
     Accepted,
     Event,
@@ -34,11 +34,11 @@ from wscheck.events import (
     Transcript,
     describe,
 )
-from wscheck.hypothesis_runner import PropertyFailed, run_property
-from wscheck.registry import Context, Verdict, check
-from wscheck.room import Join, Leave, RoomStep, Say, client_name
-from wscheck.room_runner import RoomObservation, run_room
-from wscheck.spec import BroadcastSpec
+from wscheck.core.spec import BroadcastSpec
+from wscheck.generation.runner import PropertyFailed, run_property
+from wscheck.model.room import Join, Leave, RoomStep, Say, client_name
+from wscheck.run.registry import Context, Verdict, check
+from wscheck.run.room import RoomObservation, run_room
 
 ROOM_LET_IN = ("a client of the room's path is accepted (else inconclusive; broadcast.sender "
                "fails), and a lone client's connection stays open after it speaks")

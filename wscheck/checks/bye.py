@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from wscheck.events import Accepted, Closed, Conversation, Flooded, ProtocolViolation, Text
-from wscheck.judging import (
+from wscheck.checks.judging import (
     ECHO_LET_IN,
     any_close_code,
     compare,
@@ -13,11 +12,12 @@ from wscheck.judging import (
     lockstep,
     unserved,
 )
-from wscheck.model import expected
-from wscheck.registry import Context, Verdict, check
-from wscheck.runner import Exchange, Observation, pause, run_conversation
-from wscheck.spec import EchoSpec
-from wscheck.strategies import bye_near_misses
+from wscheck.core.events import Accepted, Closed, Conversation, Flooded, ProtocolViolation, Text
+from wscheck.core.spec import EchoSpec
+from wscheck.generation.strategies import bye_near_misses
+from wscheck.model.echo import expected
+from wscheck.run.conversation import Exchange, Observation, pause, run_conversation
+from wscheck.run.registry import Context, Verdict, check
 
 
 def _bye(ctx: Context) -> tuple[EchoSpec, str]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from wscheck.events import Accepted, Conversation, Event, Text, TransportError
-from wscheck.judging import (
+from wscheck.checks.judging import (
     ECHO_LET_IN,
     compare,
     diagnose_refusal,
@@ -11,11 +10,12 @@ from wscheck.judging import (
     ordinary,
     unserved,
 )
-from wscheck.model import expected
-from wscheck.registry import Context, Verdict, check
-from wscheck.runner import Exchange, Observation
-from wscheck.spec import EchoSpec
-from wscheck.strategies import LONG_MESSAGE_BYTES, utf8_text
+from wscheck.core.events import Accepted, Conversation, Event, Text, TransportError
+from wscheck.core.spec import EchoSpec
+from wscheck.generation.strategies import LONG_MESSAGE_BYTES, utf8_text
+from wscheck.model.echo import expected
+from wscheck.run.conversation import Exchange, Observation
+from wscheck.run.registry import Context, Verdict, check
 
 
 def _echo(ctx: Context) -> EchoSpec:

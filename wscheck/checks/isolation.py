@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from wscheck.events import Conversation
-from wscheck.judging import find_leak, leak_problem, marker, ordinary, refuses_everyone, served
-from wscheck.registry import Context, Verdict, check
-from wscheck.runner import interleave
+from wscheck.checks.judging import (
+    find_leak,
+    leak_problem,
+    marker,
+    ordinary,
+    refuses_everyone,
+    served,
+)
+from wscheck.core.events import Conversation
+from wscheck.run.conversation import interleave
+from wscheck.run.registry import Context, Verdict, check
 
 
 @check("isolation.concurrent", "MUST", "/ws 5, /item/ws 3",

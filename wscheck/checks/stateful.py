@@ -19,8 +19,17 @@ from hypothesis import seed
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule
 
-from wscheck.events import ClientClose, Conversation, Drop, Event, SendText, describe
-from wscheck.hypothesis_runner import (
+from wscheck.checks.judging import (
+    BOTH_LET_IN,
+    find_leak,
+    leak_problem,
+    marker,
+    refusal_form,
+    refuses_everyone,
+)
+from wscheck.core.events import ClientClose, Conversation, Drop, Event, SendText, describe
+from wscheck.core.render import render_conversation
+from wscheck.generation.runner import (
     Budget,
     ExampleTimedOut,
     LoopBridge,
@@ -30,19 +39,10 @@ from wscheck.hypothesis_runner import (
     run_machine,
     shared_seed,
 )
-from wscheck.judging import (
-    BOTH_LET_IN,
-    find_leak,
-    leak_problem,
-    marker,
-    refusal_form,
-    refuses_everyone,
-)
-from wscheck.model import ModelConnection
-from wscheck.registry import Context, Verdict, check
-from wscheck.render import render_conversation
-from wscheck.runner import Exchange, Observation
-from wscheck.strategies import cookie_values, messages, tokens
+from wscheck.generation.strategies import cookie_values, messages, tokens
+from wscheck.model.echo import ModelConnection
+from wscheck.run.conversation import Exchange, Observation
+from wscheck.run.registry import Context, Verdict, check
 
 __all__ = ["ConnectionsMachine", "prop_stateful"]
 

@@ -21,9 +21,9 @@ import anyio
 import httpcore
 import httpx
 
+from wscheck.core.events import Event, Silence, TransportError
 from wscheck.drivers._mute import MUTE_AFTER, MuteWatch, TargetStoppedAnswering, time_lost
 from wscheck.errors import TargetUnreachable
-from wscheck.events import Event, Silence, TransportError
 
 __all__ = [
     "HANDSHAKE_FAILURES",

@@ -24,8 +24,8 @@ from wsproto.extensions import Extension
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 from wsproto.utilities import LocalProtocolError
 
-from wscheck.events import Binary, Closed, Event, Text, TransportError
-from wscheck.limits import KeptText
+from wscheck.core.events import Binary, Closed, Event, Text, TransportError
+from wscheck.core.limits import KeptText
 
 __all__ = ["READ_HIGH_WATER", "RECEIVE_FACTOR", "Decoded", "Frames", "MessageSizeLimit",
            "ReceiveDeadline", "Wire", "take_over"]
@@ -284,7 +284,7 @@ class Frames:
     Messages are bounded by ``max_size`` bytes (see :class:`MessageSizeLimit`); parts of a
     message are kept only up to that bound. With ``keep`` set (the runner sets it to what its
     transcript keeps whole, see :meth:`clip_texts_beyond`), a text message longer than
-    ``keep`` characters is clipped while it arrives (:class:`~wscheck.limits.KeptText`): the
+    ``keep`` characters is clipped while it arrives (:class:`~wscheck.core.limits.KeptText`): the
     runner would clip it the moment it is recorded anyway, and several connections each
     holding a whole 16 MiB reply at once were most of a run's memory against a server
     answering everything with one.

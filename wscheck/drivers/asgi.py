@@ -31,6 +31,22 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, NoReturn
 from urllib.parse import quote
 
+from wscheck.core.events import (
+    FINAL_EVENTS,
+    Accepted,
+    AppCrashed,
+    AppExited,
+    AppLogged,
+    Binary,
+    Closed,
+    Event,
+    Flooded,
+    ProtocolViolation,
+    Refused,
+    Silence,
+    Text,
+    TransportError,
+)
 from wscheck.drivers._appguard import (
     AppInterrupted,
     ASGIApp,
@@ -53,22 +69,6 @@ from wscheck.drivers._watchdog import (
 from wscheck.drivers.base import FLOOD_FACTOR, MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected, WscheckError
-from wscheck.events import (
-    FINAL_EVENTS,
-    Accepted,
-    AppCrashed,
-    AppExited,
-    AppLogged,
-    Binary,
-    Closed,
-    Event,
-    Flooded,
-    ProtocolViolation,
-    Refused,
-    Silence,
-    Text,
-    TransportError,
-)
 
 __all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "AsgiDriver",
            "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive", "Send",

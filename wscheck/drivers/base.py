@@ -1,7 +1,7 @@
 """The interface every driver implements.
 
 A driver opens :class:`Connection` objects. A connection reports what the server does as
-:mod:`wscheck.events` values and never raises for anything the *server* does wrong: a refusal,
+:mod:`wscheck.core.events` values and never raises for anything the *server* does wrong: a refusal,
 a crash, a reset or silence are observations, not errors. Exceptions are kept for misuse of the
 kit itself and for :class:`TargetUnreachable`, which lets a run stop once instead of every
 check waiting out its own timeout.
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Protocol, TypeAlias, runtime_checkable
 from urllib.parse import quote
 
+from wscheck.core.events import Event, SpacesAs
 from wscheck.errors import TargetUnreachable
-from wscheck.events import Event, SpacesAs
 
 __all__ = ["FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "Connection", "Driver", "Pairs",
            "TargetUnreachable", "query_string"]
@@ -40,7 +40,7 @@ Pairs: TypeAlias = Sequence[tuple[str, str]]
 def query_string(query: Pairs, space: str) -> str:
     """``query`` percent-encoded in the given order, every byte but unreserved ones escaped;
     a space spelled ``space`` (``"%20"`` or ``"+"``) unless the value is a
-    :class:`~wscheck.events.SpacesAs`, which says how its spaces are spelled."""
+    :class:`~wscheck.core.events.SpacesAs`, which says how its spaces are spelled."""
     def encode(text: str, spelling: str) -> str:
         escaped = quote(text, safe="")
         return escaped.replace("%20", "+") if spelling == "+" else escaped
@@ -105,7 +105,7 @@ class Driver(Protocol):
         """Open a connection. Returns even when the handshake is refused (see
         ``Connection.handshake``); raises :class:`TargetUnreachable` only when nothing answers
         at all. ``origin`` adds the ``Origin`` header of a page the target served (see
-        :class:`~wscheck.events.Conversation`)."""
+        :class:`~wscheck.core.events.Conversation`)."""
 
     async def aclose(self) -> None:
         """Release everything the driver holds (clients, app tasks)."""

@@ -27,6 +27,18 @@ import anyio
 import httpcore
 import httpx
 
+from wscheck.core.events import (
+    Accepted,
+    Binary,
+    Closed,
+    Event,
+    Flooded,
+    ProtocolViolation,
+    Refused,
+    Silence,
+    Text,
+    TransportError,
+)
 from wscheck.drivers._neterrors import (
     MUTE_AFTER,
     READ_ERRORS,
@@ -44,18 +56,6 @@ from wscheck.drivers.handshake import (
     handshake_problem,
     page_origin,
     parse_target_url,
-)
-from wscheck.events import (
-    Accepted,
-    Binary,
-    Closed,
-    Event,
-    Flooded,
-    ProtocolViolation,
-    Refused,
-    Silence,
-    Text,
-    TransportError,
 )
 
 __all__ = ["MUTE_AFTER", "UrlConnection", "UrlDriver", "handshake_problem", "parse_target_url"]

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from wscheck.config.settings import BY_NAME, MAX_SECONDS
+from wscheck.core.spec import Spec, load_spec
 from wscheck.errors import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -39,8 +41,6 @@ from wscheck.load.workload import (
     verdict_status,
     write_conversations,
 )
-from wscheck.settings import BY_NAME, MAX_SECONDS
-from wscheck.spec import Spec, load_spec
 
 __all__ = ["LoadOptions", "main", "parse_options"]
 

@@ -36,6 +36,7 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from wscheck.core.spec import Spec, load_spec
 from wscheck.errors import CheckFailure
 from wscheck.load.wire import GeventDriver, run_blocking
 from wscheck.load.workload import (
@@ -47,8 +48,7 @@ from wscheck.load.workload import (
     read_conversations,
     render_verdict,
 )
-from wscheck.runner import run_conversation
-from wscheck.spec import Spec, load_spec
+from wscheck.run.conversation import run_conversation
 
 __all__ = ["TranscriptMismatch", "WscheckUser", "summary"]
 

@@ -12,7 +12,7 @@ asyncio transport). The ways for them to meet:
   sees nor schedules (ramp-up and users become bookkeeping); and under monkey-patching
   asyncio's selector, its executor and its sockets are gevent's objects living in another
   thread's hub. It was rejected on those grounds, not measured;
-* this module: the same conversation runner (:func:`wscheck.runner.run_conversation`), the
+* this module: the same conversation runner (:func:`wscheck.run.conversation.run_conversation`), the
   same model and the same frame codec (:class:`wscheck.drivers._wire.Frames`, the network
   driver's, with its message-size limit) over plain sockets that gevent makes cooperative.
   Each user's conversation is its own greenlet, so Locust's scheduling, ramp-up and
@@ -51,11 +51,7 @@ from urllib.parse import urlencode, urlsplit
 import h11
 from wsproto.utilities import generate_accept_token, split_comma_header
 
-from wscheck.drivers._mute import time_lost
-from wscheck.drivers._wire import RECEIVE_FACTOR, Decoded, Frames, ReceiveDeadline
-from wscheck.drivers.base import MAX_MESSAGE_SIZE
-from wscheck.errors import SettingError
-from wscheck.events import (
+from wscheck.core.events import (
     Accepted,
     Closed,
     Event,
@@ -64,6 +60,10 @@ from wscheck.events import (
     Silence,
     TransportError,
 )
+from wscheck.drivers._mute import time_lost
+from wscheck.drivers._wire import RECEIVE_FACTOR, Decoded, Frames, ReceiveDeadline
+from wscheck.drivers.base import MAX_MESSAGE_SIZE
+from wscheck.errors import SettingError
 
 __all__ = ["GeventConnection", "GeventDriver", "run_blocking"]
 

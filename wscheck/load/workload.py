@@ -1,7 +1,8 @@
 """What the simulated users do and how their transcripts are judged, without Locust.
 
-Conversations come from the kit's own generators (:mod:`wscheck.strategies`) and are judged
-by the kit's own model through :func:`wscheck.runner.run_conversation`; this module only
+Conversations come from the kit's own generators (:mod:`wscheck.generation.strategies`) and are
+judged
+by the kit's own model through :func:`wscheck.run.conversation.run_conversation`; this module only
 sorts them into *kinds* (Locust's request names) and mismatches into *kinds of difference*
 (Locust's failure messages), and turns conversations and verdicts into JSON and text.
 """
@@ -19,9 +20,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.strategies import SearchStrategy
 
-from wscheck.codec import conversation_from_json, conversation_to_json
-from wscheck.errors import SettingError
-from wscheck.events import (
+from wscheck.core.codec import conversation_from_json, conversation_to_json
+from wscheck.core.events import (
     Accepted,
     AppCrashed,
     AppExited,
@@ -39,12 +39,13 @@ from wscheck.events import (
     TransportError,
     describe,
 )
-from wscheck.limits import MAX_REPORT_FILE_BYTES, read_regular_file
-from wscheck.model import expected
-from wscheck.render import first_difference, render_conversation, side_by_side
-from wscheck.runner import Observation
-from wscheck.spec import Spec
-from wscheck.strategies import auth_conversations, echo_conversations
+from wscheck.core.limits import MAX_REPORT_FILE_BYTES, read_regular_file
+from wscheck.core.render import first_difference, render_conversation, side_by_side
+from wscheck.core.spec import Spec
+from wscheck.errors import SettingError
+from wscheck.generation.strategies import auth_conversations, echo_conversations
+from wscheck.model.echo import expected
+from wscheck.run.conversation import Observation
 
 __all__ = [
     "KINDS",
@@ -133,7 +134,7 @@ def difference(observation: Observation) -> tuple[int, str]:
 
 def read_conversations(path: Path) -> list[Conversation]:
     """Conversations from a JSON file (a list of them, or a single one: a replay), in the
-    report's own format (:mod:`wscheck.codec`), read within the kit's bounds on input files;
+    report's own format (:mod:`wscheck.core.codec`), read within the kit's bounds on input files;
     ``ValueError`` says what is wrong with anything else."""
     text = read_regular_file(path, "conversations file", MAX_REPORT_FILE_BYTES, SettingError)
     try:

@@ -1,0 +1,121 @@
+"""Robustness checks (protocol SHOULD lines: binary messages, clients that go away)."""
+
+from __future__ import annotations
+
+from wscheck.checks.judging import (
+    BOTH_LET_IN,
+    UNOBSERVABLE_OVER_NETWORK,
+    all_agree,
+    keep_texts,
+    refuses_everyone,
+    sees_server_side,
+    served,
+    unanswered_before_subject,
+    unserved,
+)
+from wscheck.core.events import AppLogged, ClientClose, Conversation, Drop, Event, describe
+from wscheck.run.conversation import run_conversation
+from wscheck.run.registry import Context, Verdict, check
+
+
+def _conversations_on_each_endpoint(ctx: Context, *actions: str | bytes | ClientClose | Drop,
+                                    pipelined: bool = False) -> list[Conversation]:
+    convs = []
+    if ctx.spec.echo is not None:
+        convs.append(Conversation.of(ctx.spec.echo.url_path(), *actions, pipelined=pipelined))
+    if ctx.spec.auth is not None:
+        auth = ctx.spec.auth
+        convs.append(Conversation.of(auth.url_path(), *actions, query={auth.token: "t"},
+                                     pipelined=pipelined))
+    return convs
+
+
+no_texts = keep_texts(lambda text: False)
+
+
+def _what(aftermath: Event) -> str:
+    """A logged record named in the problem itself: the transcripts show nothing wrong, and
+    "no error logged" is the line it breaks."""
+    if isinstance(aftermath, AppLogged):
+        return f": it logged an error ({describe(aftermath)})"
+    return ""
+
+
+@check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
+       "a binary message gets a close with code 1003 (unsupported data)", needs=["endpoint"],
+       precondition=BOTH_LET_IN)
+async def binary(ctx: Context) -> Verdict:
+    gap: Verdict | None = None
+    convs = _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff")
+    if await all_agree(ctx, convs,
+                       lambda obs: no_texts(obs.expected) == no_texts(obs.observed)):
+        return Verdict()
+    for c in convs:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        # Judged: the close after the binary message; the texts before it are other checks'.
+        if no_texts(obs.expected) != no_texts(obs.observed):
+            # An endpoint that refuses every client never sees a binary message, and one
+            # that leaves the text before it unanswered stops the reading before it.
+            unseen = unanswered_before_subject(obs, no_texts) or await unserved(ctx, obs)
+            if unseen is None:
+                return Verdict("a binary message did not get a close with 1003", obs)
+            gap = gap or unseen
+    return gap or Verdict()
+
+
+@check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
+       "a client that closes or drops at any point ends its conversation quietly: "
+       "in-process, no exception and no record at ERROR or above logged by the app",
+       needs=["endpoint"],
+       precondition=BOTH_LET_IN + "; the server's side is visible: in-process only (over "
+                    "the network: inconclusive, cannot be observed)")
+async def disconnect(ctx: Context) -> Verdict:
+    scenarios: list[tuple[str | ClientClose | Drop, ...]] = [
+        ("hello", ClientClose()),
+        ("hello", Drop()),
+        (Drop(),),
+        (ClientClose(1001),),
+    ]
+    # Precondition: each endpoint serves a client at all; one that serves nobody says
+    # nothing about clients going away (and "no longer serves" would be a false accusation).
+    gap = await refuses_everyone(ctx, *(c.path for c in
+                                         _conversations_on_each_endpoint(ctx, "probe")))
+    if gap is not None:
+        return gap
+    # Whether each endpoint serves a fresh client before any went away: only then can
+    # "no longer serves" be said afterwards (an app that answers late never did).
+    # (All at once first, over a network: when every one is served, so is each alone.)
+    probes = _conversations_on_each_endpoint(ctx, "still serving?")
+    serving = ([True] * len(probes) if await all_agree(ctx, probes, served) is not None
+               else [served(await run_conversation(ctx.driver, ctx.spec, c)) for c in probes])
+    leaving = [c for actions in scenarios for c in _conversations_on_each_endpoint(ctx, *actions)]
+    in_flight = _conversations_on_each_endpoint(
+        ctx, *[f"in flight {i}" for i in range(20)], Drop(in_flight=True), pipelined=True)
+    # The clients that go away, all at once; one after another if any did not end quietly.
+    quietly = await all_agree(ctx, [*leaving, *in_flight], lambda obs: obs.aftermath is None)
+    for c in [] if quietly else leaving:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if obs.aftermath is not None:
+            return Verdict("the server did not end the conversation quietly when the "
+                           "client went away" + _what(obs.aftermath), obs)
+    # Dropping while replies are still on their way.
+    for c in [] if quietly else in_flight:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if obs.aftermath is not None:
+            return Verdict("the server failed when a client dropped with replies in flight"
+                           + _what(obs.aftermath), obs)
+    # Whatever the server's insides, it must still serve the next client (all at once first,
+    # as above; one after another, and judged so, when any was not served).
+    after = _conversations_on_each_endpoint(ctx, "still serving?")
+    all_served = await all_agree(ctx, after, served) is not None
+    for c, served_before in zip([] if all_served else after, serving):
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        # Judged: it accepts and answers; whether the answer is right is the echo checks'.
+        if served_before and not served(obs):
+            return Verdict("after clients went away the server no longer serves new ones", obs)
+    if not sees_server_side(ctx):
+        # The server still serves, but whether it ended those conversations quietly (no
+        # exception, nothing logged) is on its side of the wire.
+        return Verdict.unobserved(UNOBSERVABLE_OVER_NETWORK, unobservable=True)
+    return Verdict()
+

@@ -1,0 +1,1 @@
+"""What the user typed, checked once: settings, the target, known failures."""

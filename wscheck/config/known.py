@@ -1,0 +1,51 @@
+"""Known failures: check ids expected to fail, so a run stays green until they are fixed.
+
+They come from ``expected_failures = ["id", ...]`` next to the protocol in a spec file or in
+``[tool.wscheck]``, and from a plain list file (``--wscheck-xfail FILE``: one id a line, ``#``
+comments). The key is split off here, before the rest of the table goes to
+:func:`wscheck.core.spec.spec_from_mapping`, which refuses anything that is not protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from wscheck.core.limits import MAX_INPUT_FILE_BYTES, printable, read_regular_file
+from wscheck.core.spec import Spec, SpecError, read_spec_table, spec_from_mapping
+
+__all__ = ["KEY", "load_spec_and_known", "read_xfail_file", "unknown_ids"]
+
+KEY = "expected_failures"
+
+
+def load_spec_and_known(path: str | Path) -> tuple[Spec, tuple[str, ...]]:
+    """Read a spec file (``pyproject.toml``: its ``[tool.wscheck]`` table) and its
+    ``expected_failures``; errors are one-line :class:`SpecError` messages, as
+    :func:`wscheck.core.spec.load_spec` gives."""
+    data, where = read_spec_table(path)
+    known = data.pop(KEY, [])
+    if not isinstance(known, list) or not all(isinstance(i, str) for i in known):
+        raise SpecError(f"{where}: {KEY} must be an array of check ids (strings)")
+    return spec_from_mapping(data, where), tuple(known)
+
+
+def read_xfail_file(path: str | Path) -> tuple[str, ...]:
+    """Check ids from a list file: one a line; blank lines and ``#`` comments are ignored."""
+    text = read_regular_file(path, "known-failures file", MAX_INPUT_FILE_BYTES, SpecError)
+    ids = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if line and not line.isprintable():
+            raise SpecError(f"known-failures file {path}: line {number} holds a control "
+                            f"character: {printable(line)}")
+        if line:
+            ids.append(line)
+    return tuple(ids)
+
+
+def unknown_ids(ids: Iterable[str]) -> list[str]:
+    """The ids that name no check."""
+    from wscheck.run.registry import SUITE
+
+    return [i for i in ids if i not in SUITE]

@@ -1,0 +1,1 @@
+"""Hypothesis: the strategies that draw conversations and the runner that shrinks them."""

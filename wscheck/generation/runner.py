@@ -1,0 +1,369 @@
+"""Running Hypothesis for the property checks: profiles, the shrink budget, the loop bridge.
+
+Each property runs Hypothesis in a worker thread while the conversations run on the check's
+own event loop, so the same check works in-process and over the network.
+
+Failing runs are kept short on purpose. Shrinking replays the app many times, and against an
+app that stalls every replay costs a full timeout; so once a failure is found, shrinking gets a
+budget (``SHRINK_SECONDS``), counted from the first failure (from the start of an example that
+timed out, which already cost its bound). When it is spent every new candidate is declared
+passing, which ends the shrink at the smallest failure
+found so far — still a real, replayed failure — and the explain phase, which replays even
+more, is off.
+
+One example may take at most :func:`example_bound`; one that takes longer is cancelled (its
+coroutine unwinds and lets its connections go) and counts as a failure of the app, which
+answered too slowly for any conversation to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+
+from wscheck.errors import CheckFailure
+from wscheck.generation._compat import Flaky, set_database_key, silenced, steady_constants
+from wscheck.run.conversation import Observation
+from wscheck.run.registry import Context, Verdict
+
+__all__ = [
+    "SHRINK_SECONDS",
+    "Budget",
+    "ExampleTimedOut",
+    "LoopBridge",
+    "Pipeline",
+    "PropertyFailed",
+    "example_bound",
+    "profile",
+    "run_machine",
+    "run_property",
+    "shared_seed",
+]
+
+T = TypeVar("T")
+
+#: Seconds of shrinking allowed after the first failure (see the module docstring): short
+#: over a network, where a stalling app costs a timeout per replay; longer in-process, where
+#: a replay costs about a millisecond and a better shrink is nearly free.
+SHRINK_SECONDS = {"url": 1.0, "asgi": 3.0}
+
+#: How long a cancelled example may take to unwind (close its connections) before the
+#: worker thread stops waiting for it.
+CANCEL_GRACE_SECONDS = 10.0
+
+_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
+           HealthCheck.filter_too_much]
+
+settings.register_profile(
+    "wscheck", deadline=None, phases=_PHASES, suppress_health_check=_HEALTH,
+    report_multiple_bugs=False, print_blob=False)
+settings.register_profile(
+    "wscheck-ci", parent=settings.get_profile("wscheck"), derandomize=True, database=None)
+
+
+def profile() -> settings:
+    """The Hypothesis profile the properties run under: ``wscheck``, or ``wscheck-ci`` when the
+    ``CI`` environment variable is set (derandomized, no example database). Users may register
+    their own profiles under these names to change them."""
+    ci = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    return settings.get_profile("wscheck-ci" if ci else "wscheck")
+
+
+def shared_seed() -> int | None:
+    """The seed a check's overlapping run and its run alone both take, so that they draw the
+    same examples: None under a derandomized profile (Hypothesis seeds each from the test's
+    source), else a fresh one. Not from the random module: its state is what Hypothesis
+    watches during other checks' draws."""
+    return None if profile().derandomize else secrets.randbits(64)
+
+
+def example_bound(driver_timeout: float) -> float:
+    """Seconds one generated example may take: far more than its waits add up to, so never
+    reached by an app that answers within the driver's timeout."""
+    return driver_timeout * 20 + 10
+
+
+class PropertyFailed(CheckFailure):
+    """One generated example failed; carries its observation (None when the example never
+    finished), for the state machine the steps that led there, and ``notes`` for the report
+    (every client of a multi-client example)."""
+
+    def __init__(self, problem: str, observation: Observation | None,
+                 steps: tuple[str, ...] = (), notes: tuple[str, ...] = ()) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.observation = observation
+        self.steps = steps
+        self.notes = notes
+
+
+class ExampleTimedOut(PropertyFailed):
+    """An example outlived :func:`example_bound` and was cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"a generated example did not finish within {seconds:g}s "
+                         "(it was cancelled): the app answers too slowly", None)
+
+
+@dataclass
+class Budget:
+    """Tracks the smallest failure so far and ends shrinking when time runs out."""
+
+    seconds: float
+    first_failure: float | None = None
+    best_key: str | None = None
+    best: PropertyFailed | None = None
+    calls: int = 0
+
+    @classmethod
+    def for_driver(cls, kind: str) -> Budget:
+        return cls(SHRINK_SECONDS.get(kind, 1.0))
+
+    def spent(self) -> bool:
+        return self.first_failure is not None and \
+            time.monotonic() - self.first_failure > self.seconds
+
+    def failed(self, key: str, failure: PropertyFailed, started: float | None = None) -> None:
+        """Record a failure. The budget starts now, or at ``started`` for an example that
+        timed out: the bound it waited out counts against the budget, so that shrinking does
+        not go on to wait out the bound again and again."""
+        if self.first_failure is None:
+            self.first_failure = time.monotonic() if started is None else started
+        self.best_key, self.best = key, failure
+
+
+class LoopBridge:
+    """Runs coroutines on the check's event loop from Hypothesis's worker thread, each
+    bounded: one that outlives the bound is cancelled and :class:`ExampleTimedOut` raised."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, bound: float) -> None:
+        self.loop = loop
+        self.bound = bound
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        # The bound is kept here, in the worker thread, not with a timer on the loop: a timer
+        # there would keep the in-process driver from ever knowing the app idle.
+        started = _Started(coro, self.loop)
+        return cast(T, started.result(self.bound, self.bound))
+
+
+class _Started:
+    """A coroutine started on the loop from a worker thread, and told when it has unwound."""
+
+    def __init__(self, coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> None:
+        self.unwound = threading.Event()
+
+        async def guarded() -> T:
+            try:
+                return await coro
+            finally:
+                self.unwound.set()
+
+        self.at = time.monotonic()
+        self.future: concurrent.futures.Future[Any] = \
+            asyncio.run_coroutine_threadsafe(guarded(), loop)
+
+    def result(self, wait: float, bound: float) -> Any:
+        """Its result within ``wait`` seconds; else it is cancelled and, once it has unwound
+        (bounded) and let its connections go, so that nothing of it runs on into the next
+        example, :class:`ExampleTimedOut` for ``bound`` is raised."""
+        try:
+            return self.future.result(wait)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            self.future.cancel()
+            self.unwound.wait(CANCEL_GRACE_SECONDS)
+            raise ExampleTimedOut(bound) from None
+
+
+class Pipeline:
+    """Runs examples on the check's loop without waiting for each before the next is drawn:
+    up to ``width`` at once, each bounded like one run by :class:`LoopBridge`.
+
+    Used from Hypothesis's worker thread by :func:`run_property`'s first run. Hypothesis draws
+    its examples from its seed and from which examples failed; while none fails, the examples
+    it draws do not depend on when their verdicts arrive, so the same examples are run as one
+    after another, only overlapping. The first example that fails, outlives its bound or
+    raises makes the pipeline *stray*: nothing more is started (Hypothesis draws on, cheaply,
+    to its end), and the examples still running finish as they would have (each within its
+    bound), so that none of their connections is still open when the run alone starts.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, bound: float, width: int) -> None:
+        self.loop = loop
+        self.bound = bound
+        self.width = max(1, width)
+        self.strayed = False
+        self._running: collections.deque[_Started] = collections.deque()
+
+    def run(self, coro: Coroutine[Any, Any, PropertyFailed | None]) -> None:
+        """Start ``coro`` once fewer than ``width`` examples run (or drop it: strayed); its
+        verdict comes later, so for now the example passes."""
+        while not self.strayed and len(self._running) >= self.width:
+            self._settle_oldest()
+        if self.strayed:
+            coro.close()
+            return
+        self._running.append(_Started(coro, self.loop))
+
+    def drain(self) -> bool:
+        """Wait for every example still running; True when every one agreed."""
+        while self._running:
+            self._settle_oldest()
+        return not self.strayed
+
+    def _settle_oldest(self) -> None:
+        started = self._running.popleft()
+        try:
+            failure = started.result(max(0.0, self.bound - (time.monotonic() - started.at)),
+                                     self.bound)
+        except ExampleTimedOut as exc:
+            failure = exc
+        except Exception:  # the run one example after another raises it again, and says it
+            failure = PropertyFailed("raised", None)
+        if failure is not None:
+            self.strayed = True
+
+
+async def run_property(
+    ctx: Context,
+    check_id: str,
+    strategy: st.SearchStrategy[T],
+    evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
+    examples: int | None = None,
+) -> Verdict:
+    """Run ``evaluate`` on examples of ``strategy`` with Hypothesis; a verdict at the end.
+
+    With a concurrency above 1 the examples first run overlapping (:class:`Pipeline`), so
+    that an app slow to answer, or a network's waits, cost about one example's time per
+    ``ctx.concurrency`` examples instead of one each. Only a pass is taken from that run:
+    when any example strays, the property runs again one example after another, drawing the
+    same examples in the same order; that run, its shrink and its evidence are the verdict
+    (the rule of :mod:`wscheck.run.schedule`: an app whose connections interfere is judged on
+    conversations run alone).
+    """
+    steady_constants()  # the same seed draws the same examples in both runs
+    budget = Budget.for_driver(ctx.driver.kind)
+    loop = asyncio.get_running_loop()
+    bound = example_bound(ctx.driver.timeout)
+    pipeline = Pipeline(loop, bound, ctx.concurrency) if ctx.concurrency > 1 else None
+    bridge: LoopBridge | Pipeline = pipeline or LoopBridge(loop, bound)
+
+    # Both runs call this same function: under the derandomized profile Hypothesis seeds a
+    # run from its source, so they draw the same examples (and the same as before examples
+    # overlapped); under the random profile both runs are given the same seed.
+    def body(example: T) -> None:
+        budget.calls += 1
+        key = repr(example)
+        if budget.spent():
+            if key == budget.best_key and budget.best is not None:
+                raise budget.best
+            return  # out of shrinking time: only the smallest failure so far still fails
+        started = time.monotonic()
+        try:
+            failure = bridge.run(evaluate(example))
+        except ExampleTimedOut as exc:
+            budget.failed(key, exc, started)
+            raise
+        if failure is not None:
+            budget.failed(key, failure)
+            raise failure
+
+    chosen = profile()
+    same_seed = shared_seed()
+
+    def run() -> None:
+        test = given(strategy)(body)
+        test = settings(chosen, max_examples=examples or ctx.examples)(test)
+        if same_seed is not None:
+            test = seed(same_seed)(test)
+        # One example database entry per check and protocol: replays stay relevant.
+        set_database_key(test, f"{check_id}:{ctx.spec.digest()}".encode())
+        with silenced():
+            test()
+
+    def overlapping() -> bool:
+        assert pipeline is not None
+        try:
+            run()
+        finally:
+            agreed = pipeline.drain()
+        return agreed
+
+    if pipeline is not None:
+        if await asyncio.to_thread(overlapping):
+            return Verdict()
+        # An example strayed: the run one example after another decides.
+        budget = Budget.for_driver(ctx.driver.kind)
+        bridge = LoopBridge(loop, bound)
+    try:
+        await asyncio.to_thread(run)
+    except PropertyFailed as exc:
+        return Verdict(exc.problem, exc.observation, notes=(*exc.notes, *_notes(budget)))
+    except Flaky as exc:
+        obs = budget.best.observation if budget.best else None
+        return Verdict(f"the app answered the same conversation differently on a replay: "
+                       f"{str(exc).splitlines()[0]}", obs, notes=_notes(budget))
+    return Verdict()
+
+
+async def run_machine(
+    ctx: Context,
+    factory: Callable[[], RuleBasedStateMachine],
+    budget: Budget,
+    **machine_settings: Any,
+) -> Verdict:
+    """Run a state machine with Hypothesis in a worker thread; a verdict at the end.
+
+    The machine reports a divergence by raising :class:`PropertyFailed` and records it in
+    ``budget``, which also tells it when to stop doing anything (the shrink is over).
+    """
+
+    # Documented to take "anything which returns an instance" when called; annotated as a
+    # class. A factory closes over the run's session, which a class could only hold globally.
+    as_class = cast(type[RuleBasedStateMachine], factory)
+    steady_constants()  # the same seed draws the same examples in both runs
+
+    def run() -> None:
+        with silenced():
+            run_state_machine_as_test(as_class, settings=settings(profile(), **machine_settings))
+
+    try:
+        await asyncio.to_thread(run)
+    except PropertyFailed as exc:
+        return _stateful_verdict(exc, budget)
+    except Flaky as exc:
+        if budget.best is not None:  # the shrink budget ran out: report the smallest failure
+            return _stateful_verdict(budget.best, budget)
+        return Verdict(f"the app behaved differently on a replay: {str(exc).splitlines()[0]}")
+    return Verdict()
+
+
+def _notes(budget: Budget) -> tuple[str, ...]:
+    """How hard Hypothesis shrank, and how the failure comes back."""
+    notes = [f"shrunk by Hypothesis over {budget.calls} runs to the minimal failing example "
+             "above"]
+    if profile().database is not None:
+        notes.append("Hypothesis saved it in its example database (.hypothesis/ in the "
+                     "directory pytest runs from): the next run replays it first")
+    return tuple(notes)
+
+
+def _stateful_verdict(failure: PropertyFailed, budget: Budget) -> Verdict:
+    notes = list(_notes(budget))
+    if failure.steps:
+        notes.append("the minimal sequence of steps, over all clients:\n  "
+                     + "\n  ".join(failure.steps[-40:]))
+    return Verdict(failure.problem, failure.observation, notes=tuple(notes))

@@ -1,0 +1,1 @@
+"""The pytest plugin: options, the suite as test items, fixtures, the collector."""

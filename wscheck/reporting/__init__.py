@@ -1,0 +1,1 @@
+"""Reports out and back in: JSON and HTML, the reader, replay, redaction."""

@@ -1,0 +1,229 @@
+"""What a check is, and the registry that holds the suite.
+
+A check is an id, a level, the protocol line it enforces, a one-line description and an async
+function that builds conversations, runs them through whatever driver it is given and judges
+the observations against the model. No check imports a driver and no driver knows a check;
+no check module imports another (shared pieces live below them: :mod:`wscheck.run.conversation`,
+:mod:`wscheck.checks.judging`, :mod:`wscheck.properties`).
+
+Ids are stable: they name tests, JUnit cases, report rows and known-failure lists.
+
+The suite is :data:`SUITE`, a :class:`Registry`. A check module registers its checks with the
+:func:`check` decorator when it is imported; the registry imports the modules it names the
+first time it is read, so that code which only needs the ids (known failures, the CLI) does
+not import the checks itself. See docs/checks-api.md for where a new check goes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from wscheck.core.spec import Spec
+from wscheck.drivers.base import Driver
+
+if TYPE_CHECKING:
+    from wscheck.run.conversation import Observation
+
+__all__ = [
+    "SUITE",
+    "Check",
+    "CheckFn",
+    "Context",
+    "Level",
+    "Need",
+    "Registry",
+    "Unconcluded",
+    "Verdict",
+    "check",
+]
+
+Level = Literal["MUST", "SHOULD"]
+#: What a check needs of the spec to apply: an endpoint (``"endpoint"``: the echo or the
+#: credentials one), the bye word, a broadcast room or one of its notices.
+Need = Literal["echo", "bye", "auth", "endpoint", "broadcast", "join-notice", "leave-notice"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may use: the protocol, a driver for the target, and how many generated
+    examples each property check should try."""
+
+    spec: Spec
+    driver: Driver
+    examples: int = 100
+    #: How many independent conversations of one check may run at once (1: one after
+    #: another); see :func:`wscheck.checks.judging.observe`.
+    concurrency: int = 8
+    #: Seconds a time probe watches an idle connection, or pauses before it speaks again
+    #: (protocol ``/ws`` 3: however long the connection stays idle, nothing changes).
+    idle_watch: float = 2.0  # settings.DEFAULT_IDLE_WATCH
+
+
+#: Why a check could not conclude: its precondition failed (what it judges never happened),
+#: or what it judges cannot be seen through this kind of target (a server's log over the
+#: network). Only the second kind lets a run end with exit status 0.
+Unconcluded = Literal["precondition", "unobservable"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check: pass, fail, or inconclusive.
+
+    ``problem`` says what is wrong (a failure). ``inconclusive`` says why the check could not
+    judge its line at all, and ``unconcluded`` which kind of reason that is; such a check has
+    not *observed* the target conforming, so it is never counted as a pass. ``notes`` explain
+    a pass that needs explaining (e.g. a 403 accepted as the wire form of a close before
+    accept). ``observation`` is the evidence: the failing conversation, or the one that shows
+    why nothing could be judged.
+    """
+
+    problem: str | None = None
+    observation: Observation | None = None
+    notes: tuple[str, ...] = ()
+    inconclusive: str | None = None
+    unconcluded: Unconcluded = "precondition"
+    #: A pass that saw texts the model did not predict, which its line does not judge (an
+    #: isolation check that found no leak, but other texts on its clients): beside other
+    #: checks those may be other checks' traffic hiding what it judges, so such a pass is
+    #: taken only from a run alone (see :mod:`wscheck.run.schedule`).
+    trusted_alone_only: bool = field(default=False, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        """Observed conforming: no problem, and the check could judge its line."""
+        return self.problem is None and self.inconclusive is None
+
+    @property
+    def is_inconclusive(self) -> bool:
+        return self.problem is None and self.inconclusive is not None
+
+    @classmethod
+    def unobserved(cls, reason: str, observation: Observation | None = None, *,
+                   unobservable: bool = False) -> Verdict:
+        """An inconclusive verdict: a precondition failed (``reason`` names it), or, with
+        ``unobservable``, the behaviour cannot be seen through this target kind."""
+        return cls(observation=observation, inconclusive=reason,
+                   unconcluded="unobservable" if unobservable else "precondition")
+
+
+CheckFn = Callable[[Context], Awaitable[Verdict]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One conformance check (see the module docstring)."""
+
+    id: str
+    level: Level
+    line: str
+    description: str
+    needs: frozenset[Need]
+    fn: CheckFn = field(repr=False, compare=False)
+    #: What the check assumes of the target before it can judge its line; when that fails
+    #: the check is inconclusive, never passed (see docs/checks.md, Verdicts).
+    precondition: str = field(default="", compare=False)
+    #: The check spends its time waiting on the clock (a watched idle connection, a pause),
+    #: not on the CPU: a run starts it early, beside the others (see
+    #: :mod:`wscheck.run.schedule`), so its seconds overlap theirs.
+    waits: bool = field(default=False, compare=False)
+
+    @property
+    def area(self) -> str:
+        """The part of the id before the first dot: ``echo`` for ``echo.exact``."""
+        return self.id.split(".", 1)[0]
+
+    def not_applicable(self, spec: Spec) -> str | None:
+        """Why this check says nothing about ``spec`` (e.g. it has no bye word), or None."""
+        if "echo" in self.needs and spec.echo is None:
+            return "the spec has no echo endpoint"
+        if "bye" in self.needs and (spec.echo is None or spec.echo.bye is None):
+            return "the spec has no bye word"
+        if "auth" in self.needs and spec.auth is None:
+            return "the spec has no credentials endpoint"
+        if "endpoint" in self.needs and spec.echo is None and spec.auth is None:
+            return "the spec has neither an echo nor a credentials endpoint"
+        room = spec.broadcast
+        if {"broadcast", "join-notice", "leave-notice"} & self.needs and room is None:
+            return "the spec has no broadcast room"
+        if "join-notice" in self.needs and room is not None and room.join_notice is None:
+            return "the spec's broadcast room has no join notice"
+        if "leave-notice" in self.needs and room is not None and room.leave_notice is None:
+            return "the spec's broadcast room has no leave notice"
+        return None
+
+    async def run(self, ctx: Context) -> Verdict:
+        return await self.fn(ctx)
+
+
+class Registry(Mapping[str, Check]):
+    """Checks by id, in suite order: by area (in the order given), then as registered.
+
+    ``modules`` are imported the first time the registry is read; importing them registers
+    their checks (with :meth:`check`). A check whose area is not listed is refused when it
+    registers, so that every check has a place in the suite order.
+    """
+
+    def __init__(self, areas: Sequence[str], modules: Iterable[str] = ()) -> None:
+        self._areas = tuple(areas)
+        self._modules = tuple(modules)
+        self._loaded = not self._modules
+        self._checks: dict[str, Check] = {}
+
+    def add(self, chk: Check) -> Check:
+        """Register ``chk``; ids are unique and the area must be one of the registry's."""
+        if chk.id in self._checks:
+            raise ValueError(f"duplicate check id {chk.id!r}")
+        if chk.area not in self._areas:
+            raise ValueError(f"check {chk.id!r} is in no known area {self._areas}")
+        self._checks[chk.id] = chk
+        return chk
+
+    def check(
+        self, id: str, level: Level, line: str, description: str, needs: Iterable[Need],
+        precondition: str = "", waits: bool = False,
+    ) -> Callable[[CheckFn], CheckFn]:
+        """A decorator that registers the function as the check ``id``; ``precondition``
+        says what it assumes before it can judge (the catalogue lists it), ``waits`` that
+        it mostly waits on the clock (see :attr:`Check.waits`)."""
+
+        def register(fn: CheckFn) -> CheckFn:
+            self.add(Check(id, level, line, description, frozenset(needs), fn, precondition,
+                           waits))
+            return fn
+
+        return register
+
+    def _load(self) -> dict[str, Check]:
+        if not self._loaded:
+            self._loaded = True
+            for module in self._modules:
+                importlib.import_module(module)
+        return self._checks
+
+    def __getitem__(self, check_id: str) -> Check:
+        return self._load()[check_id]
+
+    def __iter__(self) -> Iterator[str]:
+        checks = self._load()
+        order = sorted(checks.values(), key=lambda c: self._areas.index(c.area))
+        return iter([c.id for c in order])
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def all(self) -> list[Check]:
+        """Every check, in suite order."""
+        return [self[i] for i in self]
+
+
+#: The bundled suite, in the order of the protocol brief.
+SUITE = Registry(
+    areas=("echo", "bye", "isolation", "auth", "broadcast", "robust", "prop"),
+    modules=("wscheck.checks",),
+)
+
+#: Registers a check of the bundled suite.
+check = SUITE.check

@@ -1,0 +1,250 @@
+"""Running the checks of a run side by side on the kit's loop, each verdict taken in turn.
+
+Why: a check spends most of its time waiting for the target (quiet windows, a pause before a
+message, an idle connection watched for seconds), and one after another those waits add up
+to most of a network run. Started together, up to a bound, they overlap; pytest still runs
+and reports the items in their order, each waiting for its own check's verdict.
+
+What keeps the verdicts those of a run one check after another: only a *pass* is taken from
+a check that ran while other checks ran too (and not a pass that saw texts its line does not
+judge, ``Verdict.trusted_alone_only``: beside others they may be others' traffic). A check
+that failed, or could not conclude, while others were running is run again alone (no other
+check running), and that run is its verdict and its evidence. So an app that lets
+connections interfere (a broadcast, a reply to the latest client) fails only the isolation
+checks, as it does when the checks run one after another: a client alone on the target is
+what every other check's line speaks of.
+
+In-process the app shares the kit's CPU, so a run starts only the checks that wait on the
+clock at once; the others run at their turn, or ahead of it while the kit's process sits
+mostly idle (the checks running wait on the app, a database call say, not on the CPU): an
+app slow to answer is then checked side by side as over a network, a fast one one check
+after another as before.
+
+A bound of 1 runs the checks one after another, each when its turn comes, exactly as without
+a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from wscheck.errors import TargetDown
+from wscheck.run.registry import Check, Context, Verdict
+
+__all__ = ["IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate", "Schedule", "process_idle"]
+
+#: A check is started ahead of its turn when over the last sample the kit's process used
+#: less than this share of one CPU (every thread: the loop, the app, Hypothesis's drawing).
+#: A suite against a fast app uses most of one; one against an app that takes 50 ms a
+#: reply, a few percent.
+IDLE_FRACTION = 0.25
+IDLE_SAMPLE_SECONDS = 0.1
+
+
+def process_idle() -> Callable[[], bool]:
+    """A test, for :class:`Schedule`'s ``ahead_when``: whether this process used less than
+    :data:`IDLE_FRACTION` of one CPU (every thread) since the test last ran."""
+    last = [time.monotonic(), time.process_time()]
+
+    def idle() -> bool:
+        now, used = time.monotonic(), time.process_time()
+        was_idle = used - last[1] < IDLE_FRACTION * (now - last[0])
+        last[:] = [now, used]
+        return was_idle
+
+    return idle
+
+
+class Gate:
+    """Up to ``width`` checks at once (shared), or one check with nothing else (alone).
+
+    A check waiting to run alone goes first: no new shared run starts while it waits, and it
+    starts once the running ones are done.
+    """
+
+    def __init__(self, width: int) -> None:
+        self._width = max(1, width)
+        self._cond = asyncio.Condition()
+        self.active = 0
+        #: How many shared runs ever started: a run that sees it change overlapped another.
+        self.starts = 0
+        self._alone_waiting = 0
+        self._alone = False
+
+    async def enter_shared(self) -> tuple[int, int]:
+        """Take a shared slot; returns (checks already running, the start count after this
+        one), for :meth:`leave_shared`."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: not self._alone and not self._alone_waiting
+                                      and self.active < self._width)
+            others = self.active
+            self.active += 1
+            self.starts += 1
+            return others, self.starts
+
+    async def leave_shared(self, ticket: tuple[int, int]) -> bool:
+        """Give the slot back; True when another check ran at some moment of this one."""
+        others, mark = ticket
+        async with self._cond:
+            self.active -= 1
+            overlapped = others > 0 or self.starts != mark or self.active > 0
+            self._cond.notify_all()
+        return overlapped
+
+    @contextlib.asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        """Run with no other check running."""
+        async with self._cond:
+            self._alone_waiting += 1
+            try:
+                await self._cond.wait_for(lambda: not self._alone and self.active == 0)
+            finally:
+                self._alone_waiting -= 1
+            self._alone = True
+        try:
+            yield
+        finally:
+            async with self._cond:
+                self._alone = False
+                self._cond.notify_all()
+
+
+@dataclass
+class _Run:
+    """One check's run beside others: its verdict or exception, and whether it overlapped."""
+
+    verdict: Verdict | None = None
+    error: BaseException | None = None
+    overlapped: bool = False
+
+
+class Schedule:
+    """The checks of a run, started together up to ``width`` at a time, in the order given
+    (see the module docstring). Create and use it on the kit's loop."""
+
+    def __init__(self, checks: Sequence[tuple[Check, Context]], width: int,
+                 early: Collection[str] | None = None, *,
+                 ahead_when: Callable[[], bool] | None = None) -> None:
+        self._checks = {chk.id: (chk, ctx) for chk, ctx in checks}
+        #: The checks started at once (all by default); the others run at their turn, beside
+        #: whatever early ones still run. Those that wait on the clock (``Check.waits``: an
+        #: idle connection watched, a pause) start first whatever their place: their seconds
+        #: then overlap every other check's instead of beginning once most are done (over a
+        #: network, where all start at once but ``width`` at a time, that was most of a
+        #: second of the run's end).
+        self._order = [chk.id for chk, _ in sorted(checks, key=lambda pair: not pair[0].waits)
+                       if early is None or chk.id in early]
+        #: Those others, in order, each started ahead of its turn when ``ahead_when()`` says
+        #: so (every sample: see :func:`process_idle`), unless its turn came first.
+        self._ahead_when = ahead_when
+        self._later = [chk.id for chk, _ in checks if early is not None and chk.id not in early
+                       and ahead_when is not None]
+        self._stopping = threading.Event()
+        self._gate = Gate(width)
+        self._width = max(1, width)
+        self._runs: dict[str, asyncio.Future[_Run]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
+
+    def start(self) -> None:
+        """Start the workers (with a width of 1 nothing starts: each check runs at its turn)."""
+        if self._width <= 1 or self._workers:
+            return
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for check_id in self._order:
+            self._runs[check_id] = loop.create_future()
+            queue.put_nowait(check_id)
+        self._workers = [asyncio.ensure_future(self._work(queue))
+                         for _ in range(min(self._width, len(self._order)))]
+        if self._later:
+            threading.Thread(target=self._ahead, args=(loop, self._stopping),
+                             name="wscheck-schedule-ahead", daemon=True).start()
+
+    async def _work(self, queue: asyncio.Queue[str]) -> None:
+        while not queue.empty():
+            await self._run_into(queue.get_nowait())
+
+    async def _run_into(self, check_id: str) -> None:
+        run = await self._shared_run(check_id)
+        future = self._runs[check_id]
+        if not future.done():
+            future.set_result(run)
+
+    def _ahead(self, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
+        """In a thread of its own (a timer on the loop would keep the in-process driver from
+        ever knowing the app idle): after each sample for which ``ahead_when()`` holds, have
+        the loop start the next check ahead of its turn, until each has started or had its
+        turn."""
+        assert self._ahead_when is not None
+        while self._later and not stop.wait(IDLE_SAMPLE_SECONDS):
+            if self._ahead_when():
+                try:
+                    loop.call_soon_threadsafe(self._start_ahead)
+                except RuntimeError:  # the loop is closed: the run is over
+                    return
+
+    def _start_ahead(self) -> None:
+        if self._later and self._gate.active < self._width and not self._stopping.is_set():
+            check_id = self._later.pop(0)
+            self._runs[check_id] = asyncio.get_running_loop().create_future()
+            self._workers.append(asyncio.ensure_future(self._run_into(check_id)))
+
+    async def _shared_run(self, check_id: str) -> _Run:
+        chk, ctx = self._checks[check_id]
+        run = _Run()
+        ticket = await self._gate.enter_shared()
+        try:
+            run.verdict = await chk.run(ctx)
+        except asyncio.CancelledError:
+            await self._gate.leave_shared(ticket)
+            raise
+        except Exception as exc:  # given to the check's item when its turn comes
+            run.error = exc
+        run.overlapped = await self._gate.leave_shared(ticket)
+        return run
+
+    async def verdict(self, check_id: str) -> Verdict:
+        """The verdict of ``check_id`` (see the module docstring): its run beside others when
+        that passed, or could not conclude for a reason no other check changes (what cannot
+        be observed through this kind of target); else a run alone."""
+        chk, ctx = self._checks[check_id]
+        future = self._runs.get(check_id)
+        if check_id in self._later:  # its turn came first: never started ahead now
+            self._later.remove(check_id)
+        run = await future if future is not None else await self._shared_run(check_id)
+        if run.error is not None:
+            # A target that went down is down for every check; any other error raised beside
+            # other checks is run again alone, like a verdict that is not a pass, and said.
+            if isinstance(run.error, TargetDown) or not run.overlapped:
+                raise run.error
+            async with self._gate.alone():
+                again = await chk.run(ctx)
+            return dataclasses.replace(again, notes=(
+                *again.notes, "run again alone: beside other checks it raised "
+                f"{type(run.error).__name__}: {str(run.error)[:200]}"))
+        verdict: Verdict | None = run.verdict
+        assert verdict is not None
+        trusted = (verdict.passed and not verdict.trusted_alone_only) or (
+            verdict.is_inconclusive and verdict.unconcluded == "unobservable")
+        if trusted or not run.overlapped:
+            return verdict
+        async with self._gate.alone():
+            return await chk.run(ctx)
+
+    async def cancel(self) -> None:
+        """Stop every check still running (the run ended early: -x, a target that went
+        down, an interrupt) and wait for them to let their connections go."""
+        self._stopping.set()
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
