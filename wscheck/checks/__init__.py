@@ -3,7 +3,7 @@
 Each module of this package is one area of the suite and a leaf: it imports what checks share
 from below (:mod:`wscheck.run.registry`, :mod:`wscheck.checks.judging`,
 :mod:`wscheck.run.conversation`,
-:mod:`wscheck.properties`), never another check module. Importing this package registers
+:mod:`wscheck.generation.runner`), never another check module. Importing this package registers
 every check in :data:`wscheck.run.registry.SUITE`, which orders them by area.
 
 The names below are re-exported for code written against the package before the registry

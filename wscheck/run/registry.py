@@ -4,7 +4,7 @@ A check is an id, a level, the protocol line it enforces, a one-line description
 function that builds conversations, runs them through whatever driver it is given and judges
 the observations against the model. No check imports a driver and no driver knows a check;
 no check module imports another (shared pieces live below them: :mod:`wscheck.run.conversation`,
-:mod:`wscheck.checks.judging`, :mod:`wscheck.properties`).
+:mod:`wscheck.checks.judging`, :mod:`wscheck.generation.runner`).
 
 Ids are stable: they name tests, JUnit cases, report rows and known-failure lists.
 
