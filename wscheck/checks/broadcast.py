@@ -1,21 +1,10 @@
 """Checks of a broadcast room (the spec's ``[broadcast]`` section; not applicable without one).
 
-Each check runs its own small scenario through :func:`wscheck.run.room.run_room` (lock-step:
-every predicted delivery of a step is read before the next step) and judges one line of the
-room: the sender's own texts, the others' copies, the notices, duplicates, and a client that
-left. A check judges only the texts its line is about, picked by provenance: every message
-said carries a tag of its own (``«mN»``), so a text is about a message when it contains that
-message's tag, whatever shape the server gave it; notices are the spec's exact texts. Copies
-beyond the first of a text are ``broadcast.no-duplicate``'s business and left out of the
-others' judgement, so that each defect fails the check that names it.
-
-Preconditions of every check: a client of the room's path is accepted (when none is, the check
-is inconclusive; ``broadcast.sender`` fails: being let in to say something is its line), and a
-lone client's connection stays open after it speaks. A room that keeps addressing clients that
-left typically ends the next speaker's connection (FastAPI-style rooms turn the failed send
-into the sender's own disconnect): it breaks every scenario after the first leave, so
-``broadcast.left-not-addressed`` runs first and fails, and the others say they could not
-observe their line instead of failing for a defect that is not theirs.
+Each check runs its own small scenario through :func:`wscheck.run.room.run_room` and judges
+one line of the room, picking the texts it judges by provenance (every message carries a tag
+of its own, ``«mN»``). ``broadcast.left-not-addressed`` runs first: a room that keeps
+addressing clients that left breaks every later scenario, and the other checks then say they
+could not observe their line. docs/checks-api.md says more.
 """
 
 from __future__ import annotations

@@ -1,15 +1,11 @@
 """The ``wscheck`` command: ``run`` the suite, ``replay`` a failure from a report, ``serve``
 the reference app, print the ``spec`` (TOML or AsyncAPI) or the ``checks``.
 
-``wscheck run`` is pytest with the bundled suite and nothing else: it runs from an empty
-scratch directory with an empty ini file, so the user's own tests, conftest files and pytest
-settings are not collected, while the current directory stays importable for ``--app`` and
-its ``pyproject.toml`` ``[tool.wscheck]`` table still describes the protocol. Its options are
-generated from :data:`wscheck.config.settings.TABLE` and forwarded to the plugin's ``--wscheck-*``
-flags, with a hidden flag that makes every message name ``run``'s own flags.
-
-Every usage error, whatever raised it (argparse included), ends here as one line on stderr
-and the exit status :func:`wscheck.errors.exit_status` gives it (4).
+``wscheck run`` is pytest with the bundled suite alone: it runs from an empty scratch
+directory, so the user's own tests and pytest settings are not collected, while the current
+directory stays importable for ``--app`` and its ``[tool.wscheck]`` still applies. Its
+options come from :data:`wscheck.config.settings.TABLE`. Every usage error ends here as one
+line on stderr and exit status 4 (:func:`wscheck.errors.exit_status`).
 """
 
 from __future__ import annotations

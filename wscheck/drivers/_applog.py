@@ -1,29 +1,9 @@
 """What an in-process app logs at ERROR or above, told apart by the connection it served.
 
-Protocol ``/ws`` 7 says a client going away ends its conversation quietly: no unhandled
-exception, *no error logged*. Frameworks catch their own exceptions and log them (Starlette's
-``ServerErrorMiddleware``, Litestar's exception handlers, an app's own ``logger.exception``),
-so an in-process driver that only watched for exceptions would pass them.
-
-The watch is a log *record factory* (``logging.setLogRecordFactory``), not a handler on the
-root logger: a factory sees every record any logger makes, whatever its ``propagate`` flag
-and handlers (Litestar's and uvicorn's loggers do not propagate to the root). A record
-belongs to the connection whose app task made it: each app task runs in a
-:class:`contextvars.Context` that names its connection's sink, and tasks and
-``asyncio.to_thread`` calls the app starts inherit it. Consequences, decided:
-
-* the kit's own loggers (``wscheck``, ``httpx``, ``httpcore``, ``hypothesis``) never count;
-* asyncio's own records count when they are about the app's tasks: "Task exception was
-  never retrieved" is logged when the garbage collector takes the task, wherever that
-  happens, so the loop's exception handler (:func:`watch_loop`) puts the record back in the
-  context of the connection whose app started the task (:func:`adopt`, from the task
-  factory of :mod:`._appguard`);
-* a record made outside any app context (a thread the app started with a bare
-  ``threading.Thread`` or ``run_in_executor``, which do not copy the context) is attributed
-  to no connection and not judged.
-
-Only a record's level, logger name and message are kept (its arguments are formatted once,
-here); credentials in it are masked later, like every text of a transcript.
+Protocol ``/ws`` 7 says a client going away is not an error logged, and frameworks log the
+exceptions they catch. A log record factory sees every record whatever its logger's
+handlers, and each app task's :class:`contextvars.Context` names the connection a record
+belongs to. What counts and what does not: docs/internals.md.
 """
 
 from __future__ import annotations

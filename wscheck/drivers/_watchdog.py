@@ -1,29 +1,9 @@
 """A watchdog thread for the event loop an in-process app runs on.
 
-The app runs in the kit's own event loop, so an app that blocks it (``time.sleep`` in async
-code, a busy loop, a lifespan startup that never yields) stops every deadline the kit has:
-they are all timers on that loop. Only another thread can see it, so one daemon thread per
-loop posts a heartbeat to the loop and watches it come back:
-
-1. when the loop has not run the heartbeat for ``stall`` seconds, the watchdog records what the
-   loop's thread is doing (its stack) and raises :class:`AppBlockedLoop` *in that thread*
-   (``PyThreadState_SetAsyncExc``): a busy loop in Python code ends at once, the connection
-   reports the app's crash with that stack, and the driver refuses every later connection
-   (:class:`LoopBlocked`, a :class:`~wscheck.errors.TargetUnreachable`), so the run stops
-   with one message instead of every check waiting out the stall again;
-2. a call the exception cannot interrupt (a C-level ``time.sleep(3600)``, a lock) keeps the
-   loop blocked: after a second ``stall`` the watchdog writes the message and the stack to the
-   process's original standard error and ends the process with status 1; first, the hooks
-   registered with :func:`on_last_words` (the run's reports) get ``LAST_WORDS_BOUND``
-   seconds, from another thread, to record the blocked check and write. The same happens
-   when, after the driver closed, app tasks ignore their cancellation for ``stall`` seconds
-   (they would keep the process from ever exiting).
-
-Alternatives measured and not taken: running the app's loop in a thread of its own that the kit
-could abandon costs a cross-thread hop per message (about 3x the in-process round trip) and
-loses the idle detection of :mod:`._idle`, which reads the app's loop from the loop's thread.
-``faulthandler.dump_traceback_later`` can dump stacks but cannot raise into the app, and
-dumps every thread.
+An app that blocks the kit's loop stops every deadline the kit has, and only another thread
+can see it: this one raises :class:`AppBlockedLoop` into the blocked thread after ``stall``
+seconds and, if that cannot interrupt it, ends the process once the reports are written.
+The two stages and the alternatives not taken: docs/internals.md.
 """
 
 from __future__ import annotations

@@ -1,27 +1,9 @@
 """The few places where the kit leans on Hypothesis beyond its documented API.
 
 Kept in one module so that a Hypothesis upgrade that changes them touches this file alone:
-
-* ``_hypothesis_internal_add_digest`` is the private hook Hypothesis's own stateful runner uses
-  to give a generated test its key in the example database (and, under ``derandomize``, its
-  seed). The property checks are closures that look alike to Hypothesis, so each gets the key
-  of its check and protocol: a replay from the database stays relevant.
-* ``hypothesis.reporting.with_reporter`` silences what Hypothesis would print from the worker
-  thread the properties run in (the verdict says everything, and prints from a thread would
-  land in the middle of pytest's output).
-* :data:`LAZY_MODULES` are modules Hypothesis imports only when a run first needs them. They
-  are imported here, with the plugin, in the main thread: imported first from the worker
-  threads of properties running side by side, under pytest's assertion rewriting (which
-  covers Hypothesis, a pytest plugin), CPython 3.11 failed one with ``SystemError: AST
-  constructor recursion depth mismatch`` and another thread then met it half imported
-  (seen in CI, as checks "run again alone").
-* ``hypothesis.internal.conjecture.providers._get_local_constants`` gives the constants
-  Hypothesis mixes into examples, read from the source of every "local" module (not under
-  site-packages) imported so far, and read again whenever ``sys.modules`` grows. So a module
-  imported between two runs of a property (an app importing on its first request, a thread
-  of other work) changes what the same seed draws, and the run alone that confirms an
-  overlapping run's failure could meet other examples (seen once in the kit's own tests).
-  :func:`steady_constants` holds them still while the kit's checks run.
+the example-database key of a property, a silenced reporter, modules imported up front
+(:data:`LAZY_MODULES`) and the local constants held still (:func:`steady_constants`).
+Why each is needed: docs/internals.md.
 """
 
 from __future__ import annotations
@@ -70,7 +52,7 @@ _unsteady: Callable[[], Any] | None = None
 
 def steady_constants() -> None:
     """From now on, the local constants are those Hypothesis finds at its next draw, and stay
-    so (see the module docstring); :func:`unsteady_constants` gives Hypothesis its own
+    so (docs/internals.md says why); :func:`unsteady_constants` gives Hypothesis its own
     function back. Found at that draw, in the thread Hypothesis draws in, not here: on a
     first run, reading every local module's source takes a fifth of a second, which the
     kit's loop (where this is called) must not spend. Idempotent and thread-safe; a

@@ -1,19 +1,9 @@
 """Running Hypothesis for the property checks: profiles, the shrink budget, the loop bridge.
 
-Each property runs Hypothesis in a worker thread while the conversations run on the check's
-own event loop, so the same check works in-process and over the network.
-
-Failing runs are kept short on purpose. Shrinking replays the app many times, and against an
-app that stalls every replay costs a full timeout; so once a failure is found, shrinking gets a
-budget (``SHRINK_SECONDS``), counted from the first failure (from the start of an example that
-timed out, which already cost its bound). When it is spent every new candidate is declared
-passing, which ends the shrink at the smallest failure
-found so far — still a real, replayed failure — and the explain phase, which replays even
-more, is off.
-
-One example may take at most :func:`example_bound`; one that takes longer is cancelled (its
-coroutine unwinds and lets its connections go) and counts as a failure of the app, which
-answered too slowly for any conversation to finish.
+Hypothesis runs in a worker thread while the conversations run on the check's own event
+loop, so one check works in-process and over the network. Shrinking has a budget
+(``SHRINK_SECONDS``) and each example a bound (:func:`example_bound`), so that an app that
+stalls cannot turn one defect into minutes of replays (docs/internals.md).
 """
 
 from __future__ import annotations

@@ -8,16 +8,7 @@ Public and composable, so users can write their own properties on the same gener
     @given(messages())
     def test_my_app_echoes(message): ...
 
-Generated text is weighted toward the edges where implementations break — the empty string,
-whitespace, newlines, NUL and control characters, combining marks, right-to-left text, emoji,
-line and paragraph separators, variation selectors, every Unicode general category drawn
-equally often, near-misses of the bye word, and now and then a message of up to 64 KiB —
-while the plain ``st.text()`` branch keeps covering the rest of Unicode. Conversations are
-now and then long (past per-connection quotas), credentials long, escaped or surrounded by
-decoys, and ``q`` of any magnitude. About half the conversations connect with the ``Origin``
-header a browser sends (``Conversation.origin``): the protocol serves clients with or without
-one, and the model predicts the same transcript either way. Only text a WebSocket can carry is
-generated: no lone surrogates.
+Drawn toward the edges where implementations break; what they draw: docs/internals.md.
 """
 
 from __future__ import annotations

@@ -1,21 +1,13 @@
 """The Locust side: :class:`WscheckUser`, its command-line options, and the verdict.
 
-A locustfile one line long runs it with plain ``locust`` (web UI, ``--master``/``--worker``
-across machines, ``--processes``)::
+A locustfile one line long runs it with plain ``locust``::
 
     from wscheck.load.user import WscheckUser  # noqa: F401
 
-Every simulated user runs whole conversations drawn from the kit's generators against
-``--host`` (a ``ws://`` or ``wss://`` URL) and reports each one to Locust as one request
-event: the name is the conversation kind (``echo``, ``bye``, ``credentials``, ``q``), the
-response time is the conversation's time, and a transcript that differs from the model is a
-failure whose message is the first difference. So Locust's statistics, CSV and HTML reports
-carry the conformance results; the first example of each kind of difference is sent to the
-master (Locust's custom messages), which prints it after Locust's own summary, side by side
-as the suite prints failures, with a command that replays it.
-
-Importing this module imports Locust, which monkey-patches the standard library for gevent:
-``wscheck load`` therefore runs Locust in a process of its own.
+Each conversation is one Locust request event (named by its kind, failed when its transcript
+differs from the model); the first example of each kind of difference goes to the master,
+which prints it. Importing this module imports Locust, which monkey-patches the standard
+library for gevent, so ``wscheck load`` runs Locust in a process of its own (docs/load.md).
 """
 
 from __future__ import annotations

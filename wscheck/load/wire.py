@@ -1,37 +1,11 @@
 """A blocking WebSocket client for Locust's gevent workers, behind the kit's driver interface.
 
-Why not the kit's asyncio network driver inside Locust
-------------------------------------------------------
-Locust runs every simulated user as a greenlet, with the standard library monkey-patched by
-gevent. The kit's :class:`~wscheck.drivers.url.UrlDriver` is asyncio (httpx, anyio, an
-asyncio transport). The ways for them to meet:
-
-* an asyncio loop per worker process, in a real thread, each greenlet handing its
-  conversation over and waiting for the result. Every conversation then crosses threads
-  twice and the two threads share one GIL; all the work runs on one loop that Locust neither
-  sees nor schedules (ramp-up and users become bookkeeping); and under monkey-patching
-  asyncio's selector, its executor and its sockets are gevent's objects living in another
-  thread's hub. It was rejected on those grounds, not measured;
-* this module: the same conversation runner (:func:`wscheck.run.conversation.run_conversation`), the
-  same model and the same frame codec (:class:`wscheck.drivers._wire.Frames`, the network
-  driver's, with its message-size limit) over plain sockets that gevent makes cooperative.
-  Each user's conversation is its own greenlet, so Locust's scheduling, ramp-up and
-  ``--processes`` apply to real work.
-
-What was measured (``benchmarks/load.py``, figures in ``docs/load.md``): at the same
-concurrency against the same server, one Locust process with this client verifies more
-conversations per second, and per CPU-second, than the kit's asyncio driver does in a
-process of its own; the asyncio stack (httpx's handshake, anyio's streams) costs more per
-conversation than a blocking socket and wsproto under gevent.
-
-The trick that keeps the runner shared: :class:`GeventConnection` implements the async
-:class:`~wscheck.drivers.base.Connection` protocol, but its coroutines never suspend — they
-block on gevent sockets, which yield to other greenlets instead. :func:`run_blocking` drives
-such a coroutine to completion with ``send(None)``, with no event loop at all, and refuses
-one that suspends (which would mean something asyncio-only crept in).
-
-Without gevent's monkey-patching (outside Locust) the client still works, one connection at
-a time; ``wscheck load --replay`` uses the kit's asyncio driver instead.
+Locust runs users as greenlets under gevent, and the kit's network driver is asyncio; this
+client runs the suite's own conversation runner, model and frame codec
+(:class:`wscheck.drivers._wire.Frames`) over sockets gevent makes cooperative.
+:class:`GeventConnection`'s coroutines never suspend (they block on gevent sockets), and
+:func:`run_blocking` drives one to the end with ``send(None)``, with no event loop. Why not an
+asyncio loop in a thread, and what was measured: docs/load.md.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """The model of a broadcast room: who receives what, for a scenario of several clients.
 
-A *scenario* is a sequence of steps, each done by one client: it joins, says something, or
-leaves (a normal close, or a TCP drop). :class:`RoomModel` predicts, for every step, the texts
-each connected client receives because of it, in order; :func:`expected` turns a whole scenario
-into every client's transcript. Pure functions of values, like :mod:`wscheck.model.echo`: no I/O,
-no asyncio, so that the prediction can be read in one sitting and tested exhaustively.
-
-What can honestly be predicted is one connection's order. Across connections a server may
-deliver in any order, so the runner (:mod:`wscheck.run.room`) runs a scenario in
-*lock-step*: it waits for every delivery one step owes before it does the next step, then
-listens a quiet window for extras. Under lock-step each client's transcript is exactly what
-the model says.
+A scenario is a sequence of steps (a client joins, says something, or leaves);
+:class:`RoomModel` predicts what each connected client receives at every step, and
+:func:`expected` every client's transcript. Pure, like :mod:`wscheck.model.echo`. Only one
+connection's order can honestly be predicted, so :mod:`wscheck.run.room` runs scenarios in
+lock-step.
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ has had its say (xfail, error, skip, ...).
 
 Every module it needs is imported with it, at start-up, never first when a failure is
 reported: on CPython 3.11 a module that pytest's assertion rewriting parses while another
-thread parses source too (Hypothesis reads the source of functions it describes) can fail
-to import with ``SystemError: AST constructor recursion depth mismatch`` (seen once in CI,
-as an error of the check whose failure was being reported).
+thread parses source too can fail to import (docs/internals.md).
 """
 
 from __future__ import annotations

@@ -1,17 +1,12 @@
 """What a check is, and the registry that holds the suite.
 
-A check is an id, a level, the protocol line it enforces, a one-line description and an async
-function that builds conversations, runs them through whatever driver it is given and judges
-the observations against the model. No check imports a driver and no driver knows a check;
-no check module imports another (shared pieces live below them: :mod:`wscheck.run.conversation`,
-:mod:`wscheck.checks.judging`, :mod:`wscheck.generation.runner`).
-
-Ids are stable: they name tests, JUnit cases, report rows and known-failure lists.
-
-The suite is :data:`SUITE`, a :class:`Registry`. A check module registers its checks with the
-:func:`check` decorator when it is imported; the registry imports the modules it names the
-first time it is read, so that code which only needs the ids (known failures, the CLI) does
-not import the checks itself. See docs/checks-api.md for where a new check goes.
+A check is a stable id (it names tests, JUnit cases, report rows and known-failure lists), a
+level, the protocol line it enforces, a description and an async function judging what a
+driver observed against the model. Check modules register with :func:`check` on import;
+:data:`SUITE` imports them the first time it is read, so code that needs only the ids does
+not import the checks. Shared pieces live below the checks (:mod:`wscheck.run.conversation`,
+:mod:`wscheck.checks.judging`, :mod:`wscheck.generation.runner`); docs/checks-api.md says
+where a new check goes.
 """
 
 from __future__ import annotations

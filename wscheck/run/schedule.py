@@ -1,27 +1,10 @@
 """Running the checks of a run side by side on the kit's loop, each verdict taken in turn.
 
-Why: a check spends most of its time waiting for the target (quiet windows, a pause before a
-message, an idle connection watched for seconds), and one after another those waits add up
-to most of a network run. Started together, up to a bound, they overlap; pytest still runs
-and reports the items in their order, each waiting for its own check's verdict.
-
-What keeps the verdicts those of a run one check after another: only a *pass* is taken from
-a check that ran while other checks ran too (and not a pass that saw texts its line does not
-judge, ``Verdict.trusted_alone_only``: beside others they may be others' traffic). A check
-that failed, or could not conclude, while others were running is run again alone (no other
-check running), and that run is its verdict and its evidence. So an app that lets
-connections interfere (a broadcast, a reply to the latest client) fails only the isolation
-checks, as it does when the checks run one after another: a client alone on the target is
-what every other check's line speaks of.
-
-In-process the app shares the kit's CPU, so a run starts only the checks that wait on the
-clock at once; the others run at their turn, or ahead of it while the kit's process sits
-mostly idle (the checks running wait on the app, a database call say, not on the CPU): an
-app slow to answer is then checked side by side as over a network, a fast one one check
-after another as before.
-
-A bound of 1 runs the checks one after another, each when its turn comes, exactly as without
-a schedule.
+Checks mostly wait on the target, so started together (up to a bound) their waits overlap;
+pytest still reports the items in order. Only a pass is taken from a check that ran beside
+others: any other verdict is confirmed by running the check again alone. In-process only the
+checks that wait on the clock start at once, the others ahead of their turn while the kit's
+process is idle. The reasoning is in docs/internals.md.
 """
 
 from __future__ import annotations
