@@ -1,4 +1,5 @@
-"""The in-process idle monitor: nothing is declared idle while an app's timer is pending."""
+"""The in-process idle monitor: a wait ends early in silence only when nothing of the app can
+run before its deadline."""
 
 from __future__ import annotations
 
@@ -47,3 +48,62 @@ async def test_an_apps_timer_is_seen_when_the_loops_cancelled_count_drifts() -> 
     finally:
         app.cancel()
         kit.cancel()
+
+
+async def test_an_apps_timer_tells_until_when_the_loop_is_quiet() -> None:
+    loop = asyncio.get_running_loop()
+    monitor = IdleMonitor(loop)
+    app = loop.call_later(3600, _noop)
+    try:
+        quiet_until = monitor._quiet_until(loop)
+        assert quiet_until == app.when()
+    finally:
+        app.cancel()
+    assert monitor._quiet_until(loop) == float("inf")
+
+
+async def _waits(ticks_after: float, window: float) -> tuple[list[str], float]:
+    """A connection of an app that says "tick" ``ticks_after`` seconds after it accepts,
+    watched for ``window`` seconds: what it observed, and how long the watch took."""
+    from wscheck.drivers.asgi import AsgiDriver
+
+    async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        assert callable(receive) and callable(send)
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+
+        async def tick() -> None:
+            await asyncio.sleep(ticks_after)
+            await send({"type": "websocket.send", "text": "tick"})
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+        finally:
+            ticker.cancel()
+
+    driver = AsgiDriver(app, timeout=window)
+    conn = await driver.connect("/ws")
+    started = loop_time = asyncio.get_running_loop().time()
+    try:
+        seen = [repr(await conn.receive(window))]
+        loop_time = asyncio.get_running_loop().time()
+    finally:
+        await conn.close()
+    return seen, loop_time - started
+
+
+async def test_a_timer_after_the_deadline_does_not_keep_a_wait() -> None:
+    """The app will tick in an hour: a 20 s wait can only see silence, and knows it at once
+    (the bound is a wide margin for a busy machine, far below the wait's own length)."""
+    seen, took = await _waits(ticks_after=3600, window=20)
+    assert "Silence" in seen[0], seen
+    assert took < 10, took
+
+
+async def test_a_timer_before_the_deadline_is_waited_for() -> None:
+    seen, _ = await _waits(ticks_after=0.05, window=20)
+    assert "tick" in seen[0], seen

@@ -10,6 +10,7 @@ which costs time but never changes a verdict.
 from __future__ import annotations
 
 import asyncio
+import math
 import weakref
 from collections.abc import Callable
 
@@ -24,6 +25,9 @@ class IdleMonitor:
     itself while the loop is busy) it looks whether the loop is idle: nothing else runnable, no
     timer but the kit's own deadlines, no socket watched but the loop's own wake-up pipe. If so,
     every waiting connection whose app sits in ``receive()`` (or has finished) is told at once.
+    An app timer due after a wait's deadline does not keep that wait: nothing of the app can
+    run before the deadline, so the wait could only end in silence (an app that ticks every
+    second is still silent for a 0.2 s quiet window).
 
     One monitor per loop and a single handle in the ready queue, however many connections
     wait: waiters sleep on their futures instead of polling, so ten thousand concurrent
@@ -42,7 +46,9 @@ class IdleMonitor:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop_ref = weakref.ref(loop)
-        self._waiting: dict[asyncio.Future[bool], Callable[[], bool]] = {}
+        #: Each waiting connection's future, with its test of the app and its deadline timer.
+        self._waiting: dict[asyncio.Future[bool],
+                            tuple[Callable[[], bool], asyncio.TimerHandle]] = {}
         #: The deadline timers of the waits: they never wake an app, so they do not count.
         self._timers: set[asyncio.TimerHandle] = set()
         self._armed = False
@@ -51,7 +57,7 @@ class IdleMonitor:
               timer: asyncio.TimerHandle) -> None:
         """Resolve ``waiter`` with True once the loop is idle and ``app_waiting()`` holds;
         ``timer`` is the wait's own deadline, which does not count as pending work."""
-        self._waiting[waiter] = app_waiting
+        self._waiting[waiter] = (app_waiting, timer)
         self._timers.add(timer)
         self.kick()
 
@@ -83,20 +89,32 @@ class IdleMonitor:
         if getattr(loop, "_ready", None):
             self.kick()  # something else runs in this cycle: look again after it
             return
-        if not self._loop_idle(loop):
-            return  # a foreign timer or socket: the next change kicks the monitor again
-        for waiter, app_waiting in list(self._waiting.items()):
-            if not waiter.done() and app_waiting():
+        quiet_until = self._quiet_until(loop)
+        if quiet_until is None:
+            return  # a foreign socket: the next change kicks the monitor again
+        # A wait whose deadline comes before the app's next timer cannot see anything but
+        # silence: nothing of the app runs before then. A later deadline waits for the timer.
+        for waiter, (app_waiting, timer) in list(self._waiting.items()):
+            if not waiter.done() and timer.when() <= quiet_until and app_waiting():
                 waiter.set_result(True)
 
-    def _loop_idle(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """True when, the ready queue being empty, nothing in ``loop`` can wake an app."""
+    def _quiet_until(self, loop: asyncio.AbstractEventLoop) -> float | None:
+        """The loop time until which, the ready queue being empty, nothing in ``loop`` can
+        wake an app (infinity: nothing ever); None when something may (a watched socket, or
+        the loop's internals are not the ones this module knows)."""
         ready = getattr(loop, "_ready", None)
         scheduled = getattr(loop, "_scheduled", None)
         selector = getattr(loop, "_selector", None)
         wakeup = getattr(loop, "_ssock", None)
         if ready is None or scheduled is None or selector is None or wakeup is None:
-            return False
+            return None
+        try:
+            watched = selector.get_map()
+            own_fd = wakeup.fileno()
+        except (AttributeError, RuntimeError, OSError):
+            return None
+        if not all(fd == own_fd for fd in watched):
+            return None
         # Fast path: when every handle in the heap is one of the kit's own deadlines, nothing
         # else is scheduled. The heap's own counter of cancelled handles
         # (``_timer_cancelled_count``) is no help here: CPython does not decrement it when a
@@ -104,14 +122,14 @@ class IdleMonitor:
         # handles still there and hide a live timer of the app.
         timers = self._timers
         own = sum(1 for h in timers if getattr(h, "_scheduled", False))
-        if len(scheduled) != own and not all(h.cancelled() or h in timers for h in scheduled):
-            return False
-        try:
-            watched = selector.get_map()
-            own = wakeup.fileno()
-        except (AttributeError, RuntimeError, OSError):
-            return False
-        return all(fd == own for fd in watched)
+        if len(scheduled) == own:
+            return math.inf
+        foreign = [h.when() for h in scheduled if not h.cancelled() and h not in timers]
+        return min(foreign, default=math.inf)
+
+    def _loop_idle(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """True when, the ready queue being empty, nothing in ``loop`` can ever wake an app."""
+        return self._quiet_until(loop) == math.inf
 
 
 _MONITORS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IdleMonitor] = (
