@@ -414,7 +414,7 @@ async def measure(sizes: Sizes, *, suite_url: bool) -> dict[str, Any]:
         scale_url = await concurrent_sessions(driver, sizes.sessions_url)
         await driver.aclose()
         if suite_url:
-            from wscheck.config.settings import DEFAULT_EXAMPLES_URL
+            from wscheck.core.defaults import DEFAULT_EXAMPLES_URL
 
             driver = UrlDriver(url)
             seconds, passed, failed = await suite_seconds(

@@ -26,7 +26,8 @@ import tests.broken.swaps_when_together
 from tests.servers import serve_uvicorn
 from wscheck.checks import CHECKS
 from wscheck.checks.judging import all_agree, observe_all
-from wscheck.config.settings import DEFAULT_CONCURRENCY, Given, resolve
+from wscheck.config.settings import Given, resolve
+from wscheck.core.defaults import DEFAULT_CONCURRENCY
 from wscheck.core.events import Conversation
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver
