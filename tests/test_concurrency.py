@@ -76,8 +76,9 @@ class CountingDriver(AsgiDriver):
         self.most = 0
         self.opened: list[str] = []
 
-    async def connect(self, path: str, query: Any = (), cookies: Any = ()) -> Connection:
-        conn = await super().connect(path, query, cookies)
+    async def connect(self, path: str, query: Any = (), cookies: Any = (), *,
+                      origin: bool = False) -> Connection:
+        conn = await super().connect(path, query, cookies, origin=origin)
         self.open += 1
         self.most = max(self.most, self.open)
         self.opened.append(path)
