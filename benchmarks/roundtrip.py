@@ -263,8 +263,9 @@ class _TogetherDriver:
         self._start = time.perf_counter()
 
     async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
-                      cookies: Sequence[tuple[str, str]] = ()) -> Connection:
-        conn = await self.inner.connect(path, query, cookies)
+                      cookies: Sequence[tuple[str, str]] = (), *,
+                      origin: bool = False) -> Connection:
+        conn = await self.inner.connect(path, query, cookies, origin=origin)
         self._opened += 1
         if self._opened == self._total:
             self.open_seconds = time.perf_counter() - self._start
@@ -414,7 +415,7 @@ async def measure(sizes: Sizes, *, suite_url: bool) -> dict[str, Any]:
         scale_url = await concurrent_sessions(driver, sizes.sessions_url)
         await driver.aclose()
         if suite_url:
-            from wscheck.config.settings import DEFAULT_EXAMPLES_URL
+            from wscheck.core.defaults import DEFAULT_EXAMPLES_URL
 
             driver = UrlDriver(url)
             seconds, passed, failed = await suite_seconds(

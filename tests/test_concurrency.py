@@ -26,7 +26,8 @@ import tests.broken.swaps_when_together
 from tests.servers import serve_uvicorn
 from wscheck.checks import CHECKS
 from wscheck.checks.judging import all_agree, observe_all
-from wscheck.config.settings import DEFAULT_CONCURRENCY, Given, resolve
+from wscheck.config.settings import Given, resolve
+from wscheck.core.defaults import DEFAULT_CONCURRENCY
 from wscheck.core.events import Conversation
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver
@@ -75,8 +76,9 @@ class CountingDriver(AsgiDriver):
         self.most = 0
         self.opened: list[str] = []
 
-    async def connect(self, path: str, query: Any = (), cookies: Any = ()) -> Connection:
-        conn = await super().connect(path, query, cookies)
+    async def connect(self, path: str, query: Any = (), cookies: Any = (), *,
+                      origin: bool = False) -> Connection:
+        conn = await super().connect(path, query, cookies, origin=origin)
         self.open += 1
         self.most = max(self.most, self.open)
         self.opened.append(path)

@@ -51,6 +51,7 @@ from tests.test_bounds import (
     raw_server,
 )
 from wscheck.cli.main import main as wscheck_main
+from wscheck.config.settings import Settings
 from wscheck.core.events import (
     Accepted,
     ClientClose,
@@ -66,6 +67,7 @@ from wscheck.drivers.base import MAX_MESSAGE_SIZE
 from wscheck.drivers.url import UrlDriver
 from wscheck.generation.strategies import conversations
 from wscheck.load import main as load_main
+from wscheck.load.cli import locust_command, parse_options
 from wscheck.load.wire import GeventDriver, run_blocking
 from wscheck.load.workload import (
     KINDS,
@@ -115,10 +117,13 @@ def wscheck_load(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["--url", "ws://127.0.0.1:1", "--processes", "0"], "--processes"),
     (["--url", "ws://127.0.0.1:1", "--timeout", "0"], "--timeout"),
     (["--url", "ws://127.0.0.1:1", "--quiet-window", "-1"], "--quiet-window"),
+    (["--url", "ws://127.0.0.1:1", "--quiet-window", "0"], "--quiet-window"),
     (["--url", "ws://127.0.0.1:1", "--replay", "no-such-file.json"], "--replay"),
-    (["--url", "ws://127.0.0.1:1", "--spec", "no-such-spec.toml"], "--spec"),
+    (["--url", "ws://127.0.0.1:1", "--spec", "no-such-spec.toml"], "no-such-spec.toml"),
     (["--url", "wss://127.0.0.1:1", "--ca-file", "no-such-ca.pem"], "--ca-file"),
     (["--url", "ws://127.0.0.1:1", "--frobnicate"], "--frobnicate"),
+    (["--url", "ws://127.0.0.1:1", "--html", "locust.html"], "--locust-html"),
+    (["--url", "ws://127.0.0.1:1", "--xfail", "known.txt"], "`wscheck run`"),
 ])
 def test_bad_options_are_one_line_and_exit_4(argv: list[str], flag: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,6 +156,45 @@ def test_bad_spec_file_is_a_usage_error(tmp_path: Path,
     assert load_main(["--url", "ws://127.0.0.1:1", "--spec", str(spec)]) == 4
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not_a_key" in err, err
+
+
+def test_the_shared_options_have_the_suites_defaults_and_words(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``wscheck load`` takes the target, spec, timeout, quiet window, CA bundle and report
+    from the settings table: a suite run's defaults, refused in the same words."""
+    options = parse_options(["--url", "ws://127.0.0.1:1"])
+    suite = Settings()
+    assert (options.settings.timeout, options.settings.quiet_window) == (
+        suite.timeout, suite.quiet_window)
+    assert (options.users, options.spawn_rate, options.run_time) == (10, 10.0, 10.0)
+    assert options.spec_file is None and options.settings.spec == Spec()
+    for argv in (["--timeout", "0"], ["--quiet-window", "nan"], ["--url", "ws://x/?q=1"]):
+        assert load_main(["--url", "ws://127.0.0.1:1", *argv]) == 4
+        assert wscheck_main(["run", *argv]) == 4
+        load_line, run_line = capsys.readouterr().err.splitlines()
+        assert load_line.removeprefix("wscheck load: ") == run_line.removeprefix(
+            "wscheck run: "), (load_line, run_line)
+
+
+def test_locusts_own_reports_are_forwarded_under_locusts_names(tmp_path: Path) -> None:
+    options = parse_options(["--url", "ws://127.0.0.1:1", "--csv", "stats",
+                             "--locust-html", "locust.html", "--report", "verdict.json"])
+    command = locust_command(options, tmp_path / "c.json", tmp_path / "s.json")
+    assert command[command.index("--csv") + 1] == "stats"
+    assert command[command.index("--html") + 1] == "locust.html"
+    assert "verdict.json" not in command  # wscheck's verdict is written by this process
+
+
+def test_the_spec_comes_from_tool_wscheck_as_in_a_suite_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.wscheck.echo]\nreply = "You said: '
+                                             '{message}"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    options = parse_options(["--url", "ws://127.0.0.1:1"])
+    assert options.settings.spec.echo is not None
+    assert options.settings.spec.echo.reply == "You said: {message}"
+    command = locust_command(options, tmp_path / "c.json", tmp_path / "s.json")
+    assert command[command.index("--wscheck-spec") + 1] == str(tmp_path / "pyproject.toml")
 
 
 def test_the_wscheck_command_dispatches_load(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,7 @@ import wscheck.drivers.url as url_module
 from tests.raw_servers import READ_BOUND, echo, raw_server, read_until_gone
 from wscheck.checks import all_checks
 from wscheck.cli.main import main
-from wscheck.config.settings import DEFAULT_CONCURRENCY
+from wscheck.core.defaults import DEFAULT_CONCURRENCY
 from wscheck.core.events import Event, Silence, TransportError
 from wscheck.drivers.url import MUTE_AFTER, UrlConnection, UrlDriver
 

@@ -73,7 +73,8 @@ class _FailsOnThirdConnect:
         self.attempts = 0
 
     async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
-                      cookies: Sequence[tuple[str, str]] = ()) -> _FakeConnection:
+                      cookies: Sequence[tuple[str, str]] = (), *,
+                      origin: bool = False) -> _FakeConnection:
         self.attempts += 1
         if self.attempts == 3:
             raise TargetUnreachable("nothing is listening")

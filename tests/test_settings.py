@@ -20,10 +20,13 @@ from wscheck.checks import all_checks
 from wscheck.cli.main import catalogue, main
 from wscheck.config.known import load_spec_and_known
 from wscheck.config.settings import (
+    LOAD_TABLE,
     TABLE,
     Given,
     Settings,
     flag_for,
+    load_options,
+    load_options_markdown,
     options_markdown,
     resolve,
     speak_as,
@@ -143,6 +146,22 @@ def test_readme_options_table_is_the_settings_table() -> None:
     assert options_markdown() in readme, (
         "the README's options table differs from wscheck.config.settings.TABLE: paste "
         "`python -c 'from wscheck.config.settings import options_markdown as o; print(o())'`")
+
+
+def test_load_docs_options_table_is_the_tables_load_rows() -> None:
+    page = (ROOT / "docs" / "load.md").read_text(encoding="utf-8")
+    assert load_options_markdown() in page, (
+        "docs/load.md's options table differs from the settings table's rows for wscheck "
+        "load: paste `python -c 'from wscheck.config.settings import load_options_markdown "
+        "as o; print(o())'`")
+
+
+def test_load_takes_the_shared_rows_and_its_own_under_one_name_each() -> None:
+    names = [s.name for s in load_options()]
+    assert len(names) == len(set(names))
+    assert not {s.name for s in LOAD_TABLE} & {s.name for s in TABLE}
+    assert {"url", "spec", "timeout", "quiet_window", "ca_file", "report"} <= set(names)
+    assert "html" not in names and "locust_html" in names  # --html is wscheck's report
 
 
 # --- through pytest: flags and ini keys ---------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterator
 from typing import Any, Literal
 
 from wscheck.checks import Check, Context, Verdict, all_checks
-from wscheck.config.settings import DEFAULT_CONCURRENCY, DEFAULT_IDLE_WATCH
+from wscheck.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_IDLE_WATCH
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
 from wscheck.drivers.base import Driver

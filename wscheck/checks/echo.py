@@ -33,8 +33,7 @@ async def accept(ctx: Context) -> Verdict:
     # (no route, a refusal before accepting) is about the endpoint, not about browsers.
     for origin in (False, True):
         conv = Conversation.of(_echo(ctx).url_path(), origin=origin)
-        conn = await ctx.driver.connect(conv.path, origin=True) if origin else \
-            await ctx.driver.connect(conv.path)
+        conn = await ctx.driver.connect(conv.path, origin=origin)
         try:
             if conn.handshake != Accepted():
                 obs = Observation(conv, (Accepted(),), (conn.handshake,))

@@ -48,47 +48,28 @@ def _unrecognized(command: str | None, extra: list[str]) -> UsageError:
                       .replace("  ", " "))
 
 
+RUN_DESCRIPTION = (
+    "Run the conformance suite through pytest. Arguments after `--` go to pytest as they "
+    "are, e.g. `wscheck run --app mypkg.main:app -- -k echo -v -n 2`. Exit status: 0 every "
+    "MUST check passed (or cannot be observed through this target kind), 1 a check failed or "
+    "a MUST check was inconclusive, 4 bad options (one line on stderr).")
+REPLAY_DESCRIPTION = (
+    "Run the conversation a check failed on (from a report written with --report / "
+    "--wscheck-report) against the target again and print the expected and observed "
+    "transcripts side by side. Exit status: 0 it now conforms, 1 it still fails, 4 bad "
+    "arguments.")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="wscheck",
                      description="Conformance test kit for the WebSocket chat protocol.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser(
+    _run_options(sub.add_parser(
         "run", help="run the conformance suite (default target: the bundled reference app)",
-        usage="%(prog)s [options] [-- PYTEST_ARGS ...]",
-        description="Run the conformance suite through pytest. Arguments after `--` go to "
-                    "pytest as they are, e.g. `wscheck run --app mypkg.main:app -- -k echo "
-                    "-v -n 2`. Exit status: 0 every MUST check passed (or cannot be observed "
-                    "through this target kind), 1 a check failed or a MUST check was "
-                    "inconclusive, 4 bad options (one line on stderr).")
-    for setting in TABLE:
-        if setting.cli_flag is None:
-            continue
-        if setting.switch:
-            run.add_argument(setting.cli_flag, dest=setting.name, action="store_true",
-                             help=setting.help)
-        else:
-            run.add_argument(setting.cli_flag, dest=setting.name, metavar=setting.metavar,
-                             help=setting.help)
-
-    replay = sub.add_parser(
+        usage="%(prog)s [options] [-- PYTEST_ARGS ...]", description=RUN_DESCRIPTION))
+    _replay_options(sub.add_parser(
         "replay", help="run a failing check's conversation from a JSON report again",
-        description="Run the conversation a check failed on (from a report written with "
-                    "--report / --wscheck-report) against the target again and print the "
-                    "expected and observed transcripts side by side. Exit status: 0 it now "
-                    "conforms, 1 it still fails, 4 bad arguments.")
-    replay.add_argument("report", metavar="REPORT.json")
-    replay.add_argument("check_id", metavar="CHECK_ID")
-    replay.add_argument("--url", metavar="ws://HOST:PORT",
-                        help="replay against this server (default: the report's target)")
-    replay.add_argument("--app", metavar="MODULE:ATTR",
-                        help="replay against this ASGI app in-process")
-    for name in ("timeout", "ca_file"):
-        setting = BY_NAME[name]
-        assert setting.cli_flag is not None
-        replay.add_argument(setting.cli_flag, dest=name, metavar=setting.metavar,
-                            help=f"{setting.help}; default: the report's")
-
+        description=REPLAY_DESCRIPTION))
     serve = sub.add_parser("serve", help="serve the reference app with uvicorn",
                            description="Serve the bundled reference app (the executable spec).")
     serve.add_argument("--host", default="127.0.0.1")
@@ -111,6 +92,34 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("load", help="conformance under load, on Locust (wscheck load --help)",
                    add_help=False)
     return parser
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
+    """``wscheck run``: one option per row of the settings table that it offers."""
+    for setting in TABLE:
+        if setting.cli_flag is None:
+            continue
+        if setting.switch:
+            run.add_argument(setting.cli_flag, dest=setting.name, action="store_true",
+                             help=setting.help)
+        else:
+            run.add_argument(setting.cli_flag, dest=setting.name, metavar=setting.metavar,
+                             help=setting.help)
+
+
+def _replay_options(replay: argparse.ArgumentParser) -> None:
+    """``wscheck replay``: the report, the check, and the settings a replay may override."""
+    replay.add_argument("report", metavar="REPORT.json")
+    replay.add_argument("check_id", metavar="CHECK_ID")
+    replay.add_argument("--url", metavar="ws://HOST:PORT",
+                        help="replay against this server (default: the report's target)")
+    replay.add_argument("--app", metavar="MODULE:ATTR",
+                        help="replay against this ASGI app in-process")
+    for name in ("timeout", "ca_file"):
+        setting = BY_NAME[name]
+        assert setting.cli_flag is not None
+        replay.add_argument(setting.cli_flag, dest=name, metavar=setting.metavar,
+                            help=f"{setting.help}; default: the report's")
 
 
 def catalogue() -> str:
@@ -287,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wscheck`` console script; returns the exit status."""
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["load"]:
-        from wscheck.load import main as load  # its own options: see wscheck/load/cli.py
+        from wscheck.load import main as load  # without importing Locust
 
         return load(words[1:])
     command = words[0] if words and words[0] in COMMANDS else None

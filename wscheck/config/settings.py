@@ -1,175 +1,109 @@
 """One table of settings, and the one place their values are checked.
 
 Every interface is generated from :data:`TABLE`: the options of ``wscheck run``, the pytest
-options and ini keys, the forwarding from ``wscheck run`` to pytest, and (checked by a test)
-the README's options table. A value is validated once, by :func:`resolve`, and a bad one is
-refused in the words the user typed: ``--timeout`` when typed to ``wscheck run``,
-``--wscheck-timeout`` under pytest, ``wscheck_timeout (ini)`` from an ini file, the field of a
-report that ``wscheck replay`` read it from. (Schemathesis's single configuration object,
-which the CLI only overrides, is the model.)
+options and ini keys, the forwarding from ``wscheck run`` to pytest, the options ``wscheck
+load`` shares with a suite run (rows marked ``load``), and (checked by tests) the options
+tables of the README and docs/load.md. What only ``wscheck load`` takes (users, run time, Locust's processes and
+reports) is the small :data:`LOAD_TABLE` beside it, read by the same code. A value is
+validated once, by :func:`check_values`, and a bad one is refused in the words the user
+typed: ``--timeout`` when typed to ``wscheck run`` or ``wscheck load``, ``--wscheck-timeout``
+under pytest, ``wscheck_timeout (ini)`` from an ini file, the field of a report that
+``wscheck replay`` read it from. (Schemathesis's single configuration object, which the CLI
+only overrides, is the model.)
 
 This module does not import pytest: the ``wscheck`` command uses it before pytest starts.
 """
 
 from __future__ import annotations
 
-import math
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from wscheck.config.values import (
+    byte_size,
+    ca_bundle,
+    conversation_file,
+    count,
+    integer,
+    processes,
+    rate,
+    report_file,
+    run_time,
+    seconds,
+    text,
+    ws_url,
+)
+from wscheck.core.defaults import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_EXAMPLES_ASGI,
+    DEFAULT_EXAMPLES_URL,
+    DEFAULT_IDLE_WATCH,
+    DEFAULT_QUIET_WINDOW,
+    DEFAULT_RUN_TIME,
+    DEFAULT_TIMEOUT,
+    DEFAULT_USERS,
+)
 from wscheck.core.spec import Spec
 from wscheck.drivers.base import MAX_MESSAGE_SIZE
 from wscheck.errors import SettingError, SpecError
 
 __all__ = [
+    "LOAD_TABLE",
     "TABLE",
     "Given",
     "Interface",
+    "LoadSettings",
     "Setting",
     "Settings",
+    "check_values",
     "flag_for",
+    "load_options",
+    "load_options_markdown",
     "options_markdown",
     "resolve",
+    "resolve_load",
     "speak_as",
 ]
 
-#: Which interface the user speaks: pytest's ``--wscheck-*`` flags or ``wscheck run``'s.
+#: Which interface the user speaks: pytest's ``--wscheck-*`` flags, or the ``wscheck``
+#: command's (``run``, ``replay`` and ``load`` spell a setting alike).
 Interface = Literal["pytest", "run"]
-
-#: Upper bound of every duration: an hour is far more than any wait the kit needs.
-MAX_SECONDS = 3600.0
-
-DEFAULT_TIMEOUT = 2.0
-DEFAULT_QUIET_WINDOW = 0.2
-#: Seconds the time probes watch an idle connection or pause (echo.idle, bye.after-pause).
-DEFAULT_IDLE_WATCH = 2.0
-DEFAULT_EXAMPLES_ASGI = 100
-DEFAULT_EXAMPLES_URL = 25
-#: Conversations of one check run at once: enough to overlap the quiet windows of a check's
-#: conversations, few enough for any server that serves concurrent clients at all.
-DEFAULT_CONCURRENCY = 8
-
-
-# --- parsers: a value as given (text, or a number from a report) -> the value, or ValueError
-# whose message completes "<flag> ..." ------------------------------------------------------
-
-
-def seconds(raw: object) -> float:
-    """A duration: finite, more than 0 and at most an hour."""
-    try:
-        if isinstance(raw, bool):
-            raise TypeError
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
-        raise ValueError(f"must be more than 0 and at most {MAX_SECONDS:g} seconds, "
-                         f"got {raw!r}")
-    return value
-
-
-def count(raw: object) -> int:
-    """A whole number of at least 1."""
-    if isinstance(raw, bool):
-        raise ValueError(f"must be a whole number, got {raw!r}")
-    try:
-        value = int(raw) if isinstance(raw, (int, str)) else None
-    except ValueError:
-        value = None
-    if value is None:
-        raise ValueError(f"must be a whole number, got {raw!r}")
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {raw!r}")
-    return value
-
-
-#: Smallest ``max_message_size`` accepted: a reply to a 64 KiB message must fit, with room.
-MIN_MESSAGE_SIZE = 128 * 1024
-#: Largest ``max_message_size`` accepted: beyond it one hostile reply could exhaust memory.
-MAX_MESSAGE_SIZE_LIMIT = 1024 * 1024 * 1024
-
-
-def byte_size(raw: object) -> int:
-    """A size in bytes, from 128 KiB (a reply to the protocol's 64 KiB message fits) to 1 GiB."""
-    value = count(raw)
-    if not MIN_MESSAGE_SIZE <= value <= MAX_MESSAGE_SIZE_LIMIT:
-        raise ValueError(f"must be between {MIN_MESSAGE_SIZE} and {MAX_MESSAGE_SIZE_LIMIT} "
-                         f"bytes, got {raw!r}")
-    return value
-
-
-def text(raw: object) -> str:
-    """A non-empty string."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"must not be empty, got {raw!r}")
-    return raw
-
-
-def ws_url(raw: object) -> str:
-    """A ``ws://`` or ``wss://`` target URL, as the network driver accepts it."""
-    from wscheck.drivers.url import parse_target_url
-
-    url = text(raw)
-    try:
-        parse_target_url(url)
-    except SettingError as exc:
-        # The driver names its pytest flag; the caller names the one the user typed.
-        raise ValueError(str(exc).removeprefix("--wscheck-url ")) from None
-    return url
-
-
-def report_file(raw: object) -> str:
-    """Where a report goes: a regular file or nothing yet. A symbolic link, FIFO, device or
-    directory is refused, since a report replaces the file at its path as a whole."""
-    from wscheck.core.limits import check_report_path
-
-    path = text(raw)
-    try:
-        check_report_path(path, "")
-    except SettingError as exc:
-        raise ValueError(str(exc).strip()) from None
-    return path
-
-
-def ca_bundle(raw: object) -> str:
-    """A PEM file of CA certificates, loaded now, so that a wrong file is one line at the
-    start instead of a TLS failure in every check."""
-    path = text(raw)
-    if not Path(path).is_file():
-        raise ValueError(f"{path!r} does not exist: give the path of a PEM file with the CA "
-                         "to trust")
-    try:
-        ssl.create_default_context(cafile=path)
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        raise ValueError(f"{path!r} is not a PEM file of CA certificates ({exc})") from None
-    return path
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One row of the table. ``name`` is the :class:`Settings` attribute; the flags and ini
-    key are derived from it so that they cannot disagree."""
+    """One row of the table. ``name`` is the :class:`Settings` attribute (of
+    :class:`LoadSettings` for a row of :data:`LOAD_TABLE`); the flags and ini key are derived
+    from it so that they cannot disagree."""
 
     name: str
     help: str
     #: None for a switch (a boolean that a flag turns on).
     parse: Callable[[object], Any] | None
     metavar: str = ""
-    #: Offered by ``wscheck run`` (as ``--<name>``).
+    #: Offered by ``wscheck run`` (as :attr:`flag`).
     cli: bool = True
     #: A file: relative to the current directory for a flag, to the rootdir for an ini key.
     path: bool = False
+    #: A row of :data:`TABLE` that ``wscheck load`` takes too (as :attr:`flag`).
+    load: bool = False
+    #: The help under ``wscheck load``, where it means something else than in a suite run.
+    load_help: str = ""
 
     @property
     def switch(self) -> bool:
         return self.parse is None
 
     @property
+    def flag(self) -> str:
+        """The ``wscheck`` command's flag: ``--<name>``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
     def cli_flag(self) -> str | None:
-        return "--" + self.name.replace("_", "-") if self.cli else None
+        return self.flag if self.cli else None
 
     @property
     def pytest_flag(self) -> str:
@@ -189,14 +123,19 @@ TABLE: tuple[Setting, ...] = (
     Setting("app", "ASGI app to check in-process: MODULE:ATTR or MODULE:factory() (wscheck "
             "run's default: the reference app)", text, "MODULE:ATTR"),
     Setting("url", "live server to check over the network: ws://HOST:PORT[/prefix] or "
-            "wss://...", ws_url, "ws://HOST:PORT"),
+            "wss://...", ws_url, "ws://HOST:PORT", load=True,
+            load_help="the server to load: ws://HOST:PORT[/prefix] or wss://... (required)"),
     Setting("spec", "protocol description (TOML); default [tool.wscheck] in the rootdir's "
-            "pyproject.toml, else the reference protocol", text, "FILE.toml", path=True),
+            "pyproject.toml, else the reference protocol", text, "FILE.toml", path=True,
+            load=True, load_help="protocol description (TOML); default [tool.wscheck] in "
+            "./pyproject.toml, else the reference protocol"),
     Setting("timeout", f"seconds any single wait may take (default {DEFAULT_TIMEOUT:g})",
-            seconds, "SECONDS"),
+            seconds, "SECONDS", load=True),
     Setting("quiet_window", f"seconds to wait for unexpected messages (default "
             f"{DEFAULT_QUIET_WINDOW:g}; in-process, silence is usually known at once)",
-            seconds, "SECONDS"),
+            seconds, "SECONDS", load=True,
+            load_help=f"seconds each conversation listens for anything unexpected at its end "
+                      f"(default {DEFAULT_QUIET_WINDOW:g})"),
     Setting("idle_watch", f"seconds echo.idle watches an idle connection and bye.after-pause "
             f"pauses before the bye word (default {DEFAULT_IDLE_WATCH:g}; in-process, an idle "
             "app is known at once, a pause is always real)", seconds, "SECONDS"),
@@ -213,9 +152,11 @@ TABLE: tuple[Setting, ...] = (
             f"(default {MAX_MESSAGE_SIZE}: 16 MiB); a larger one fails the connection (1009), "
             "reported as the target's fault", byte_size, "BYTES"),
     Setting("strict", "SHOULD failures fail the run too", None),
-    Setting("ca_file", "CA bundle (PEM) to trust for wss://", ca_bundle, "FILE.pem", path=True),
+    Setting("ca_file", "CA bundle (PEM) to trust for wss://", ca_bundle, "FILE.pem", path=True,
+            load=True),
     Setting("report", "write a JSON report (schema: docs/report-schema.md), even when checks "
-            "fail", report_file, "FILE.json", path=True),
+            "fail", report_file, "FILE.json", path=True, load=True,
+            load_help="write wscheck's verdict as JSON (counts per kind, the examples)"),
     Setting("html", "write a self-contained HTML report", report_file, "FILE.html",
             path=True),
     Setting("xfail", "known failures: a file of check ids, one a line (# comments)", text,
@@ -228,6 +169,34 @@ TABLE: tuple[Setting, ...] = (
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in TABLE}
 
+#: What only ``wscheck load`` takes; with the rows of :data:`TABLE` marked ``load``, its
+#: options (:func:`load_options`). Locust's own reports are named as Locust's: ``--html``
+#: is wscheck's HTML report in ``wscheck run``.
+LOAD_TABLE: tuple[Setting, ...] = (
+    Setting("users", f"simulated users, each running conversations back to back (default "
+            f"{DEFAULT_USERS})", count, "N"),
+    Setting("spawn_rate", "users started per second (default: all at once)", rate, "R"),
+    Setting("run_time", f"how long: 30, 30s, 2m, 1h30m (default {DEFAULT_RUN_TIME:g}s)",
+            run_time, "T"),
+    Setting("processes", "Locust worker processes on this machine (-1: one per CPU; "
+            "default: one process, no master)", processes, "K"),
+    Setting("long_messages", "keep the echo generator's 64 KiB messages (off: they measure "
+            "bandwidth, not conformance)", None),
+    Setting("seed", "seed of the conversation generators (default: random)", integer, "N"),
+    Setting("replay", "every user runs only this conversation (a failing run writes one per "
+            "kind of difference and prints the command)", conversation_file, "FILE.json",
+            path=True),
+    Setting("csv", "Locust's CSV statistics (PREFIX_stats.csv, ...)", text, "PREFIX"),
+    Setting("locust_html", "Locust's HTML report", text, "FILE.html"),
+)
+
+LOAD_BY_NAME: dict[str, Setting] = {s.name: s for s in LOAD_TABLE}
+
+
+def load_options() -> tuple[Setting, ...]:
+    """The options of ``wscheck load``: the shared rows of :data:`TABLE`, then its own."""
+    return (*(s for s in TABLE if s.load), *LOAD_TABLE)
+
 
 def options_markdown() -> str:
     """The README's options table, generated from :data:`TABLE` (a test keeps them equal)."""
@@ -236,6 +205,15 @@ def options_markdown() -> str:
         run = f"`{s.cli_flag}`" if s.cli_flag else "-"
         value = "" if s.switch else f" {s.metavar}"
         lines.append(f"| `{s.pytest_flag}{value}` / `{s.ini_key}` | {run} | {s.help} |")
+    return "\n".join(lines) + "\n"
+
+
+def load_options_markdown() -> str:
+    """docs/load.md's options table, generated from the same rows (a test keeps them equal)."""
+    lines = ["| option | meaning |", "| --- | --- |"]
+    for s in load_options():
+        value = "" if s.switch else f" {s.metavar}"
+        lines.append(f"| `{s.flag}{value}` | {s.load_help or s.help} |")
     return "\n".join(lines) + "\n"
 
 
@@ -304,18 +282,12 @@ class Settings:
         return flag_for(name, self.interface)
 
 
-def resolve(given: Mapping[str, Given], *, rootdir: Path, interface: Interface = "pytest",
-            spec: Spec | None = None) -> Settings:
-    """Check every given value and build the :class:`Settings`; raises :class:`SettingError`
-    or :class:`SpecError` (both usage errors) with one line naming what the user typed.
-
-    ``rootdir`` is where ``pyproject.toml``'s ``[tool.wscheck]`` is looked for when no spec
-    is given; a ``spec`` passed in (a report's) is used as it is. Unset values are simply
-    absent from ``given`` (or ``None``/``""``/``False``).
-    """
+def check_values(given: Mapping[str, Given], rows: Mapping[str, Setting]) -> dict[str, Any]:
+    """Every given value through its row's parser, by name; an unset one (``None``, ``""``,
+    ``False``) is left out, and a bad one is a :class:`SettingError` naming its label."""
     values: dict[str, Any] = {}
     for name, item in given.items():
-        setting = BY_NAME[name]
+        setting = rows[name]
         if item.value in (None, "", False):
             continue
         if setting.switch:
@@ -329,6 +301,19 @@ def resolve(given: Mapping[str, Given], *, rootdir: Path, interface: Interface =
             values[name] = setting.parse(raw)
         except ValueError as exc:
             raise SettingError(f"{item.label} {exc}") from None
+    return values
+
+
+def resolve(given: Mapping[str, Given], *, rootdir: Path, interface: Interface = "pytest",
+            spec: Spec | None = None) -> Settings:
+    """Check every given value and build the :class:`Settings`; raises :class:`SettingError`
+    or :class:`SpecError` (both usage errors) with one line naming what the user typed.
+
+    ``rootdir`` is where ``pyproject.toml``'s ``[tool.wscheck]`` is looked for when no spec
+    is given; a ``spec`` passed in (a report's) is used as it is. Unset values are simply
+    absent from ``given`` (or ``None``/``""``/``False``).
+    """
+    values = check_values(given, BY_NAME)
     if values.get("app") and values.get("url"):
         raise SettingError(f"give either {given['app'].label} or {given['url'].label}, not "
                            "both (one target per run)")
@@ -343,6 +328,50 @@ def resolve(given: Mapping[str, Given], *, rootdir: Path, interface: Interface =
     xfail = values.pop("xfail", None)
     values["known_failures"] = _known_failures(known, spec_source, xfail)
     return Settings(spec=spec, spec_source=spec_source, interface=interface, **values)
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """Everything ``wscheck load`` needs: the settings a suite run has too (the target,
+    spec, timeout, quiet window, CA bundle and report, checked by :func:`resolve`) and its
+    own (:data:`LOAD_TABLE`)."""
+
+    settings: Settings
+    #: The file the spec was read from (given, or the rootdir's ``pyproject.toml``), or None
+    #: for the reference protocol: Locust's processes read it again.
+    spec_file: str | None
+    spawn_rate: float
+    users: int = DEFAULT_USERS
+    run_time: float = DEFAULT_RUN_TIME
+    processes: int | None = None
+    long_messages: bool = False
+    seed: int | None = None
+    replay: str | None = None
+    csv: str | None = None
+    locust_html: str | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.settings.url is not None
+        return self.settings.url
+
+
+def resolve_load(given: Mapping[str, Given], *, rootdir: Path) -> LoadSettings:
+    """Check ``wscheck load``'s values, as :func:`resolve` checks a run's: the shared ones
+    by :func:`resolve` itself, its own by the same :func:`check_values`."""
+    shared = {name: item for name, item in given.items() if name in BY_NAME}
+    if not any(name == "url" and item.value for name, item in shared.items()):
+        raise SettingError("--url is required: the server to load, ws://HOST:PORT[/prefix] "
+                           "or wss://...")
+    settings = resolve(shared, rootdir=rootdir, interface="run")
+    own = check_values({n: i for n, i in given.items() if n not in BY_NAME}, LOAD_BY_NAME)
+    spec_file: str | None = None
+    if settings.spec_source:  # the file named, or [tool.wscheck] of the rootdir's pyproject
+        spec = shared.get("spec")
+        spec_file = str(spec.value) if spec is not None and spec.value else str(
+            rootdir / "pyproject.toml")
+    own.setdefault("spawn_rate", float(own.get("users", DEFAULT_USERS)))
+    return LoadSettings(settings, spec_file, **own)
 
 
 def _spec_and_known(path: str | None, rootdir: Path) -> tuple[Spec, tuple[str, ...], str]:

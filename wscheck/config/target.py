@@ -224,9 +224,7 @@ class Runtime:
                       cookies: Sequence[tuple[str, str]] = (), *,
                       origin: bool = False) -> Connection:
         assert self.driver is not None
-        if origin:
-            return await self.driver.connect(path, query, cookies, origin=True)
-        return await self.driver.connect(path, query, cookies)
+        return await self.driver.connect(path, query, cookies, origin=origin)
 
     def close(self) -> None:
         """Stop everything: driver, lifespan shutdown, the loop thread.

@@ -13,21 +13,23 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
-import re
 import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 from urllib.parse import urlsplit
 
-from wscheck.config.settings import BY_NAME, MAX_SECONDS
-from wscheck.core.spec import Spec, load_spec
+from wscheck.config.settings import (
+    TABLE,
+    Given,
+    LoadSettings,
+    load_options,
+    resolve_load,
+)
 from wscheck.errors import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -42,7 +44,7 @@ from wscheck.load.workload import (
     write_conversations,
 )
 
-__all__ = ["LoadOptions", "main", "parse_options"]
+__all__ = ["locust_command", "main", "parse_options"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -50,28 +52,10 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: printing) before it is killed: nothing hangs.
 GRACE = 60.0
 
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """Everything ``wscheck load`` was asked for, validated."""
-
-    url: str
-    users: int
-    spawn_rate: float
-    run_time: float  # seconds
-    processes: int | None
-    spec: str | None
-    timeout: float
-    quiet_window: float
-    long_messages: bool
-    seed: int | None
-    replay: str | None
-    report: str | None
-    csv: str | None
-    html: str | None
-    ca_file: str | None = None
+DESCRIPTION = (
+    "Run conversations from wscheck's generators against a server under load with Locust "
+    "and check every transcript against the model. Exit status: 0 every transcript matched, "
+    "1 one differed (or nothing ran), 4 bad options.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,117 +66,63 @@ class _Parser(argparse.ArgumentParser):
         raise SettingError(message)
 
 
-def _seconds(text: str) -> float:
-    """``90``, ``90s``, ``1m30s``, ``1h``: Locust's own ``--run-time`` forms."""
-    match = _DURATION.fullmatch(text)
-    if text.isdigit():
-        return float(text)
-    if not text or match is None:
-        raise ValueError(text)
-    h, m, s = (int(g or 0) for g in match.groups())
-    return float(h * 3600 + m * 60 + s)
+def _parser() -> _Parser:
+    """The options, generated from the settings table's rows that ``wscheck load`` takes.
+    Values stay text here: the table's parsers check them."""
+    parser = _Parser(prog="wscheck load", description=DESCRIPTION)
+    for setting in load_options():
+        help = setting.load_help or setting.help
+        if setting.switch:
+            parser.add_argument(setting.flag, dest=setting.name, action="store_true",
+                                help=help)
+        else:
+            parser.add_argument(setting.flag, dest=setting.name, metavar=setting.metavar,
+                                help=help)
+    return parser
 
 
-def parse_options(argv: Sequence[str]) -> LoadOptions:
-    """The options of ``wscheck load``; :class:`SettingError` names the flag that is wrong.
-
-    Kept to this one function so that it can be folded into the kit's settings table.
-    """
-    parser = _Parser(prog="wscheck load", description=(
-        "Run conversations from wscheck's generators against a server under load with Locust "
-        "and check every transcript against the model. Exit status: 0 every transcript "
-        "matched, 1 one differed (or nothing ran), 4 bad options."))
-    add = parser.add_argument
-    add("--url", required=True, metavar="ws://HOST:PORT[/prefix]", help="server to load")
-    add("--users", type=int, default=10, metavar="N", help="simulated users (default: 10)")
-    add("--spawn-rate", type=float, metavar="R", help="users started per second "
-        "(default: all at once)")
-    add("--run-time", default="10s", metavar="T", help="how long: 30, 30s, 2m, 1h30m "
-        "(default: 10s)")
-    add("--processes", type=int, metavar="K", help="Locust worker processes on this machine "
-        "(-1: one per CPU; default: one process, no master)")
-    add("--spec", metavar="FILE.toml", help="protocol description (default: reference)")
-    add("--timeout", default="10", metavar="SECONDS",
-        help="deadline of any single wait (default: 10)")
-    add("--quiet-window", type=float, default=0.1, metavar="SECONDS",
-        help="listen this long for anything unexpected after each conversation "
-             "(default: 0.1)")
-    add("--long-messages", action="store_true", help="keep the 64 KiB messages the echo "
-        "generator draws now and then")
-    add("--seed", type=int, metavar="N", help="seed of the conversation generators")
-    add("--replay", metavar="FILE.json", help="run only this conversation (a failing run "
-        "writes one per kind of difference and prints the command)")
-    add("--ca-file", metavar="FILE.pem", help="CA bundle to trust for wss:// (default: the "
-        "system's CAs)")
-    add("--report", metavar="FILE.json", help="write the verdict as JSON")
-    add("--csv", metavar="PREFIX", help="Locust's CSV statistics (PREFIX_stats.csv, ...)")
-    add("--html", metavar="FILE.html", help="Locust's HTML report")
-    args = parser.parse_args(list(argv))
-    # What wscheck load shares with a suite run is checked by the settings table's own
-    # parsers, so that both refuse the same values in the same words.
-    url = _shared("url", "--url", args.url)
-    timeout = _shared("timeout", "--timeout", args.timeout)
-    ca_file = _shared("ca_file", "--ca-file", args.ca_file)
-    report = _shared("report", "--report", args.report)
-    html = _shared("html", "--html", args.html)
-    if args.users < 1:
-        raise SettingError(f"--users must be at least 1, got {args.users}")
-    spawn_rate = float(args.users) if args.spawn_rate is None else args.spawn_rate
-    if not (math.isfinite(spawn_rate) and spawn_rate > 0):
-        raise SettingError(f"--spawn-rate must be more than 0, got {args.spawn_rate}")
-    try:
-        run_time = _seconds(args.run_time)
-    except ValueError:
-        raise SettingError(f"--run-time must be seconds or a duration like 30s, 2m, 1h30m, "
-                           f"got {args.run_time!r}") from None
-    if run_time <= 0:
-        raise SettingError(f"--run-time must be more than 0, got {args.run_time!r}")
-    if args.processes is not None and (args.processes == 0 or args.processes < -1):
-        raise SettingError(f"--processes must be at least 1 (or -1 for one per CPU), got "
-                           f"{args.processes}")
-    if not (math.isfinite(args.quiet_window) and 0 <= args.quiet_window <= MAX_SECONDS):
-        raise SettingError(f"--quiet-window must be 0 or more seconds, at most "
-                           f"{MAX_SECONDS:g}, got {args.quiet_window}")
-    for flag, value in (("--spec", args.spec), ("--replay", args.replay)):
-        if value is not None and not Path(value).is_file():
-            raise SettingError(f"{flag}: no such file: {value}")
-    return LoadOptions(url, args.users, spawn_rate, run_time, args.processes, args.spec,
-                       timeout, args.quiet_window, args.long_messages, args.seed,
-                       args.replay, report, args.csv, html, ca_file)
+def _unrecognized(extra: Sequence[str]) -> SettingError:
+    """Arguments no option takes; a suite run's flag is named as such."""
+    flag = extra[0].split("=", 1)[0]
+    if flag == "--html":
+        return SettingError("--html is wscheck run's HTML report: Locust's own is "
+                            "--locust-html FILE.html")
+    if any(flag == s.cli_flag for s in TABLE):
+        return SettingError(f"{flag} is an option of `wscheck run`, not of `wscheck load` "
+                            "(`wscheck load --help` lists its options)")
+    return SettingError(f"unrecognized arguments: {' '.join(extra)} (`wscheck load --help` "
+                        "lists the options)")
 
 
-def _shared(name: str, flag: str, raw: object) -> Any:
-    """A value of a setting the suite has too, checked by the settings table's parser."""
-    if raw is None:
-        return None
-    parse = BY_NAME[name].parse
-    assert parse is not None
-    try:
-        return parse(raw)
-    except ValueError as exc:
-        raise SettingError(f"{flag} {exc}") from None
+def parse_options(argv: Sequence[str]) -> LoadSettings:
+    """The options of ``wscheck load``, checked by the settings table as a suite run's are;
+    :class:`SettingError` names the flag that is wrong."""
+    args, extra = _parser().parse_known_args(list(argv))
+    if extra:
+        raise _unrecognized(extra)
+    given = {s.name: Given(getattr(args, s.name), s.flag) for s in load_options()}
+    return resolve_load(given, rootdir=Path.cwd())
 
 
-def _read_files(options: LoadOptions) -> Spec:
-    """The spec, and a check that the replayed conversation is one it can judge: a bad file
-    is a usage error here, one line, instead of an exception in every Locust worker."""
-    spec = load_spec(options.spec) if options.spec else Spec()  # SpecError is a UsageError
+def _check_replay(options: LoadSettings) -> None:
+    """The replayed conversation is one the spec can judge: a bad file is a usage error
+    here, one line, instead of an exception in every Locust worker."""
     if options.replay:
         try:
-            Workload.of(spec, read_conversations(Path(options.replay)))
+            Workload.of(options.settings.spec, read_conversations(Path(options.replay)))
         except (ValueError, UnicodeDecodeError, UnspecifiedBehaviour) as exc:
             raise SettingError(f"--replay: {options.replay} is not a conversation this "
                                f"spec can judge: {exc}") from None
-    return spec
 
 
-def _conversations(options: LoadOptions, spec: Spec, into: Path) -> Path:
+def _conversations(options: LoadSettings, into: Path) -> Path:
     """The conversations every Locust process draws from, as a file: the replayed one, or a
     pool drawn here once from the kit's generators (rather than in each process, where it
     would cost every worker a few seconds of its run)."""
     if options.replay:
         return Path(options.replay).resolve()
-    workload = Workload.generate(spec, long_messages=options.long_messages, seed=options.seed)
+    workload = Workload.generate(options.settings.spec, long_messages=options.long_messages,
+                                 seed=options.seed)
     write_conversations(into, workload.conversations())
     return into
 
@@ -203,7 +133,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def locust_command(options: LoadOptions, conversations: Path, summary: Path) -> list[str]:
+def locust_command(options: LoadSettings, conversations: Path, summary: Path) -> list[str]:
     """The Locust command line that runs ``options`` headless on ``conversations`` and
     writes the verdict to ``summary``."""
     command = [
@@ -211,8 +141,8 @@ def locust_command(options: LoadOptions, conversations: Path, summary: Path) -> 
         "--host", options.url, "--users", str(options.users),
         "--spawn-rate", f"{options.spawn_rate:g}", "--run-time", f"{int(options.run_time)}s",
         "--stop-timeout", "0", "--loglevel", "WARNING",
-        "--wscheck-timeout", f"{options.timeout:g}",
-        "--wscheck-quiet-window", f"{options.quiet_window:g}",
+        "--wscheck-timeout", f"{options.settings.timeout:g}",
+        "--wscheck-quiet-window", f"{options.settings.quiet_window:g}",
         "--wscheck-summary", str(summary), "--wscheck-conversations", str(conversations),
     ]
     if options.processes is not None:
@@ -221,14 +151,14 @@ def locust_command(options: LoadOptions, conversations: Path, summary: Path) -> 
         command += ["--processes", str(options.processes), "--master-bind-host", "127.0.0.1",
                     "--master-bind-port", port, "--master-host", "127.0.0.1",
                     "--master-port", port]
-    if options.spec:
-        command += ["--wscheck-spec", str(Path(options.spec).resolve())]
-    if options.ca_file:
-        command += ["--wscheck-ca-file", str(Path(options.ca_file).resolve())]
+    if options.spec_file:
+        command += ["--wscheck-spec", str(Path(options.spec_file).resolve())]
+    if options.settings.ca_file:
+        command += ["--wscheck-ca-file", str(Path(options.settings.ca_file).resolve())]
     if options.csv:
         command += ["--csv", options.csv]
-    if options.html:
-        command += ["--html", options.html]
+    if options.locust_html:
+        command += ["--html", options.locust_html]
     return command
 
 
@@ -247,16 +177,16 @@ def _reachable(url: str, timeout: float) -> str | None:
         return (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
-def run(options: LoadOptions) -> int:
+def run(options: LoadSettings) -> int:
     """Run Locust for ``options``, streaming its output, and return the exit status."""
-    spec = _read_files(options)
-    problem = _reachable(options.url, options.timeout)
+    _check_replay(options)
+    problem = _reachable(options.url, options.settings.timeout)
     if problem is not None:
         print(f"wscheck load: nothing answers at {options.url} ({problem}); no load was "
               "started", file=sys.stderr)
         return EXIT_FAILED
     with tempfile.TemporaryDirectory(prefix="wscheck-load-") as tmp:
-        conversations = _conversations(options, spec, Path(tmp) / "conversations.json")
+        conversations = _conversations(options, Path(tmp) / "conversations.json")
         summary_path = Path(tmp) / "summary.json"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(locust_command(options, conversations, summary_path),
@@ -274,8 +204,8 @@ def run(options: LoadOptions) -> int:
                   "verdict (its output above says why)", file=sys.stderr)
             return EXIT_FAILED
         result = json.loads(summary_path.read_text(encoding="utf-8"))
-    if options.report:
-        Path(options.report).write_text(json.dumps(result, ensure_ascii=False, indent=1),
+    if options.settings.report:
+        Path(options.settings.report).write_text(json.dumps(result, ensure_ascii=False, indent=1),
                                         encoding="utf-8")
     return verdict_status(result)
 

@@ -28,6 +28,7 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
 from wscheck.core.spec import Spec, load_spec
 from wscheck.errors import CheckFailure
 from wscheck.load.wire import GeventDriver, run_blocking
@@ -56,10 +57,13 @@ def _options(parser: ArgumentParser) -> None:
     group = parser  # Locust's web-UI keywords exist on the parser only, not on groups
     group.add_argument("--wscheck-spec", default="", metavar="FILE.toml",
                        help="protocol description (default: the reference protocol)")
-    group.add_argument("--wscheck-timeout", type=float, default=10.0, metavar="SECONDS",
-                       help="deadline of any single wait (default: 10)")
-    group.add_argument("--wscheck-quiet-window", type=float, default=0.1, metavar="SECONDS",
-                       help="how long to listen for anything unexpected after a conversation")
+    group.add_argument("--wscheck-timeout", type=float, default=DEFAULT_TIMEOUT,
+                       metavar="SECONDS",
+                       help=f"deadline of any single wait (default: {DEFAULT_TIMEOUT:g})")
+    group.add_argument("--wscheck-quiet-window", type=float, default=DEFAULT_QUIET_WINDOW,
+                       metavar="SECONDS",
+                       help="how long to listen for anything unexpected after a conversation "
+                            f"(default: {DEFAULT_QUIET_WINDOW:g})")
     group.add_argument("--wscheck-ca-file", default="", metavar="FILE.pem",
                        help="CA bundle to trust for wss:// (default: the system's CAs)")
     group.add_argument("--wscheck-long-messages", action="store_true", default=False,
@@ -144,9 +148,10 @@ class WscheckUser(User):
                                    int(_option(env, "wscheck_seed", -1)),
                                    _option(env, "wscheck_conversations", ""))
         self._driver = GeventDriver(self.host,
-                                    timeout=float(_option(env, "wscheck_timeout", 10.0)),
+                                    timeout=float(_option(env, "wscheck_timeout",
+                                                          DEFAULT_TIMEOUT)),
                                     quiet_window=float(_option(env, "wscheck_quiet_window",
-                                                               0.1)),
+                                                               DEFAULT_QUIET_WINDOW)),
                                     ca_file=_option(env, "wscheck_ca_file", "") or None)
         self._rng = random.Random()
 

@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import h11
 from wsproto.utilities import generate_accept_token, split_comma_header
 
+from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
 from wscheck.core.events import (
     Accepted,
     Closed,
@@ -288,7 +289,8 @@ class GeventDriver:
 
     kind = "url"
 
-    def __init__(self, url: str, *, timeout: float = 10.0, quiet_window: float = 0.1,
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 quiet_window: float = DEFAULT_QUIET_WINDOW,
                  ca_file: str | None = None, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:

@@ -283,11 +283,6 @@ def render_example(example: Example, replay: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def dumps_conversation(conversation: Conversation) -> str:
-    """The conversation as one line of JSON (what ``--replay`` reads)."""
-    return json.dumps(conversation_to_json(conversation), ensure_ascii=False)
-
-
 def render_verdict(summary: Mapping[str, Any]) -> str:
     """wscheck's verdict under Locust's statistics: how many conversations ran, how many
     transcripts differed from the model (per kind), and the first example of each kind of

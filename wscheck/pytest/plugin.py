@@ -398,9 +398,7 @@ class _CountingDriver:
                       cookies: Sequence[tuple[str, str]] = (), *,
                       origin: bool = False) -> Connection:
         self.connections += 1
-        if origin:
-            return await self._driver.connect(path, query, cookies, origin=True)
-        return await self._driver.connect(path, query, cookies)
+        return await self._driver.connect(path, query, cookies, origin=origin)
 
     async def aclose(self) -> None:  # pragma: no cover - the runtime closes the real driver
         await self._driver.aclose()

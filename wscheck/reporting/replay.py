@@ -194,6 +194,29 @@ def _settings(case: ReplayCase, report_path: str | Path, *, url: str | None,
     return settings
 
 
+def _show_case(check_id: str, case: ReplayCase, target: str, conversation: Conversation, *,
+               stand_ins: bool, out: TextIO) -> None:
+    """What is replayed, on what, and what the report saw, before the target is met."""
+    print(f"replaying {check_id} [{case.level}] on {safe_line(target, 200)}", file=out)
+    if case.problem:
+        print(f"reported: {safe_line(case.problem)}", file=out)
+    if stand_ins:
+        print("note: the report masks credentials; stand-in values are used (write the "
+              "report with --show-credentials, or --wscheck-show-credentials under pytest, to "
+              "replay the exact ones)", file=out)
+    if check_id in CONCURRENT:
+        print("note: this check failed with several clients at once; the conversation is "
+              "replayed alone and may conform alone", file=out)
+    print("", file=out)
+    print("conversation:", file=out)
+    print(render_conversation(conversation), file=out)
+    print("", file=out)
+    if case.expected or case.observed:
+        print("in the report:", file=out)
+        print(side_by_side(case.expected, case.observed), file=out)
+        print("", file=out)
+
+
 def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
            app: str | None = None, timeout: float | str | None = None,
            ca_file: str | None = None, out: TextIO | None = None) -> int:
@@ -213,26 +236,7 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
     settings = _settings(case, report_path, url=url, app=app, timeout=timeout,
                          ca_file=ca_file)
     loaded = load_app(settings.app) if settings.app else None
-
-    print(f"replaying {check_id} [{case.level}] on {safe_line(settings.target, 200)}",
-          file=out)
-    if case.problem:
-        print(f"reported: {safe_line(case.problem)}", file=out)
-    if stand_ins:
-        print("note: the report masks credentials; stand-in values are used (write the "
-              "report with --show-credentials, or --wscheck-show-credentials under pytest, to "
-              "replay the exact ones)", file=out)
-    if check_id in CONCURRENT:
-        print("note: this check failed with several clients at once; the conversation is "
-              "replayed alone and may conform alone", file=out)
-    print("", file=out)
-    print("conversation:", file=out)
-    print(render_conversation(conversation), file=out)
-    print("", file=out)
-    if case.expected or case.observed:
-        print("in the report:", file=out)
-        print(side_by_side(case.expected, case.observed), file=out)
-        print("", file=out)
+    _show_case(check_id, case, settings.target, conversation, stand_ins=stand_ins, out=out)
 
     runtime = Runtime(settings, loaded)
     try:

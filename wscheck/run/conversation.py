@@ -119,12 +119,8 @@ class Exchange:
     @classmethod
     async def open(cls, driver: Driver, conversation: Conversation) -> Exchange:
         """Connect as ``conversation`` says; the handshake is the first event observed."""
-        if conversation.origin:
-            conn = await driver.connect(conversation.path, conversation.query,
-                                        conversation.cookies, origin=True)
-        else:  # drivers written before ``origin`` keep working for everything else
-            conn = await driver.connect(conversation.path, conversation.query,
-                                        conversation.cookies)
+        conn = await driver.connect(conversation.path, conversation.query,
+                                    conversation.cookies, origin=conversation.origin)
         keep = keep_limit(conversation)
         # A network connection can clip a long text while it arrives rather than after it
         # is whole (several connections each holding a 16 MiB reply at once, otherwise).

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from wscheck.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_EXAMPLES_ASGI, DEFAULT_IDLE_WATCH
 from wscheck.core.spec import Spec
 from wscheck.drivers.base import Driver
 
@@ -48,13 +49,13 @@ class Context:
 
     spec: Spec
     driver: Driver
-    examples: int = 100
+    examples: int = DEFAULT_EXAMPLES_ASGI
     #: How many independent conversations of one check may run at once (1: one after
     #: another); see :func:`wscheck.checks.judging.observe`.
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     #: Seconds a time probe watches an idle connection, or pauses before it speaks again
     #: (protocol ``/ws`` 3: however long the connection stays idle, nothing changes).
-    idle_watch: float = 2.0  # settings.DEFAULT_IDLE_WATCH
+    idle_watch: float = DEFAULT_IDLE_WATCH
 
 
 #: Why a check could not conclude: its precondition failed (what it judges never happened),
