@@ -35,11 +35,11 @@ if str(ROOT) not in sys.path:
 import hypothesis.core  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
-from wscheck.checks import Context, all_checks  # noqa: E402
 from wscheck.checks.prop import profile  # noqa: E402
 from wscheck.core.spec import Spec  # noqa: E402
 from wscheck.drivers.asgi import AsgiDriver, lifespan  # noqa: E402
 from wscheck.drivers.base import Driver  # noqa: E402
+from wscheck.run.registry import SUITE, Context  # noqa: E402
 
 #: Broken apps run by default: sure failures of every kind (fixed and property checks,
 #: isolation, a SHOULD-level crash, a timing-dependent reordering).
@@ -71,7 +71,7 @@ def seeded(seed: int) -> Iterator[None]:
 async def _failing(driver: Driver, examples: int) -> FailingSet:
     spec = Spec()
     failed = set()
-    for chk in all_checks():
+    for chk in SUITE.all():
         if chk.not_applicable(spec):
             continue
         verdict = await chk.run(Context(spec, driver, examples))

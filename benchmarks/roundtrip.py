@@ -326,12 +326,12 @@ async def cost_curve(app: Any, sizes: Sequence[int]) -> list[dict[str, float]]:
 
 async def suite_seconds(driver: Driver, examples: int) -> tuple[float, int, int]:
     """Every check of the default suite, one after another, as the plugin runs them."""
-    from wscheck.checks import Context, all_checks
+    from wscheck.run.registry import SUITE, Context
 
     ctx = Context(SPEC, driver, examples)
     passed = failed = 0
     start = time.perf_counter()
-    for chk in all_checks():
+    for chk in SUITE.all():
         if chk.not_applicable(SPEC) is not None:
             continue
         verdict = await chk.run(ctx)

@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 import wscheck.generation.runner as properties  # noqa: E402
 from tests.servers import serve_uvicorn  # noqa: E402
 from tests.test_properties import PREFIX, CountingDriver, echo_mutant  # noqa: E402
-from wscheck.checks import CHECKS, Context, all_checks  # noqa: E402
 from wscheck.core.spec import Spec  # noqa: E402
 from wscheck.drivers.asgi import AsgiDriver, lifespan  # noqa: E402
 from wscheck.drivers.url import UrlDriver  # noqa: E402
+from wscheck.run.registry import SUITE, Context  # noqa: E402
 
 
 def stalling_app():  # type: ignore[no-untyped-def]
@@ -42,7 +42,7 @@ async def _asgi_run(timeout: float) -> tuple[float, int, bool]:
     async with lifespan(stalling_app()) as wrapped:
         driver = CountingDriver(AsgiDriver(wrapped, timeout=timeout))
         start = time.monotonic()
-        verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 100))
+        verdict = await SUITE["prop.conversation"].run(Context(Spec(), driver, 100))
         elapsed = time.monotonic() - start
         sleeper.cancel()
         await driver.aclose()
@@ -53,7 +53,7 @@ async def _url_run(address: str, timeout: float) -> tuple[float, int, bool]:
     driver = CountingDriver(UrlDriver(f"ws://{address}", timeout=timeout, quiet_window=0.1))
     try:
         start = time.monotonic()
-        verdict = await CHECKS["prop.conversation"].run(Context(Spec(), driver, 25))
+        verdict = await SUITE["prop.conversation"].run(Context(Spec(), driver, 25))
         return time.monotonic() - start, driver.timeouts, verdict.passed
     finally:
         await driver.aclose()
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=0.5)
     args = parser.parse_args(argv)
     os.environ["CI"] = "true"  # derandomized, no example database: runs are comparable
-    all_checks()
+    SUITE.all()
     budgets = dict(properties.SHRINK_SECONDS)
     figures: dict[str, object] = {"timeout": args.timeout, "shrink_seconds": budgets}
     print(f"{'driver':<8} {'budget':>8} {'seconds':>8} {'timeouts':>9} {'s/timeout':>10}")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tests.test_broken_apps import EXPECTED
-from wscheck.checks import all_checks
+from wscheck.run.registry import SUITE
 
 __all__ = ["DOC", "generate", "main"]
 
@@ -35,7 +35,7 @@ def defect(name: str, package: str = "broken") -> str:
 
 def generate() -> str:
     """The text of ``docs/kill-matrix.md``."""
-    checks = all_checks()
+    checks = SUITE.all()
     names = sorted(EXPECTED)
     lines = [
         "# Kill matrix",

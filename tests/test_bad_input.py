@@ -23,12 +23,12 @@ import pytest
 
 import wscheck.drivers.url  # noqa: F401
 from tests import apps
-from wscheck.checks import all_checks
+from wscheck.run.registry import SUITE
 
 # The check modules, httpcore and the network driver are imported here, before pytester
 # snapshots sys.modules, so that every inner run shares them: httpx caches httpcore's
 # exception classes, which a fresh import inside an inner run would replace.
-CHECK_IDS = [c.id for c in all_checks()]
+CHECK_IDS = [c.id for c in SUITE.all()]
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 BAD_APPS = """

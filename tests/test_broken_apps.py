@@ -32,7 +32,7 @@ import pytest
 
 import tests.broken
 from tests.verdicts import asgi_verdicts, failing, inconclusive
-from wscheck.checks import all_checks
+from wscheck.run.registry import SUITE
 
 #: Generated examples per property check: enough for the defects listed as sure failures
 #: below, few enough that a broken app's shrinking stays short.
@@ -265,12 +265,12 @@ def test_every_check_is_killed_by_some_broken_app() -> None:
     from tests.test_broken_rooms import ROOM_EXPECTED
 
     killed = set().union(*(e.fails for e in [*EXPECTED.values(), *ROOM_EXPECTED.values()]))
-    missing = [c.id for c in all_checks() if c.id not in killed]
+    missing = [c.id for c in SUITE.all() if c.id not in killed]
     assert not missing, f"no broken app is expected to fail: {missing}"
 
 
 def test_the_table_names_only_real_checks() -> None:
-    ids = {c.id for c in all_checks()}
+    ids = {c.id for c in SUITE.all()}
     for name, e in EXPECTED.items():
         assert e.fails | e.may_fail | e.inconclusive <= ids, name
         assert not e.fails & e.may_fail, name

@@ -15,8 +15,8 @@ import pytest
 import tests.broken_rooms
 from tests.test_broken_apps import Expect, expect
 from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
-from wscheck.checks import all_checks
 from wscheck.core.spec import Spec, load_spec
+from wscheck.run.registry import SUITE
 
 CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml")
 assert CHAT.broadcast is not None
@@ -64,7 +64,7 @@ def test_every_room_is_in_the_table() -> None:
 
 
 def test_the_table_names_only_room_checks() -> None:
-    ids = {c.id for c in all_checks() if c.id.startswith(("broadcast.", "prop.broadcast"))}
+    ids = {c.id for c in SUITE.all() if c.id.startswith(("broadcast.", "prop.broadcast"))}
     for name, e in ROOM_EXPECTED.items():
         assert e.fails | e.may_fail | e.inconclusive <= ids, name
         assert not e.fails & (e.may_fail | e.inconclusive), name
@@ -76,7 +76,7 @@ def _judge(name: str, outcomes: dict[str, Outcome]) -> None:
     unseen = {k for k, v in outcomes.items() if v == "inconclusive"}
     # Only the room's checks apply: the chat spec has no echo or credentials endpoint.
     assert {k for k, v in outcomes.items() if v != "n/a"} <= {
-        c.id for c in all_checks() if c.id.startswith(("broadcast.", "prop.broadcast"))}
+        c.id for c in SUITE.all() if c.id.startswith(("broadcast.", "prop.broadcast"))}
     assert e.fails <= failed and failed <= e.fails | e.may_fail, (name, sorted(failed))
     assert unseen == e.inconclusive, (name, sorted(unseen))
 
@@ -98,7 +98,7 @@ def test_the_correct_rooms_pass_every_room_check() -> None:
     """Not a vacuous table: the correct rooms are judged on every room check (join notices
     included, for the announcing room)."""
     outcomes = asgi_verdicts(_app("announcing"), JOIN_SPEC, examples=5)
-    room_checks = {c.id for c in all_checks() if c.id.startswith(("broadcast.", "prop.b"))}
+    room_checks = {c.id for c in SUITE.all() if c.id.startswith(("broadcast.", "prop.b"))}
     assert {k for k, v in outcomes.items() if v == "pass"} == room_checks
 
 

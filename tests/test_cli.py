@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from tests import apps
-from wscheck.checks import all_checks
 from wscheck.cli.main import main
 from wscheck.config.settings import TABLE
 from wscheck.core.spec import EchoSpec, Spec, load_spec
+from wscheck.run.registry import SUITE
 
-CHECK_IDS = [c.id for c in all_checks()]
+CHECK_IDS = [c.id for c in SUITE.all()]
 #: The checks that apply to the reference protocol (the broadcast room's do not).
-APPLICABLE = [c.id for c in all_checks() if not c.not_applicable(Spec())]
+APPLICABLE = [c.id for c in SUITE.all() if not c.not_applicable(Spec())]
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 

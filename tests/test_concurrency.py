@@ -24,7 +24,6 @@ import tests.broken.accepts_bad_q
 import tests.broken.empty_token_absent
 import tests.broken.swaps_when_together
 from tests.servers import serve_uvicorn
-from wscheck.checks import CHECKS
 from wscheck.checks.judging import all_agree, observe_all
 from wscheck.config.settings import Given, resolve
 from wscheck.core.defaults import DEFAULT_CONCURRENCY
@@ -34,7 +33,7 @@ from wscheck.drivers.asgi import AsgiDriver
 from wscheck.drivers.base import Connection
 from wscheck.drivers.url import UrlDriver
 from wscheck.errors import SettingError
-from wscheck.run.registry import Context
+from wscheck.run.registry import SUITE, Context
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,7 +169,7 @@ def test_an_app_that_lets_clients_interfere_is_judged_on_clients_alone() -> None
     async def verdict(address: str, concurrency: int) -> Any:
         driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
         try:
-            return await CHECKS["echo.exact"].run(Context(Spec(), driver, 10, concurrency))
+            return await SUITE["echo.exact"].run(Context(Spec(), driver, 10, concurrency))
         finally:
             await driver.aclose()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wscheck.checks import all_checks
 from wscheck.cli.main import catalogue
+from wscheck.run.registry import SUITE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,12 +18,12 @@ def test_check_catalogue_is_current() -> None:
 
 def test_catalogue_lists_every_check_once() -> None:
     text = catalogue()
-    for check in all_checks():
+    for check in SUITE.all():
         assert text.count(f"| `{check.id}` |") == 1, check.id
 
 
 def test_check_ids_are_stable_and_well_formed() -> None:
-    ids = [c.id for c in all_checks()]
+    ids = [c.id for c in SUITE.all()]
     assert len(ids) == len(set(ids))
     for check_id in ids:
         area, _, name = check_id.partition(".")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.verdicts import Outcome, asgi_verdicts
-from wscheck.checks import all_checks
 from wscheck.core.spec import load_spec
+from wscheck.run.registry import SUITE
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -29,7 +29,7 @@ SHOULD_WARNINGS = {
 def _expected(name: str) -> dict[str, Outcome]:
     spec = load_spec(EXAMPLES / f"{name}.toml")
     expected: dict[str, Outcome] = {}
-    for chk in all_checks():
+    for chk in SUITE.all():
         if chk.not_applicable(spec):
             expected[chk.id] = "n/a"
         else:
@@ -45,7 +45,7 @@ def test_example_verdicts(name: str) -> None:
 
 
 def test_the_expected_warnings_are_should_level() -> None:
-    levels = {c.id: c.level for c in all_checks()}
+    levels = {c.id: c.level for c in SUITE.all()}
     for warned in SHOULD_WARNINGS.values():
         assert {levels[i] for i in warned} == {"SHOULD"}
 

@@ -17,8 +17,8 @@ import pytest
 
 from tests.fastapi_docs import Tutorials
 from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
-from wscheck.checks import all_checks
 from wscheck.core.spec import load_spec
+from wscheck.run.registry import SUITE
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -39,7 +39,7 @@ UNOBSERVABLE_OVER_NETWORK = {"robust.disconnect"}
 def _expected(name: str, *, network: bool) -> dict[str, Outcome]:
     spec = load_spec(EXAMPLES / f"{SPECS[name]}.toml")
     expected: dict[str, Outcome] = {}
-    for chk in all_checks():
+    for chk in SUITE.all():
         if chk.not_applicable(spec):
             expected[chk.id] = "n/a"
         elif network and chk.id in UNOBSERVABLE_OVER_NETWORK:
@@ -53,7 +53,7 @@ def _expected(name: str, *, network: bool) -> dict[str, Outcome]:
 
 def test_the_documented_failures_are_should_level() -> None:
     """So that the README's "every MUST check passes" is what the tables below assert."""
-    levels = {c.id: c.level for c in all_checks()}
+    levels = {c.id: c.level for c in SUITE.all()}
     for failing in FAILS.values():
         assert {levels[i] for i in failing} <= {"SHOULD"}
 

@@ -29,12 +29,12 @@ import pytest
 import wscheck.drivers.url
 from reference_app import create_app
 from tests.servers import free_port, make_test_ca, serve_uvicorn
-from wscheck.checks import all_checks
+from wscheck.run.registry import SUITE
 
 # The check modules, httpcore and the network driver are imported here, before pytester
 # snapshots sys.modules, so that every inner run shares them: httpx caches httpcore's
 # exception classes, which a fresh import inside an inner run would replace.
-CHECK_IDS = [c.id for c in all_checks()]
+CHECK_IDS = [c.id for c in SUITE.all()]
 
 #: The kit's own source files as a traceback or a warning names them
 #: ("wscheck/run/conversation.py"):

@@ -19,7 +19,6 @@ import pytest
 
 from tests import apps
 from tests.test_bad_input import assert_one_line
-from wscheck.checks import all_checks
 from wscheck.config.known import load_spec_and_known, read_xfail_file
 from wscheck.core.limits import (
     MAX_INPUT_FILE_BYTES,
@@ -31,8 +30,9 @@ from wscheck.core.limits import (
 from wscheck.core.spec import load_spec
 from wscheck.errors import SettingError, SpecError
 from wscheck.reporting.report import write_reports
+from wscheck.run.registry import SUITE
 
-all_checks()  # one check registry for every inner pytest run
+SUITE.all()  # one check registry for every inner pytest run
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 #: Bound on a subprocess run that could hang if a FIFO were opened for reading.

@@ -13,14 +13,14 @@ import importlib
 import pytest
 
 from tests.verdicts import Outcome, asgi_verdicts, run_checks
-from wscheck.checks import all_checks
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver, lifespan
+from wscheck.run.registry import SUITE
 
 #: Every check passes, except those that do not apply to the reference protocol (the
 #: broadcast room's).
 ALL_PASS: dict[str, Outcome] = {c.id: "n/a" if c.not_applicable(Spec()) else "pass"
-                                for c in all_checks()}
+                                for c in SUITE.all()}
 
 #: The tutorial's refusal (close before accept) conforms at MUST level; only the SHOULD-level
 #: auth.missing-observable says the 1008 is not observable on the wire.

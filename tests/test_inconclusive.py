@@ -124,9 +124,9 @@ def test_disconnect_is_unobservable_over_the_network_and_exit_stays_0(
 
 
 def test_every_check_states_its_precondition() -> None:
-    from wscheck.checks import all_checks
+    from wscheck.run.registry import SUITE
 
-    assert [c.id for c in all_checks() if not c.precondition] == []
+    assert [c.id for c in SUITE.all() if not c.precondition] == []
 
 
 def test_in_process_disconnect_is_observed() -> None:

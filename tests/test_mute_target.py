@@ -22,11 +22,11 @@ import wsproto.events as we
 
 import wscheck.drivers.url as url_module
 from tests.raw_servers import READ_BOUND, echo, raw_server, read_until_gone
-from wscheck.checks import all_checks
 from wscheck.cli.main import main
 from wscheck.core.defaults import DEFAULT_CONCURRENCY
 from wscheck.core.events import Event, Silence, TransportError
 from wscheck.drivers.url import MUTE_AFTER, UrlConnection, UrlDriver
+from wscheck.run.registry import SUITE
 
 TIMEOUT = 0.5
 
@@ -136,7 +136,7 @@ def test_a_target_that_goes_mute_stops_the_run_once(
     # the suite did not run.
     assert len(stopped) == 1, records
     assert ran[-1] is stopped[0], [r["id"] for r in ran]
-    assert len(ran) < len(all_checks()) // 4, [r["id"] for r in ran]
+    assert len(ran) < len(SUITE.all()) // 4, [r["id"] for r in ran]
     assert "wscheck: the target does not answer" in out.splitlines()[-2], out
     assert f"not a byte from ws://{address} during {MUTE_AFTER} waits in a row" in out, out
     # The checks before it may each fail on their own timeouts, but at most MUTE_AFTER of
@@ -160,7 +160,7 @@ def test_checks_side_by_side_still_stop_the_run_once(
     stopped = [r for r in records if "the target stopped answering" in (r.get("message") or "")]
     assert len(stopped) == 1, records
     assert records[-1] is stopped[0], [r["id"] for r in records]
-    assert len(records) < len(all_checks()) // 4, [r["id"] for r in records]
+    assert len(records) < len(SUITE.all()) // 4, [r["id"] for r in records]
     assert "wscheck: the target does not answer" in out.splitlines()[-2], out
     # Up to DEFAULT_CONCURRENCY checks run at once, each with up to as many conversations
     # at once: that many waits may be in flight, side by side, when the watch trips (each a
@@ -293,7 +293,7 @@ def test_an_in_process_app_that_goes_mute_stops_the_run_once(
     stopped = [r for r in records if "the target stopped answering" in (r.get("message") or "")]
     assert len(stopped) == 1, records
     assert records[-1] is stopped[0], [r["id"] for r in records]
-    assert len(records) < len(all_checks()) // 4, [r["id"] for r in records]
+    assert len(records) < len(SUITE.all()) // 4, [r["id"] for r in records]
     assert "wscheck: the target does not answer" in out.splitlines()[-2], out
     assert f"not a message from tests.apps:{app} during {MUTE_AFTER} waits in a row" in out, out
     # The checks that wait on the clock start early, beside the others, and while the kit
@@ -301,7 +301,7 @@ def test_an_in_process_app_that_goes_mute_stops_the_run_once(
     # running at once (wscheck.run.schedule): each of those may wait out a handshake or a reply,
     # and one started as another ended one more, while the stop is on its way; all of them
     # side by side, so the run takes no longer for them.
-    early = sum(1 for c in all_checks() if c.waits)
+    early = sum(1 for c in SUITE.all() if c.waits)
     assert MUTE_AFTER <= asgi_timeouts.total <= \
         MUTE_AFTER + len(records) + early + 2 * DEFAULT_CONCURRENCY, asgi_timeouts
 

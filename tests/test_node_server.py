@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.servers import ROOT, finish_suite, serve_subprocess, start_suite
-from wscheck.checks import all_checks
 from wscheck.core.spec import Spec
+from wscheck.run.registry import SUITE
 
 pytestmark = pytest.mark.slow  # a whole network suite against a Node.js server; CI runs it
 
@@ -51,10 +51,10 @@ def test_node_server_passes_the_whole_suite() -> None:
     # leaves the exit status alone); every other check is observed, and passes.
     # The broadcast room's checks do not apply to the reference protocol: skipped.
     unobservable = {"robust.disconnect": "inconclusive",
-                    **{c.id: "skip" for c in all_checks() if c.not_applicable(Spec())}}
+                    **{c.id: "skip" for c in SUITE.all() if c.not_applicable(Spec())}}
     problems = {c: run.details.get(c, v) for c, v in run.verdicts.items()
                 if v != unobservable.get(c, "pass")}
-    assert set(run.verdicts) == {c.id for c in all_checks()}
+    assert set(run.verdicts) == {c.id for c in SUITE.all()}
     assert not problems, "\n\n".join(problems.values())
     assert run.returncode == 0, run.output[-3000:]
     assert run.returncode == 0, run.output

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests import apps
-from wscheck.checks import all_checks
 from wscheck.core.spec import Spec, load_spec
+from wscheck.run.registry import SUITE
 
-CHECKS = all_checks()
+CHECKS = SUITE.all()
 CHECK_IDS = [c.id for c in CHECKS]
 #: The checks that apply to the reference protocol (the broadcast room's do not).
 APPLICABLE = [c.id for c in CHECKS if not c.not_applicable(Spec())]

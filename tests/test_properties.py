@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_app import create_app
-from wscheck.checks import CHECKS, Context, Verdict, all_checks
 from wscheck.core.events import ClientClose, Drop, Event, SendText, Silence
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver, lifespan
@@ -36,11 +35,12 @@ from wscheck.generation.strategies import (
 )
 from wscheck.model.echo import expected
 from wscheck.run.conversation import run_conversation
+from wscheck.run.registry import SUITE, Context, Verdict
 
 PREFIX = "接收到的消息是:"
 FAREWELLS = ("请注意:窗口即将关闭", "窗口已关闭")
 
-all_checks()  # registers every check
+SUITE.all()  # registers every check
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,7 @@ def run_check(app: FastAPI, check_id: str, examples: int = 100) -> Verdict:
         async with lifespan(app) as wrapped:
             driver = AsgiDriver(wrapped, timeout=1.0)
             try:
-                return await CHECKS[check_id].run(Context(Spec(), driver, examples))
+                return await SUITE[check_id].run(Context(Spec(), driver, examples))
             finally:
                 await driver.aclose()
 
@@ -195,7 +195,7 @@ def test_stateful_machine_catches_misrouting() -> None:
 
 
 def test_every_property_passes_on_the_reference_app() -> None:
-    for check in all_checks():
+    for check in SUITE.all():
         if check.id.startswith("prop.") and not check.not_applicable(Spec()):
             verdict = run_check(create_app(), check.id)
             assert verdict.passed, (check.id, verdict.problem, verdict.observation)
@@ -287,7 +287,7 @@ def test_a_stalling_app_fails_quickly_despite_shrinking(monkeypatch: pytest.Monk
         async with lifespan(app) as wrapped:
             driver = CountingDriver(AsgiDriver(wrapped, timeout=0.5))
             start = time.monotonic()
-            verdict = await CHECKS["prop.conversation"].run(
+            verdict = await SUITE["prop.conversation"].run(
                 Context(Spec(), driver, 100, concurrency))
             elapsed = time.monotonic() - start
             sleeper.cancel()
@@ -377,7 +377,7 @@ def test_a_stalling_server_fails_quickly_over_the_network(concurrency: int) -> N
         driver = CountingDriver(UrlDriver(f"ws://{address}", timeout=0.5, quiet_window=0.1))
         try:
             start = time.monotonic()
-            verdict = await CHECKS["prop.conversation"].run(
+            verdict = await SUITE["prop.conversation"].run(
                 Context(Spec(), driver, 25, concurrency))
             return verdict, driver, time.monotonic() - start
         finally:
@@ -434,7 +434,7 @@ def test_stateful_over_a_network_hears_a_late_message_either_way(concurrency: in
     async def verdict(address: str) -> bool:
         driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
         try:
-            result = await CHECKS["prop.stateful"].run(
+            result = await SUITE["prop.stateful"].run(
                 Context(Spec(), driver, 10, concurrency))
             return result.passed
         finally:
@@ -484,7 +484,7 @@ def _run_on(app: Any, check_id: str, concurrency: int, examples: int = 100) -> V
         async with lifespan(app) as wrapped:
             driver = AsgiDriver(wrapped, timeout=1.0)
             try:
-                return await CHECKS[check_id].run(
+                return await SUITE[check_id].run(
                     Context(Spec(), driver, examples, concurrency))
             finally:
                 await driver.aclose()

@@ -20,11 +20,11 @@ import pytest
 from tests import apps
 from tests.servers import serve_uvicorn
 from tests.test_report import validate
-from wscheck.checks import all_checks
 from wscheck.cli.main import main
 from wscheck.core.limits import CLIP_BYTES, CLIP_LENGTH, clip, printable
+from wscheck.run.registry import SUITE
 
-all_checks()  # one check registry for every inner pytest run
+SUITE.all()  # one check registry for every inner pytest run
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 #: Echoes the credentials it was sent: in a reply, then in a close reason (cookie) or in an

@@ -10,8 +10,8 @@ import pytest
 
 from reference_app import create_app
 from tests.verdicts import Outcome, asgi_verdicts, url_verdicts
-from wscheck.checks import all_checks
 from wscheck.core.spec import BroadcastSpec, Spec, load_spec
+from wscheck.run.registry import SUITE
 
 CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml")
 OTHERS = Spec(echo=None, auth=None, broadcast=BroadcastSpec(
@@ -26,7 +26,7 @@ SPECS = {"chat": CHAT, "others": OTHERS, "beside": BESIDE}
 
 def _all_pass(spec: Spec, outcomes: dict[str, Outcome], *, network: bool) -> None:
     expected: dict[str, Outcome] = {}
-    for chk in all_checks():
+    for chk in SUITE.all():
         if chk.not_applicable(spec):
             expected[chk.id] = "n/a"
         elif network and chk.id == "robust.disconnect":

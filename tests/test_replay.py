@@ -18,11 +18,11 @@ import pytest
 from tests import apps
 from tests.servers import serve_uvicorn
 from tests.test_report import by_id, validate
-from wscheck.checks import all_checks
 from wscheck.cli.main import main
+from wscheck.run.registry import SUITE
 
 # Imported before any pytester run, so that inner runs share the one check registry.
-all_checks()
+SUITE.all()
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 

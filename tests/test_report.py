@@ -18,14 +18,14 @@ import pytest
 
 from tests import apps
 from tests.test_reference_browser import CHROMIUM, CHROMIUM_ARGS
-from wscheck.checks import all_checks
 from wscheck.core.spec import Spec
 from wscheck.pytest import plugin
 from wscheck.reporting.report import VERDICTS, conversation_from_json, event_from_json, mask
+from wscheck.run.registry import SUITE
 
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "report-schema.md"
-CHECKS = {c.id: c for c in all_checks()}
+CHECKS = {c.id: c for c in SUITE.all()}
 
 #: A protocol without a bye word (so the bye checks are skipped), one known failure that still
 #: fails and one that passes, for an app that trims messages and closes binary with 1000.

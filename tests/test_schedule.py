@@ -279,21 +279,21 @@ def test_isolation_marks_a_pass_that_saw_texts_the_model_did_not_predict() -> No
     reference app's pass is an ordinary one."""
     from reference_app import create_app
     from tests.implementations.raw_asgi import ChatApp, Conn
-    from wscheck.checks import CHECKS, all_checks
     from wscheck.drivers.asgi import AsgiDriver, lifespan
+    from wscheck.run.registry import SUITE
 
     class Chatty(ChatApp):
         async def send_reply(self, conn: Conn, text: str) -> None:
             await conn.send_text(text)
             await conn.send_text("noise")
 
-    all_checks()
+    SUITE.all()
 
     async def verdict(app: Any) -> Verdict:
         async with lifespan(app) as wrapped:
             driver = AsgiDriver(wrapped, timeout=1.0)
             try:
-                return await CHECKS["isolation.concurrent"].run(Context(Spec(), driver, 10))
+                return await SUITE["isolation.concurrent"].run(Context(Spec(), driver, 10))
             finally:
                 await driver.aclose()
 

@@ -25,8 +25,8 @@ import reference_app
 import wscheck.drivers.url  # noqa: F401
 from reference_app import RedactCredentials, uvicorn_config
 from tests.servers import free_port, serve_uvicorn
-from wscheck.checks import all_checks
 from wscheck.core.spec import Spec
+from wscheck.run.registry import SUITE
 
 TIMEOUT = 10.0
 TOKEN = "tok-7f3a9c-SECRET"
@@ -34,9 +34,9 @@ COOKIE = "ck-51be02-SECRET"
 # The check modules, httpcore and the network driver are imported here, before pytester
 # snapshots sys.modules, so that every inner run shares them: httpx caches httpcore's
 # exception classes, which a fresh import inside an inner run would replace.
-CHECK_IDS = [c.id for c in all_checks()]
+CHECK_IDS = [c.id for c in SUITE.all()]
 #: The checks that apply to the reference protocol (the broadcast room's do not).
-APPLICABLE = [c.id for c in all_checks() if not c.not_applicable(Spec())]
+APPLICABLE = [c.id for c in SUITE.all() if not c.not_applicable(Spec())]
 
 WS_IMPLS = [
     "websockets-sansio",

@@ -36,15 +36,15 @@ from pathlib import Path
 import pytest
 
 from tests.servers import SuiteRun, finish_suite, serve_subprocess, start_suite
-from wscheck.checks import all_checks
 from wscheck.core.events import Accepted, Closed, Event
 from wscheck.core.spec import Spec
 from wscheck.drivers.url import UrlDriver
+from wscheck.run.registry import SUITE
 
 #: The server matrix: a minute or two of subprocess servers; CI runs it (see the README).
 pytestmark = pytest.mark.slow
 
-CHECK_IDS = [c.id for c in all_checks()]
+CHECK_IDS = [c.id for c in SUITE.all()]
 SLOW = ("prop.concurrent", "prop.stateful")
 LEAN = ("--wscheck-examples=5", "--wscheck-quiet-window=0.05")
 
@@ -74,7 +74,7 @@ class Expected:
 
 def expected(server: str, app: str) -> Expected:
     # The broadcast room's checks do not apply to the reference protocol: skipped.
-    verdicts = {c.id: "skip" if c.not_applicable(Spec()) else "pass" for c in all_checks()}
+    verdicts = {c.id: "skip" if c.not_applicable(Spec()) else "pass" for c in SUITE.all()}
     # Over the network a server's exceptions and log cannot be seen: robust.disconnect is
     # inconclusive (cannot be observed), which leaves the exit status alone.
     verdicts["robust.disconnect"] = "inconclusive"

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.servers import make_test_ca
-from wscheck.checks import all_checks
 from wscheck.cli.main import catalogue, main
 from wscheck.config.known import load_spec_and_known
 from wscheck.config.settings import (
@@ -34,9 +33,10 @@ from wscheck.config.settings import (
 from wscheck.config.target import Runtime
 from wscheck.core.spec import Spec
 from wscheck.errors import SettingError
+from wscheck.run.registry import SUITE
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECK_IDS = [c.id for c in all_checks()]
+CHECK_IDS = [c.id for c in SUITE.all()]
 
 
 def refused(tmp_path: Path, **given: Given) -> str:

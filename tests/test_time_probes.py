@@ -19,10 +19,9 @@ import tests.broken.bye_only_early
 import tests.broken.ticks_every_second
 from reference_app import app as reference
 from tests.verdicts import asgi_verdicts, url_verdicts
-from wscheck.checks import CHECKS
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver
-from wscheck.run.registry import Context
+from wscheck.run.registry import SUITE, Context
 
 PROBES = ("echo.idle", "bye.after-pause")
 
@@ -47,7 +46,7 @@ def _run_probe(app: object, check_id: str, idle_watch: float) -> tuple[bool, flo
         driver = AsgiDriver(app, timeout=2.0)  # type: ignore[arg-type]
         try:
             start = time.monotonic()
-            verdict = await CHECKS[check_id].run(
+            verdict = await SUITE[check_id].run(
                 Context(Spec(), driver, 10, idle_watch=idle_watch))
             return verdict.passed, time.monotonic() - start
         finally:

@@ -22,13 +22,13 @@ import pytest
 
 from tests.servers import ROOT, SuiteRun, free_port, parse_suite
 from tests.test_broken_apps import EXPECTED, Expect
-from wscheck.checks import all_checks
 from wscheck.core.spec import Spec
+from wscheck.run.registry import SUITE
 
 pytestmark = pytest.mark.slow  # xdist workers start slowly; CI runs these
 
 #: The checks that do not apply to the reference protocol (the broadcast room's): skipped.
-NOT_APPLICABLE = frozenset(c.id for c in all_checks() if c.not_applicable(Spec()))
+NOT_APPLICABLE = frozenset(c.id for c in SUITE.all() if c.not_applicable(Spec()))
 
 BROKEN = "tests.broken.q_line_always:app"
 
@@ -129,7 +129,7 @@ def test_xdist_gives_the_same_run(pytester: pytest.Pytester,
     parallel = _run(pytester, target, *args, "-n", "2")
     assert "2 workers [" in parallel.output and "2 workers [" not in plain.output
 
-    ids = [c.id for c in all_checks()]
+    ids = [c.id for c in SUITE.all()]
     assert set(plain.suite.verdicts) == set(ids)
     assert parallel.suite.verdicts == plain.suite.verdicts
     assert parallel.suite.notes == plain.suite.notes
@@ -221,7 +221,7 @@ def test_a_check_whose_worker_dies_is_an_error_in_the_report(
     assert result.ret == pytest.ExitCode.TESTS_FAILED, "\n".join(result.outlines)
     assert (pytester.path / "crashed").exists()
     report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
-    assert [c["id"] for c in report["checks"]] == [c.id for c in all_checks()]
+    assert [c["id"] for c in report["checks"]] == [c.id for c in SUITE.all()]
     errors = [c for c in report["checks"]
               if c["verdict"] != "pass" and c["id"] not in NOT_APPLICABLE]
     assert len(errors) == 1 and errors[0]["verdict"] == "error", errors

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests import apps
-from wscheck.checks import all_checks
 from wscheck.cli.main import main
+from wscheck.run.registry import SUITE
 
-all_checks()  # one check registry for the inner runs (see test_plugin.py)
+SUITE.all()  # one check registry for the inner runs (see test_plugin.py)
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 #: What the trimming app fails, among a few checks it passes.

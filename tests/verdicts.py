@@ -1,6 +1,6 @@
 """The whole suite's verdict per check id, for tests that judge apps rather than checks.
 
-``asgi_verdicts(app)`` runs every check of :func:`wscheck.checks.all_checks` in-process and
+``asgi_verdicts(app)`` runs every check of :data:`wscheck.run.registry.SUITE` in-process and
 ``url_verdicts(app)`` runs them over the network against ``app`` served by uvicorn. Both give
 ``{check_id: "pass" | "fail" | "inconclusive" | "n/a"}`` so a test can assert the exact
 verdict of every check, not just "it failed somewhere".
@@ -14,11 +14,11 @@ import os
 from collections.abc import Collection, Iterator
 from typing import Any, Literal
 
-from wscheck.checks import Check, Context, Verdict, all_checks
 from wscheck.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_IDLE_WATCH
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver, lifespan
 from wscheck.drivers.base import Driver
+from wscheck.run.registry import SUITE, Check, Context, Verdict
 from wscheck.run.schedule import Schedule
 
 __all__ = [
@@ -65,7 +65,7 @@ async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
     probes' watch (the setting of that name)."""
     results: dict[str, tuple[Check, Verdict | None]] = {}
     selected: list[tuple[Check, Context]] = []
-    for chk in all_checks():
+    for chk in SUITE.all():
         if only is not None and chk.id not in only:
             continue
         results[chk.id] = (chk, None)  # in suite order; a verdict replaces it below

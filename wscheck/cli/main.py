@@ -124,7 +124,7 @@ def _replay_options(replay: argparse.ArgumentParser) -> None:
 
 def catalogue() -> str:
     """The check catalogue as a Markdown table: ``docs/checks.md`` is this, verbatim."""
-    from wscheck.checks import all_checks
+    from wscheck.run.registry import SUITE
 
     lines = [
         "# Check catalogue",
@@ -139,7 +139,7 @@ def catalogue() -> str:
         "| id | level | protocol line | description | precondition |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for c in all_checks():
+    for c in SUITE.all():
         description = c.description.replace("|", "\\|")
         precondition = c.precondition.replace("|", "\\|")
         lines.append(f"| `{c.id}` | {c.level} | {c.line} | {description} | {precondition} |")
@@ -178,9 +178,9 @@ VERDICT_VOCABULARY = (
 
 def terminal_catalogue(width: int | None = None) -> str:
     """The checks as aligned columns for a terminal, descriptions wrapped to its width."""
-    from wscheck.checks import all_checks
+    from wscheck.run.registry import SUITE
 
-    checks = all_checks()
+    checks = SUITE.all()
     width = width or shutil.get_terminal_size((100, 24)).columns
     id_w = max(len(c.id) for c in checks)
     line_w = max(len(c.line) for c in checks)

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from wscheck.checks import CHECKS, Check, Verdict, all_checks
 from wscheck.config.settings import Settings
 from wscheck.errors import SettingError
 from wscheck.reporting.replay import httpx_ws_snippet, replay_command
 from wscheck.reporting.report import build_report, check_record, write_reports
+from wscheck.run.registry import SUITE, Check, Verdict
 
 __all__ = ["RECORD_PROPERTY", "ReportCollector", "blocks_exit_0", "check_word",
            "classify_outcome", "replay_hint"]
@@ -123,13 +123,13 @@ class ReportCollector:
         """The records in suite order. Under xdist the controller receives reports in the
         order the workers finish them; the summary and the reports list the checks in the
         suite's order all the same, so that a run with and without ``-n`` reads alike."""
-        position = {c.id: i for i, c in enumerate(all_checks())}
+        position = {c.id: i for i, c in enumerate(SUITE.all())}
         return sorted(self.records.values(),
                       key=lambda r: (position.get(r["id"], len(position)), r["id"]))
 
     def add(self, report: pytest.TestReport) -> None:
         check_id = report.nodeid.removeprefix("wscheck::")
-        chk = CHECKS.get(check_id)
+        chk = SUITE.get(check_id)
         if not report.nodeid.startswith("wscheck::") or chk is None:
             return
         found = [v for k, v in report.user_properties if k == RECORD_PROPERTY]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from wscheck.checks import Check, Context, Verdict, all_checks, format_failure
+from wscheck.checks.judging import format_failure
 from wscheck.config.settings import TABLE, Given, Interface, Settings, resolve, speak_as
 from wscheck.config.target import Runtime, load_app
 from wscheck.core.limits import printable
@@ -37,6 +37,7 @@ from wscheck.pytest.fixtures import (
     wscheck_target,
 )
 from wscheck.reporting.redaction import redact_verdict, safe_line, set_log_redaction
+from wscheck.run.registry import SUITE, Check, Context, Verdict
 from wscheck.run.schedule import Schedule, process_idle
 
 __all__ = ["CheckItem", "WscheckWarning", "wscheck_connect", "wscheck_run", "wscheck_spec",
@@ -202,7 +203,7 @@ class WscheckSuite(pytest.Collector):
     """The bundled conformance suite: one item per check."""
 
     def collect(self) -> list[pytest.Item | pytest.Collector]:
-        return [CheckItem.from_parent(self, name=c.id, check=c) for c in all_checks()]
+        return [CheckItem.from_parent(self, name=c.id, check=c) for c in SUITE.all()]
 
 
 @pytest.hookimpl(tryfirst=True)

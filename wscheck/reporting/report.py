@@ -52,9 +52,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from wscheck.checks import Check, Verdict
     from wscheck.config.target import Settings
     from wscheck.core.spec import Spec
+    from wscheck.run.registry import Check, Verdict
 
 __all__ = [
     "FORMAT",
