@@ -29,7 +29,7 @@ from wscheck.core.limits import (
 )
 from wscheck.core.spec import load_spec
 from wscheck.errors import SettingError, SpecError
-from wscheck.reporting.report import write_reports
+from wscheck.reporting.json_report import write_reports
 from wscheck.run.registry import SUITE
 
 SUITE.all()  # one check registry for every inner pytest run

@@ -26,7 +26,7 @@ from tests.test_report import report_schema, validate
 from wscheck.cli.main import main
 from wscheck.core.spec import Spec
 from wscheck.errors import TargetDown
-from wscheck.reporting.report import spec_json
+from wscheck.reporting.json_report import spec_json
 
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 

@@ -18,6 +18,8 @@ import pytest
 from tests.servers import serve_uvicorn
 from tests.verdicts import asgi_verdicts, url_verdicts
 from wscheck.pytest.collector import blocks_exit_0
+from wscheck.reporting.record import CheckRecord
+from wscheck.run.registry import Level, Outcome, Unconcluded
 
 #: The reference app with no route at /item/ws: Starlette's way of refusing an unmatched
 #: WebSocket path (a close with 1000 before accept; uvicorn turns it into HTTP 403).
@@ -135,14 +137,15 @@ def test_in_process_disconnect_is_observed() -> None:
     assert asgi_verdicts(app, only=("robust.disconnect",)) == {"robust.disconnect": "pass"}
 
 
-@pytest.mark.parametrize(("record", "strict", "blocks"), [
-    ({"verdict": "inconclusive", "level": "MUST", "unconcluded": "precondition"}, False, True),
-    ({"verdict": "inconclusive", "level": "SHOULD", "unconcluded": "precondition"}, False,
-     False),
-    ({"verdict": "inconclusive", "level": "SHOULD", "unconcluded": "precondition"}, True, True),
-    ({"verdict": "inconclusive", "level": "MUST", "unconcluded": "unobservable"}, True, False),
-    ({"verdict": "pass", "level": "MUST", "unconcluded": None}, True, False),
+@pytest.mark.parametrize(("verdict", "level", "unconcluded", "strict", "blocks"), [
+    (Outcome.INCONCLUSIVE, "MUST", "precondition", False, True),
+    (Outcome.INCONCLUSIVE, "SHOULD", "precondition", False, False),
+    (Outcome.INCONCLUSIVE, "SHOULD", "precondition", True, True),
+    (Outcome.INCONCLUSIVE, "MUST", "unobservable", True, False),
+    (Outcome.PASS, "MUST", None, True, False),
 ])
-def test_how_an_inconclusive_check_counts(record: dict[str, str], strict: bool,
+def test_how_an_inconclusive_check_counts(verdict: Outcome, level: Level,
+                                          unconcluded: Unconcluded | None, strict: bool,
                                           blocks: bool) -> None:
+    record = CheckRecord("echo.exact", level, "/ws 2", "", verdict, unconcluded=unconcluded)
     assert blocks_exit_0(record, strict=strict) is blocks

@@ -18,9 +18,11 @@ import pytest
 
 from tests import apps
 from tests.test_reference_browser import CHROMIUM, CHROMIUM_ARGS
+from wscheck.core.codec import conversation_from_json, event_from_json
 from wscheck.core.spec import Spec
 from wscheck.pytest import plugin
-from wscheck.reporting.report import VERDICTS, conversation_from_json, event_from_json, mask
+from wscheck.reporting.json_report import VERDICTS
+from wscheck.reporting.redaction import mask
 from wscheck.run.registry import SUITE
 
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")

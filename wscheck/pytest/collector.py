@@ -1,13 +1,14 @@
-"""The run's record of every check: one JSON record per check, gathered from pytest's reports
-(on the xdist controller too), read by the terminal summary and written as the JSON and HTML
-reports at the end of the session.
+"""The run's record of every check: one :class:`~wscheck.reporting.record.CheckRecord` per
+check, gathered from pytest's reports (on the xdist controller too), read by the terminal
+summary and written as the JSON and HTML reports at the end of the session.
 
-A check's item attaches its record to its report as a user property (:data:`RECORD_PROPERTY`),
-so it travels from an xdist worker to the controller (pytest serializes a report's
-``user_properties`` with the rest of it, and the record is plain JSON values, which execnet
-carries); the collector takes it off again before JUnit XML or any other plugin sees it. The
-controller lists the records in suite order, whatever order the workers finish in, so that a
-run with and without ``-n`` gives the same summary and reports.
+A check's item attaches its record to its report as a user property (:func:`record_property`),
+as plain JSON values, so that it travels from an xdist worker to the controller (pytest
+serializes a report's ``user_properties`` with the rest of it, and execnet carries plain
+values only); the collector turns it back into a record and takes it off again before JUnit
+XML or any other plugin sees it. The controller lists the records in suite order, whatever
+order the workers finish in, so that a run with and without ``-n`` gives the same summary and
+reports.
 
 :func:`classify_outcome` is the one place that says what a check's verdict is once pytest
 has had its say (xfail, error, skip, ...).
@@ -19,6 +20,7 @@ thread parses source too can fail to import (docs/internals.md).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,12 +28,13 @@ import pytest
 
 from wscheck.config.settings import Settings
 from wscheck.errors import SettingError
+from wscheck.reporting.json_report import build_report, write_reports
+from wscheck.reporting.record import CheckRecord
 from wscheck.reporting.replay import httpx_ws_snippet, replay_command
-from wscheck.reporting.report import build_report, check_record, write_reports
-from wscheck.run.registry import SUITE, Check, Verdict
+from wscheck.run.registry import SUITE, Check, Outcome, Verdict
 
 __all__ = ["RECORD_PROPERTY", "ReportCollector", "blocks_exit_0", "check_word",
-           "classify_outcome", "replay_hint"]
+           "classify_outcome", "record_property", "replay_hint"]
 
 #: The user property that carries a check's record from the item (or an xdist worker) to the
 #: collector; taken off again before JUnit or any other plugin sees it.
@@ -42,34 +45,39 @@ RECORD_PROPERTY = "wscheck_record"
 TARGET_DOWN = "wscheck: the target does not answer"
 
 
-def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) -> str:
+def record_property(record: CheckRecord) -> tuple[str, Any]:
+    """The user property that carries ``record`` to the collector, as plain JSON values."""
+    return RECORD_PROPERTY, record.to_wire()
+
+
+def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) -> Outcome:
     """What the check itself says, before pytest: ``pass``, ``fail``, ``warn`` (a SHOULD
     failure when not strict), ``xfail`` / ``xpass`` (listed as a known failure),
     ``inconclusive`` (it could not observe its line: never a pass, see :func:`blocks_exit_0`)."""
     if verdict.is_inconclusive:
-        return "inconclusive"
+        return Outcome.INCONCLUSIVE
     if verdict.passed:
-        return "xpass" if listed else "pass"
+        return Outcome.XPASS if listed else Outcome.PASS
     if listed:
-        return "xfail"
-    return "warn" if check.level == "SHOULD" and not strict else "fail"
+        return Outcome.XFAIL
+    return Outcome.WARN if check.level == "SHOULD" and not strict else Outcome.FAIL
 
 
-def classify_outcome(report: pytest.TestReport, word: str | None) -> str:
-    """The check's verdict in the report: its own ``word`` (None if it never gave one)
+def classify_outcome(report: pytest.TestReport, word: Outcome) -> Outcome:
+    """The check's verdict in the report: its own ``word`` (``error`` if it never gave one)
     settled by pytest's outcome for the item."""
     if hasattr(report, "wasxfail"):
-        return "xfail" if report.skipped else "xpass"
+        return Outcome.XFAIL if report.skipped else Outcome.XPASS
     if report.failed:
-        if word == "xpass":
-            return "xpass"  # pytest's strict xfail: a listed check passed
-        return "fail" if word in ("fail", "xfail") else "error"
+        if word is Outcome.XPASS:
+            return Outcome.XPASS  # pytest's strict xfail: a listed check passed
+        return Outcome.FAIL if word in (Outcome.FAIL, Outcome.XFAIL) else Outcome.ERROR
     if report.skipped:
-        return "inconclusive" if word == "inconclusive" else "skip"
-    return "warn" if word == "warn" else "pass"
+        return Outcome.INCONCLUSIVE if word is Outcome.INCONCLUSIVE else Outcome.SKIP
+    return Outcome.WARN if word is Outcome.WARN else Outcome.PASS
 
 
-def blocks_exit_0(record: dict[str, Any], *, strict: bool) -> bool:
+def blocks_exit_0(record: CheckRecord, *, strict: bool) -> bool:
     """Whether an inconclusive check keeps the run from exit status 0 on its own.
 
     An inconclusive check has not observed the target conforming, so a MUST check (a SHOULD
@@ -77,9 +85,9 @@ def blocks_exit_0(record: dict[str, Any], *, strict: bool) -> bool:
     The one exception is a line that cannot be observed through this target kind at all (a
     server's log over the network): nothing the target could do would let it pass, so such a
     check is counted and shown but leaves the exit status alone."""
-    if record.get("verdict") != "inconclusive" or record.get("unconcluded") == "unobservable":
+    if record.verdict is not Outcome.INCONCLUSIVE or record.unconcluded == "unobservable":
         return False
-    return record.get("level") == "MUST" or strict
+    return record.level == "MUST" or strict
 
 
 def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
@@ -107,48 +115,45 @@ class ReportCollector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.started = datetime.now(timezone.utc)
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, CheckRecord] = {}
         self.written: list[str] = []
         self.problems: list[str] = []
         #: A check reported that the target does not answer, so the run stopped there.
         self.target_down = False
 
-    def record(self, chk: Check, word: str, verdict: Verdict | None,
-               replay: str | None) -> dict[str, Any]:
-        """The record an item attaches to its report."""
-        return check_record(chk, word, verdict, self.settings.spec,
-                            show_credentials=self.settings.show_credentials, replay=replay)
-
-    def ordered(self) -> list[dict[str, Any]]:
+    def ordered(self) -> list[CheckRecord]:
         """The records in suite order. Under xdist the controller receives reports in the
         order the workers finish them; the summary and the reports list the checks in the
         suite's order all the same, so that a run with and without ``-n`` reads alike."""
         position = {c.id: i for i, c in enumerate(SUITE.all())}
         return sorted(self.records.values(),
-                      key=lambda r: (position.get(r["id"], len(position)), r["id"]))
+                      key=lambda r: (position.get(r.id, len(position)), r.id))
 
     def add(self, report: pytest.TestReport) -> None:
         check_id = report.nodeid.removeprefix("wscheck::")
         chk = SUITE.get(check_id)
         if not report.nodeid.startswith("wscheck::") or chk is None:
             return
+        entry = self.records.get(report.nodeid) or CheckRecord.of(chk, Outcome.ERROR)
         found = [v for k, v in report.user_properties if k == RECORD_PROPERTY]
-        entry = self.records.setdefault(report.nodeid, {
-            "id": chk.id, "level": chk.level, "line": chk.line,
-            "description": chk.description, "verdict": "error", "duration": 0.0,
-            "message": None, **check_record(chk, "error", None, self.settings.spec)})
         if found and isinstance(found[-1], dict):
-            entry.update(found[-1])
+            # What the item found; the verdict, duration and message are the collector's.
+            entry = dataclasses.replace(CheckRecord.from_wire(found[-1]), verdict=entry.verdict,
+                                        duration=entry.duration, message=entry.message)
         if report.failed and _message(report).startswith(TARGET_DOWN):
             self.target_down = True
-        entry["duration"] = round(entry["duration"] + report.duration, 6)
+        entry = self.records[report.nodeid] = dataclasses.replace(
+            entry, duration=round(entry.duration + report.duration, 6))
         if report.when == "call" or report.failed or report.skipped:
-            if report.when == "teardown" and entry["verdict"] != "pass":
+            if report.when == "teardown" and entry.verdict is not Outcome.PASS:
                 return  # a teardown problem after a verdict changes nothing in the report
-            entry["verdict"] = classify_outcome(report, entry.get("outcome"))
-            if entry["verdict"] in ("error", "skip", "xpass") or (
-                    entry["verdict"] in ("fail", "xfail") and entry.get("problem") is None):
-                entry["message"] = _message(report)
+            verdict = classify_outcome(report, entry.outcome)
+            message = entry.message
+            if verdict in (Outcome.ERROR, Outcome.SKIP, Outcome.XPASS) or (
+                    verdict in (Outcome.FAIL, Outcome.XFAIL) and entry.problem is None):
+                message = _message(report)
+            self.records[report.nodeid] = dataclasses.replace(entry, verdict=verdict,
+                                                              message=message)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -163,7 +168,7 @@ class ReportCollector:
     def inconclusive_blocking(self) -> list[str]:
         """The inconclusive checks that keep the run from exit status 0 (see
         :func:`blocks_exit_0`)."""
-        return [r["id"] for r in self.records.values()
+        return [r.id for r in self.records.values()
                 if blocks_exit_0(r, strict=self.settings.strict)]
 
     @pytest.hookimpl(trylast=True)
@@ -182,9 +187,8 @@ class ReportCollector:
 
     def write(self, exit_status: int | None) -> None:
         report = build_report(
-            self.settings, [{k: v for k, v in r.items() if k != "outcome"}
-                            for r in self.ordered()],
-            exit_status=exit_status, show_credentials=self.settings.show_credentials,
+            self.settings, self.ordered(), exit_status=exit_status,
+            show_credentials=self.settings.show_credentials,
             expected_failures=list(self.settings.known_failures), started=self.started)
         try:
             self.written = write_reports(report, self.settings.report, self.settings.html)

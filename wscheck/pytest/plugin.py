@@ -27,7 +27,7 @@ from wscheck.core.limits import printable
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.errors import CheckFailure, TargetDown, UsageError
 from wscheck.generation._compat import unsteady_constants
-from wscheck.pytest.collector import RECORD_PROPERTY, ReportCollector, check_word, replay_hint
+from wscheck.pytest.collector import ReportCollector, check_word, record_property, replay_hint
 from wscheck.pytest.fixtures import (
     RUNTIME_KEY,
     SETTINGS_KEY,
@@ -36,8 +36,10 @@ from wscheck.pytest.fixtures import (
     wscheck_spec,
     wscheck_target,
 )
+from wscheck.pytest.summary import write_summary
+from wscheck.reporting.record import CheckRecord
 from wscheck.reporting.redaction import redact_verdict, safe_line, set_log_redaction
-from wscheck.run.registry import SUITE, Check, Context, Verdict
+from wscheck.run.registry import SUITE, Check, Context, Outcome, Verdict
 from wscheck.run.schedule import Schedule, process_idle
 
 __all__ = ["CheckItem", "WscheckWarning", "wscheck_connect", "wscheck_run", "wscheck_spec",
@@ -152,8 +154,7 @@ def _last_words(config: pytest.Config, message: str) -> list[str]:
     text = f"wscheck: {message}"
     properties = list(item.user_properties)
     if isinstance(item, CheckItem):
-        collector = config.stash[REPORT_KEY]
-        properties.append((RECORD_PROPERTY, collector.record(item.check, "fail", None, None)))
+        properties.append(record_property(CheckRecord.of(item.check, Outcome.FAIL)))
     keywords: dict[str, Any] = dict.fromkeys(item.keywords, 1)
     for when, outcome in (("call", "failed"), ("teardown", "passed")):
         config.hook.pytest_runtest_logreport(report=pytest.TestReport(
@@ -254,23 +255,38 @@ class CheckItem(pytest.Item):
         return Context(settings.spec, driver, settings.examples, settings.concurrency,
                        settings.idle_watch)
 
-    def _record(self, word: str, verdict: Verdict | None, replay: str | None = None) -> None:
-        collector = self.config.stash[REPORT_KEY]
-        self.user_properties.append(
-            (RECORD_PROPERTY, collector.record(self.check, word, verdict, replay)))
+    def _attach(self, record: CheckRecord) -> None:
+        self.user_properties.append(record_property(record))
 
     def runtest(self) -> None:
-        runtime = self.config.stash[RUNTIME_KEY]
-        settings = runtime.settings
+        settings = self.config.stash[RUNTIME_KEY].settings
         reason = self.check.not_applicable(settings.spec)
         if reason:
-            self._record("not applicable", None)
+            self._attach(CheckRecord.of(self.check, Outcome.NOT_APPLICABLE))
             pytest.skip(f"not applicable: {reason}")
         try:
-            runtime.ensure_up()
+            verdict = self._verdict()
         except TargetDown:
             self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise
+        word = check_word(self.check, verdict, listed=self.check.id in settings.known_failures,
+                          strict=settings.strict)
+        # Redacted once: everything shown from here on (terminal, JUnit, warnings, reports)
+        # has credentials masked.
+        shown = redact_verdict(verdict, settings.spec, show_credentials=settings.show_credentials)
+        self.user_properties.append(("wscheck_verdict", word.value))
+        for note in shown.notes:
+            self.user_properties.append(("wscheck_note", note))
+        replay = replay_hint(settings, self.check, shown) if verdict.problem else None
+        self._attach(CheckRecord.of(self.check, word, verdict, shown, replay))
+        self._show(word, shown, replay)
+
+    def _verdict(self) -> Verdict:
+        """The check's verdict; :class:`TargetDown` when the target does not answer, before
+        the check or during it."""
+        runtime = self.config.stash[RUNTIME_KEY]
+        settings = runtime.settings
+        runtime.ensure_up()
         assert runtime.driver is not None
         schedule = _schedule(self)
         try:
@@ -281,33 +297,27 @@ class CheckItem(pytest.Item):
                 ctx = self.context()
                 verdict = _run_with_progress(self, runtime, lambda: self.check.run(ctx))
         except TargetUnreachable as exc:  # it answered the probe, then went away
-            self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise TargetDown(speak_as(str(exc), settings.interface)) from None
         # The target went mute during the check (network driver): whatever the check made of
         # the exception (a property's replay, say), this is what its verdict means.
         stopped = getattr(runtime.driver, "stopped_answering", None)
         if stopped:
-            self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise TargetDown(speak_as(stopped, settings.interface))
-        word = check_word(self.check, verdict, listed=self.check.id in settings.known_failures,
-                          strict=settings.strict)
-        # Everything shown from here on (terminal, JUnit, warnings) has credentials masked.
-        shown = redact_verdict(verdict, settings.spec, show_credentials=settings.show_credentials)
-        self.user_properties.append(("wscheck_verdict", word))
-        for note in shown.notes:
-            self.user_properties.append(("wscheck_note", note))
-        replay = replay_hint(settings, self.check, shown) if verdict.problem else None
-        self._record(word, verdict, replay)
-        if word == "inconclusive":  # never a pass: JUnit shows it skipped, with the reason
+        return verdict
+
+    def _show(self, word: Outcome, shown: Verdict, replay: str | None) -> None:
+        """The verdict as pytest shows it: a pass passes, an inconclusive check is skipped
+        with its reason (JUnit shows it so), a warning warns and a failure fails."""
+        if word is Outcome.INCONCLUSIVE:
             pytest.skip(f"inconclusive: {shown.inconclusive}")
-        if word not in ("warn", "fail", "xfail"):
+        if word not in (Outcome.WARN, Outcome.FAIL, Outcome.XFAIL):
             return  # a pass: nothing to show, so nothing formatted
         text = printable(format_failure(self.check, shown), keep_newlines=True)
         if replay:
             text += "\n\nreplay: " + replay
-        if word == "warn":
+        if word is Outcome.WARN:
             warnings.warn(WscheckWarning(text), stacklevel=1)
-        elif word in ("fail", "xfail"):
+        else:
             raise CheckFailure(text)
 
     def repr_failure(
@@ -324,59 +334,10 @@ class CheckItem(pytest.Item):
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Counts by level and verdict, then one line per failure, warning, known failure and
-    note, from the same records the JSON report is written from."""
+    """The run's summary under pytest's (see :mod:`wscheck.pytest.summary`)."""
     collector = config.stash.get(REPORT_KEY, None)
-    if collector is None:
-        return
-    for path in collector.written:
-        terminalreporter.write_line(f"wscheck: report written to {path}")
-    for problem in collector.problems:
-        terminalreporter.write_line(f"wscheck: {problem}", red=True)
-    records = collector.ordered()
-    if not records:
-        return
-    counts: dict[str, int] = {}
-    for record in records:
-        verdict = "not applicable" if record.get("outcome") == "not applicable" \
-            else record["verdict"]
-        key = f"{record['level']} {verdict}"
-        counts[key] = counts.get(key, 0) + 1
-    settings = config.stash[SETTINGS_KEY]
-    terminalreporter.section("wscheck")
-    terminalreporter.write_line(f"target: {settings.target}   spec: {settings.spec.digest()}")
-    terminalreporter.write_line(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    # Inconclusive checks that share a reason (every client of an endpoint refused) are said
-    # once, together, instead of once per check.
-    unseen: dict[tuple[str, str], list[str]] = {}
-    for record in records:
-        if record["verdict"] == "inconclusive":
-            group = (str(record.get("unconcluded")), str(record.get("inconclusive")))
-            unseen.setdefault(group, []).append(f"{record['id']} [{record['level']}]")
-    for record in records:
-        verdict, where = record["verdict"], f"{record['id']} [{record['level']}]"
-        if verdict in ("fail", "warn", "xfail") and record.get("problem"):
-            terminalreporter.write_line(f"{verdict.upper():5} {where}: {record['problem']}")
-            for note in record.get("notes") or ():
-                if note.startswith("diagnosis: "):
-                    terminalreporter.write_line(f"      {note}")
-        elif verdict == "xpass":
-            terminalreporter.write_line(
-                f"XPASS {where}: passes, but is listed as a known failure in "
-                f"{settings.known_failures.get(record['id'])}: take it off the list")
-        elif verdict == "pass":
-            for note in record.get("notes") or ():
-                terminalreporter.write_line(f"NOTE  {record['id']}: {note}")
-    for (kind, reason), where_all in unseen.items():
-        said = "cannot be observed" if kind == "unobservable" else "precondition failed"
-        reason = reason.removeprefix(f"{said}: ")
-        terminalreporter.write_line(f"INCONCLUSIVE {', '.join(where_all)} ({said}): {reason}")
-    blocking = collector.inconclusive_blocking()
-    if blocking:
-        terminalreporter.write_line(
-            f"wscheck: {len(blocking)} check(s) inconclusive because a precondition failed "
-            f"({', '.join(blocking)}): not observed conforming, so the exit status is not 0",
-            red=True)
+    if collector is not None:
+        write_summary(terminalreporter, collector, config.stash[SETTINGS_KEY])
 
 
 # --- progress of long property checks ----------------------------------------------------------

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wscheck.core.codec import query_pair_from_json
+from wscheck.core.codec import action_from_json, event_from_json, query_pair_from_json
 from wscheck.core.events import Action, Conversation, Event
 from wscheck.core.limits import MAX_REPORT_FILE_BYTES, read_regular_file
 from wscheck.core.spec import Spec, SpecError, spec_from_mapping
 from wscheck.errors import ReplayError
+from wscheck.reporting.json_report import FORMAT, VERDICTS
 from wscheck.reporting.redaction import safe_line
-from wscheck.reporting.report import FORMAT, VERDICTS, action_from_json, event_from_json
+from wscheck.run.registry import Outcome
 
-__all__ = ["MAX_REPORT_TIMEOUT", "ReplayCase", "load_report", "read_case"]
+__all__ = ["MAX_REPORT_TIMEOUT", "NOT_REPLAYED", "ReplayCase", "load_report", "read_case"]
 
 # --- reading a report: trusted for nothing ------------------------------------------------
 
@@ -33,6 +34,10 @@ __all__ = ["MAX_REPORT_TIMEOUT", "ReplayCase", "load_report", "read_case"]
 MAX_REPORT_TIMEOUT = 60.0
 
 _VERDICTS = frozenset(VERDICTS)
+
+#: The verdicts of checks that are not replayed: a check that did not go wrong keeps its
+#: conversation in the report as evidence, but replay is for reproducing what went wrong.
+NOT_REPLAYED = (Outcome.PASS, Outcome.XPASS, Outcome.INCONCLUSIVE)
 
 
 def _fail(path: str | Path, where: str, what: str) -> ReplayError:
@@ -208,7 +213,7 @@ class ReplayCase:
 
     check_id: str
     level: str
-    verdict: str
+    verdict: Outcome
     problem: str | None
     spec: Spec
     conversation: Conversation | None
@@ -269,9 +274,10 @@ def read_case(path: str | Path, check_id: str) -> ReplayCase:
                           f"that can be replayed: {ids})")
     i, record = found
     where = f"checks[{i}]"
-    verdict = r.string(record.get("verdict"), f"{where}.verdict")
-    if verdict not in _VERDICTS:
+    word = r.string(record.get("verdict"), f"{where}.verdict")
+    if word not in _VERDICTS:
         raise _fail(path, f"{where}.verdict", "is not a verdict")
+    verdict = Outcome(word)
     level = r.string(record.get("level"), f"{where}.level")
     if level not in ("MUST", "SHOULD"):
         raise _fail(path, f"{where}.level", "must be MUST or SHOULD")
@@ -296,7 +302,6 @@ def read_case(path: str | Path, check_id: str) -> ReplayCase:
 def _replayable(record: Mapping[str, Any]) -> bool:
     """A failure with a conversation. Passing checks keep theirs in the report as evidence,
     but replay is for reproducing what went wrong."""
-    return bool(record.get("conversation")) and record.get("verdict") not in (
-        "pass", "xpass", "inconclusive")
+    return bool(record.get("conversation")) and record.get("verdict") not in NOT_REPLAYED
 
 

@@ -34,7 +34,13 @@ from wscheck.core.render import render_conversation, side_by_side
 from wscheck.core.spec import Spec
 from wscheck.drivers.base import query_string
 from wscheck.errors import ReplayError
-from wscheck.reporting.reader import MAX_REPORT_TIMEOUT, ReplayCase, load_report, read_case
+from wscheck.reporting.reader import (
+    MAX_REPORT_TIMEOUT,
+    NOT_REPLAYED,
+    ReplayCase,
+    load_report,
+    read_case,
+)
 from wscheck.reporting.redaction import MASK, safe_line
 from wscheck.run.conversation import Observation
 
@@ -227,7 +233,7 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
 
     out = out if out is not None else sys.stdout  # looked up now: pytest swaps it
     case = read_case(report_path, check_id)
-    if case.conversation is None or case.verdict in ("pass", "xpass", "inconclusive"):
+    if case.conversation is None or case.verdict in NOT_REPLAYED:
         raise ReplayError(
             f"{check_id} is not a failure with a conversation in {report_path} (verdict "
             f"{case.verdict}): only failures that observed a transcript can be replayed")

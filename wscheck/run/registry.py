@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
 from wscheck.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_EXAMPLES_ASGI, DEFAULT_IDLE_WATCH
@@ -30,6 +31,7 @@ __all__ = [
     "Context",
     "Level",
     "Need",
+    "Outcome",
     "Registry",
     "Unconcluded",
     "Verdict",
@@ -106,6 +108,26 @@ class Verdict:
 
 
 CheckFn = Callable[[Context], Awaitable[Verdict]]
+
+
+class Outcome(str, Enum):
+    """What a run makes of one check, in the words of the reports and the summary: first
+    the check's own word for its verdict, then that word settled by pytest's outcome. The
+    values are the report's strings (``docs/report-schema.md``), in summary order."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    INCONCLUSIVE = "inconclusive"
+    XFAIL = "xfail"
+    XPASS = "xpass"
+    ERROR = "error"
+    SKIP = "skip"
+    #: The check's own word for a spec it says nothing about; a report says ``skip``.
+    NOT_APPLICABLE = "not applicable"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
