@@ -2,11 +2,11 @@
 
 Everything that decides a verdict lives elsewhere (checks, model, drivers), every setting is
 defined and checked in :mod:`wscheck.config.settings`, the fixtures are in
-:mod:`wscheck.pytest.fixtures`
-and the per-check records and reports in :mod:`wscheck.pytest.collector`; this module translates
-between pytest and the kit. With ``--wscheck-app`` or ``--wscheck-url`` (or the matching ini
-keys) the bundled suite is added to whatever pytest collected, even from an empty directory;
-without a target the plugin adds nothing and only offers its fixtures.
+:mod:`wscheck.pytest.fixtures`, the per-check records and reports in
+:mod:`wscheck.pytest.collector` and the summary's lines in :mod:`wscheck.pytest.summary`; this
+module translates between pytest and the kit. With ``--wscheck-app`` or ``--wscheck-url`` (or
+the matching ini keys) the bundled suite is added to whatever pytest collected, even from an
+empty directory; without a target the plugin adds nothing and only offers its fixtures.
 """
 
 from __future__ import annotations
