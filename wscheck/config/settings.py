@@ -3,8 +3,9 @@
 Every interface is generated from :data:`TABLE`: the options of ``wscheck run``, the pytest
 options and ini keys, the forwarding from ``wscheck run`` to pytest, the options ``wscheck
 load`` shares with a suite run (rows marked ``load``), and (checked by tests) the options
-tables of the README and docs/load.md. What only ``wscheck load`` takes (users, run time, Locust's processes and
-reports) is the small :data:`LOAD_TABLE` beside it, read by the same code. A value is
+tables of the README and docs/load.md. What only ``wscheck load`` takes (users, run time,
+Locust's processes and reports) is the small :data:`LOAD_TABLE` beside it, read by the same
+code. A value is
 validated once, by :func:`check_values`, and a bad one is refused in the words the user
 typed: ``--timeout`` when typed to ``wscheck run`` or ``wscheck load``, ``--wscheck-timeout``
 under pytest, ``wscheck_timeout (ini)`` from an ini file, the field of a report that
