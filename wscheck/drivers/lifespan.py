@@ -70,7 +70,24 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
     # A startup that blocks the loop is seen from another thread (see ._watchdog).
     watchdog = watchdog_for(loop, timeout)
     manager = LifespanManager(guarded, startup_timeout=timeout, shutdown_timeout=timeout)
-    supported = True
+    if not await _start_up(manager, failed, timeout):
+        yield app
+        return
+    started = True
+    try:
+        yield per_connection
+    finally:
+        watchdog.linger("lifespan", "the app's lifespan shutdown never ended")
+        try:
+            await manager.__aexit__(None, None, None)
+        finally:
+            watchdog.linger("lifespan", None)
+
+
+async def _start_up(manager: LifespanManager, failed: list[str], timeout: float) -> bool:
+    """Run the app's lifespan startup: True once it completed, False when the app does not
+    speak lifespan; its failure (``failed`` holds a ``lifespan.startup.failed`` message) or a
+    startup past ``timeout`` raises, worded for the user."""
     try:
         await manager.__aenter__()
     except Exception as exc:
@@ -83,16 +100,5 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
                 f"the app's lifespan startup did not complete within {timeout:g}s") from None
         if not isinstance(exc, (LifespanNotSupported, _LifespanReturnedError)):
             raise
-        supported = False
-    if not supported:  # outside the except block, so no error inside gets it as context
-        yield app
-        return
-    started = True
-    try:
-        yield per_connection
-    finally:
-        watchdog.linger("lifespan", "the app's lifespan shutdown never ended")
-        try:
-            await manager.__aexit__(None, None, None)
-        finally:
-            watchdog.linger("lifespan", None)
+        return False
+    return True

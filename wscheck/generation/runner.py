@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import functools
 import os
 import secrets
 import threading
@@ -248,12 +249,37 @@ async def run_property(
     budget = Budget.for_driver(ctx.driver.kind)
     loop = asyncio.get_running_loop()
     bound = example_bound(ctx.driver.timeout)
-    pipeline = Pipeline(loop, bound, ctx.concurrency) if ctx.concurrency > 1 else None
-    bridge: LoopBridge | Pipeline = pipeline or LoopBridge(loop, bound)
+    # Both runs take the same settings and seed, and a body made by ``_body``: under the
+    # derandomized profile Hypothesis seeds a run from the body's source, so they draw the
+    # same examples (and the same as before examples overlapped); under the random profile
+    # both runs are given the same seed.
+    run = functools.partial(_run_examples, strategy, profile(), examples or ctx.examples,
+                            shared_seed(), f"{check_id}:{ctx.spec.digest()}".encode())
+    if ctx.concurrency > 1:
+        pipeline = Pipeline(loop, bound, ctx.concurrency)
+        if await asyncio.to_thread(_overlapping, run, _body(budget, pipeline, evaluate),
+                                   pipeline):
+            return Verdict()
+        # An example strayed: the run one example after another decides.
+        budget = Budget.for_driver(ctx.driver.kind)
+    try:
+        await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound), evaluate))
+    except PropertyFailed as exc:
+        return Verdict(exc.problem, exc.observation, notes=(*exc.notes, *_notes(budget)))
+    except Flaky as exc:
+        obs = budget.best.observation if budget.best else None
+        return Verdict(f"the app answered the same conversation differently on a replay: "
+                       f"{str(exc).splitlines()[0]}", obs, notes=_notes(budget))
+    return Verdict()
 
-    # Both runs call this same function: under the derandomized profile Hypothesis seeds a
-    # run from its source, so they draw the same examples (and the same as before examples
-    # overlapped); under the random profile both runs are given the same seed.
+
+def _body(budget: Budget, bridge: LoopBridge | Pipeline,
+          evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
+          ) -> Callable[[T], None]:
+    """The test Hypothesis runs: ``evaluate`` of one example through ``bridge``, its failure
+    kept in ``budget``, and once the shrink budget is spent only the smallest failure."""
+
+    # Its source seeds a derandomized run: a change to it changes the examples drawn.
     def body(example: T) -> None:
         budget.calls += 1
         key = repr(example)
@@ -271,42 +297,31 @@ async def run_property(
             budget.failed(key, failure)
             raise failure
 
-    chosen = profile()
-    same_seed = shared_seed()
+    return body
 
-    def run() -> None:
-        test = given(strategy)(body)
-        test = settings(chosen, max_examples=examples or ctx.examples)(test)
-        if same_seed is not None:
-            test = seed(same_seed)(test)
-        # One example database entry per check and protocol: replays stay relevant.
-        set_database_key(test, f"{check_id}:{ctx.spec.digest()}".encode())
-        with silenced():
-            test()
 
-    def overlapping() -> bool:
-        assert pipeline is not None
-        try:
-            run()
-        finally:
-            agreed = pipeline.drain()
-        return agreed
+def _run_examples(strategy: st.SearchStrategy[T], chosen: settings, max_examples: int,
+                  same_seed: int | None, database_key: bytes,
+                  body: Callable[[T], None]) -> None:
+    """One Hypothesis run of ``body`` over ``strategy`` (in a worker thread)."""
+    test = given(strategy)(body)
+    test = settings(chosen, max_examples=max_examples)(test)
+    if same_seed is not None:
+        test = seed(same_seed)(test)
+    # One example database entry per check and protocol: replays stay relevant.
+    set_database_key(test, database_key)
+    with silenced():
+        test()
 
-    if pipeline is not None:
-        if await asyncio.to_thread(overlapping):
-            return Verdict()
-        # An example strayed: the run one example after another decides.
-        budget = Budget.for_driver(ctx.driver.kind)
-        bridge = LoopBridge(loop, bound)
+
+def _overlapping(run: Callable[[Callable[[T], None]], None], body: Callable[[T], None],
+                 pipeline: Pipeline) -> bool:
+    """The run with examples overlapping: True when every example agreed."""
     try:
-        await asyncio.to_thread(run)
-    except PropertyFailed as exc:
-        return Verdict(exc.problem, exc.observation, notes=(*exc.notes, *_notes(budget)))
-    except Flaky as exc:
-        obs = budget.best.observation if budget.best else None
-        return Verdict(f"the app answered the same conversation differently on a replay: "
-                       f"{str(exc).splitlines()[0]}", obs, notes=_notes(budget))
-    return Verdict()
+        run(body)
+    finally:
+        agreed = pipeline.drain()
+    return agreed
 
 
 async def run_machine(
