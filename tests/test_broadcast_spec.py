@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from wscheck.core.spec import BroadcastSpec, Spec, parse_toml, spec_from_mapping
+from wscheck.core.spec import BroadcastSpec, Spec, spec_from_mapping
+from wscheck.core.toml import parse_toml
 from wscheck.errors import SpecError
 
 

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from wscheck.core.limits import MAX_INPUT_FILE_BYTES, printable, read_regular_file
-from wscheck.core.spec import Spec, SpecError, read_spec_table, spec_from_mapping
+from wscheck.core.spec import Spec, SpecError, spec_from_mapping
+from wscheck.core.toml import read_spec_table
 
 __all__ = ["KEY", "load_spec_and_known", "read_xfail_file", "unknown_ids"]
 

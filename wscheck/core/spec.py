@@ -16,24 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import string
-import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from wscheck.core.limits import (
-    MAX_INPUT_FILE_BYTES,
-    printable,
-    read_regular_file,
-    toml_shape_problem,
-)
+from wscheck.core.limits import printable
+from wscheck.core.toml import read_spec_table, toml_value
 from wscheck.errors import SpecError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 __all__ = [
     "BROADCAST_AUDIENCES",
@@ -43,7 +33,6 @@ __all__ = [
     "Spec",
     "SpecError",
     "load_spec",
-    "read_spec_table",
     "spec_from_mapping",
 ]
 
@@ -176,7 +165,7 @@ class Spec:
                 continue
             # Every key is printed, defaults included. A disabled broadcast room is printed
             # with its keys too (read back, it stays disabled): the keys to fill are shown.
-            lines.append(f"enabled = {_toml_value(section is not None)}")
+            lines.append(f"enabled = {toml_value(section is not None)}")
             if section is None:
                 section = BroadcastSpec()
             params: tuple[tuple[str, str], ...] = ()
@@ -187,24 +176,11 @@ class Spec:
                     continue
                 if f.name in _OPTIONAL_TEXTS[name] and value is None:
                     value = ""
-                lines.append(f"{f.name} = {_toml_value(value)}")
+                lines.append(f"{f.name} = {toml_value(value)}")
             lines.append(f"[{name}.path_params]")  # printed when empty too: a key to fill
-            lines += [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in params]
+            lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in params]
             lines.append("")
         return "\n".join(lines)
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        # JSON's escapes are TOML's, except that TOML also forbids a raw DEL.
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover - internal
 
 
 #: Keys whose value may be absent, written ``""`` in TOML: no bye word, no such message.
@@ -424,46 +400,6 @@ def spec_from_mapping(data: Mapping[str, Any], where: str = "spec") -> Spec:
     assert auth is None or isinstance(auth, AuthSpec)
     assert room is None or isinstance(room, BroadcastSpec)
     return Spec(echo=echo, auth=auth, broadcast=room)
-
-
-def parse_toml(text: str, what: str) -> dict[str, Any]:
-    """``text`` parsed as TOML, or one :class:`SpecError` line that starts with ``what``.
-
-    Shapes that would exhaust the parser (deep nesting, very long dotted keys) are refused
-    before it runs; see :mod:`wscheck.core.limits`.
-    """
-    problem = toml_shape_problem(text)
-    if problem is not None:
-        raise SpecError(f"{what} is refused: {problem}")
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{what} is not valid TOML: {exc}") from None
-    except RecursionError:  # pragma: no cover - the shape check comes first
-        raise SpecError(f"{what} nests too deep") from None
-    return data
-
-
-def read_spec_table(path: str | Path, table: str | None = None) -> tuple[dict[str, Any], str]:
-    """The raw table a spec is read from, and how error messages should name it.
-
-    ``table="tool.wscheck"`` reads that sub-table; a file named ``pyproject.toml`` is read
-    from its ``[tool.wscheck]`` table. Shared by :func:`load_spec` and the known-failures
-    loader, which takes ``expected_failures`` out of the same table first.
-    """
-    path = Path(path)
-    if table is None and path.name == "pyproject.toml":
-        table = "tool.wscheck"
-    text = read_regular_file(path, "spec file", MAX_INPUT_FILE_BYTES, SpecError)
-    data: Mapping[str, Any] = parse_toml(text, f"spec file {path}")
-    where = str(path)
-    if table:
-        for part in table.split("."):
-            data = data.get(part, {})
-            if not isinstance(data, Mapping):
-                raise SpecError(f"{where}: [{table}] must be a table")
-        where = f"{path} [{table}]"
-    return dict(data), where
 
 
 def load_spec(path: str | Path, table: str | None = None) -> Spec:
