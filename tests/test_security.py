@@ -23,7 +23,8 @@ from websockets.asyncio.client import connect
 
 import reference_app
 import wscheck.drivers.url  # noqa: F401
-from reference_app import RedactCredentials, uvicorn_config
+from reference_app import uvicorn_config
+from reference_app.redaction import _SERVER_LOGGERS, RedactCredentials
 from tests.servers import free_port, serve_uvicorn
 from wscheck.core.spec import Spec
 from wscheck.run.registry import SUITE
@@ -154,7 +155,7 @@ async def test_plain_uvicorn_would_leak_the_token() -> None:
     the log, which is why ``serve()`` installs it."""
     installed = {name: [f for f in logging.getLogger(name).filters
                         if isinstance(f, RedactCredentials)]
-                 for name in reference_app._SERVER_LOGGERS}
+                 for name in _SERVER_LOGGERS}
     for name, filters in installed.items():
         for f in filters:
             logging.getLogger(name).removeFilter(f)
