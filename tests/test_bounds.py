@@ -229,7 +229,8 @@ async def test_an_app_that_floods_is_stopped_with_a_flood_event() -> None:
     client calls it a flood, fails the connection with 1008, and the transcript ends with
     one ``Flooded`` counting what was never read, instead of holding any of it."""
     from wscheck.core.events import Accepted, Flooded, describe
-    from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
+    from wscheck.drivers._appside import MAX_UNREAD_MESSAGES
+    from wscheck.drivers.asgi import AsgiDriver
     from wscheck.run.conversation import drain
 
     driver = AsgiDriver(floods, timeout=1.0)
@@ -276,7 +277,8 @@ async def test_a_backlog_the_conversation_asked_for_is_not_a_flood() -> None:
     backpressure bound: the app waits, every reply arrives, no flood. Too many replies per
     message without a backlog are extra messages, recorded as they are."""
     from wscheck.core.events import Flooded
-    from wscheck.drivers.asgi import MAX_UNREAD_MESSAGES, AsgiDriver
+    from wscheck.drivers._appside import MAX_UNREAD_MESSAGES
+    from wscheck.drivers.asgi import AsgiDriver
 
     count = 3 * MAX_UNREAD_MESSAGES
     driver = AsgiDriver(echoes, timeout=2.0)

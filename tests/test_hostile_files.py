@@ -328,7 +328,7 @@ def test_the_guide_lists_every_bound_with_its_value() -> None:
     guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text(
         encoding="utf-8")
     section = guide.split("## 7. Limits and safety", 1)[1]
-    from wscheck.drivers import _watchdog, _wire, asgi, base, url
+    from wscheck.drivers import _appside, _watchdog, _wire, base, url
     from wscheck.run import conversation as runner
 
     bounds = {name: getattr(limits, name) for name in limits.__all__ if name.isupper()}
@@ -337,8 +337,8 @@ def test_the_guide_lists_every_bound_with_its_value() -> None:
     bounds |= {"MAX_MESSAGE_SIZE": base.MAX_MESSAGE_SIZE,
                "HANDSHAKE_FACTOR": url.HANDSHAKE_FACTOR, "RECEIVE_FACTOR": _wire.RECEIVE_FACTOR,
                "READ_HIGH_WATER": _wire.READ_HIGH_WATER,
-               "MAX_UNREAD_MESSAGES": asgi.MAX_UNREAD_MESSAGES,
-               "MAX_UNREAD_BYTES": asgi.MAX_UNREAD_BYTES,
+               "MAX_UNREAD_MESSAGES": _appside.MAX_UNREAD_MESSAGES,
+               "MAX_UNREAD_BYTES": _appside.MAX_UNREAD_BYTES,
                "FLOOD_FACTOR": base.FLOOD_FACTOR, "FLOOD_SLACK": base.FLOOD_SLACK,
                "MAX_EXTRA_BYTES": runner.MAX_EXTRA_BYTES,
                "STALL_FACTOR": _watchdog.STALL_FACTOR, "MIN_STALL": _watchdog.MIN_STALL,

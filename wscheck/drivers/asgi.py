@@ -23,41 +23,24 @@ the app's failure, not the end of the kit's loop.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any, NoReturn
+from collections.abc import Callable, MutableMapping
+from typing import Any
 from urllib.parse import quote
 
-from wscheck.core.events import (
-    FINAL_EVENTS,
-    Accepted,
-    AppCrashed,
-    AppExited,
-    AppLogged,
-    Binary,
-    Closed,
-    Event,
-    Flooded,
-    ProtocolViolation,
-    Refused,
-    Silence,
-    Text,
-    TransportError,
-)
+from wscheck.core.events import FINAL_EVENTS, Event, Silence
 from wscheck.drivers._appguard import (
     AppInterrupted,
     ASGIApp,
     Message,
     Receive,
     Send,
-    call_app,
     guard_loop,
 )
-from wscheck.drivers._applog import app_context, describe_record, watch_loop
-from wscheck.drivers._idle import may_be_busy, monitor_for
+from wscheck.drivers._applog import app_context, watch_loop
+from wscheck.drivers._appside import AppSide
+from wscheck.drivers._idle import may_be_busy
 from wscheck.drivers._mute import MuteWatch, TargetStoppedAnswering
 from wscheck.drivers._watchdog import (
     STALL_FACTOR,
@@ -66,9 +49,9 @@ from wscheck.drivers._watchdog import (
     on_last_words,
     watchdog_for,
 )
-from wscheck.drivers.base import FLOOD_FACTOR, MAX_MESSAGE_SIZE, Pairs, query_string
+from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
-from wscheck.errors import ClientDisconnected, WscheckError
+from wscheck.errors import ClientDisconnected
 
 __all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "AsgiDriver",
            "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive", "Send",
@@ -78,300 +61,20 @@ __all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "Asg
 #: The ``Origin`` a browser sends on a page the app served: the scope's scheme and host.
 ORIGIN = "http://testserver"
 
-#: Close codes that RFC 6455 reserves and an endpoint must never send.
-_RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 
-
-#: Messages the app may have sent that the client has not read yet, and their total size,
-#: before its ``send()`` waits for the client to read (what a full TCP window does to a
-#: server). An app that sends without end then waits, instead of filling memory, and the
-#: conversation records at most ``runner.MAX_EXTRA_EVENTS`` of what it sent. When the app
-#: then has sent more than ``FLOOD_FACTOR`` × the client's messages it is flooding instead
-#: (see :meth:`AsgiConnection._flood`).
-MAX_UNREAD_MESSAGES = 1000
-MAX_UNREAD_BYTES = 4 * 1024 * 1024
-
-
-class _ViolationError(WscheckError, RuntimeError):
-    """Raised into the app after it broke the ASGI protocol, like a real server would."""
-
-
-class AsgiConnection:
-    """One WebSocket connection to an in-process app (see :class:`~wscheck.drivers.Connection`)."""
+class AsgiConnection(AppSide):
+    """One WebSocket connection to an in-process app (see :class:`~wscheck.drivers.Connection`);
+    this is the client's side, :class:`._appside.AppSide` the app's."""
 
     def __init__(self, driver: AsgiDriver, scope: MutableMapping[str, Any]) -> None:
+        super().__init__(driver.app, scope, driver.max_message_size, driver._mute)
         self._driver = driver
-        self._offered: list[str] = list(scope.get("subprotocols") or [])
-        self._loop = asyncio.get_running_loop()
         self.handshake: Event = Silence(driver.timeout)
-        self._state = "connecting"  # connecting | open | response | closed
-        self._inbox: deque[Message] = deque([{"type": "websocket.connect"}])
-        self._receiver: asyncio.Future[Message] | None = None
-        self._events: deque[Event] = deque()
-        self._final: Event | None = None
-        self._client_gone = False
-        self._gone_code = 1006
-        self._response_status = 0
-        self._violation: _ViolationError | None = None
-        self._late_error: Event | None = None
-        self._waiters: list[asyncio.Future[bool]] = []
-        #: Sizes of the unread messages in ``_events`` (for backpressure), and their total.
-        self._unread_bytes = 0
-        #: The app's ``send()`` waits on this while the client is behind (backpressure).
-        self._writable: asyncio.Future[None] | None = None
-        #: The first ERROR record the app made once the client had left (``/ws`` 7).
-        self._logged: AppLogged | None = None
-        #: Messages each side sent on this connection (what tells a flood from a backlog).
-        self._client_messages = 0
-        self._app_messages = 0
-        self._monitor = monitor_for(self._loop)
         # Made inside the app's context, the task runs in (a copy of) it: see _applog.
         self._task = app_context(self._app_logged).run(self._loop.create_task,
                                                        self._run(scope))
         driver._tasks.add(self._task)
         self._task.add_done_callback(driver._tasks.discard)
-
-    # --- the app's side --------------------------------------------------------------------
-
-    async def _run(self, scope: MutableMapping[str, Any]) -> None:
-        try:
-            await call_app(self._driver.app, scope, self._app_receive, self._app_send)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # the app's failure is an observation, not ours
-            if exc is self._violation:
-                pass
-            elif self._final is None and not self._client_gone:
-                self._finish(AppCrashed(f"{type(exc).__name__}: {exc}"))
-            elif self._late_error is None:
-                self._late_error = AppCrashed(f"{type(exc).__name__}: {exc}")
-        else:
-            if self._final is None:
-                self._finish(AppExited())
-        finally:
-            self._notify()
-
-    async def _app_receive(self) -> Message:
-        if self._inbox:
-            return self._inbox.popleft()
-        if self._client_gone or self._state == "closed":
-            return {"type": "websocket.disconnect", "code": self._gone_code}
-        self._receiver = self._loop.create_future()
-        self._notify()  # the app may have just become idle
-        try:
-            return await self._receiver
-        finally:
-            self._receiver = None
-
-    async def _app_send(self, message: object) -> None:
-        # Typed as ``object``: an app may send anything, and anything but a dict is its error.
-        if not isinstance(message, Mapping):
-            self._violate(f"sent a {type(message).__name__}, not an ASGI message dict")
-        kind = message.get("type")
-        state = self._state
-        if self._client_gone:
-            if kind == "websocket.close":
-                return  # closing a connection the client already left is harmless
-            raise ClientDisconnected("the client has disconnected")
-        if state == "closed":
-            self._violate(f"sent {kind!r} after the connection was closed", after_close=True)
-        if kind == "websocket.accept":
-            if state != "connecting":
-                self._violate("sent 'websocket.accept' twice")
-            unoffered = self._unoffered(message)
-            if unoffered is not None:
-                # What the server would put in its 101 answer, which the client must fail
-                # (RFC 6455 §4.1) as the network driver does: the app sees the client gone.
-                self._client_gone = True
-                self._finish(TransportError(
-                    f"the app accepted with {unoffered} (RFC 6455 §4.1: the client must fail "
-                    "the connection)"))
-                return
-            self._state = "open"
-            self._push(Accepted())
-        elif kind == "websocket.send":
-            if state != "open":
-                self._violate("sent 'websocket.send' before 'websocket.accept'")
-            text, data = message.get("text"), message.get("bytes")
-            event: Event
-            if isinstance(text, str) and data is None:
-                size = length = len(text)
-                if length > self._driver.max_message_size // 4:  # UTF-8 needs 1-4 bytes
-                    size = len(text.encode("utf-8", "surrogatepass"))
-                event = Text(text)
-            elif isinstance(data, (bytes, bytearray)) and text is None:
-                size = length = len(data)
-                event = Binary(bytes(data))
-            else:
-                self._violate("'websocket.send' needs exactly one of 'text' (str) or 'bytes'")
-            if size > self._driver.max_message_size:
-                self._too_big(size)
-                return
-            self._unread_bytes += length  # characters for text: what _took subtracts
-            self._app_messages += 1
-            self._push(event)
-            if (len(self._events) > MAX_UNREAD_MESSAGES
-                    or self._unread_bytes > MAX_UNREAD_BYTES):
-                if self._app_messages > FLOOD_FACTOR * self._client_messages:
-                    self._flood()
-                    return
-                await self._backpressure()
-        elif kind == "websocket.close":
-            code = message.get("code")
-            code = 1000 if code is None else code  # optional: missing means 1000
-            if type(code) is not int or not 1000 <= code <= 4999 or code in _RESERVED_CODES:
-                self._violate(f"'websocket.close' code must be a WebSocket close code an "
-                              f"endpoint may send (an int, 1000-4999, not 1004-1006 or "
-                              f"1015), got {code!r}")
-            if state == "connecting":
-                self._finish(Refused(close_code=code))
-            elif state == "open":
-                self._finish(Closed(code, str(message.get("reason") or "")))
-            else:
-                self._violate("sent 'websocket.close' during a denial response")
-        elif kind == "websocket.http.response.start":
-            if state != "connecting":
-                self._violate("sent 'websocket.http.response.start' after the handshake")
-            status = message.get("status")
-            if type(status) is not int or not 100 <= status <= 599:
-                self._violate(f"'websocket.http.response.start' status must be an HTTP "
-                              f"status (an int, 100-599), got {status!r}")
-            self._state = "response"
-            self._response_status = int(status)
-        elif kind == "websocket.http.response.body":
-            if state != "response":
-                self._violate("sent 'websocket.http.response.body' before its start")
-            if not message.get("more_body", False):
-                self._finish(Refused(status=self._response_status))
-        else:
-            self._violate(f"sent unknown message type {kind!r}")
-
-    def _app_logged(self, record: logging.LogRecord) -> None:
-        """A record at ERROR or above the app made (see :mod:`._applog`). Kept once the
-        client has left or the connection is over: what the protocol asks there is a quiet
-        end; an error logged while serving is the other checks' concern (what they see)."""
-        if self._logged is None and (self._client_gone or self._final is not None):
-            self._logged = AppLogged(record.levelname, record.name, describe_record(record))
-
-    def _unoffered(self, message: Mapping[str, Any]) -> str | None:
-        """What a ``websocket.accept`` selects that the client never offered, in the network
-        driver's words; ``None`` when it selects nothing unoffered. The kit offers no
-        subprotocol (the scope's ``subprotocols`` is empty) and no extension, so a
-        ``subprotocol`` or a ``Sec-WebSocket-Extensions`` / ``-Protocol`` header in the
-        accept's ``headers`` is one the server chose alone."""
-        subprotocol = message.get("subprotocol")
-        if subprotocol is not None and subprotocol not in self._offered:
-            return (f"subprotocol {str(subprotocol)[:80]!r}, a subprotocol the client never "
-                    "asked for")
-        headers = message.get("headers") or ()
-        try:
-            pairs = [(bytes(name).lower(), bytes(value)) for name, value in headers]
-        except (TypeError, ValueError):
-            self._violate("sent 'websocket.accept' headers that are not [name, value] byte "
-                          "pairs")
-        for name, value in pairs:
-            shown = value.decode("latin-1")[:80]
-            if name == b"sec-websocket-extensions" and value.strip():
-                return (f"Sec-WebSocket-Extensions: {shown!r} in its headers, an extension "
-                        "the client never offered")
-            if name == b"sec-websocket-protocol" and value.strip() \
-                    and value.strip().decode("latin-1") not in self._offered:
-                return (f"Sec-WebSocket-Protocol: {shown!r} in its headers, a subprotocol the "
-                        "client never asked for")
-        return None
-
-    def _violate(self, problem: str, *, after_close: bool = False) -> NoReturn:
-        self._violation = _ViolationError(f"ASGI protocol violation: the app {problem}")
-        event = ProtocolViolation(f"the app {problem}", after_close)
-        if self._final is None:
-            self._finish(event)
-            if self._client_gone and self._late_error is None:
-                # The client left before the connection ended (a handshake that never came,
-                # say): it reads no more events, so only finish() can tell it.
-                self._late_error = event
-        elif self._late_error is None:
-            self._late_error = event  # after the close: reported by finish()
-        raise self._violation
-
-    def _too_big(self, size: int) -> None:
-        """The client fails the connection with 1009, as the network driver does: the app
-        sees the client leave, the transcript says why."""
-        limit = self._driver.max_message_size
-        self._client_gone = True
-        self._gone_code = 1009
-        self._finish(TransportError(
-            f"the app sent a message of {size} bytes, over the client's limit of {limit} "
-            "(the client failed the connection with 1009)"))
-
-    def _flood(self) -> None:
-        """The client is far behind and the app has sent more than the conversation could
-        ask for: it floods. The client stops reading and fails the connection with 1008; the
-        unread messages become one :class:`Flooded` event that counts them, so that the
-        transcript (and the check's failure) says why, and memory holds none of them."""
-        unread = [e for e in self._events if isinstance(e, (Text, Binary))]
-        size = sum(len(e.text.encode("utf-8", "surrogatepass")) if isinstance(e, Text)
-                   else len(e.data) for e in unread)
-        self._events = deque(e for e in self._events if not isinstance(e, (Text, Binary)))
-        self._unread_bytes = 0
-        self._client_gone = True
-        self._gone_code = 1008
-        self._finish(Flooded(len(unread), size))
-
-    async def _backpressure(self) -> None:
-        """Wait while the client is too far behind (bounded by the client reading or
-        leaving; the conversation's own deadlines bound those)."""
-        while (len(self._events) > MAX_UNREAD_MESSAGES
-               or self._unread_bytes > MAX_UNREAD_BYTES) and not self._client_gone:
-            self._writable = self._loop.create_future()
-            try:
-                await self._writable
-            finally:
-                self._writable = None
-        if self._client_gone:
-            raise ClientDisconnected("the client has disconnected")
-
-    def _took(self, event: Event) -> None:
-        """The client read ``event``: account for it, and let a waiting sender go on."""
-        if isinstance(event, Text):
-            self._unread_bytes -= len(event.text)
-        elif isinstance(event, Binary):
-            self._unread_bytes -= len(event.data)
-        self._unread_bytes = max(self._unread_bytes, 0)
-        writable = self._writable
-        if writable is not None and not writable.done() and (
-                len(self._events) <= MAX_UNREAD_MESSAGES // 2
-                and self._unread_bytes <= MAX_UNREAD_BYTES // 2):
-            writable.set_result(None)
-
-    def _push(self, event: Event) -> None:
-        self._events.append(event)
-        if not isinstance(event, Accepted):
-            # A sign of life. An accept is not: an app whose framework accepts but whose
-            # handler never speaks is as mute as one that never accepts (as a 101 is).
-            self._driver._mute.heard()
-        self._notify()
-
-    def _finish(self, event: Event) -> None:
-        if self._final is not None:
-            return
-        self._final = event
-        self._state = "closed"
-        self._push(event)
-        if self._receiver is not None and not self._receiver.done():
-            self._receiver.set_result({"type": "websocket.disconnect",
-                                       "code": self._gone_code})
-
-    def _release_sender(self) -> None:
-        writable = self._writable
-        if writable is not None and not writable.done():
-            writable.set_result(None)
-
-    def _notify(self) -> None:
-        for w in self._waiters:
-            if not w.done():
-                w.set_result(False)
-        self._waiters.clear()
-        self._monitor.kick()  # this app may have just become idle, or the whole loop
 
     # --- waiting ---------------------------------------------------------------------------
 
