@@ -19,7 +19,7 @@ import pytest
 import wsproto
 import wsproto.events as we
 
-import wscheck.drivers.url as url_module
+import wscheck.drivers._netconn as netconn
 from wscheck.core.events import Accepted, Text, TransportError
 from wscheck.drivers.url import UrlDriver
 
@@ -485,7 +485,7 @@ async def test_the_time_spent_decoding_is_not_the_servers_silence(
     count = 60_000  # decoding them all takes wsproto longer than the 0.3 s timeout
     # Lifted here, the bound on a whole receive that keeps getting bytes (RECEIVE_FACTOR x
     # the timeout, 3 s): on a machine busy with other work, decoding them reached it.
-    monkeypatch.setattr(url_module, "RECEIVE_FACTOR", 1000.0)
+    monkeypatch.setattr(netconn, "RECEIVE_FACTOR", 1000.0)
     async with raw_server(many_fragments(count)) as url:
         driver = UrlDriver(url, timeout=0.3)
         try:

@@ -29,7 +29,7 @@ import wsproto
 import wsproto.events as we
 from hypothesis import given, settings
 
-import wscheck.drivers.url as url_module
+import wscheck.drivers._netconn as netconn
 import wscheck.load.wire as load_wire
 from reference_app import create_app
 from tests.load_broken import LOAD_DEFECTS
@@ -365,7 +365,7 @@ def test_the_gevent_client_observes_hostile_servers_as_the_kit_driver_does(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # Lifted here, the bound on a whole receive that keeps getting bytes (RECEIVE_FACTOR x
     # the timeout): on a machine busy with other work, decoding 60,000 frames reached it.
-    monkeypatch.setattr(url_module, "RECEIVE_FACTOR", 1000.0)
+    monkeypatch.setattr(netconn, "RECEIVE_FACTOR", 1000.0)
     monkeypatch.setattr(load_wire, "RECEIVE_FACTOR", 1000.0)
     with hostile(handler) as url:
         seen, kit = _both(url, **{"timeout": 2.0, **options})
