@@ -31,14 +31,20 @@ from wscheck.drivers.url import UrlDriver  # noqa: E402
 from wscheck.run.registry import SUITE, Context  # noqa: E402
 
 
+async def _ticking() -> None:
+    while True:
+        await asyncio.sleep(0.01)
+
+
 def stalling_app():  # type: ignore[no-untyped-def]
     """Replies twice per connection, then goes silent."""
     return echo_mutant(lambda m, before: PREFIX + m if len(before) < 2 else None)
 
 
 async def _asgi_run(timeout: float) -> tuple[float, int, bool]:
-    # A sleeping task keeps a timer pending, so the driver cannot know the app is idle.
-    sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
+    # A task waking every 10 ms keeps a timer due before every deadline, so the driver
+    # cannot know the app is idle.
+    sleeper = asyncio.get_running_loop().create_task(_ticking())
     async with lifespan(stalling_app()) as wrapped:
         driver = CountingDriver(AsgiDriver(wrapped, timeout=timeout))
         start = time.monotonic()

@@ -126,6 +126,15 @@ async def silent(scope: Scope, receive: Receive, send: Send) -> None:
         pass
 
 
+async def ticking() -> None:
+    """Wake every 10 ms, forever: a timer of the app is always due before any wait's deadline,
+    so the in-process driver cannot know the app idle and waits out every deadline, as a
+    network client does. (A single long sleep would not do: silence before an app's next
+    timer is known at once.)"""
+    while True:
+        await asyncio.sleep(0.01)
+
+
 async def busy_silent(scope: Scope, receive: Receive, send: Send) -> None:
     """Accepts and never answers, while looking busy (a long timer), so that no in-process
     shortcut can tell it is silent: only a deadline can."""

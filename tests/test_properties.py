@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_app import create_app
+from tests.apps import ticking
 from wscheck.core.events import ClientClose, Drop, Event, SendText, Silence
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver, lifespan
@@ -273,17 +274,17 @@ def test_a_stalling_app_fails_quickly_despite_shrinking(monkeypatch: pytest.Monk
     """A defect that costs a full timeout per replay must not multiply into a long run: the
     shrink budget ends it after a handful of timeouts.
 
-    The app goes silent after two replies while a sleeping background task keeps a timer
-    pending, so the in-process driver cannot know the silence and waits out every timeout,
-    as a network client would. The budget is the network's 1 s here: with the in-process
-    3 s, this defect's whole shrink (8 timeouts, ``benchmarks/stalling.py``) fits in it, and
-    the bound would not tell a budget from none.
+    The app goes silent after two replies while a background task keeps a timer due
+    before every deadline (``tests.apps.ticking``), so the in-process driver cannot know the
+    silence and waits out every timeout, as a network client would. The budget is the
+    network's 1 s here: with the in-process 3 s, this defect's whole shrink (8 timeouts,
+    ``benchmarks/stalling.py``) fits in it, and the bound would not tell a budget from none.
     """
     monkeypatch.setitem(SHRINK_SECONDS, "asgi", 1.0)
     app = echo_mutant(lambda m, b: PREFIX + m if len(b) < 2 else None)
 
     async def main() -> tuple[Verdict, CountingDriver, float]:
-        sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
+        sleeper = asyncio.get_running_loop().create_task(ticking())
         async with lifespan(app) as wrapped:
             driver = CountingDriver(AsgiDriver(wrapped, timeout=0.5))
             start = time.monotonic()

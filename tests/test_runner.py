@@ -103,7 +103,7 @@ async def test_an_abandoned_conversation_lets_its_connection_go() -> None:
         await receive()
         await send({"type": "websocket.accept"})
         await receive()  # the message: never answered, while a timer keeps the app busy
-        sleeper = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
+        sleeper = asyncio.get_running_loop().create_task(apps.ticking())
         try:
             left.append((await receive())["type"])
         finally:
