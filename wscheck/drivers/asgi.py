@@ -29,6 +29,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
+from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
 from wscheck.core.events import FINAL_EVENTS, Event, Silence
 from wscheck.drivers._appguard import (
     AppInterrupted,
@@ -212,8 +213,9 @@ class AsgiDriver:
 
     kind = "asgi"
 
-    def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = 2.0,
-                 quiet_window: float = 0.2, max_message_size: int = MAX_MESSAGE_SIZE,
+    def __init__(self, app: ASGIApp, *, target: str = "app", timeout: float = DEFAULT_TIMEOUT,
+                 quiet_window: float = DEFAULT_QUIET_WINDOW,
+                 max_message_size: int = MAX_MESSAGE_SIZE,
                  stall_timeout: float | None = None) -> None:
         self.app = app
         self.target = target

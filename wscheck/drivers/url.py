@@ -17,6 +17,7 @@ import time
 import anyio
 import httpx
 
+from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
 from wscheck.core.events import Accepted, Event, Refused, Silence, TransportError
 from wscheck.drivers._netconn import UrlConnection
 from wscheck.drivers._neterrors import MUTE_AFTER, MuteWatch, handshake_failure, time_lost
@@ -65,8 +66,8 @@ class UrlDriver:
         self,
         url: str,
         *,
-        timeout: float = 2.0,
-        quiet_window: float = 0.2,
+        timeout: float = DEFAULT_TIMEOUT,
+        quiet_window: float = DEFAULT_QUIET_WINDOW,
         verify: bool | str = True,
         handshake_timeout: float | None = None,
         max_message_size: int = MAX_MESSAGE_SIZE,
