@@ -203,3 +203,55 @@ async def test_a_message_after_the_close_is_flagged_not_worded() -> None:
     assert isinstance(late, ProtocolViolation) and late.after_close
     early = await (await AsgiDriver(apps.send_before_accept, timeout=5).connect("/ws")).finish()
     assert not getattr(early, "after_close", False)
+
+
+async def _shrunk_with_bounded_replays(monkeypatch: pytest.MonkeyPatch, fails_at: int,
+                                       fails_when_bounded_at: int,
+                                       ) -> tuple[Verdict, list[tuple[int, float]]]:
+    """A property over integers that fails from ``fails_at`` at the full timeout, and (as a
+    reply that takes longer than the bound would) from ``fails_when_bounded_at`` when its
+    reply wait is bounded; the verdict, and each example with the wait it was given."""
+    from wscheck.drivers.base import reply_wait
+
+    monkeypatch.setenv("CI", "true")
+    seen: list[tuple[int, float]] = []
+
+    async def evaluate(n: int) -> PropertyFailed | None:
+        wait = reply_wait(2.0)
+        seen.append((n, wait))
+        limit = fails_at if wait >= 2.0 else fails_when_bounded_at
+        return PropertyFailed(f"failed at {n}", None) if n >= limit else None
+
+    driver = AsgiDriver(apps.silent, timeout=2.0)
+    driver.replies.saw(0.01)  # the slowest reply so far: the bound is the floor, 0.25 s
+    verdict = await run_property(Context(Spec(), driver, 100, 1), "test.bounded",
+                                 st.integers(0, 1000), evaluate)
+    await driver.aclose()
+    return verdict, seen
+
+
+@pytest.mark.asyncio
+async def test_replays_after_the_first_failure_wait_a_bound_and_the_result_is_confirmed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verdict, seen = await _shrunk_with_bounded_replays(monkeypatch, 10, 10)
+    first = next(i for i, (n, _) in enumerate(seen) if n >= 10)
+    assert all(wait == 2.0 for _, wait in seen[:first + 1])  # up to the first failure
+    assert any(wait == 0.25 for _, wait in seen[first + 1:-1])  # the shrink's replays
+    assert seen[-1] == (10, 2.0)  # the minimal example, confirmed at the full timeout
+    assert verdict.problem == "failed at 10"
+    assert "failed again at the full 2s timeout" in verdict.notes[-1]
+
+
+@pytest.mark.asyncio
+async def test_a_failure_seen_only_at_the_bound_gives_way_to_the_first_real_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replays bounded too tightly fail on smaller examples than the app really fails on:
+    the smallest of those passes at the full timeout, so the verdict is the first failure,
+    which was seen at the full timeout."""
+    verdict, seen = await _shrunk_with_bounded_replays(monkeypatch, 500, 0)
+    first = next(n for n, _ in seen if n >= 500)
+    assert verdict.problem == f"failed at {first}"
+    assert seen[-1][1] == 2.0 and seen[-1][0] < 500  # confirmed, and it passed
+    assert "is the first failure" in verdict.notes[-1]

@@ -121,9 +121,11 @@ def test_xdist_gives_the_same_run(pytester: pytest.Pytester,
     pytester.path.joinpath("nobye.toml").write_text(NO_BYE_SPEC, encoding="utf-8")
     # Shrinking stops after a time budget (SHRINK_SECONDS): on a busy machine two runs stop
     # at different points and report different minimal examples. Lifted here, each shrink
-    # runs to Hypothesis's own end, which the derandomized profile makes the same every run.
+    # runs to Hypothesis's own end, which the derandomized profile makes the same every run;
+    # its replays wait the full timeout (REPLAY_FLOOR), as a bound from timing would differ.
     pytester.makeconftest("import wscheck.generation.runner as runner\n"
-                          "runner.SHRINK_SECONDS.update(asgi=600.0, url=600.0)\n")
+                          "runner.SHRINK_SECONDS.update(asgi=600.0, url=600.0)\n"
+                          "runner.REPLAY_FLOOR = None\n")
     target, args, expect = CASES[case]
     plain = _run(pytester, target, *args)
     parallel = _run(pytester, target, *args, "-n", "2")

@@ -39,7 +39,7 @@ from wscheck.drivers._neterrors import (
     time_lost,
 )
 from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
-from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK
+from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK, ReplyTimes, reply_wait
 
 __all__ = ["UrlConnection"]
 
@@ -61,8 +61,11 @@ class UrlConnection:
 
     def __init__(self, handshake: Event, response: httpx.Response | None = None, *,
                  timeout: float, quiet_window: float, max_message_size: int,
-                 mute: MuteWatch, forget: Callable[[UrlConnection], None]) -> None:
+                 mute: MuteWatch, forget: Callable[[UrlConnection], None],
+                 replies: ReplyTimes | None = None) -> None:
         self.handshake = handshake
+        #: The driver's slowest reply so far (what a bounded replay may wait).
+        self._replies = replies
         self._timeout = timeout
         self._quiet_window = quiet_window
         #: The driver's count of waits the target left unanswered, over all connections.
@@ -132,11 +135,14 @@ class UrlConnection:
         :class:`.MuteWatch`)."""
         self._mute.check()
         start = time.monotonic()
-        event = await self._receive(timeout)
+        event = await self._receive(reply_wait(self._timeout) if timeout is None else timeout)
         # A shorter wait than the driver's timeout is the caller listening for silence on
         # purpose (a fixture user's receive(timeout=0.1)), not a reply the target owes.
-        if isinstance(event, Silence) and event.seconds >= self._timeout:
-            self._mute.ran_out(start, f"a reply ({event.seconds:g}s)")
+        if isinstance(event, Silence):
+            if event.seconds >= self._timeout:
+                self._mute.ran_out(start, f"a reply ({event.seconds:g}s)")
+        elif self._replies is not None:
+            self._replies.saw(time.monotonic() - start)
         return event
 
     async def _receive(self, timeout: float | None) -> Event:

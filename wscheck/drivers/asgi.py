@@ -50,7 +50,7 @@ from wscheck.drivers._watchdog import (
     on_last_words,
     watchdog_for,
 )
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
+from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, ReplyTimes, query_string, reply_wait
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected
 
@@ -155,9 +155,11 @@ class AsgiConnection(AppSide):
         if self._final is not None and not self._events:
             return self._final
         self._driver._mute.check()
-        wait = self._driver.timeout if timeout is None else timeout
+        wait = reply_wait(self._driver.timeout) if timeout is None else timeout
         started, start = time.monotonic(), self._loop.time()
         event = await self._next(wait)
+        if event is not None:
+            self._driver.replies.saw(self._loop.time() - start)
         if event is None:
             if self._loop.time() - start < wait:
                 # Known idle before the deadline: say so, rather than claim we waited.
@@ -233,6 +235,8 @@ class AsgiDriver:
         #: An app that answered once and then stops answering (it awaits forever, the loop
         #: not blocked) stops the run once, as a mute network target does.
         self._mute = MuteWatch(target, "not a message")
+        #: The slowest reply of the run, for bounded replays (``base.REPLY_BOUND``).
+        self.replies = ReplyTimes()
 
     async def connect(self, path: str, query: Pairs = (), cookies: Pairs = (), *,
                       origin: bool = False) -> AsgiConnection:

@@ -9,6 +9,7 @@ check waiting out its own timeout.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 from typing import Protocol, TypeAlias, runtime_checkable
 from urllib.parse import quote
@@ -16,8 +17,8 @@ from urllib.parse import quote
 from wscheck.core.events import Event, SpacesAs
 from wscheck.errors import TargetUnreachable
 
-__all__ = ["FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "Connection", "Driver", "Pairs",
-           "TargetUnreachable", "query_string"]
+__all__ = ["FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND", "Connection",
+           "Driver", "Pairs", "ReplyTimes", "TargetUnreachable", "query_string", "reply_wait"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
@@ -32,6 +33,32 @@ FLOOD_FACTOR = 3
 #: Over the network, the messages a target may send beyond ``FLOOD_FACTOR`` × the client's
 #: before it counts as flooding (unsolicited ones below it are recorded as they are).
 FLOOD_SLACK = 1000
+
+#: A shorter wait for a reply than the driver's timeout, for the code running in this context
+#: (a property's replays while it shrinks, :mod:`wscheck.generation.runner`); None: the
+#: timeout. Only a wait the caller left to the driver (``receive()`` without a timeout) is
+#: bounded, and silence after a bounded wait counts against no mute watch.
+REPLY_BOUND: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "wscheck_reply_bound", default=None)
+
+
+def reply_wait(timeout: float) -> float:
+    """How long a reply is waited for here: the driver's ``timeout``, or the context's
+    shorter :data:`REPLY_BOUND`."""
+    bound = REPLY_BOUND.get()
+    return timeout if bound is None else min(bound, timeout)
+
+
+class ReplyTimes:
+    """The slowest reply a driver has seen in this run: what a bounded replay may wait."""
+
+    def __init__(self) -> None:
+        self.slowest = 0.0
+
+    def saw(self, seconds: float) -> None:
+        if seconds > self.slowest:
+            self.slowest = seconds
+
 
 #: Query parameters or cookies: name-value pairs in the order they are sent.
 Pairs: TypeAlias = Sequence[tuple[str, str]]
@@ -91,7 +118,9 @@ class Connection(Protocol):
 
 @runtime_checkable
 class Driver(Protocol):
-    """Opens connections to one target."""
+    """Opens connections to one target. A driver may also have ``replies``, a
+    :class:`ReplyTimes` its connections update: shrinking properties then bound how long a
+    replay waits for a reply (without it, every replay waits the full timeout)."""
 
     #: ``"asgi"`` or ``"url"``: what kind of target this is, for reports.
     kind: str

@@ -21,7 +21,7 @@ from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
 from wscheck.core.events import Accepted, Event, Refused, Silence, TransportError
 from wscheck.drivers._netconn import UrlConnection
 from wscheck.drivers._neterrors import MUTE_AFTER, MuteWatch, handshake_failure, time_lost
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, query_string
+from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, ReplyTimes, query_string
 from wscheck.drivers.handshake import (
     cookie_header,
     handshake_problem,
@@ -91,6 +91,8 @@ class UrlDriver:
         self._client: httpx.AsyncClient | None = None
         self._open: set[UrlConnection] = set()
         self._mute = MuteWatch(url)
+        #: The slowest reply of the run, for bounded replays (``base.REPLY_BOUND``).
+        self.replies = ReplyTimes()
         #: Whether the target ever answered a handshake (with any status).
         self._answered = False
 
@@ -181,7 +183,7 @@ class UrlDriver:
         return UrlConnection(handshake, response, timeout=self.timeout,
                              quiet_window=self.quiet_window,
                              max_message_size=self.max_message_size, mute=self._mute,
-                             forget=self._forget)
+                             forget=self._forget, replies=self.replies)
 
     def _timed_out(self, exc: httpx.TimeoutException) -> Event:
         """A handshake that timed out. A TCP connect that does so before the target ever

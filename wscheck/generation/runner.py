@@ -24,12 +24,15 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
+from wscheck.drivers.base import REPLY_BOUND, ReplyTimes
 from wscheck.errors import CheckFailure
 from wscheck.generation._compat import Flaky, set_database_key, silenced, steady_constants
 from wscheck.run.conversation import Observation
 from wscheck.run.registry import Context, Verdict
 
 __all__ = [
+    "REPLAY_FACTOR",
+    "REPLAY_FLOOR",
     "SHRINK_SECONDS",
     "Budget",
     "ExampleTimedOut",
@@ -49,6 +52,14 @@ T = TypeVar("T")
 #: over a network, where a stalling app costs a timeout per replay; longer in-process, where
 #: a replay costs about a millisecond and a better shrink is nearly free.
 SHRINK_SECONDS = {"url": 1.0, "asgi": 3.0}
+
+#: While a property shrinks, a replay waits for a reply at most this many times the slowest
+#: reply the driver has seen in the run, and at least ``REPLAY_FLOOR`` seconds (never more
+#: than the timeout): a missing reply already waited out at the full timeout is not waited
+#: out again on every replay. The example reported is confirmed at the full timeout.
+#: ``REPLAY_FLOOR = None`` waits the full timeout on every replay.
+REPLAY_FACTOR = 4.0
+REPLAY_FLOOR: float | None = 0.25
 
 #: How long a cancelled example may take to unwind (close its connections) before the
 #: worker thread stops waiting for it.
@@ -118,6 +129,15 @@ class Budget:
     best_key: str | None = None
     best: PropertyFailed | None = None
     calls: int = 0
+    #: The example being evaluated, and whether its replies were waited for at a bound.
+    last_example: object = None
+    last_bounded: bool = False
+    #: The first failure (observed at the full timeout) and the smallest one, with examples.
+    first: tuple[object, PropertyFailed] | None = None
+    best_example: object = None
+    best_bounded: bool = False
+    #: The shortest reply wait a replay was given, if any was bounded.
+    bound: float | None = None
 
     @classmethod
     def for_driver(cls, kind: str) -> Budget:
@@ -133,7 +153,18 @@ class Budget:
         not go on to wait out the bound again and again."""
         if self.first_failure is None:
             self.first_failure = time.monotonic() if started is None else started
+        if self.first is None:
+            self.first = (self.last_example, failure)
         self.best_key, self.best = key, failure
+        self.best_example, self.best_bounded = self.last_example, self.last_bounded
+
+    def reply_bound(self, timeout: float, replies: ReplyTimes | None) -> float | None:
+        """How long a replay may wait for a reply: None (the timeout) until the first
+        failure, then a bound from the slowest reply seen (``REPLAY_FACTOR``)."""
+        if self.first_failure is None or replies is None or REPLAY_FLOOR is None:
+            return None
+        bound = max(REPLAY_FLOOR, REPLAY_FACTOR * replies.slowest)
+        return bound if bound < timeout else None
 
 
 class LoopBridge:
@@ -263,14 +294,67 @@ async def run_property(
         # An example strayed: the run one example after another decides.
         budget = Budget.for_driver(ctx.driver.kind)
     try:
-        await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound), evaluate))
+        await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound),
+                                           _replays(budget, ctx, evaluate)))
     except PropertyFailed as exc:
+        if budget.best_bounded:
+            return await _confirmed(budget, evaluate, bound, ctx.driver.timeout)
         return Verdict(exc.problem, exc.observation, notes=(*exc.notes, *_notes(budget)))
     except Flaky as exc:
+        if budget.bound is not None:  # a bounded replay may be what differed
+            return await _confirmed(budget, evaluate, bound, ctx.driver.timeout)
         obs = budget.best.observation if budget.best else None
         return Verdict(f"the app answered the same conversation differently on a replay: "
                        f"{str(exc).splitlines()[0]}", obs, notes=_notes(budget))
     return Verdict()
+
+
+def _replays(budget: Budget, ctx: Context,
+             evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
+             ) -> Callable[[T], Coroutine[Any, Any, PropertyFailed | None]]:
+    """``evaluate``, each example noted in ``budget`` and, once one has failed, its replies
+    waited for at most :meth:`Budget.reply_bound`."""
+    replies = getattr(ctx.driver, "replies", None)
+
+    def replay(example: T) -> Coroutine[Any, Any, PropertyFailed | None]:
+        wait = budget.reply_bound(ctx.driver.timeout, replies)
+        budget.last_example, budget.last_bounded = example, wait is not None
+        if wait is not None:
+            budget.bound = wait if budget.bound is None else min(budget.bound, wait)
+        return _bounded(evaluate(example), wait)
+
+    return replay
+
+
+async def _bounded(coro: Coroutine[Any, Any, T], wait: float | None) -> T:
+    token = REPLY_BOUND.set(wait)
+    try:
+        return await coro
+    finally:
+        REPLY_BOUND.reset(token)
+
+
+async def _confirmed(budget: Budget,
+                     evaluate: Callable[[Any], Coroutine[Any, Any, PropertyFailed | None]],
+                     bound: float, timeout: float) -> Verdict:
+    """The verdict on the smallest failure found with bounded replays, run once more at the
+    full timeout; if it passes there, the first failure (seen at the full timeout) is it."""
+    bridge = LoopBridge(asyncio.get_running_loop(), bound)
+    try:
+        failure = await asyncio.to_thread(bridge.run, evaluate(budget.best_example))
+    except ExampleTimedOut as exc:
+        failure = exc
+    note = (f"while shrinking, a replay waited for a reply at most {REPLAY_FACTOR:g} times "
+            f"the slowest reply seen (at least {REPLAY_FLOOR:g}s); the example above ")
+    if failure is not None:
+        note += f"failed again at the full {timeout:g}s timeout"
+    else:
+        assert budget.first is not None
+        failure = budget.first[1]
+        note += (f"is the first failure, seen at the full {timeout:g}s timeout: the smaller "
+                 "one found while shrinking passed at the full timeout")
+    return Verdict(failure.problem, failure.observation,
+                   notes=(*failure.notes, *_notes(budget), note))
 
 
 def _body(budget: Budget, bridge: LoopBridge | Pipeline,

@@ -354,6 +354,7 @@ class _CountingDriver:
         self.kind = driver.kind
         self.target = driver.target
         self.timeout = driver.timeout
+        self.replies = getattr(driver, "replies", None)  # for bounded replays while shrinking
         self.connections = 0
 
     async def connect(self, path: str, query: Sequence[tuple[str, str]] = (),
