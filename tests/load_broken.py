@@ -64,6 +64,8 @@ class Crowded(Counting):
         self.patience = patience
         self.held = 0  # replies that waited for the crowd
         self.formed = 0  # times the crowd formed while replies waited for it
+        self.formed_after = -1.0  # seconds from the first session to the first crowd
+        self._first = 0.0
         self._gathered: asyncio.Event | None = None
 
     @property
@@ -71,7 +73,11 @@ class Crowded(Counting):
         return self.open >= self.crowd
 
     def opened(self) -> None:
+        if self.sessions == 1:
+            self._first = time.monotonic()
         if self.crowded and self._gathered is not None:
+            if not self.formed:
+                self.formed_after = round(time.monotonic() - self._first, 2)
             self.formed += 1
             self._gathered.set()  # every reply waiting goes now, while the crowd is there
             self._gathered = None

@@ -253,6 +253,31 @@ def test_gevent_client_observes_what_the_kit_driver_observes() -> None:
     assert gevent_driver.open_connections == 0
 
 
+_SLOW_START = """
+import time
+import gevent
+from locust.env import Environment
+import wscheck.load.user as user
+gevent.get_hub()  # the loop exists, as it does once Locust is imported
+started = time.monotonic()
+while time.monotonic() - started < 1.5:  # a start-up on a busy machine: the loop never runs
+    pass
+user._on_init(Environment())  # Locust's init event, fired just before it sets --run-time
+timer_set = time.monotonic()
+gevent.spawn_later(1.0, lambda: None).join()
+print(round(time.monotonic() - timer_set, 2))
+"""
+
+
+def test_run_time_counts_from_the_start_of_the_run_not_of_the_event_loop() -> None:
+    """Locust's ``--run-time`` is a gevent timer, and gevent's clock is the time the loop
+    last ran: after a start-up longer than the run time, it would fire at once."""
+    done = subprocess.run([sys.executable, "-c", _SLOW_START], env=_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) >= 0.9, done.stdout
+
+
 def test_gevent_client_reports_nothing_listening_as_an_observation() -> None:
     driver = GeventDriver(f"ws://127.0.0.1:{free_port()}", timeout=2)
     obs = run_blocking(run_conversation(driver, Spec(), Conversation.of("/ws", "hi")))
@@ -557,7 +582,7 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
         assert 0 < verdict["mismatches"] < verdict["conversations"], verdict
         # Every difference is one the defect makes, and its own kind is among them.
         shown = {e["difference"] for e in verdict["examples"]}
-        assert want in shown and shown <= made, (shown, vars(app))
+        assert want in shown and shown <= made, (shown, _counters(app))
         example = next(e for e in verdict["examples"] if e["difference"] == want)
         assert example["kind"] in kinds
         # Printed as the suite prints a failure, with the command that replays it.
@@ -578,7 +603,13 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
     assert replay.returncode == 1, replay.stdout + replay.stderr
     again = _report(tmp_path / "replay.json")
     shown = {e["difference"] for e in again["examples"]}
-    assert shown and shown <= made, (again, replay.stdout)
+    assert shown and shown <= made, (again, replay.stdout, _counters(app))
+
+
+def _counters(app: object) -> dict[str, float]:
+    """What a server of tests/load_broken.py counted (sessions, crowds, defects shown)."""
+    return {k: v for k, v in vars(app).items()
+            if isinstance(v, (int, float)) and not k.startswith("_")}
 
 
 @pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
