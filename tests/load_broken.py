@@ -82,16 +82,21 @@ class Crowded(Counting):
             self._gathered.set()  # every reply waiting goes now, while the crowd is there
             self._gathered = None
 
-    async def gather(self) -> None:
+    async def gather(self) -> bool:
         """Wait for the crowd when it is half there (never in the suite, which stays below
-        half of it)."""
+        half of it); whether the reply is due in a crowd. A reply the crowd released is:
+        the crowd was there when it formed, though a connection may close before the
+        reply's turn comes and leave one short."""
         if self.crowded or self.open * 2 <= self.crowd:
-            return
+            return self.crowded
         if self._gathered is None:
             self._gathered = asyncio.Event()
         self.held += 1
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._gathered.wait(), self.patience)
+        except TimeoutError:
+            return self.crowded
+        return True
 
 
 class Crosstalk(Crowded):
@@ -108,11 +113,11 @@ class Crosstalk(Crowded):
         self.misrouted = 0
 
     async def send_reply(self, conn: Conn, text: str) -> None:
-        await self.gather()
+        crowded = await self.gather()
         now = time.monotonic()
         last, self.last = self.last, (now, conn)
         if (last is not None and last[1] is not conn and now - last[0] < self.window
-                and self.crowded):
+                and crowded):
             self.misrouted += 1
             with contextlib.suppress(ClientGone, RuntimeError):  # gone: the reply is lost
                 await last[1].send_text(text)
@@ -147,8 +152,7 @@ class DropsWhenCrowded(Crowded):
         self.dropped = 0
 
     async def send_reply(self, conn: Conn, text: str) -> None:
-        await self.gather()
-        if self.crowded:
+        if await self.gather():
             self.dropped += 1
             return
         await conn.send_text(text)
