@@ -217,6 +217,32 @@ def test_workload_draws_every_kind_from_the_kit_generators() -> None:
     assert len(shapes) == 4, "every combination of cookie and token, present or absent"
 
 
+_DRAW_WORKLOAD = """
+import hashlib, json, sys
+if len(sys.argv) > 1:  # a local module with constants of its own, as an edit of the kit adds
+    sys.path.insert(0, sys.argv[1])
+    import more_constants  # noqa: F401
+from wscheck.core.spec import Spec
+from wscheck.load.workload import Workload, conversation_to_json
+convs = Workload.generate(Spec(), seed=5).conversations()
+print(hashlib.sha256(json.dumps([conversation_to_json(c) for c in convs]).encode()).hexdigest())
+"""
+
+
+def test_a_seed_draws_the_same_workload_whatever_the_source(tmp_path: Path) -> None:
+    """Two processes as two ``wscheck load`` runs: one with another string hash, and one
+    with a local module of constants imported first (Hypothesis mixes those of every local
+    module into what it draws); the seed alone decides."""
+    (tmp_path / "more_constants.py").write_text(
+        'WORDS = ["bye", "after bye", "token", "session", "q", "-1", "007", "ünï", "x" * 40]\n'
+        "NUMBERS = [1234567, -99, 3, 42, 2**31]\n", encoding="utf-8")
+    digests = [subprocess.run([sys.executable, "-c", _DRAW_WORKLOAD, *extra], cwd=tmp_path,
+                              env={**_env(), "PYTHONHASHSEED": hash_seed}, capture_output=True,
+                              text=True, timeout=PROCESS_TIMEOUT, check=True).stdout
+               for hash_seed, extra in (("1", []), ("2", [str(tmp_path)]))]
+    assert digests[0] == digests[1] and len(digests[0].strip()) == 64, digests
+
+
 @settings(max_examples=50, deadline=None)
 @given(conversations(Spec()))
 def test_conversations_survive_json(conversation: Conversation) -> None:
@@ -269,6 +295,31 @@ def test_gevent_client_observes_what_the_kit_driver_observes() -> None:
     assert [o.observed for o in observed] == [o.observed for o in reference]
     assert all(o.ok for o in observed), [o for o in observed if not o.ok][:1]
     assert gevent_driver.open_connections == 0
+
+
+_SLOW_START = """
+import time
+import gevent
+from locust.env import Environment
+import wscheck.load.user as user
+gevent.get_hub()  # the loop exists, as it does once Locust is imported
+started = time.monotonic()
+while time.monotonic() - started < 1.5:  # a start-up on a busy machine: the loop never runs
+    pass
+user._on_init(Environment())  # Locust's init event, fired just before it sets --run-time
+timer_set = time.monotonic()
+gevent.spawn_later(1.0, lambda: None).join()
+print(round(time.monotonic() - timer_set, 2))
+"""
+
+
+def test_run_time_counts_from_the_start_of_the_run_not_of_the_event_loop() -> None:
+    """Locust's ``--run-time`` is a gevent timer, and gevent's clock is the time the loop
+    last ran: after a start-up longer than the run time, it would fire at once."""
+    done = subprocess.run([sys.executable, "-c", _SLOW_START], env=_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) >= 0.9, done.stdout
 
 
 def test_gevent_client_reports_nothing_listening_as_an_observation() -> None:
@@ -531,6 +582,11 @@ def test_master_and_two_workers_give_one_merged_verdict(tmp_path: Path) -> None:
 # --- servers wrong only under load ------------------------------------------------------------
 
 
+#: Seed of the load runs against them: the same workload in every run, whatever the kit's
+#: source (the workload is drawn without Hypothesis's local constants).
+LOAD_SEED = "1"
+
+
 @pytest.mark.slow  # three servers, a whole suite or load run each; CI runs them
 @pytest.mark.parametrize("name", sorted(LOAD_DEFECTS))
 def test_load_only_defect_passes_the_ordinary_suite(name: str, tmp_path: Path) -> None:
@@ -539,8 +595,10 @@ def test_load_only_defect_passes_the_ordinary_suite(name: str, tmp_path: Path) -
     with serve_uvicorn(app) as address:
         run = finish_suite(start_suite(f"ws://{address}", tmp_path), tmp_path)
     assert run.returncode == 0 and not run.failing(), run.output[-3000:]
-    # The suite stays below the thresholds, with a margin: what it passes is not luck.
+    # The suite stays below the thresholds, with a margin: what it passes is not luck. Below
+    # half the crowd, no reply of the suite ever waited for one.
     assert app.peak * 2 <= getattr(app, "crowd", app.peak * 2), app.peak
+    assert getattr(app, "held", 0) == 0
     assert app.sessions * 2 <= getattr(app, "after", app.sessions * 2), app.sessions
 
 
@@ -548,29 +606,28 @@ def test_load_only_defect_passes_the_ordinary_suite(name: str, tmp_path: Path) -
 @pytest.mark.parametrize("name", sorted(LOAD_DEFECTS))
 def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
         name: str, tmp_path: Path) -> None:
-    factory, want, kinds, replayed = LOAD_DEFECTS[name]
+    factory, want, kinds, made = LOAD_DEFECTS[name]
     app = factory()
     with serve_uvicorn(app) as address:
         url = f"ws://{address}"
         # The session leak needs 1,000 sessions first: at a busy machine's pace (under 200
         # conversations a second) that is more than 6 s.
         run_time = "15s" if name == "leaks_after_sessions" else "6s"
-        # 400 users: the ordinary suite opens 45-61 connections at its peak (its state
-        # machine's examples overlap), and the crowd thresholds are 130-160. With 200 users a
-        # machine running six CPU-bound processes beside the run held only about 100 open
-        # at once (the rest waiting to connect), so the crowd never formed; with 400 it held
-        # about 300.
+        # 400 users, more than the crowd (130-160 connections; the ordinary suite opens
+        # 45-61 at its peak): the crowd forms as soon as that many have connected, however
+        # busy the machine (tests/load_broken.py).
         run = wscheck_load("--url", url, "--users", "400", "--spawn-rate", "400",
-                           "--run-time", run_time, "--timeout", "2",
+                           "--run-time", run_time, "--timeout", "2", "--seed", LOAD_SEED,
                            "--report", str(tmp_path / "verdict.json"), cwd=tmp_path)
         output = run.stdout + run.stderr
         assert run.returncode == 1, output
         verdict = _report(tmp_path / "verdict.json")
         assert verdict["kit_errors"] == 0, output
         assert 0 < verdict["mismatches"] < verdict["conversations"], verdict
-        examples = [e for e in verdict["examples"] if e["difference"] == want]
-        assert examples, [e["difference"] for e in verdict["examples"]]
-        example = examples[0]
+        # Every difference is one the defect makes, and its own kind is among them.
+        shown = {e["difference"] for e in verdict["examples"]}
+        assert want in shown and shown <= made, (shown, _counters(app))
+        example = next(e for e in verdict["examples"] if e["difference"] == want)
         assert example["kind"] in kinds
         # Printed as the suite prints a failure, with the command that replays it.
         assert example["table"] in output and ">>" in example["table"]
@@ -590,7 +647,13 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
     assert replay.returncode == 1, replay.stdout + replay.stderr
     again = _report(tmp_path / "replay.json")
     shown = {e["difference"] for e in again["examples"]}
-    assert shown and shown <= replayed, (again, replay.stdout)
+    assert shown and shown <= made, (again, replay.stdout, _counters(app))
+
+
+def _counters(app: object) -> dict[str, float]:
+    """What a server of tests/load_broken.py counted (sessions, crowds, defects shown)."""
+    return {k: v for k, v in vars(app).items()
+            if isinstance(v, (int, float)) and not k.startswith("_")}
 
 
 @pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)

@@ -2,7 +2,8 @@
 
 Kept in one module so that a Hypothesis upgrade that changes them touches this file alone:
 the example-database key of a property, a silenced reporter, modules imported up front
-(:data:`LAZY_MODULES`) and the local constants held still (:func:`steady_constants`).
+(:data:`LAZY_MODULES`), the local constants held still (:func:`steady_constants`) and left
+out of a draw that must depend on its seed alone (:func:`without_local_constants`).
 Why each is needed: docs/internals.md.
 """
 
@@ -18,7 +19,7 @@ from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
 __all__ = ["LAZY_MODULES", "Flaky", "set_database_key", "silenced", "steady_constants",
-           "unsteady_constants"]
+           "unsteady_constants", "without_local_constants"]
 
 #: Imported by Hypothesis on first need: its optimiser halfway through a property's examples,
 #: ``flatmap``'s strategy at its first draw. A name a Hypothesis upgrade drops is skipped.
@@ -88,3 +89,29 @@ def unsteady_constants() -> None:
         from hypothesis.internal.conjecture import providers
         providers._get_local_constants = _unsteady
         _unsteady = None
+
+
+@contextlib.contextmanager
+def without_local_constants() -> Iterator[None]:
+    """Draw with Hypothesis's own constants only, none read from local modules: what a seed
+    draws then depends on the seed and the strategies, not on the kit's source or on which
+    modules happen to be imported (nor on whether the kit is installed editable). For the
+    whole process while it lasts; a Hypothesis without the function is left as it is."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+        original = providers._get_local_constants
+        empty = Constants()
+        cache = providers.CONSTANTS_CACHE.cache
+    except (ImportError, AttributeError):
+        yield
+        return
+    with _steady_lock:
+        cache.clear()  # the permitted constants of each kind, found with the local ones
+        providers._get_local_constants = lambda: empty
+    try:
+        yield
+    finally:
+        with _steady_lock:
+            providers._get_local_constants = original
+            cache.clear()

@@ -371,13 +371,16 @@ def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4,
         # Decoys: other cookies and parameters, and names that differ only in case, which
         # the server ignores (protocol /item/ws: names are case-sensitive).
         names = {auth.token, auth.q, auth.cookie}
+        # Sorted: a set's order follows the string hash, which differs from process to
+        # process, and the same seed must draw the same values in every one.
         query += [(n, draw(tokens())) for n in
-                  draw(st.sets(st.sampled_from(["other", *_decoy_names(auth.token),
-                                                *_decoy_names(auth.q)]), max_size=3))
+                  sorted(draw(st.sets(st.sampled_from(["other", *_decoy_names(auth.token),
+                                                       *_decoy_names(auth.q)]), max_size=3)))
                   if n not in names]
         cookies += [(n, draw(cookie_values())) for n in
-                    draw(st.sets(st.sampled_from(["theme", *_decoy_names(auth.cookie)]),
-                                 max_size=3))
+                    sorted(draw(st.sets(st.sampled_from(["theme",
+                                                         *_decoy_names(auth.cookie)]),
+                                        max_size=3)))
                     if n not in names]
         cookies = draw(st.permutations(cookies))
     echo: EchoSpec | None = spec.echo

@@ -192,6 +192,11 @@ def _on_example(environment: Environment, msg: Any, **_: Any) -> None:
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
+    # The event loop's clock is read when the loop runs, and it has not run since it was
+    # made, before Locust's start-up: ``--run-time`` (a gevent timer set right after this
+    # event) would count from then, and a start-up slower than the run time (a busy
+    # machine) would end the run as soon as it starts.
+    gevent.get_hub().loop.update_now()
     _environment[:] = [environment]
     if environment.runner is not None and not isinstance(environment.runner, WorkerRunner):
         environment.runner.register_message(_EXAMPLE_MESSAGE, _on_example)

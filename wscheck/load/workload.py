@@ -43,6 +43,7 @@ from wscheck.core.limits import MAX_REPORT_FILE_BYTES, read_regular_file
 from wscheck.core.render import first_difference, render_conversation, side_by_side
 from wscheck.core.spec import Spec
 from wscheck.errors import SettingError
+from wscheck.generation._compat import without_local_constants
 from wscheck.generation.strategies import auth_conversations, echo_conversations
 from wscheck.model.echo import expected
 from wscheck.run.conversation import Observation
@@ -193,13 +194,19 @@ class Workload:
         """Draw ``size`` conversations from each of the kit's generators the spec has an
         endpoint for. ``long_messages`` keeps the 64 KiB messages of the echo generator
         (off by default: under load they measure bandwidth, not conformance). ``pause``: see
-        :func:`_collect`."""
+        :func:`_collect`.
+
+        Drawn without the constants Hypothesis reads from local modules (the kit's own source
+        when it is installed editable): a seed draws the same workload whatever the source
+        and however the kit is installed, so the mix of conversations a load run is made of
+        (how many end at once, how many are refused) cannot change with an edit of the kit."""
         drawn: list[Conversation] = []
-        if spec.echo is not None:
-            drawn += _collect(echo_conversations(spec, long=long_messages), size, seed,
-                              pause)
-        if spec.auth is not None:
-            drawn += _collect(auth_conversations(spec), size, seed, pause)
+        with without_local_constants():
+            if spec.echo is not None:
+                drawn += _collect(echo_conversations(spec, long=long_messages), size, seed,
+                                  pause)
+            if spec.auth is not None:
+                drawn += _collect(auth_conversations(spec), size, seed, pause)
         return cls.of(spec, drawn)
 
     @classmethod
