@@ -525,7 +525,8 @@ def test_the_run_alone_draws_the_examples_the_overlapping_run_drew(
     same examples in the same order (the same seed, under the random profile too), so it is
     never lost: here the failing example is whichever came 30th, a value another seed would
     not draw there."""
-    from wscheck.generation.runner import PropertyFailed, run_property
+    from wscheck.generation.bridge import PropertyFailed
+    from wscheck.generation.runner import run_property
 
     if not derandomized:
         monkeypatch.delenv("CI")

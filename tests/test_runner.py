@@ -27,7 +27,8 @@ from wscheck.core.events import (
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver
 from wscheck.errors import TargetUnreachable
-from wscheck.generation.runner import PropertyFailed, run_property
+from wscheck.generation.bridge import PropertyFailed
+from wscheck.generation.runner import run_property
 from wscheck.run.conversation import Exchange, Observation, interleave, run_conversation
 from wscheck.run.registry import Check, Context, Registry, Verdict
 

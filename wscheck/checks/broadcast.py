@@ -24,7 +24,8 @@ from wscheck.core.events import (
     describe,
 )
 from wscheck.core.spec import BroadcastSpec
-from wscheck.generation.runner import PropertyFailed, run_property
+from wscheck.generation.bridge import PropertyFailed
+from wscheck.generation.runner import run_property
 from wscheck.model.room import Join, Leave, RoomStep, Say, client_name
 from wscheck.run.registry import Context, Verdict, check
 from wscheck.run.room import RoomObservation, run_room

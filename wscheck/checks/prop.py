@@ -22,7 +22,8 @@ from wscheck.checks.judging import (
     refuses_everyone,
 )
 from wscheck.core.events import Accepted, Closed, Conversation
-from wscheck.generation.runner import PropertyFailed, profile, run_property
+from wscheck.generation.bridge import PropertyFailed
+from wscheck.generation.runner import profile, run_property
 from wscheck.generation.strategies import auth_conversations, echo_conversations, messages
 from wscheck.run.conversation import Observation, interleave, run_conversation
 from wscheck.run.registry import Context, Verdict, check

@@ -29,12 +29,9 @@ from wscheck.checks.judging import (
 )
 from wscheck.core.events import ClientClose, Conversation, Drop, Event, SendText, describe
 from wscheck.core.render import render_conversation
+from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, PropertyFailed
 from wscheck.generation.runner import (
     Budget,
-    ExampleTimedOut,
-    LoopBridge,
-    Pipeline,
-    PropertyFailed,
     example_bound,
     run_machine,
     shared_seed,
