@@ -11,8 +11,6 @@ over the network: a broken app served by uvicorn gets the same verdict from ever
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +21,8 @@ import pytest
 import tests.broken.accepts_bad_q
 import tests.broken.empty_token_absent
 import tests.broken.swaps_when_together
-from tests.servers import serve_uvicorn
+from tests.servers import serve_subprocess, serve_uvicorn
+from tests.suite_runs import verdict_tables
 from wscheck.checks.judging import all_agree, observe_all
 from wscheck.config.settings import Given, resolve
 from wscheck.core.defaults import DEFAULT_CONCURRENCY
@@ -34,9 +33,6 @@ from wscheck.drivers.base import Connection
 from wscheck.drivers.url import UrlDriver
 from wscheck.errors import SettingError
 from wscheck.run.registry import SUITE, Context
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 # --- the setting ------------------------------------------------------------------------------
 
@@ -181,15 +177,19 @@ def test_an_app_that_lets_clients_interfere_is_judged_on_clients_alone() -> None
 # --- the same verdicts over the network -------------------------------------------------------
 
 
-def network_verdicts(url: str, tmp_path: Path, *extra: str) -> dict[str, str]:
-    """Every check's verdict from ``wscheck run --url`` (its JSON report), derandomized."""
-    report = tmp_path / f"report{len(list(tmp_path.iterdir()))}.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "wscheck", "run", "--url", url, "--report", str(report),
-         *extra], cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)})
-    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
-    return {c["id"]: c["verdict"] for c in json.loads(report.read_text())["checks"]}
+#: Per app: the checks it fails, then passing checks of the same lines that run several
+#: independent conversations (the ones the setting runs at once). The rest of the suite adds
+#: seconds, not another path. ``-k`` matches substrings: no id here is part of another
+#: selected one's (the test asserts the table is of exactly these).
+CONCURRENCY_CHECKS = {
+    "empty_token_absent": ("auth.empty-credential", "prop.auth", "auth.token",
+                           "auth.cookie-precedence", "echo.exact"),
+    "accepts_bad_q": ("auth.q-invalid", "prop.auth", "auth.token", "auth.cookie-precedence",
+                      "echo.exact"),
+    "swaps_when_together": ("isolation.concurrent", "prop.concurrent", "echo.exact",
+                            "echo.whitespace", "echo.newlines", "echo.stays-open",
+                            "prop.conversation"),
+}
 
 
 @pytest.mark.slow
@@ -198,8 +198,15 @@ def network_verdicts(url: str, tmp_path: Path, *extra: str) -> dict[str, str]:
                          ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_concurrency_1_and_the_default_agree_on_a_broken_app(module: Any,
                                                              tmp_path: Path) -> None:
-    with serve_uvicorn(module.app) as address:
-        sequential = network_verdicts(f"ws://{address}", tmp_path, "--concurrency", "1")
-        default = network_verdicts(f"ws://{address}", tmp_path)
+    """The checks of CONCURRENCY_CHECKS, with 8 property examples (the defects show in the
+    first ones); each run has a uvicorn process of its own, so the two go at once."""
+    chosen = CONCURRENCY_CHECKS[module.__name__.rsplit(".", 1)[-1]]
+    selection = ["--examples", "8", "--", "-k", " or ".join(chosen)]
+    target = f"{module.__name__}:app"
+    with serve_subprocess("uvicorn", target) as one, serve_subprocess("uvicorn", target) as two:
+        sequential, default = verdict_tables(
+            [["--url", f"ws://{one.address}", "--concurrency", "1", *selection],
+             ["--url", f"ws://{two.address}", *selection]], tmp_path)
+    assert set(default) == set(chosen), sorted(default)
     assert default == sequential
-    assert "fail" in default.values()  # the defect is caught either way
+    assert default[chosen[0]] == "fail", default  # the defect is caught either way

@@ -10,10 +10,6 @@ with the default, on apps whose defects are about several clients or about time.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,12 +20,11 @@ import tests.broken.broadcasts
 import tests.broken.bye_only_early
 import tests.broken.replies_to_latest_client
 import tests.broken.ticks_every_second
-from tests.servers import serve_uvicorn
+from tests.servers import serve_subprocess
+from tests.suite_runs import verdict_tables
 from wscheck.core.spec import Spec
 from wscheck.run.registry import Check, Context, Verdict
 from wscheck.run.schedule import Schedule
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Recorder:
@@ -227,49 +222,64 @@ def test_cancel_stops_checks_still_running() -> None:
 
 # --- through wscheck run ----------------------------------------------------------------------
 
+#: The checks the comparisons run, and why: those the apps below fail (isolation.concurrent,
+#: prop.concurrent and prop.stateful for the apps whose clients interfere; echo.idle and
+#: bye.after-pause, the two that wait on the clock, for the apps about time, and the ones the
+#: schedule starts first), the echo checks that a broadcast disturbs beside other checks, so
+#: that they pass only once confirmed alone (echo.exact, echo.empty, echo.newlines), and
+#: bye.sequence as a plain pass. The rest of the suite adds seconds, not another path.
+SCHEDULE_CHECKS = ("isolation.concurrent", "prop.concurrent", "prop.stateful", "echo.idle",
+                   "bye.after-pause", "echo.exact", "echo.empty", "echo.newlines",
+                   "bye.sequence")
+#: Few property examples: the defects show in the first ones, and the count is not the point.
+SELECTION = ["--examples", "8", "--", "-k", " or ".join(SCHEDULE_CHECKS)]
+#: The check each app fails, side by side as one after another.
+FAILS = {"broadcasts": "isolation.concurrent", "replies_to_latest_client": "isolation.concurrent",
+         "ticks_every_second": "echo.idle", "bye_only_early": "bye.after-pause"}
 
-def run_verdicts(target: list[str], tmp_path: Path, *extra: str) -> dict[str, str]:
-    """Every check's verdict from ``wscheck run`` (its JSON report), derandomized."""
-    report = tmp_path / f"report{len(list(tmp_path.iterdir()))}.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "wscheck", "run", *target, "--report", str(report), *extra],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)})
-    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
-    return {c["id"]: c["verdict"] for c in json.loads(report.read_text())["checks"]}
+
+def _name(module: Any) -> str:
+    return str(module.__name__).rsplit(".", 1)[-1]
+
+
+def agree(default: dict[str, str], sequential: dict[str, str], module: Any) -> None:
+    """The two tables are of the selected checks, equal, and catch the app's defect."""
+    assert set(default) == set(SCHEDULE_CHECKS), sorted(default)
+    assert default == sequential
+    assert default[FAILS[_name(module)]] == "fail", default
 
 
 @pytest.mark.parametrize("module", [
     tests.broken.broadcasts,
-    # Its timer keeps the app from ever being known idle: every quiet window runs in full,
-    # two whole suites of them (about 3 minutes).
     pytest.param(tests.broken.ticks_every_second, marks=pytest.mark.slow),
-    pytest.param(tests.broken.bye_only_early, marks=pytest.mark.slow)],
-                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+    pytest.param(tests.broken.bye_only_early, marks=pytest.mark.slow)], ids=_name)
 def test_side_by_side_and_one_after_another_agree_in_process(module: Any,
                                                               tmp_path: Path) -> None:
+    """In-process only the checks that wait on the clock start early (see SCHEDULE_CHECKS
+    for the checks compared); the two runs are of separate processes, so they run at once."""
     target = ["--app", f"{module.__name__}:app"]
-    default = run_verdicts(target, tmp_path)
-    assert default == run_verdicts(target, tmp_path, "--concurrency", "1")
-    assert "fail" in default.values()
+    default, sequential = verdict_tables(
+        [[*target, *SELECTION], [*target, "--concurrency", "1", *SELECTION]], tmp_path)
+    agree(default, sequential, module)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module", [tests.broken.broadcasts,
                                     tests.broken.replies_to_latest_client,
                                     tests.broken.ticks_every_second,
-                                    tests.broken.bye_only_early],
-                         ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+                                    tests.broken.bye_only_early], ids=_name)
 def test_side_by_side_and_one_after_another_agree_over_the_network(module: Any,
                                                                    tmp_path: Path) -> None:
     """Apps whose defect shows between clients (a broadcast reaches every check's clients
-    at once) or in time: only their own checks fail, side by side as one after another."""
-    with serve_uvicorn(module.app) as address:
-        target = ["--url", f"ws://{address}"]
-        default = run_verdicts(target, tmp_path)
-        sequential = run_verdicts(target, tmp_path, "--concurrency", "1")
-    assert default == sequential
-    assert "fail" in default.values()
+    at once) or in time: only their own checks fail, side by side as one after another (the
+    checks compared: SCHEDULE_CHECKS). Each run has a uvicorn process of its own (the apps
+    keep their clients in class attributes), so the two runs go at once."""
+    target = f"{module.__name__}:app"
+    with serve_subprocess("uvicorn", target) as one, serve_subprocess("uvicorn", target) as two:
+        default, sequential = verdict_tables(
+            [["--url", f"ws://{one.address}", *SELECTION],
+             ["--url", f"ws://{two.address}", "--concurrency", "1", *SELECTION]], tmp_path)
+    agree(default, sequential, module)
 
 
 def test_isolation_marks_a_pass_that_saw_texts_the_model_did_not_predict() -> None:
