@@ -352,15 +352,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: str = "reference_app:app") -> Iterator[str]:
+def uvicorn_server(app: str = "reference_app:app",
+                   path: Path | None = None, log_level: str = "warning") -> Iterator[str]:
     """``app`` (default the reference app) under uvicorn in a child process (its own
-    interpreter and GIL, as a real server would be); yields ``ws://127.0.0.1:PORT``."""
+    interpreter and GIL, as a real server would be), importable from the checkout or from
+    ``path``, logging at ``log_level``; yields ``ws://127.0.0.1:PORT``."""
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(ROOT), str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+        str(path) if path else None, str(ROOT), str(ROOT / "benchmarks"),
+        os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--backlog", "4096"],
+         "--port", str(port), "--log-level", log_level, "--backlog", "4096"],
         cwd=ROOT, stdin=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 20

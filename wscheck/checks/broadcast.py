@@ -9,6 +9,7 @@ could not observe their line. docs/checks-api.md says more.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -27,8 +28,8 @@ from wscheck.core.spec import BroadcastSpec
 from wscheck.generation.bridge import PropertyFailed
 from wscheck.generation.runner import run_property
 from wscheck.model.room import Join, Leave, RoomStep, Say, client_name
-from wscheck.run.registry import Context, Verdict, check
-from wscheck.run.room import RoomObservation, run_room
+from wscheck.run.registry import Context, Inconclusive, Verdict, check
+from wscheck.run.room import RoomObservation, Wait, run_room
 
 ROOM_LET_IN = ("a client of the room's path is accepted (else inconclusive; broadcast.sender "
                "fails), and a lone client's connection stays open after it speaks")
@@ -89,17 +90,23 @@ def _failed(problem: str, obs: RoomObservation, client: int) -> Verdict:
     return Verdict(f"{problem} (client {client}; see its transcript)", notes=(str(obs),))
 
 
-def _let_in(ctx: Context, obs: RoomObservation) -> Verdict | None:
-    """Inconclusive when a client was not accepted: nothing of the room was observed."""
+def _not_let_in(ctx: Context, obs: RoomObservation) -> str | None:
+    """Why the room was not observed (a client was not accepted), or None."""
     for client in obs.clients:
         observed = obs.observed.get(client, ())
         if not observed or not isinstance(observed[0], Accepted):
             path = _room(ctx).url_path(client_name(client))
             first = describe(observed[0]) if observed else "nothing"
-            return Verdict.unobserved(
-                f"precondition failed: client {client} of {path} was not accepted ({first}), "
-                "so the room could not be observed (see broadcast.sender)")
+            return (f"precondition failed: client {client} of {path} was not accepted "
+                    f"({first}), so the room could not be observed (see broadcast.sender)")
     return None
+
+
+def _let_in(ctx: Context, obs: RoomObservation) -> None:
+    """Inconclusive when a client was not accepted: nothing of the room was observed."""
+    reason = _not_let_in(ctx, obs)
+    if reason is not None:
+        raise Inconclusive(reason)
 
 
 def _lone_ends(obs: RoomObservation) -> bool:
@@ -108,22 +115,28 @@ def _lone_ends(obs: RoomObservation) -> bool:
     return any(isinstance(e, FINAL_EVENTS) for e in observed)
 
 
-async def _room_usable(ctx: Context) -> Verdict | None:
+async def _lone(ctx: Context, n: int) -> RoomObservation:
+    """A lone client says message ``n``; only the first answer the spec sends it is waited
+    for (the reply, else its own copy), whether the connection ends is the quiet window's."""
+    room, said = _room(ctx), _said(n, "alone")
+    first = room.render(room.reply, client_name(1), said) if room.reply is not None else None
+    return await run_room(ctx.driver, room, [Join(1), Say(1, said)],
+                          wait=None if first is None else lambda c, text: text == first)
+
+
+async def _room_usable(ctx: Context) -> None:
     """Precondition of the checks that judge deliveries: a client alone in the room is
     accepted and, once it has spoken, its connection stays open. A room that ends it may be
     failing on clients of earlier scenarios that left and are still addressed: then what this
     check judges cannot be observed (``broadcast.left-not-addressed`` judges that)."""
-    lone = await run_room(ctx.driver, _room(ctx), [Join(1), Say(1, _said(0, "alone"))])
-    gap = _let_in(ctx, lone)
-    if gap is not None:
-        return gap
+    lone = await _lone(ctx, 0)
+    _let_in(ctx, lone)
     if _lone_ends(lone):
         _, observed = lone.judged(1)
-        return Verdict.unobserved(
+        raise Inconclusive(
             "precondition failed: the server ended a lone client's connection after it spoke "
             f"({describe(observed[-1])}); the room may still address clients that left "
-            "(see broadcast.left-not-addressed)", None)
-    return None
+            "(see broadcast.left-not-addressed)")
 
 
 def _tags_of(steps: Iterable[RoomStep], who: Callable[[int], bool]) -> list[str]:
@@ -137,6 +150,12 @@ def _tag_in(text: str) -> str:
 def _carries(tags: Iterable[str]) -> Callable[[Text], bool]:
     wanted = tuple(tags)
     return lambda text: any(t in text.text for t in wanted)
+
+
+def _waits(keep: Keep, clients: Iterable[int] | None = None) -> Wait:
+    """Wait for the texts ``keep`` judges (at ``clients``, default every one)."""
+    among = None if clients is None else frozenset(clients)
+    return lambda client, text: (among is None or client in among) and keep(client, Text(text))
 
 
 # Registered first of the room's checks, so that it runs on a room no earlier scenario has
@@ -153,10 +172,8 @@ async def left_not_addressed(ctx: Context) -> Verdict:
     room = _room(ctx)
     # A lone client speaks, then leaves; then a lone newcomer speaks. A room that still
     # addresses the first fails the newcomer (FastAPI-style rooms end its connection).
-    gap = await _room_usable(ctx)
-    if gap is not None:
-        return gap
-    newcomer = await run_room(ctx.driver, room, [Join(1), Say(1, _said(1, "alone"))])
+    await _room_usable(ctx)
+    newcomer = await _lone(ctx, 1)
     if _lone_ends(newcomer):
         return Verdict("after a client had left, the server ended a lone newcomer's "
                        "connection when it spoke: the room still addresses the client that "
@@ -169,15 +186,13 @@ async def left_not_addressed(ctx: Context) -> Verdict:
         return _carries(_tags_of(steps, lambda c: c != client))(text)
 
     # Whether the others are served at all, before anyone leaves, is broadcast.others' line.
-    control = await run_room(ctx.driver, room, [Join(1), Join(2), Join(3), Join(4), *talk])
-    if _let_in(ctx, control) or _differs(control, [3, 4], theirs) is not None:
-        return Verdict.unobserved("precondition failed: even with nobody gone, the clients "
-                                  "did not get each other's messages (see broadcast.others)",
-                                  None)
-    obs = await run_room(ctx.driver, room, steps)
-    gap = _let_in(ctx, obs)
-    if gap is not None:
-        return gap
+    control = await run_room(ctx.driver, room, [Join(1), Join(2), Join(3), Join(4), *talk],
+                             wait=_waits(theirs, [3, 4]))
+    if _not_let_in(ctx, control) or _differs(control, [3, 4], theirs) is not None:
+        raise Inconclusive("precondition failed: even with nobody gone, the clients did not "
+                           "get each other's messages (see broadcast.others)")
+    obs = await run_room(ctx.driver, room, steps, wait=_waits(theirs, [3, 4]))
+    _let_in(ctx, obs)
     for left in (1, 2):
         event = obs.aftermath.get(left)
         if isinstance(event, ProtocolViolation) and event.after_close:
@@ -199,18 +214,21 @@ async def sender(ctx: Context) -> Verdict:
     if not first or not isinstance(first[0], Accepted):
         return Verdict(f"client 1 of {_room(ctx).url_path('1')} was not accepted: "
                        f"{describe(first[0]) if first else 'nothing'}", notes=(str(lone),))
-    gap = await _room_usable(ctx)
-    if gap is not None:
-        return gap
+    await _room_usable(ctx)
     steps: list[RoomStep] = [Join(1), Say(1, _said(1)), Say(1, _said(2, "")),
                              Join(2), Say(1, _said(3, "again"))]
-    obs = await run_room(ctx.driver, _room(ctx), steps)
     mine = _tags_of(steps, lambda c: c == 1)
-    client = _differs(obs, [1], lambda c, text: _carries(mine)(text))
+
+    def own(client: int, text: Text) -> bool:
+        return _carries(mine)(text)
+
+    obs = await run_room(ctx.driver, _room(ctx), steps, wait=_waits(own, [1]))
+    client = _differs(obs, [1], own)
     if client is not None:
         return _failed("the sender did not get what the spec sends it for its own messages",
                        obs, client)
-    return _let_in(ctx, obs) or Verdict()
+    _let_in(ctx, obs)
+    return Verdict()
 
 
 @check("broadcast.others", "MUST", "broadcast: others",
@@ -218,19 +236,15 @@ async def sender(ctx: Context) -> Verdict:
        "(a second copy is broadcast.no-duplicate's)", needs=["broadcast"],
        precondition=ROOM_LET_IN)
 async def others(ctx: Context) -> Verdict:
-    gap = await _room_usable(ctx)
-    if gap is not None:
-        return gap
+    await _room_usable(ctx)
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
                              Say(3, _said(3)), Say(1, _said(4, "and more"))]
-    obs = await run_room(ctx.driver, _room(ctx), steps)
-    gap = _let_in(ctx, obs)
-    if gap is not None:
-        return gap
 
     def theirs(client: int, text: Text) -> bool:
         return _carries(_tags_of(steps, lambda c: c != client))(text)
 
+    obs = await run_room(ctx.driver, _room(ctx), steps, wait=_waits(theirs))
+    _let_in(ctx, obs)
     client = _differs(obs, obs.clients, theirs)
     if client is not None:
         return _failed("a client did not get exactly the others' messages, in order", obs,
@@ -248,17 +262,14 @@ def _notices(room: BroadcastSpec, template: str | None, clients: int) -> Callabl
        "when a client joins, every client already there gets the join notice",
        needs=["join-notice"], precondition=ROOM_LET_IN)
 async def join_notice(ctx: Context) -> Verdict:
-    gap = await _room_usable(ctx)
-    if gap is not None:
-        return gap
+    await _room_usable(ctx)
     room = _room(ctx)
-    # A message after each join: the server always has something to answer, so that missing
-    # notices are a failure of this check, not a target that seems to have gone mute.
+    # A message after each join, its answers waited for: the server always has something to
+    # answer, so that missing notices are a failure of this check, not a target that seems
+    # to have gone mute.
     obs = await run_room(ctx.driver, room, [Join(1), Join(2), Say(2, _said(1)), Join(3),
                                             Say(3, _said(2))])
-    gap = _let_in(ctx, obs)
-    if gap is not None:
-        return gap
+    _let_in(ctx, obs)
     keep = _notices(room, room.join_notice, 3)
     client = _differs(obs, obs.clients, lambda c, text: keep(text))
     if client is not None:
@@ -270,16 +281,13 @@ async def join_notice(ctx: Context) -> Verdict:
        "when a client leaves (closes or drops), every client that remains gets the leave "
        "notice", needs=["leave-notice"], precondition=ROOM_LET_IN)
 async def leave_notice(ctx: Context) -> Verdict:
-    gap = await _room_usable(ctx)
-    if gap is not None:
-        return gap
+    await _room_usable(ctx)
     room = _room(ctx)
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Join(4), Leave(4), Say(1, _said(1)),
                              Leave(3, drop=True), Say(2, _said(2))]
-    obs = await run_room(ctx.driver, room, steps)
-    gap = _let_in(ctx, obs)
-    if gap is not None:
-        return gap
+    # The notices are waited for as every leave's are; the messages' texts are not judged.
+    obs = await run_room(ctx.driver, room, steps, wait=lambda client, text: False)
+    _let_in(ctx, obs)
     keep = _notices(room, room.leave_notice, 4)
     client = _differs(obs, obs.clients, lambda c, text: keep(text))
     if client is not None:
@@ -291,15 +299,12 @@ async def leave_notice(ctx: Context) -> Verdict:
        "no client receives a text more often than the spec sends it", needs=["broadcast"],
        precondition=ROOM_LET_IN)
 async def no_duplicate(ctx: Context) -> Verdict:
-    gap = await _room_usable(ctx)
-    if gap is not None:
-        return gap
+    await _room_usable(ctx)
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
                              Leave(3), Say(1, _said(3))]
-    obs = await run_room(ctx.driver, _room(ctx), steps)
-    gap = _let_in(ctx, obs)
-    if gap is not None:
-        return gap
+    # Every text is counted, so none is waited for: the quiet window hears the copies.
+    obs = await run_room(ctx.driver, _room(ctx), steps, wait=lambda client, text: False)
+    _let_in(ctx, obs)
     for client in obs.clients:
         owed = Counter(e.text for e in obs.expected[client] if isinstance(e, Text))
         got = Counter(e.text for e in obs.observed.get(client, ()) if isinstance(e, Text))
@@ -347,9 +352,7 @@ def _ops() -> st.SearchStrategy[list[_Op]]:
        "is the model's", needs=["broadcast"], precondition=ROOM_LET_IN)
 async def prop_broadcast(ctx: Context) -> Verdict:
     room = _room(ctx)
-    gap = await _room_usable(ctx)
-    if gap is not None:
-        return gap
+    await _room_usable(ctx)
 
     async def evaluate(ops: list[_Op]) -> PropertyFailed | None:
         obs = await run_room(ctx.driver, room, _scenario(ops))
@@ -358,4 +361,6 @@ async def prop_broadcast(ctx: Context) -> Verdict:
         return PropertyFailed("a generated scenario did not go as the spec says", None,
                               notes=(str(obs),))
 
-    return await run_property(ctx, "prop.broadcast", _ops(), evaluate)
+    # One example at a time: the room holds one scenario at a time (see wscheck.run.room).
+    return await run_property(dataclasses.replace(ctx, concurrency=1), "prop.broadcast",
+                              _ops(), evaluate)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from wscheck.core.defaults import DEFAULT_CONCURRENCY, DEFAULT_EXAMPLES_ASGI, DEFAULT_IDLE_WATCH
 from wscheck.core.spec import Spec
 from wscheck.drivers.base import Driver
+from wscheck.errors import WscheckError
 
 if TYPE_CHECKING:
     from wscheck.run.conversation import Observation
@@ -29,6 +30,7 @@ __all__ = [
     "Check",
     "CheckFn",
     "Context",
+    "Inconclusive",
     "Level",
     "Need",
     "Outcome",
@@ -107,6 +109,17 @@ class Verdict:
                    unconcluded="unobservable" if unobservable else "precondition")
 
 
+class Inconclusive(WscheckError):
+    """Raised inside a check when a precondition failed (as Hypothesis's ``assume``): the
+    check's verdict is then :meth:`Verdict.unobserved` with these arguments (see
+    :meth:`Check.run`), so that a check states a precondition once instead of returning it."""
+
+    def __init__(self, reason: str, observation: Observation | None = None, *,
+                 unobservable: bool = False) -> None:
+        super().__init__(reason)
+        self.verdict = Verdict.unobserved(reason, observation, unobservable=unobservable)
+
+
 CheckFn = Callable[[Context], Awaitable[Verdict]]
 
 
@@ -173,7 +186,11 @@ class Check:
         return None
 
     async def run(self, ctx: Context) -> Verdict:
-        return await self.fn(ctx)
+        """The check's verdict; an :class:`Inconclusive` it raised is its verdict too."""
+        try:
+            return await self.fn(ctx)
+        except Inconclusive as exc:
+            return exc.verdict
 
 
 class Registry(Mapping[str, Check]):
