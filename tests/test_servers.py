@@ -18,9 +18,9 @@ still be right:
   frame. The close frame was delivered and is readable: a client must still report it.
 
 Lean on purpose: every server and app is one pytest run of ~8 s (quiet windows and round
-trips), so the apps of one server run side by side, property checks draw 5 examples
-(``--wscheck-examples 5``), the quiet window is 50 ms (loopback; it only bounds how long a
-correct app's silence is waited for), and the two multi-connection properties
+trips), so the apps of one server run side by side (in two halves, two tests), property
+checks draw 5 examples (``--wscheck-examples 5``), the quiet window is 50 ms (loopback; it
+only bounds how long a correct app's silence is waited for), and the two multi-connection properties
 (``prop.concurrent``, ``prop.stateful``, seconds each) run in full for the reference app only
 — in-process every implementation runs them (``tests/test_implementations.py``).
 """
@@ -116,9 +116,12 @@ def run_side_by_side(server: str, apps: list[str]) -> dict[str, tuple[SuiteRun, 
                 for app, process, workdir, suite in started}
 
 
+@pytest.mark.parametrize("half", [0, 1])
 @pytest.mark.parametrize("server", SERVERS)
-def test_implementations_under_server(server: str) -> None:
-    apps = apps_for(server)
+def test_implementations_under_server(server: str, half: int) -> None:
+    """Each server's apps in two interleaved halves (the reference app, with the slow
+    properties, in the first): two tests xdist can spread, each app still run once."""
+    apps = apps_for(server)[half::2]
     runs = run_side_by_side(server, apps)
     problems: list[str] = []
     for app in apps:
