@@ -18,7 +18,7 @@ still be right:
   frame. The close frame was delivered and is readable: a client must still report it.
 
 Lean on purpose: every server and app is one pytest run of ~8 s (quiet windows and round
-trips), so the apps of one server run side by side, property checks draw 5 examples
+trips), its own test (xdist spreads them), property checks draw 5 examples
 (``--wscheck-examples 5``), the quiet window is 50 ms (loopback; it only bounds how long a
 correct app's silence is waited for), and the two multi-connection properties
 (``prop.concurrent``, ``prop.stateful``, seconds each) run in full for the reference app only
@@ -116,30 +116,32 @@ def run_side_by_side(server: str, apps: list[str]) -> dict[str, tuple[SuiteRun, 
                 for app, process, workdir, suite in started}
 
 
-@pytest.mark.parametrize("server", SERVERS)
-def test_implementations_under_server(server: str) -> None:
-    apps = apps_for(server)
-    runs = run_side_by_side(server, apps)
+#: One test per server and app, so that xdist spreads the matrix.
+MATRIX = [pytest.param(server, app, id=f"{server}-{app.split(':')[0].rsplit('.', 1)[-1]}")
+          for server in SERVERS for app in apps_for(server)]
+
+
+@pytest.mark.parametrize(("server", "app"), MATRIX)
+def test_implementations_under_server(server: str, app: str) -> None:
+    run, log = run_side_by_side(server, [app])[app]
     problems: list[str] = []
-    for app in apps:
-        run, log = runs[app]
-        want = expected(server, app)
-        ran = {c: want.verdicts[c] for c in run.verdicts}
-        if app == REFERENCE:
-            assert set(run.verdicts) == set(CHECK_IDS), app
-        got = {c: v for c, v in run.verdicts.items()
-               if not (c in want.may_fail and v == "fail")}
-        diff = {c: (ran[c], v) for c, v in got.items() if ran[c] != v}
-        if diff:
-            detail = "\n".join(run.details.get(c, run.problems.get(c, "")) for c in diff)
-            problems.append(f"{app} under {server}: (expected, got) {diff}\n{detail}")
-        problems += explanation_problems(server, app, run)
-        # Over the network robust.disconnect cannot see an exception inside the server: its
-        # log can. (Under daphne every close with 1003 or 1008 raises inside daphne itself.)
-        if server != "daphne" and "Traceback" in log:
-            problems.append(f"{app} under {server} logged an exception:\n{log[-3000:]}")
-        must_fail = any(v == "fail" for v in run.verdicts.values())
-        assert run.returncode == (1 if must_fail else 0), run.output
+    want = expected(server, app)
+    ran = {c: want.verdicts[c] for c in run.verdicts}
+    if app == REFERENCE:
+        assert set(run.verdicts) == set(CHECK_IDS), app
+    got = {c: v for c, v in run.verdicts.items()
+           if not (c in want.may_fail and v == "fail")}
+    diff = {c: (ran[c], v) for c, v in got.items() if ran[c] != v}
+    if diff:
+        detail = "\n".join(run.details.get(c, run.problems.get(c, "")) for c in diff)
+        problems.append(f"{app} under {server}: (expected, got) {diff}\n{detail}")
+    problems += explanation_problems(server, app, run)
+    # Over the network robust.disconnect cannot see an exception inside the server: its
+    # log can. (Under daphne every close with 1003 or 1008 raises inside daphne itself.)
+    if server != "daphne" and "Traceback" in log:
+        problems.append(f"{app} under {server} logged an exception:\n{log[-3000:]}")
+    must_fail = any(v == "fail" for v in run.verdicts.values())
+    assert run.returncode == (1 if must_fail else 0), run.output
     assert not problems, "\n\n".join(problems)
 
 

@@ -7,7 +7,8 @@ Each worker has its own target runtime and the checks share no state across work
 check's record rides on its test report to the controller, which writes the reports. The runs
 are pytester subprocesses in a scratch directory, with ``CI=true`` so that the property checks
 are derandomized in both (the same shrunk counterexample); verdicts are read from the JUnit
-report.
+report. Property checks draw as many examples as tests/test_broken_apps.py needs to find
+the broken app's listed failures: the count is not the point here, the sameness is.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.servers import ROOT, SuiteRun, free_port, parse_suite
-from tests.test_broken_apps import EXPECTED, Expect
+from tests.test_broken_apps import EXAMPLES, EXPECTED, Expect
 from wscheck.core.spec import Spec
 from wscheck.run.registry import SUITE
 
@@ -83,7 +86,7 @@ def _run(pytester: pytest.Pytester, target: str, *args: str) -> Run:
     for path in files.values():  # a stale file from the other run must not stand in
         path.unlink(missing_ok=True)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--wscheck-app={target}", "--wscheck-examples=25",
+        "-p", "no:cacheprovider", f"--wscheck-app={target}", f"--wscheck-examples={EXAMPLES}",
         f"--junitxml={files['junit.xml']}", "--wscheck-report=r.json",
         "--wscheck-html=r.html", *args, timeout=240)
     output = "\n".join(result.outlines)
@@ -172,15 +175,26 @@ def test_a_target_that_does_not_answer_stops_the_run_alike(
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     url = f"ws://127.0.0.1:{free_port()}"
-    runs = {}
+    # The two runs are independent (their own report, their own basetemp): side by side.
+    procs = {}
     for name, extra in (("plain", ()), ("xdist", ("-n", "2"))):
-        report = pytester.path / f"{name}.json"
-        result = pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", f"--wscheck-url={url}", f"--wscheck-report={report}",
-            *extra, timeout=120)
-        assert result.ret == pytest.ExitCode.TESTS_FAILED, "\n".join(result.outlines)
-        runs[name] = json.loads(report.read_text(encoding="utf-8"))
-        assert runs[name]["exit_status"] == 1
+        procs[name] = pytester.popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+             f"--basetemp={pytester.path / ('tmp-' + name)}", f"--wscheck-url={url}",
+             f"--wscheck-report={pytester.path / (name + '.json')}", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    runs = {}
+    try:
+        for name, proc in procs.items():
+            output, _ = proc.communicate(timeout=120)
+            assert proc.returncode == pytest.ExitCode.TESTS_FAILED, output.decode()
+            runs[name] = json.loads((pytester.path / f"{name}.json").read_text(
+                encoding="utf-8"))
+            assert runs[name]["exit_status"] == 1
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait(timeout=30)
     errors = {name: [c for c in run["checks"] if c["verdict"] == "error"]
               for name, run in runs.items()}
     assert len(errors["plain"]) == len(runs["plain"]["checks"]) == 1
@@ -212,13 +226,14 @@ async def app(scope, receive, send):
 def test_a_check_whose_worker_dies_is_an_error_in_the_report(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """xdist replaces the worker and reports the check it was running as failed, with no
-    record: the report keeps that check, as an error that says so, and every other one."""
+    record: the report keeps that check, as an error that says so, and every other one. Few
+    examples: the crash happens on the first connection to /item/ws, whatever the count."""
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{pytester.path}")
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     pytester.makepyfile(crashing=CRASHING_APP)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--wscheck-app=crashing:app", "--wscheck-examples=10",
+        "-p", "no:cacheprovider", "--wscheck-app=crashing:app", "--wscheck-examples=5",
         "--wscheck-report=r.json", "-n", "2", timeout=240)
     assert result.ret == pytest.ExitCode.TESTS_FAILED, "\n".join(result.outlines)
     assert (pytester.path / "crashed").exists()
