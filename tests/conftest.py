@@ -12,10 +12,10 @@ from tests.servers import LiveServer, capture_logs, serve_uvicorn
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """Workers for ``-n auto`` (the default, see pyproject.toml): two per CPU. Most tests
-    wait (on sockets, subprocesses, servers and the clock) rather than compute: with one
-    worker per CPU the everyday run kept the CPUs about half busy."""
-    return 2 * (os.cpu_count() or 1)
+    """Workers for ``-n auto`` (the default, see pyproject.toml): one per CPU. More workers
+    than CPUs made the timing-sensitive tests (load crowds, overlapping runs) compete for
+    the CPU with each other and fail now and then."""
+    return os.cpu_count() or 1
 
 
 @pytest.fixture
