@@ -106,7 +106,7 @@ class Crosstalk(Crowded):
     two messages arrive within a few milliseconds. (When the crowd forms, the replies that
     waited for it go out one after the other, well within the window.)"""
 
-    def __init__(self, crowd: int = 130, window: float = 0.01) -> None:
+    def __init__(self, crowd: int = 160, window: float = 0.01) -> None:
         super().__init__(crowd)
         self.window = window
         self.last: tuple[float, Conn] | None = None

@@ -613,7 +613,7 @@ def test_load_only_defect_fails_wscheck_load_with_a_replayable_example(
         # The session leak needs 1,000 sessions first: at a busy machine's pace (under 200
         # conversations a second) that is more than 6 s.
         run_time = "15s" if name == "leaks_after_sessions" else "6s"
-        # 400 users, more than the crowd (130-160 connections; the ordinary suite opens
+        # 400 users, more than the crowd (160 connections; the ordinary suite opens
         # 45-61 at its peak): the crowd forms as soon as that many have connected, however
         # busy the machine (tests/load_broken.py).
         run = wscheck_load("--url", url, "--users", "400", "--spawn-rate", "400",
