@@ -23,17 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import wscheck.generation.runner as properties  # noqa: E402
+from tests.apps import ticking  # noqa: E402
 from tests.servers import serve_uvicorn  # noqa: E402
 from tests.test_properties import PREFIX, CountingDriver, echo_mutant  # noqa: E402
 from wscheck.core.spec import Spec  # noqa: E402
 from wscheck.drivers.asgi import AsgiDriver, lifespan  # noqa: E402
 from wscheck.drivers.url import UrlDriver  # noqa: E402
 from wscheck.run.registry import SUITE, Context  # noqa: E402
-
-
-async def _ticking() -> None:
-    while True:
-        await asyncio.sleep(0.01)
 
 
 def stalling_app():  # type: ignore[no-untyped-def]
@@ -44,7 +40,7 @@ def stalling_app():  # type: ignore[no-untyped-def]
 async def _asgi_run(timeout: float) -> tuple[float, int, bool]:
     # A task waking every 10 ms keeps a timer due before every deadline, so the driver
     # cannot know the app is idle.
-    sleeper = asyncio.get_running_loop().create_task(_ticking())
+    sleeper = asyncio.get_running_loop().create_task(ticking())
     async with lifespan(stalling_app()) as wrapped:
         driver = CountingDriver(AsgiDriver(wrapped, timeout=timeout))
         start = time.monotonic()
