@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from wscheck.core.limits import MAX_INPUT_FILE_BYTES, printable, read_regular_file
+from wscheck.core.asyncapi_in import is_asyncapi, load_asyncapi
+from wscheck.core.limits import (
+    MAX_DOCUMENT_BYTES,
+    MAX_INPUT_FILE_BYTES,
+    printable,
+    read_regular_file,
+)
 from wscheck.core.spec import Spec, SpecError, spec_from_mapping
 from wscheck.core.toml import read_spec_table
 
@@ -23,7 +29,16 @@ KEY = "expected_failures"
 def load_spec_and_known(path: str | Path) -> tuple[Spec, tuple[str, ...]]:
     """Read a spec file (``pyproject.toml``: its ``[tool.wscheck]`` table) and its
     ``expected_failures``; errors are one-line :class:`SpecError` messages, as
-    :func:`wscheck.core.spec.load_spec` gives."""
+    :func:`wscheck.core.spec.load_spec` gives. An AsyncAPI 3.0 document (YAML or JSON, told
+    by its content) is read by :func:`wscheck.core.asyncapi_in.load_asyncapi` instead; its
+    known failures come from ``--wscheck-xfail``."""
+    if Path(path).name != "pyproject.toml":
+        text = read_regular_file(path, "spec file", MAX_DOCUMENT_BYTES, SpecError)
+        if is_asyncapi(text):
+            return load_asyncapi(path, text), ()
+        if Path(path).suffix.lower() in (".yaml", ".yml", ".json"):
+            raise SpecError(f"{path}: is not an AsyncAPI document (no top-level 'asyncapi' "
+                            "key), and a spec file that is not one is TOML")
     data, where = read_spec_table(path)
     known = data.pop(KEY, [])
     if not isinstance(known, list) or not all(isinstance(i, str) for i in known):

@@ -126,8 +126,9 @@ TABLE: tuple[Setting, ...] = (
     Setting("url", "live server to check over the network: ws://HOST:PORT[/prefix] or "
             "wss://...", ws_url, "ws://HOST:PORT", load=True,
             load_help="the server to load: ws://HOST:PORT[/prefix] or wss://... (required)"),
-    Setting("spec", "protocol description (TOML); default [tool.wscheck] in the rootdir's "
-            "pyproject.toml, else the reference protocol", text, "FILE.toml", path=True,
+    Setting("spec", "protocol description: TOML, or an AsyncAPI 3.0 document (YAML or JSON); "
+            "default [tool.wscheck] in the rootdir's pyproject.toml, else the reference "
+            "protocol", text, "FILE", path=True,
             load=True, load_help="protocol description (TOML); default [tool.wscheck] in "
             "./pyproject.toml, else the reference protocol"),
     Setting("timeout", f"seconds any single wait may take (default {DEFAULT_TIMEOUT:g})",

@@ -5,6 +5,12 @@ the WebSocket bindings for the query string and the ``Cookie`` header), the mess
 their reply templates, and the operations of the *server* (it receives the client's messages
 and sends the replies). It is a description for people and tools; the checks stay the
 authority on what conforms. The document is JSON, which is also YAML.
+
+What JSON Schema cannot say (the echo's reply template, the bye word, its farewells and close
+code, the 1008 rule of the credentials endpoint, the broadcast room's audience) is carried by
+the ``x-wscheck-spec`` extension: the whole spec, as the tables of its TOML document.
+:func:`wscheck.core.asyncapi_in.load_asyncapi` reads a document that has it back to the very
+same spec, so ``--wscheck-spec api.json`` runs exactly the suite of the TOML spec.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 from typing import Any
 
 from wscheck.core.spec import AuthSpec, BroadcastSpec, EchoSpec, Spec
+from wscheck.core.toml import parse_toml
 
 __all__ = ["ASYNCAPI_VERSION", "asyncapi_document", "asyncapi_json"]
 
@@ -244,6 +251,8 @@ def asyncapi_document(spec: Spec, *, host: str = "localhost:8000") -> dict[str, 
         },
         "channels": channels,
         "operations": operations,
+        # Read back by wscheck as the spec itself; other tools ignore x- extensions.
+        "x-wscheck-spec": parse_toml(spec.to_toml(), "the spec"),
     }
 
 

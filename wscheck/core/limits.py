@@ -22,6 +22,9 @@ __all__ = [
     "CLIP_BYTES",
     "CLIP_LENGTH",
     "KEEP_LENGTH",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_FILES",
+    "MAX_DOCUMENT_NODES",
     "MAX_INPUT_FILE_BYTES",
     "MAX_MESSAGE_LENGTH",
     "MAX_NESTING",
@@ -38,6 +41,14 @@ __all__ = [
 
 #: Largest spec, ``pyproject.toml`` or known-failures file read (a real one is a few KiB).
 MAX_INPUT_FILE_BYTES = 256 * 1024
+#: Largest AsyncAPI document (each file a ``$ref`` names included) read; real ones are tens
+#: of KiB.
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+#: Most files one AsyncAPI document may pull in through relative ``$ref``\ s.
+MAX_DOCUMENT_FILES = 64
+#: Most values (objects, arrays, scalars) an AsyncAPI document may hold once its YAML aliases
+#: and ``$ref``\ s are followed: a "billion laughs" document is refused, not expanded.
+MAX_DOCUMENT_NODES = 500_000
 #: Largest report ``wscheck replay`` reads (reports clip what the target sent, see below).
 MAX_REPORT_FILE_BYTES = 32 * 1024 * 1024
 #: Deepest nesting of arrays and tables accepted in TOML (deeper input exhausts the parser's

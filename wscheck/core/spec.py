@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from wscheck.core.api import ApiSpec
 from wscheck.core.limits import printable
 from wscheck.core.toml import read_spec_table, toml_value
 from wscheck.errors import SpecError
@@ -143,13 +144,18 @@ class Spec:
     auth: AuthSpec | None = field(default_factory=AuthSpec)
     #: A broadcast room; none in the reference protocol.
     broadcast: BroadcastSpec | None = None
+    #: A WebSocket API read from an AsyncAPI document (:mod:`wscheck.core.asyncapi_in`); its
+    #: checks are the ``asyncapi.*`` ones. None for a chat protocol.
+    api: ApiSpec | None = None
 
     def digest(self) -> str:
         """A short stable fingerprint, so a report says which protocol it was checked against.
-        A spec without a broadcast room keeps the fingerprint it had before rooms existed."""
+        A spec without a broadcast room (or an API) keeps the fingerprint it had before those
+        existed."""
         data = asdict(self)
-        if self.broadcast is None:
-            del data["broadcast"]
+        for optional in ("broadcast", "api"):
+            if data[optional] is None:
+                del data[optional]
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
