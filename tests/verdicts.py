@@ -65,7 +65,7 @@ async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
     probes' watch (the setting of that name)."""
     results: dict[str, tuple[Check, Verdict | None]] = {}
     selected: list[tuple[Check, Context]] = []
-    for chk in SUITE.all():
+    for chk in SUITE.for_spec(spec):
         if only is not None and chk.id not in only:
             continue
         results[chk.id] = (chk, None)  # in suite order; a verdict replaces it below

@@ -10,6 +10,7 @@ imports it the first time it is read; read the suite from there.
 from __future__ import annotations
 
 from wscheck.checks import (  # noqa: F401  (importing a module registers its checks)
+    asyncapi,
     auth,
     broadcast,
     bye,

@@ -60,8 +60,10 @@ def read_xfail_file(path: str | Path) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def unknown_ids(ids: Iterable[str]) -> list[str]:
-    """The ids that name no check."""
+def unknown_ids(ids: Iterable[str], spec: Spec | None = None) -> list[str]:
+    """The ids that name no check (of the suite for ``spec``, when given: an AsyncAPI
+    document's checks are named after its operations)."""
     from wscheck.run.registry import SUITE
 
-    return [i for i in ids if i not in SUITE]
+    known = {c.id for c in SUITE.for_spec(spec)} if spec is not None else set(SUITE)
+    return [i for i in ids if i not in known]

@@ -328,7 +328,7 @@ def resolve(given: Mapping[str, Given], *, rootdir: Path, interface: Interface =
     else:
         spec, known, spec_source = _spec_and_known(values.pop("spec", None), rootdir)
     xfail = values.pop("xfail", None)
-    values["known_failures"] = _known_failures(known, spec_source, xfail)
+    values["known_failures"] = _known_failures(known, spec_source, xfail, spec)
     return Settings(spec=spec, spec_source=spec_source, interface=interface, **values)
 
 
@@ -395,7 +395,7 @@ def _spec_and_known(path: str | None, rootdir: Path) -> tuple[Spec, tuple[str, .
 
 
 def _known_failures(from_spec: tuple[str, ...], spec_source: str,
-                    xfail: str | None) -> dict[str, str]:
+                    xfail: str | None, spec: Spec) -> dict[str, str]:
     """Known failures (check id -> where it is listed) from the spec and the xfail file; an id
     that names no check is a usage error, so a list cannot rot unnoticed."""
     from wscheck.config.known import KEY, read_xfail_file, unknown_ids
@@ -404,7 +404,7 @@ def _known_failures(from_spec: tuple[str, ...], spec_source: str,
     if xfail:
         sources += [(i, xfail) for i in read_xfail_file(xfail)]
     for check_id, source in sources:
-        if unknown_ids([check_id]):
+        if unknown_ids([check_id], spec):
             raise SettingError(f"unknown check id {check_id!r} in the known failures "
                                f"({source}); `wscheck checks` lists the ids")
     return dict(sources)

@@ -115,3 +115,29 @@ def without_local_constants() -> Iterator[None]:
         with _steady_lock:
             providers._get_local_constants = original
             cache.clear()
+
+
+def _many_more(self: Any) -> bool:
+    """``many.more()`` as Hypothesis had it before ``many`` became a context manager and an
+    iterator: whether to draw one more element. hypothesis-jsonschema (0.23, its latest) still
+    calls it for object schemas; this drives the new protocol the way a ``with``/``for`` pair
+    would, closing the collection when it says stop."""
+    iterator = self.__dict__.get("_wscheck_iterator")
+    if iterator is None:
+        self.__enter__()
+        iterator = self._wscheck_iterator = iter(self)
+    try:
+        next(iterator)
+    except StopIteration:
+        self.__exit__(None, None, None)
+        return False
+    return True
+
+
+def patch_many_more() -> None:
+    """Give Hypothesis's ``many`` its old ``more()`` when it lacks one (see :func:`_many_more`),
+    so that payloads can be drawn from JSON Schemas by hypothesis-jsonschema."""
+    from hypothesis.internal.conjecture import utils
+
+    if not hasattr(utils.many, "more"):
+        utils.many.more = _many_more  # type: ignore[attr-defined]

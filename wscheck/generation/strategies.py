@@ -20,6 +20,7 @@ from typing import ParamSpec, TypeVar
 
 from hypothesis import strategies as st
 
+from wscheck.core.api import ApiMessage
 from wscheck.core.events import Action, ClientClose, Conversation, Drop, SendText, SpacesAs
 from wscheck.core.spec import AuthSpec, EchoSpec, Spec
 
@@ -30,6 +31,7 @@ __all__ = [
     "LONG_CREDENTIAL",
     "LONG_MESSAGE_BYTES",
     "MANGLED_CHARACTERS",
+    "api_payloads",
     "auth_conversations",
     "bye_near_misses",
     "bye_variants",
@@ -406,3 +408,21 @@ def conversations(spec: Spec, *, origin: bool | None = None) -> st.SearchStrateg
         raise ValueError("the spec has no endpoint to talk to")
     return st.one_of(*options)
 
+
+
+@functools.lru_cache(maxsize=256)
+def api_payloads(message: ApiMessage) -> st.SearchStrategy[str]:
+    """Texts of ``message``: payloads drawn from its JSON Schema by hypothesis-jsonschema, as
+    JSON (or as the text itself for a string schema)."""
+    import json
+
+    from hypothesis_jsonschema import from_schema
+
+    from wscheck.generation._compat import patch_many_more
+
+    patch_many_more()
+    schema = json.loads(message.schema)
+    values = from_schema(schema)
+    if message.text:
+        return values.filter(lambda v: isinstance(v, str))
+    return values.map(lambda v: json.dumps(v, ensure_ascii=False))

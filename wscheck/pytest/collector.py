@@ -120,18 +120,25 @@ class ReportCollector:
         self.problems: list[str] = []
         #: A check reported that the target does not answer, so the run stopped there.
         self.target_down = False
+        self._checks: list[Check] | None = None
+
+    def _suite(self) -> list[Check]:
+        """The checks of this run's spec, in suite order (made once)."""
+        if self._checks is None:
+            self._checks = SUITE.for_spec(self.settings.spec)
+        return self._checks
 
     def ordered(self) -> list[CheckRecord]:
         """The records in suite order. Under xdist the controller receives reports in the
         order the workers finish them; the summary and the reports list the checks in the
         suite's order all the same, so that a run with and without ``-n`` reads alike."""
-        position = {c.id: i for i, c in enumerate(SUITE.all())}
+        position = {c.id: i for i, c in enumerate(self._suite())}
         return sorted(self.records.values(),
                       key=lambda r: (position.get(r.id, len(position)), r.id))
 
     def add(self, report: pytest.TestReport) -> None:
         check_id = report.nodeid.removeprefix("wscheck::")
-        chk = SUITE.get(check_id)
+        chk = next((c for c in self._suite() if c.id == check_id), None)
         if not report.nodeid.startswith("wscheck::") or chk is None:
             return
         entry = self.records.get(report.nodeid) or CheckRecord.of(chk, Outcome.ERROR)

@@ -30,6 +30,7 @@ __all__ = [
     "Check",
     "CheckFn",
     "Context",
+    "Family",
     "Inconclusive",
     "Level",
     "Need",
@@ -121,6 +122,8 @@ class Inconclusive(WscheckError):
 
 
 CheckFn = Callable[[Context], Awaitable[Verdict]]
+#: Makes the checks a spec calls for (see :meth:`Registry.family`).
+Family = Callable[[Spec], "list[Check]"]
 
 
 class Outcome(str, Enum):
@@ -206,6 +209,7 @@ class Registry(Mapping[str, Check]):
         self._modules = tuple(modules)
         self._loaded = not self._modules
         self._checks: dict[str, Check] = {}
+        self._families: list[Family] = []
 
     def add(self, chk: Check) -> Check:
         """Register ``chk``; ids are unique and the area must be one of the registry's."""
@@ -253,10 +257,32 @@ class Registry(Mapping[str, Check]):
         """Every check, in suite order."""
         return [self[i] for i in self]
 
+    def family(self, area: str) -> Callable[[Family], Family]:
+        """A decorator that registers a function making the checks of ``area`` for a spec:
+        checks whose ids come from the spec itself (an AsyncAPI document's operation ids)."""
+        if area not in self._areas:
+            raise ValueError(f"family {area!r} is in no known area {self._areas}")
+
+        def register(make: Family) -> Family:
+            self._families.append(make)
+            return make
+
+        return register
+
+    def for_spec(self, spec: Spec) -> list[Check]:
+        """Every check of a run against ``spec``: the fixed ones, then those its families make
+        for it (none for a chat protocol, so its suite is :meth:`all`)."""
+        checks = self.all()
+        made = [chk for make in self._families for chk in make(spec)]
+        for chk in made:
+            if chk.area not in self._areas or chk.id in self._checks:
+                raise ValueError(f"check {chk.id!r} is in no known area or not unique")
+        return checks + made
+
 
 #: The bundled suite, in the order of the protocol brief.
 SUITE = Registry(
-    areas=("echo", "bye", "isolation", "auth", "broadcast", "robust", "prop"),
+    areas=("echo", "bye", "isolation", "auth", "broadcast", "robust", "prop", "asyncapi"),
     modules=("wscheck.checks",),
 )
 

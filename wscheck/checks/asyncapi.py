@@ -1,0 +1,423 @@
+"""The checks of an API read from an AsyncAPI 3.0 document, named after its operations.
+
+For each request/reply operation ``R`` (the server receives, then replies):
+``asyncapi.R.reply`` (an answer comes, on the reply's channel, with the request's correlation
+id), ``asyncapi.R.schema`` (it is valid against a reply message's schema),
+``asyncapi.R.unsolicited`` (nothing else comes that the endpoint's operations do not
+describe), ``asyncapi.R.isolation`` (another client never gets it) and ``asyncapi.R.prop``
+(all of that for requests generated from the request's schema, shrunk to the smallest
+failing conversation). For each message ``S`` the server sends on its own:
+``asyncapi.S.schema``. ``asyncapi.stateful`` runs generated sequences of requests over
+several connections. The rules for telling messages apart are :mod:`wscheck.model.api`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from hypothesis import strategies as st
+
+from wscheck.core.api import ApiEndpoint, ApiOperation, ApiSpec
+from wscheck.core.events import Accepted, Conversation, Event, SendText, Text
+from wscheck.core.spec import Spec
+from wscheck.generation.bridge import PropertyFailed
+from wscheck.generation.runner import run_property
+from wscheck.generation.strategies import api_payloads
+from wscheck.model.api import (
+    belongs,
+    correlation_problem,
+    other_message,
+    read,
+    schema_problem,
+    send_operation,
+    simplest_payload,
+)
+from wscheck.run.conversation import Exchange, Observation
+from wscheck.run.registry import SUITE, Check, CheckFn, Context, Inconclusive, Verdict
+
+__all__ = ["api_checks"]
+
+#: Most messages read while waiting for one reply (the server's own ones are skipped).
+MAX_SKIPPED = 20
+#: Connections the state machine opens at most.
+STATEFUL_CLIENTS = 3
+
+
+@dataclass(frozen=True)
+class _Exchanged:
+    """One connection's requests and what came back: ``replies[i]`` is the index in
+    ``observed`` of the reply to request ``i``, or None."""
+
+    conversation: Conversation
+    observed: tuple[Event, ...]
+    replies: tuple[int | None, ...]
+
+    def observation(self, at: int | None = None, expected: str = "") -> Observation:
+        """The evidence: the observed transcript, and beside it the same with what was
+        expected in place of event ``at`` (an expectation the model states in words)."""
+        want = list(self.observed)
+        if at is not None:
+            note = Text(f"<{expected}>")
+            if at < len(want):
+                want[at] = note
+            else:
+                want.append(note)
+        return Observation(self.conversation, tuple(want), self.observed)
+
+
+def _conversation(endpoint: ApiEndpoint, requests: list[str]) -> Conversation:
+    return Conversation(endpoint.path, tuple(SendText(r) for r in requests),
+                        endpoint.query, endpoint.cookies)
+
+
+async def _exchange(ctx: Context, api: ApiSpec, op: ApiOperation | None, endpoint: int,
+                    requests: list[str]) -> _Exchanged:
+    """Send ``requests`` one after another, each answered before the next: the answer is
+    the first text that is not one of the server's own messages (``send`` operations)."""
+    conv = _conversation(api.endpoints[endpoint], requests)
+    replies: list[int | None] = []
+    async with await Exchange.open(ctx.driver, conv) as ex:
+        if ex.observed[:1] != [Accepted()]:
+            raise Inconclusive(f"the endpoint {conv.path} refused the connection",
+                               Observation(conv, (Accepted(),), tuple(ex.observed)))
+        for request in requests:
+            await ex.connection.send_text(request)
+            found = None
+            for _ in range(MAX_SKIPPED):
+                if not await ex.read(1):
+                    break
+                event = ex.observed[-1]
+                if isinstance(event, Text) and send_operation(
+                        api, endpoint, read(event.text), unless=op) is None:
+                    found = len(ex.observed) - 1
+                    break
+            replies.append(found)
+            if not ex.listening:
+                break
+        if ex.listening:
+            await ex.drain()
+        if not ex.ended:
+            await ex.connection.close()
+        await ex.connection.finish()
+    replies += [None] * (len(requests) - len(replies))
+    return _Exchanged(conv, tuple(ex.observed), tuple(replies))
+
+
+def _labels(op: ApiOperation) -> str:
+    return ", ".join(m.label for m in op.replies or ())
+
+
+def _reply_problem(api: ApiSpec, op: ApiOperation, run: _Exchanged,
+                   requests: list[str]) -> tuple[str, int] | None:
+    """Why a request of ``run`` went unanswered, answered on the wrong channel or with
+    another correlation id (``asyncapi.R.reply``), and where."""
+    for i, (request, at) in enumerate(zip(requests, run.replies)):
+        if at is None:
+            last = len(run.observed)
+            return (f"request {i + 1} got no reply (expected one of {_labels(op)})", last)
+        reply = read(_text(run.observed[at]))
+        other = other_message(api, op, reply)
+        if other is not None:
+            return (f"the reply to request {i + 1} is {other.label}, a message of channel "
+                    f"{other.channel!r}, not one of the reply's ({_labels(op)})", at)
+        problem = correlation_problem(op, read(request), reply)
+        if problem is not None:
+            return f"request {i + 1}: {problem}", at
+    return None
+
+
+def _text(event: Event) -> str:
+    assert isinstance(event, Text)
+    return event.text
+
+
+def _schema_problem(api: ApiSpec, op: ApiOperation,
+                    run: _Exchanged) -> tuple[str, int] | None:
+    """Why a reply of ``run`` is not valid against the reply's messages
+    (``asyncapi.R.schema``); replies that are another check's business are passed over."""
+    for i, at in enumerate(run.replies):
+        if at is None:
+            continue
+        reply = read(_text(run.observed[at]))
+        if other_message(api, op, reply) is not None:
+            continue
+        replies = op.replies or ()
+        if any(schema_problem(m, reply) is None for m in replies):
+            continue
+        target = next((m for m in replies if belongs(m, reply)), replies[0])
+        problem = schema_problem(target, reply)
+        return (f"the reply to request {i + 1} is not a valid {target.label}: {problem}", at)
+    return None
+
+
+def _extra_problem(api: ApiSpec, op: ApiOperation, run: _Exchanged) -> tuple[str, int] | None:
+    """A text that is neither a reply of ``op`` nor one of the server's own messages
+    (``asyncapi.R.unsolicited``)."""
+    answers = {i for i in run.replies if i is not None}
+    for at, event in enumerate(run.observed):
+        if not isinstance(event, Text) or at in answers:
+            continue
+        reading = read(event.text)
+        if any(belongs(m, reading) for m in op.replies or ()):
+            continue
+        if send_operation(api, op.endpoint, reading) is not None:
+            continue
+        return (f"an unexpected message: no reply of {op.id} ({_labels(op)}) and no message "
+                "the server sends on its own here", at)
+    return None
+
+
+@lru_cache(maxsize=64)
+def _fixed_requests(op: ApiOperation) -> tuple[str, ...]:
+    """The requests the fixed checks send: the document's examples, the simplest payload of
+    each request message, and the same with its correlation id set; those valid against
+    their schema."""
+    found: list[str] = []
+    for message in op.messages:
+        candidates: list[Any] = [json.loads(e) for e in message.examples[:3]]
+        simplest = simplest_payload(message)
+        candidates.append(simplest)
+        if message.correlation and isinstance(simplest, dict):
+            candidates += [_with(simplest, message.correlation, v) for v in (7, "7")]
+        for value in candidates:
+            text = value if message.text and isinstance(value, str) else json.dumps(value)
+            if schema_problem(message, read(text)) is None:
+                found.append(text)
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise Inconclusive(f"no valid payload of {op.id}'s request could be made from its "
+                           "schema")
+    return tuple(unique)
+
+
+def _with(value: Any, tokens: tuple[str, ...], leaf: Any) -> Any:
+    """A copy of ``value`` with ``leaf`` at the JSON pointer ``tokens``."""
+    if not tokens:
+        return leaf
+    inner = value.get(tokens[0], {}) if isinstance(value, dict) else {}
+    return {**(value if isinstance(value, dict) else {}),
+            tokens[0]: _with(inner, tokens[1:], leaf)}
+
+
+def _has_correlation(tokens: tuple[str, ...], text: str) -> bool:
+    value = read(text).value
+    for token in tokens:
+        if not isinstance(value, dict) or token not in value:
+            return False
+        value = value[token]
+    return True
+
+
+def _verdict(run: _Exchanged, found: tuple[str, int] | None, expected: str) -> Verdict:
+    if found is None:
+        return Verdict()
+    problem, at = found
+    return Verdict(problem=problem, observation=run.observation(at, expected))
+
+
+def _request_checks(api: ApiSpec, op: ApiOperation) -> list[Check]:
+    """The checks of one request/reply operation."""
+    line = f"operation {op.id}"
+    pre = f"the endpoint {api.endpoints[op.endpoint].path} accepts a connection"
+    labels = _labels(op)
+
+    async def reply(ctx: Context) -> Verdict:
+        requests = list(_fixed_requests(op))
+        run = await _exchange(ctx, api, op, op.endpoint, requests)
+        return _verdict(run, _reply_problem(api, op, run, requests), f"one of {labels}")
+
+    async def schema(ctx: Context) -> Verdict:
+        run = await _exchange(ctx, api, op, op.endpoint, list(_fixed_requests(op)))
+        return _verdict(run, _schema_problem(api, op, run), f"a valid one of {labels}")
+
+    async def unsolicited(ctx: Context) -> Verdict:
+        run = await _exchange(ctx, api, op, op.endpoint, list(_fixed_requests(op)))
+        return _verdict(run, _extra_problem(api, op, run), "nothing else")
+
+    async def isolation(ctx: Context) -> Verdict:
+        return await _isolation(ctx, api, op)
+
+    async def prop(ctx: Context) -> Verdict:
+        requests = st.lists(st.one_of(*(api_payloads(m) for m in op.messages)),
+                            min_size=1, max_size=3)
+
+        async def evaluate(sent: list[str]) -> PropertyFailed | None:
+            run = await _exchange(ctx, api, op, op.endpoint, sent)
+            for judge in (_reply_problem(api, op, run, sent), _schema_problem(api, op, run),
+                          _extra_problem(api, op, run)):
+                if judge is not None:
+                    return PropertyFailed(judge[0], run.observation(judge[1], labels))
+            return None
+
+        await _exchange(ctx, api, op, op.endpoint, [])  # precondition: a client is let in
+        return await run_property(ctx, f"asyncapi.{op.id}.prop", requests, evaluate)
+
+    made: list[tuple[str, str, CheckFn]] = [
+        ("reply", f"every request is answered with one of {labels}, with the request's "
+                  "correlation id where the document places one", reply),
+        ("schema", f"every reply is valid against its message's schema ({labels})", schema),
+        ("unsolicited", "nothing comes that neither the reply nor a send operation of the "
+                        "endpoint describes", unsolicited),
+        ("isolation", "another client connected meanwhile never receives the reply",
+         isolation),
+        ("prop", "for every generated request (from the request's schema), the reply is "
+                 "there, on its channel, correlated and valid, and nothing else comes", prop),
+    ]
+    return [Check(f"asyncapi.{op.id}.{suffix}", "MUST", line, text, frozenset(), fn, pre)
+            for suffix, text, fn in made]
+
+
+async def _isolation(ctx: Context, api: ApiSpec, op: ApiOperation) -> Verdict:
+    """Two clients: the first asks, the second says nothing and must receive no reply."""
+    requests = list(_fixed_requests(op))[:1]
+    endpoint = api.endpoints[op.endpoint]
+    quiet = _conversation(endpoint, [])
+    async with await Exchange.open(ctx.driver, quiet) as other:
+        if other.observed[:1] != [Accepted()]:
+            raise Inconclusive(f"the endpoint {quiet.path} refused the connection",
+                               Observation(quiet, (Accepted(),), tuple(other.observed)))
+        asker = await _exchange(ctx, api, op, op.endpoint, requests)
+        if asker.replies[0] is None:
+            raise Inconclusive(f"{op.id}'s request got no reply: nothing to keep apart",
+                               asker.observation())
+        await other.drain()
+        await other.connection.close()
+        await other.connection.finish()
+    replies = [m for o in api.requests() if o.endpoint == op.endpoint for m in o.replies or ()]
+    for at, event in enumerate(other.observed):
+        if not isinstance(event, Text):
+            continue
+        reading = read(event.text)
+        if send_operation(api, op.endpoint, reading) is None and any(
+                belongs(m, reading) for m in replies):
+            shown = _Exchanged(quiet, tuple(other.observed), ())
+            return Verdict(
+                problem=f"a client that sent nothing received a reply meant for another "
+                        f"client's {op.id} request", observation=shown.observation(at,
+                                                                             "nothing"),
+                notes=("the asking client's conversation:\n" + str(asker.observation()),))
+    return Verdict()
+
+
+def _send_check(api: ApiSpec, op: ApiOperation) -> Check:
+    """The check of a message the server sends on its own."""
+    only = len(api.sends(op.endpoint)) == 1
+    labels = ", ".join(m.label for m in op.messages)
+
+    async def schema(ctx: Context) -> Verdict:
+        run = await _exchange(ctx, api, None, op.endpoint, [])
+        seen = False
+        for at, event in enumerate(run.observed):
+            if not isinstance(event, Text):
+                continue
+            reading = read(event.text)
+            mine = [m for m in op.messages if belongs(m, reading)]
+            if not mine and not (only and send_operation(api, op.endpoint, reading) is None):
+                continue
+            seen = True
+            if any(schema_problem(m, reading) is None for m in op.messages):
+                continue
+            target = (mine or list(op.messages))[0]
+            return Verdict(problem=f"a message the server sent on its own is not a valid "
+                                   f"{target.label}: {schema_problem(target, reading)}",
+                           observation=run.observation(at, f"a valid one of {labels}"))
+        if not seen:
+            return Verdict.unobserved(f"the server sent no {op.id} message on its own within "
+                                      "the quiet window", run.observation())
+        return Verdict()
+
+    return Check(f"asyncapi.{op.id}.schema", "MUST", f"operation {op.id}",
+                 f"every message the server sends on its own as {op.id} is valid against its "
+                 f"schema ({labels})", frozenset(), schema,
+                 "the server sends such a message on a fresh connection")
+
+
+def _stateful_check(api: ApiSpec) -> Check:
+    """Generated sequences of requests over several connections of the same endpoints."""
+    ops = api.requests()
+
+    def step(op: ApiOperation) -> st.SearchStrategy[tuple[int, ApiOperation, str]]:
+        return st.tuples(st.integers(0, STATEFUL_CLIENTS - 1), st.just(op),
+                         st.one_of(*(api_payloads(m) for m in op.messages)))
+
+    programs = st.lists(st.one_of(*(step(op) for op in ops)), min_size=1, max_size=8)
+
+    async def stateful(ctx: Context) -> Verdict:
+        async def evaluate(program: list[tuple[int, ApiOperation, str]]
+                           ) -> PropertyFailed | None:
+            # Each client runs its own requests in order, the clients side by side; every
+            # reply is judged as the operation's checks judge it.
+            scripts: dict[tuple[int, int], list[tuple[ApiOperation, str]]] = {}
+            for client, op, text in program:
+                scripts.setdefault((client, op.endpoint), []).append((op, text))
+            runs = await asyncio.gather(*(
+                _script(ctx, api, endpoint, script)
+                for (_, endpoint), script in scripts.items()))
+            for problem in runs:
+                if problem is not None:
+                    return problem
+            return None
+
+        return await run_property(ctx, "asyncapi.stateful", programs, evaluate,
+                                  examples=max(10, ctx.examples // 2))
+
+    return Check("asyncapi.stateful", "MUST", "every request/reply operation",
+                 "generated sequences of requests over several connections at once: every "
+                 "reply there, correlated, valid, and to its own client", frozenset(),
+                 stateful, "the endpoints accept connections")
+
+
+async def _script(ctx: Context, api: ApiSpec, endpoint: int,
+                  script: list[tuple[ApiOperation, str]]) -> PropertyFailed | None:
+    conv = _conversation(api.endpoints[endpoint], [t for _, t in script])
+    replies: list[int | None] = []
+    async with await Exchange.open(ctx.driver, conv) as ex:
+        for op, text in script:
+            if not ex.listening:
+                break
+            await ex.connection.send_text(text)
+            found = None
+            for _ in range(MAX_SKIPPED):
+                if not await ex.read(1):
+                    break
+                event = ex.observed[-1]
+                if isinstance(event, Text) and send_operation(
+                        api, endpoint, read(event.text), unless=op) is None:
+                    found = len(ex.observed) - 1
+                    break
+            replies.append(found)
+        if not ex.ended:
+            await ex.connection.close()
+        await ex.connection.finish()
+    replies += [None] * (len(script) - len(replies))
+    run = _Exchanged(conv, tuple(ex.observed), tuple(replies))
+    for i, ((op, text), at) in enumerate(zip(script, replies)):
+        one = _Exchanged(conv, run.observed, (None,) * i + (at,))
+        for judge in (_reply_problem(api, op, _Exchanged(conv, run.observed, (at,)), [text]),
+                      _schema_problem(api, op, one)):
+            if judge is not None:
+                return PropertyFailed(f"{op.id}: {judge[0]}",
+                                      run.observation(judge[1], _labels(op)))
+    return None
+
+
+@SUITE.family("asyncapi")
+def api_checks(spec: Spec) -> list[Check]:
+    """The checks an AsyncAPI document calls for (none for a chat protocol)."""
+    api = spec.api
+    if api is None:
+        return []
+    checks: list[Check] = []
+    for op in api.operations:
+        if op.action == "receive" and op.replies is not None:
+            checks += _request_checks(api, op)
+        elif op.action == "send":
+            checks.append(_send_check(api, op))
+    if api.requests():
+        checks.append(_stateful_check(api))
+    return checks
+
