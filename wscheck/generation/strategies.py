@@ -424,5 +424,5 @@ def api_payloads(message: ApiMessage) -> st.SearchStrategy[str]:
     schema = json.loads(message.schema)
     values = from_schema(schema)
     if message.text:
-        return values.filter(lambda v: isinstance(v, str))
+        return values.map(lambda v: v if isinstance(v, str) else json.dumps(v))
     return values.map(lambda v: json.dumps(v, ensure_ascii=False))

@@ -1,0 +1,134 @@
+"""The kit on AsyncAPI documents no one here wrote: the AsyncAPI project's Kraken and Gemini
+WebSocket examples (fetched at test time, see tests/asyncapi_docs.py), each against a small
+reference server (tests/asyncapi_apps.py) that must pass, and mutants of it that must fail
+for their named reason.
+
+A mutant fails its named check; beside it only the generated-property checks that cover the
+same rule may fail too (``asyncapi.<op>.prop``, ``asyncapi.stateful``: whether they meet the
+defect depends on the draw). Every other check passes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.asyncapi_apps import gemini_app, kraken_app
+from tests.asyncapi_docs import asyncapi_examples  # noqa: F401  (a fixture)
+from tests.verdicts import asgi_verdicts, url_verdicts
+from wscheck.config.known import load_spec_and_known
+from wscheck.core.spec import Spec
+from wscheck.errors import SpecError
+
+KRAKEN = "kraken-websocket-request-reply-message-filter-in-reply-asyncapi.yml"
+KRAKEN_CHANNELS = "kraken-websocket-request-reply-multiple-channels-asyncapi.yml"
+GEMINI = "websocket-gemini-asyncapi.yml"
+EXAMPLES = 10
+
+
+def spec_of(documents: dict[str, Path], name: str) -> Spec:
+    return load_spec_and_known(documents[name])[0]
+
+
+def asyncapi_outcomes(outcomes: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in outcomes.items() if k.startswith("asyncapi.")}
+
+
+@pytest.mark.parametrize(("document", "app"), [(KRAKEN, kraken_app),
+                                               (KRAKEN_CHANNELS, kraken_app),
+                                               (GEMINI, gemini_app)])
+def test_the_reference_server_passes(asyncapi_examples: dict[str, Path],  # noqa: F811
+                                     document: str, app) -> None:
+    spec = spec_of(asyncapi_examples, document)
+    outcomes = asyncapi_outcomes(asgi_verdicts(app(), spec, examples=EXAMPLES))
+    assert outcomes and set(outcomes.values()) == {"pass"}, outcomes
+
+
+def test_the_kraken_document_means_what_it_says(
+        asyncapi_examples: dict[str, Path]) -> None:  # noqa: F811
+    api = spec_of(asyncapi_examples, KRAKEN).api
+    assert api is not None
+    assert [(e.path, e.channels) for e in api.endpoints] == [("/", ("currencyExchange",))]
+    assert [(o.id, o.action, o.replies is not None) for o in api.operations] == [
+        ("receivePing", "receive", True), ("sendHeartbeat", "send", False),
+        ("systemStatus", "send", False), ("receiveSubscribeRequest", "receive", True),
+        ("receiveUnsubscribeRequest", "receive", True)]
+    assert [m.correlation for m in api.operations[0].messages] == [("reqid",)]
+    gemini = spec_of(asyncapi_examples, GEMINI).api
+    assert gemini is not None and gemini.endpoints[0].path == "/v1/marketdata/btcusd"
+
+
+MUTANTS = [
+    (KRAKEN, kraken_app, "missing-field", "asyncapi.receiveSubscribeRequest.schema",
+     "is not a valid currencyExchange/subscriptionStatus"),
+    (KRAKEN, kraken_app, "wrong-type", "asyncapi.receivePing.schema",
+     "is not a valid currencyExchange/pong: at /reqid: '"),
+    (KRAKEN, kraken_app, "wrong-enum", "asyncapi.systemStatus.schema",
+     "at /status: 'bogus' is not one of"),
+    (KRAKEN, kraken_app, "wrong-channel", "asyncapi.receivePing.reply",
+     "is currencyExchange/subscriptionStatus"),
+    (KRAKEN_CHANNELS, kraken_app, "wrong-channel", "asyncapi.receivePing.reply",
+     "is currencyInfo/subscriptionStatus, a message of channel 'currencyInfo', not one of "
+     "the reply's (pong/pong)"),
+    (KRAKEN, kraken_app, "crosstalk", "asyncapi.receivePing.isolation",
+     "received a reply meant for another client's receivePing request"),
+    (GEMINI, gemini_app, "wrong-type", "asyncapi.sendMarketData.schema",
+     "is not a valid marketDataV1/marketData"),
+    (GEMINI, gemini_app, "wrong-enum", "asyncapi.sendMarketData.schema",
+     "is not a valid marketDataV1/marketData"),
+]
+
+
+@pytest.mark.parametrize(("document", "app", "defect", "named", "reason"), MUTANTS,
+                         ids=[f"{d.split('-')[0]}{'-channels' if d == KRAKEN_CHANNELS else ''}"
+                              f"-{m}" for d, _, m, _, _ in MUTANTS])
+def test_a_mutant_fails_for_its_named_reason(asyncapi_examples: dict[str, Path],  # noqa: F811
+                                             document: str, app, defect: str, named: str,
+                                             reason: str) -> None:
+    import asyncio
+
+    from tests.verdicts import derandomized, run_checks
+    from wscheck.drivers.asgi import AsgiDriver, lifespan
+
+    spec = spec_of(asyncapi_examples, document)
+
+    async def verdicts() -> dict[str, object]:
+        async with lifespan(app(defect)) as wrapped:
+            driver = AsgiDriver(wrapped, timeout=2.0)
+            try:
+                return {k: v for k, (_, v) in
+                        (await run_checks(driver, spec, EXAMPLES)).items()}
+            finally:
+                await driver.aclose()
+
+    with derandomized():
+        results = asyncio.run(verdicts())
+    verdict = results[named]
+    assert verdict is not None and verdict.problem is not None, verdict
+    assert reason in verdict.problem, verdict.problem
+    op = named.split(".")[1]
+    may_also = {f"asyncapi.{op}.prop", "asyncapi.stateful"}
+    others = {k for k, v in results.items() if k.startswith("asyncapi.") and k != named
+              and v is not None and not v.passed}
+    assert others <= may_also, others
+
+
+def test_over_the_network_through_uvicorn(asyncapi_examples: dict[str, Path]) -> None:  # noqa: F811
+    spec = spec_of(asyncapi_examples, KRAKEN)
+    good = asyncapi_outcomes(url_verdicts(kraken_app(), spec, examples=5))
+    assert good and set(good.values()) == {"pass"}, good
+    bad = asyncapi_outcomes(url_verdicts(kraken_app("wrong-type"), spec, examples=5,
+                                         only={"asyncapi.receivePing.schema"}))
+    assert bad == {"asyncapi.receivePing.schema": "fail"}
+
+
+def test_an_invalid_real_document_is_refused_in_one_line(
+        asyncapi_examples: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    text = asyncapi_examples[KRAKEN].read_text(encoding="utf-8")
+    broken = tmp_path / "kraken.yml"
+    broken.write_text(text.replace("action: send", "action: emit", 1), encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_spec_and_known(broken)
+    message = str(info.value)
+    assert "\n" not in message and "/operations/sendHeartbeat/action: 'emit'" in message
