@@ -114,3 +114,32 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert ci[-1] == 'exec scripts/test "$@"'
     script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
     assert 'python -m pytest -m "slow or not slow" "$@"' in script
+
+
+def test_guide_asyncapi_example_runs(tmp_path: Path) -> None:
+    """The guide's "Test an API from its AsyncAPI document" example works as printed: the
+    document and the app, verbatim, pass `wscheck run`."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    section = guide.split("## 8. Test an API from its AsyncAPI document", 1)[1]
+    document = re.search(r"```yaml\n(# adder\.yaml\n.*?)```", section, re.S)
+    app = re.search(r"```python\n(# adder\.py\n.*?)```", section, re.S)
+    command = re.search(r"```sh\n(wscheck run .*?)\n```", section, re.S)
+    assert document and app and command, "the guide lost its AsyncAPI example"
+    (tmp_path / "adder.yaml").write_text(document.group(1), encoding="utf-8")
+    (tmp_path / "adder.py").write_text(app.group(1), encoding="utf-8")
+    words = command.group(1).split()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run([sys.executable, "-m", "wscheck", *words[1:], "--examples", "10",
+                             "--", "-v", "-p", "no:cacheprovider"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    for check_id in ("asyncapi.add.reply", "asyncapi.add.schema", "asyncapi.add.prop",
+                     "asyncapi.sayWelcome.schema", "asyncapi.stateful"):
+        assert f"wscheck::{check_id} PASSED" in output, output[-3000:]

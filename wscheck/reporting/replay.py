@@ -232,6 +232,10 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
     from wscheck.config.target import Runtime, TargetDown, load_app
 
     out = out if out is not None else sys.stdout  # looked up now: pytest swaps it
+    if check_id.startswith("asyncapi."):
+        raise ReplayError(f"{check_id}: an AsyncAPI document's checks cannot be replayed yet; "
+                          "run the check again with `wscheck run --spec DOCUMENT -- -k "
+                          f"{check_id}`")
     case = read_case(report_path, check_id)
     if case.conversation is None or case.verdict in NOT_REPLAYED:
         raise ReplayError(
