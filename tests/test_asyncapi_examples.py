@@ -132,3 +132,49 @@ def test_an_invalid_real_document_is_refused_in_one_line(
         load_spec_and_known(broken)
     message = str(info.value)
     assert "\n" not in message and "/operations/sendHeartbeat/action: 'emit'" in message
+
+
+def test_reports_replay_and_known_failures_work_as_for_the_chat(
+        asyncapi_examples: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    """Through `wscheck run` as a user runs it: the report keeps the API, `wscheck replay`
+    judges the failure's conversation by the check's rules (still failing on the mutant,
+    conforming on the reference server), and an xfail list names the document's checks."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import tests.asyncapi_apps
+
+    shutil.copy(asyncapi_examples[KRAKEN], tmp_path / "kraken.yml")
+    shutil.copy(tests.asyncapi_apps.__file__, tmp_path / "krakenapp.py")
+    for name, defect in (("bad", "'wrong-type'"), ("good", "")):
+        (tmp_path / f"{name}.py").write_text(
+            f"from krakenapp import kraken_app\n\napp = kraken_app({defect})\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+
+    def wscheck(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "wscheck", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+
+    check = "asyncapi.receivePing.schema"
+    run = wscheck("run", "--app", "bad:app", "--spec", "kraken.yml", "--examples", "5",
+                  "--report", "r.json", "--", "-k", "receivePing and schema",
+                  "-p", "no:cacheprovider")
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert f"replay: wscheck replay {tmp_path / 'r.json'} {check} --app bad:app" in run.stdout
+    still = wscheck("replay", "r.json", check, "--app", "bad:app")
+    assert still.returncode == 1 and f"{check}: still fails" in still.stdout, still.stdout
+    assert "now: the reply to request" in still.stdout
+    fixed = wscheck("replay", "r.json", check, "--app", "good:app")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert f"{check}: the conversation now conforms" in fixed.stdout
+    (tmp_path / "known.txt").write_text(f"{check}\n", encoding="utf-8")
+    known = wscheck("run", "--app", "bad:app", "--spec", "kraken.yml", "--xfail", "known.txt",
+                    "--", "-k", "receivePing and schema", "-p", "no:cacheprovider")
+    assert known.returncode == 0, known.stdout[-3000:]
+    (tmp_path / "typo.txt").write_text("asyncapi.receivePing.shema\n", encoding="utf-8")
+    typo = wscheck("run", "--app", "bad:app", "--spec", "kraken.yml", "--xfail", "typo.txt")
+    assert typo.returncode == 4 and "unknown check id 'asyncapi.receivePing.shema'" in (
+        typo.stdout + typo.stderr)

@@ -39,7 +39,7 @@ from wscheck.model.api import (
 from wscheck.run.conversation import Exchange, Observation
 from wscheck.run.registry import SUITE, Check, CheckFn, Context, Inconclusive, Verdict
 
-__all__ = ["api_checks"]
+__all__ = ["api_checks", "rejudge"]
 
 #: Most messages read while waiting for one reply (the server's own ones are skipped).
 MAX_SKIPPED = 20
@@ -303,37 +303,82 @@ async def _isolation(ctx: Context, api: ApiSpec, op: ApiOperation) -> Verdict:
     return Verdict()
 
 
+def _send_problem(api: ApiSpec, op: ApiOperation,
+                  run: _Exchanged) -> tuple[str, int] | bool | None:
+    """Why a message of ``run`` that the server sent on its own as ``op`` is invalid; None
+    when those seen are valid, False when none was seen. A message is ``op``'s when it is
+    (or claims to be) one of its messages, or when ``op`` is the endpoint's only ``send``
+    and no other describes it."""
+    only = len(api.sends(op.endpoint)) == 1
+    seen = False
+    for at, event in enumerate(run.observed):
+        if not isinstance(event, Text):
+            continue
+        reading = read(event.text)
+        mine = [m for m in op.messages if belongs(m, reading)]
+        if not mine and not (only and send_operation(api, op.endpoint, reading) is None):
+            continue
+        seen = True
+        if any(schema_problem(m, reading) is None for m in op.messages):
+            continue
+        target = (mine or list(op.messages))[0]
+        return (f"a message the server sent on its own is not a valid {target.label}: "
+                f"{schema_problem(target, reading)}", at)
+    return None if seen else False
+
+
 def _send_check(api: ApiSpec, op: ApiOperation) -> Check:
     """The check of a message the server sends on its own."""
-    only = len(api.sends(op.endpoint)) == 1
     labels = ", ".join(m.label for m in op.messages)
 
     async def schema(ctx: Context) -> Verdict:
         run = await _exchange(ctx, api, None, op.endpoint, [])
-        seen = False
-        for at, event in enumerate(run.observed):
-            if not isinstance(event, Text):
-                continue
-            reading = read(event.text)
-            mine = [m for m in op.messages if belongs(m, reading)]
-            if not mine and not (only and send_operation(api, op.endpoint, reading) is None):
-                continue
-            seen = True
-            if any(schema_problem(m, reading) is None for m in op.messages):
-                continue
-            target = (mine or list(op.messages))[0]
-            return Verdict(problem=f"a message the server sent on its own is not a valid "
-                                   f"{target.label}: {schema_problem(target, reading)}",
-                           observation=run.observation(at, f"a valid one of {labels}"))
-        if not seen:
+        found = _send_problem(api, op, run)
+        if found is False:
             return Verdict.unobserved(f"the server sent no {op.id} message on its own within "
                                       "the quiet window", run.observation())
-        return Verdict()
+        assert found is None or isinstance(found, tuple)
+        return _verdict(run, found, f"a valid one of {labels}")
 
     return Check(f"asyncapi.{op.id}.schema", "MUST", f"operation {op.id}",
                  f"every message the server sends on its own as {op.id} is valid against its "
                  f"schema ({labels})", frozenset(), schema,
                  "the server sends such a message on a fresh connection")
+
+
+async def rejudge(ctx: Context, check_id: str,
+                  conversation: Conversation) -> tuple[Observation, str | None]:
+    """``conversation`` (a failure's, from a report) run again on its endpoint and judged by
+    the rules of ``check_id``: the observation and the problem, or None when it now
+    conforms. A check of several clients (``isolation``, ``stateful``) is judged on this one
+    client's requests by the rules of the request's operation."""
+    api = ctx.spec.api
+    assert api is not None
+    requests = [a.text for a in conversation.actions if isinstance(a, SendText)]
+    name, _, kind = check_id.removeprefix("asyncapi.").rpartition(".")
+    ops = [o for o in api.operations if o.id == name]
+    if not ops:
+        ops = [o for o in api.requests() if any(
+            belongs(m, read(r)) for m in o.messages for r in requests[:1])] or list(
+            api.requests())
+    op = ops[0]
+    run = await _exchange(ctx, api, op if op.replies is not None else None, op.endpoint,
+                          requests)
+    if op.action == "send":
+        found = _send_problem(api, op, run)
+        judged = None if found is False else found
+        return run.observation(judged[1] if isinstance(judged, tuple) else None,
+                               "a valid message"), judged[0] if isinstance(judged, tuple) \
+            else None
+    judges = {"reply": [_reply_problem(api, op, run, requests)],
+              "schema": [_schema_problem(api, op, run)],
+              "unsolicited": [_extra_problem(api, op, run)]}.get(
+        kind, [_reply_problem(api, op, run, requests), _schema_problem(api, op, run),
+               _extra_problem(api, op, run)])
+    for judge in judges:
+        if judge is not None:
+            return run.observation(judge[1], _labels(op)), judge[0]
+    return run.observation(), None
 
 
 def _stateful_check(api: ApiSpec) -> Check:

@@ -96,9 +96,7 @@ def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
     conversation as httpx-ws code."""
     if verdict.observation is None:
         return None
-    if settings.spec.api is not None and not settings.url:
-        return None  # `wscheck replay` judges by the chat model: not an AsyncAPI document's
-    if settings.report and settings.spec.api is None:
+    if settings.report:
         return replay_command(settings.report, chk.id, url=settings.url, app=settings.app)
     report_flag = settings.flag("report")
     if settings.url:

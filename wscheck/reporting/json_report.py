@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wscheck.core.api import api_to_json
 from wscheck.core.limits import MAX_MESSAGE_LENGTH, check_report_path, clip
 from wscheck.reporting.html_report import render_html
 from wscheck.reporting.record import JSON, CheckRecord
@@ -31,7 +32,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 if TYPE_CHECKING:
     from wscheck.config.settings import Settings
-    from wscheck.core.spec import Spec
+from wscheck.core.spec import Spec
 
 __all__ = [
     "FORMAT",
@@ -64,7 +65,10 @@ def spec_json(spec: Spec) -> dict[str, JSON]:
     """The spec in a report: its digest, its TOML text and the same as a JSON object (the
     TOML document's tables, which :func:`wscheck.core.spec.spec_from_mapping` reads back)."""
     toml = spec.to_toml()
-    return {"digest": spec.digest(), "toml": toml, "data": tomllib.loads(toml)}
+    found: dict[str, JSON] = {"digest": spec.digest(), "toml": toml, "data": tomllib.loads(toml)}
+    if spec.api is not None:  # an AsyncAPI document's API, for replay
+        found["api"] = api_to_json(spec.api)
+    return found
 
 
 def build_report(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wscheck.core.api import api_from_json
 from wscheck.core.codec import action_from_json, event_from_json, query_pair_from_json
 from wscheck.core.events import Action, Conversation, Event
 from wscheck.core.limits import MAX_REPORT_FILE_BYTES, read_regular_file
@@ -259,7 +261,8 @@ def read_case(path: str | Path, check_id: str) -> ReplayCase:
     settings = r.obj(report.get("settings"), "settings")
     timeout = r.number(settings.get("timeout"), "settings.timeout")
     quiet = r.number(settings.get("quiet_window"), "settings.quiet_window")
-    spec_data = r.obj(r.obj(report.get("spec"), "spec").get("data"), "spec.data")
+    spec_object = r.obj(report.get("spec"), "spec")
+    spec_data = r.obj(spec_object.get("data"), "spec.data")
     records = r.array(report.get("checks"), "checks")
     found: tuple[int, dict[str, Any]] | None = None
     for i, item in enumerate(records):
@@ -293,7 +296,10 @@ def read_case(path: str | Path, check_id: str) -> ReplayCase:
     diff = r.integer(record.get("first_difference"), f"{where}.first_difference", null=True)
     try:
         spec = spec_from_mapping(spec_data, f"{path} (spec)")
-    except SpecError as exc:
+        if spec_object.get("api") is not None:
+            spec = dataclasses.replace(spec, api=api_from_json(spec_object["api"],
+                                                              f"{path}: spec.api"))
+    except (SpecError, ValueError) as exc:
         raise ReplayError(safe_line(str(exc))) from None
     return ReplayCase(check_id, level, verdict, problem, spec, conversation, expected,
                       observed, diff, kind, value, timeout, quiet)

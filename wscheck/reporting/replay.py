@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from wscheck.config.settings import Given, Settings, resolve
 from wscheck.core.events import (
@@ -43,6 +43,9 @@ from wscheck.reporting.reader import (
 )
 from wscheck.reporting.redaction import MASK, safe_line
 from wscheck.run.conversation import Observation
+
+if TYPE_CHECKING:
+    from wscheck.config.target import Runtime
 
 __all__ = ["ReplayCase", "ReplayError", "httpx_ws_snippet", "load_report", "read_case",
            "replay", "replay_command"]
@@ -210,7 +213,8 @@ def _show_case(check_id: str, case: ReplayCase, target: str, conversation: Conve
         print("note: the report masks credentials; stand-in values are used (write the "
               "report with --show-credentials, or --wscheck-show-credentials under pytest, to "
               "replay the exact ones)", file=out)
-    if check_id in CONCURRENT:
+    if check_id in CONCURRENT or (check_id.startswith("asyncapi.") and check_id.endswith(
+            (".isolation", ".stateful"))):
         print("note: this check failed with several clients at once; the conversation is "
               "replayed alone and may conform alone", file=out)
     print("", file=out)
@@ -223,6 +227,17 @@ def _show_case(check_id: str, case: ReplayCase, target: str, conversation: Conve
         print("", file=out)
 
 
+async def _rejudge(runtime: Runtime, check_id: str,
+                   conversation: Conversation) -> tuple[Observation, str | None]:
+    """An AsyncAPI check's conversation run again and judged by that check's rules."""
+    from wscheck.checks.asyncapi import rejudge
+    from wscheck.run.registry import Context
+
+    assert runtime.driver is not None
+    return await rejudge(Context(runtime.settings.spec, runtime.driver), check_id,
+                         conversation)
+
+
 def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
            app: str | None = None, timeout: float | str | None = None,
            ca_file: str | None = None, out: TextIO | None = None) -> int:
@@ -232,10 +247,6 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
     from wscheck.config.target import Runtime, TargetDown, load_app
 
     out = out if out is not None else sys.stdout  # looked up now: pytest swaps it
-    if check_id.startswith("asyncapi."):
-        raise ReplayError(f"{check_id}: an AsyncAPI document's checks cannot be replayed yet; "
-                          "run the check again with `wscheck run --spec DOCUMENT -- -k "
-                          f"{check_id}`")
     case = read_case(report_path, check_id)
     if case.conversation is None or case.verdict in NOT_REPLAYED:
         raise ReplayError(
@@ -249,9 +260,13 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
     _show_case(check_id, case, settings.target, conversation, stand_ins=stand_ins, out=out)
 
     runtime = Runtime(settings, loaded)
+    problem: str | None = None
     try:
         runtime.ensure_up()
-        obs = runtime.call(runtime.run, conversation)
+        if spec.api is not None and check_id.startswith("asyncapi."):
+            obs, problem = runtime.call(_rejudge, runtime, check_id, conversation)
+        else:
+            obs = runtime.call(runtime.run, conversation)
     except TargetDown as exc:
         print(f"the target does not answer: {safe_line(str(exc))}", file=out)
         return 1
@@ -263,7 +278,10 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
         print("after the conversation, on the server side: " + describe(obs.aftermath),
               file=out)
     print("", file=out)
-    if conforms(spec, obs):
+    if problem is not None:
+        print(f"now: {safe_line(problem)}", file=out)
+    if (conforms(spec, obs) if spec.api is None or not check_id.startswith("asyncapi.")
+            else problem is None):
         print(f"{check_id}: the conversation now conforms", file=out)
         return 0
     print(f"{check_id}: still fails", file=out)
