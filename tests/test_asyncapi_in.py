@@ -189,3 +189,33 @@ def test_kill_matrix_verdicts_are_the_same_from_toml_and_asyncapi(tmp_path: Path
     by_asyncapi = asgi_verdicts(app, from_asyncapi, examples=10)
     assert by_toml == by_asyncapi
     assert "fail" in by_toml.values()
+
+
+def test_a_ref_to_a_device_or_a_fifo_is_never_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    for target in ("/dev/zero", "fifo.yaml"):
+        text = PING.replace("'messages.yaml#/pong'", f"'{target}#/pong'")
+        assert "not a regular file" in refused(write(tmp_path, text))
+
+
+def test_wscheck_spec_and_checks_show_the_api_as_read(tmp_path: Path) -> None:
+    path = write(tmp_path, PING)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+
+    def wscheck(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "wscheck", *args], capture_output=True,
+                              text=True, timeout=90, env=env, cwd=tmp_path,
+                              stdin=subprocess.DEVNULL)
+
+    shown = wscheck("spec", "--spec", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert "endpoint /ws (channels: root)" in shown.stdout
+    assert "onPing: the client sends root/ping; the server replies root/pong" in shown.stdout
+    listed = wscheck("checks", "--spec", str(path))
+    assert listed.returncode == 0, listed.stderr
+    ids = [line.split()[0] for line in listed.stdout.splitlines()[1:] if line.startswith("a")]
+    assert ids == [c.id for c in SUITE.for_spec(load_spec_and_known(path)[0])]
+    assert all(i.startswith("asyncapi.") for i in ids)
+    assert_one_line(*(lambda r: (r.returncode, r.stdout, r.stderr))(
+        wscheck("spec", "--spec", str(path), "--asyncapi")), "is an AsyncAPI document already")

@@ -18,11 +18,14 @@ import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from wscheck.config.settings import BY_NAME, TABLE, Given, resolve
 from wscheck.core.spec import Spec
-from wscheck.errors import UsageError, exit_status
+from wscheck.errors import SettingError, UsageError, exit_status
+
+if TYPE_CHECKING:
+    from wscheck.run.registry import Check
 
 __all__ = ["catalogue", "main", "terminal_catalogue"]
 
@@ -89,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
                                            "each checks")
     checks.add_argument("--markdown", action="store_true",
                         help="print the catalogue as Markdown (docs/checks.md is this)")
+    checks.add_argument("--spec", metavar="FILE",
+                        help="list the checks of this spec too: an AsyncAPI document's are "
+                             "named after its operations")
     sub.add_parser("load", help="conformance under load, on Locust (wscheck load --help)",
                    add_help=False)
     return parser
@@ -176,11 +182,45 @@ VERDICT_VOCABULARY = (
 )
 
 
-def terminal_catalogue(width: int | None = None) -> str:
-    """The checks as aligned columns for a terminal, descriptions wrapped to its width."""
+def terminal_catalogue(width: int | None = None, checks: Spec | None = None) -> str:
+    """The checks as aligned columns for a terminal, descriptions wrapped to its width; with
+    a spec (``checks``), those it applies to, its own included (an AsyncAPI document's)."""
     from wscheck.run.registry import SUITE
 
-    checks = SUITE.all()
+    checks_of = (SUITE.all() if checks is None else
+                 [c for c in SUITE.for_spec(checks) if not c.not_applicable(checks)])
+    return _columns(checks_of, width)
+
+
+def _api_summary(spec: Spec) -> str:
+    """What ``wscheck spec`` prints for an AsyncAPI document: the API as the kit reads it."""
+    from wscheck.run.registry import SUITE
+
+    api = spec.api
+    assert api is not None
+    lines = [f"# {api.title or 'AsyncAPI document'}: the WebSocket API as wscheck reads it "
+             f"(spec {spec.digest()})"]
+    for i, endpoint in enumerate(api.endpoints):
+        query = "&".join(f"{k}={v}" for k, v in endpoint.query)
+        lines.append(f"endpoint {endpoint.path}{'?' + query if query else ''} "
+                     f"(channels: {', '.join(endpoint.channels)})")
+        for op in api.operations:
+            if op.endpoint != i:
+                continue
+            said = ", ".join(m.label for m in op.messages)
+            if op.replies is not None:
+                lines.append(f"  {op.id}: the client sends {said}; the server replies "
+                             f"{', '.join(m.label for m in op.replies)}")
+            elif op.action == "send":
+                lines.append(f"  {op.id}: the server sends {said} on its own")
+            else:
+                lines.append(f"  {op.id}: the client sends {said} (no reply: not checked)")
+    ids = [c.id for c in SUITE.for_spec(spec) if c.area == "asyncapi"]
+    lines.append(f"checks: {', '.join(ids)}")
+    return "\n".join(lines) + "\n"
+
+
+def _columns(checks: list[Check], width: int | None) -> str:
     width = width or shutil.get_terminal_size((100, 24)).columns
     id_w = max(len(c.id) for c in checks)
     line_w = max(len(c.line) for c in checks)
@@ -315,9 +355,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(args)
         if args.command == "checks":
+            if args.spec:
+                print(terminal_catalogue(checks=_spec_toml(args.spec)[0]), end="")
+                return 0
             print(catalogue() if args.markdown else terminal_catalogue(), end="")
             return 0
         spec, toml = _spec_toml(args.spec)
+        if spec.api is not None:
+            if args.asyncapi:
+                raise SettingError(f"--spec {args.spec} is an AsyncAPI document already")
+            print(_api_summary(spec), end="")
+            return 0
         if args.asyncapi:
             from wscheck.core.asyncapi import asyncapi_json
 

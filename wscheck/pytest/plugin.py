@@ -200,6 +200,13 @@ def pytest_report_header(config: pytest.Config) -> str | None:
             f"{', strict' if settings.strict else ''}")
 
 
+def _is_property(chk: Check) -> bool:
+    """A generated-property check (``prop.*``, and an AsyncAPI document's ``.prop`` and
+    ``asyncapi.stateful``): its connections are counted for its progress lines."""
+    return chk.id.startswith("prop.") or (chk.area == "asyncapi"
+                                          and chk.id.endswith((".prop", ".stateful")))
+
+
 class WscheckSuite(pytest.Collector):
     """The bundled conformance suite: one item per check."""
 
@@ -251,7 +258,7 @@ class CheckItem(pytest.Item):
         settings = runtime.settings
         assert runtime.driver is not None
         driver: Driver = runtime.driver
-        if self.check.id.startswith("prop."):
+        if _is_property(self.check):
             self.counter = driver = _CountingDriver(driver)
         return Context(settings.spec, driver, settings.examples, settings.concurrency,
                        settings.idle_watch)
@@ -417,7 +424,7 @@ def _run_with_progress(item: CheckItem, runtime: Runtime,
     """Wait for the check's ``verdict()``; a property check that takes a while shows how far
     it got every :data:`PROGRESS_INTERVAL` seconds (``prop.conversation: 40 conversations,
     4s``)."""
-    reporter = _progress_reporter(item.config) if item.check.id.startswith("prop.") else None
+    reporter = _progress_reporter(item.config) if _is_property(item.check) else None
     if reporter is None:
         return runtime.call(verdict)
     import concurrent.futures

@@ -271,8 +271,13 @@ class Registry(Mapping[str, Check]):
 
     def for_spec(self, spec: Spec) -> list[Check]:
         """Every check of a run against ``spec``: the fixed ones, then those its families make
-        for it (none for a chat protocol, so its suite is :meth:`all`)."""
+        for it (none for a chat protocol, so its suite is :meth:`all`). An AsyncAPI
+        document's API (a spec with no chat endpoint) is judged by its own checks alone: the
+        chat's would all be not applicable."""
         checks = self.all()
+        if spec.api is not None and spec.echo is None and spec.auth is None \
+                and spec.broadcast is None:
+            checks = []
         made = [chk for make in self._families for chk in make(spec)]
         for chk in made:
             if chk.area not in self._areas or chk.id in self._checks:
