@@ -178,3 +178,49 @@ def test_reports_replay_and_known_failures_work_as_for_the_chat(
     typo = wscheck("run", "--app", "bad:app", "--spec", "kraken.yml", "--xfail", "typo.txt")
     assert typo.returncode == 4 and "unknown check id 'asyncapi.receivePing.shema'" in (
         typo.stdout + typo.stderr)
+
+
+@pytest.mark.slow
+def test_load_mode_runs_a_documents_requests_and_names_a_mutants_failure(
+        asyncapi_examples: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    """`wscheck load --spec kraken.yml`: Locust users send requests drawn from the
+    document's schemas, each judged by the rules of its operation's checks; the reference
+    server conforms under load, the wrong-type mutant does not, and its example replays."""
+    pytest.importorskip("locust")
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.servers import serve_uvicorn
+
+    shutil.copy(asyncapi_examples[KRAKEN], tmp_path / "kraken.yml")
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+           "PYTHONPATH": root}
+
+    def load(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "wscheck", "load", "--url", url,
+                               "--spec", "kraken.yml", "--users", "4", "--run-time", "3s",
+                               "--seed", "1", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+
+    with serve_uvicorn(kraken_app()) as address:
+        good = load(f"ws://{address}")
+    assert good.returncode == 0, good.stdout[-3000:] + good.stderr[-3000:]
+    assert "every transcript matched the model" in good.stdout
+    for op in ("receivePing", "receiveSubscribeRequest", "receiveUnsubscribeRequest"):
+        assert op in good.stdout, good.stdout[-3000:]
+    with serve_uvicorn(kraken_app("wrong-type")) as address:
+        bad = load(f"ws://{address}")
+        assert bad.returncode == 1, bad.stdout[-3000:] + bad.stderr[-3000:]
+        assert "[receivePing] invalid reply" in bad.stdout, bad.stdout[-3000:]
+        assert "TranscriptMismatch('invalid reply')" in bad.stdout + bad.stderr
+        replay = next(line.split("replay: ", 1)[1] for line in bad.stdout.splitlines()
+                      if line.startswith("replay: "))
+        words = replay.split()
+        again = subprocess.run([sys.executable, "-m", "wscheck", *words[1:]], cwd=tmp_path,
+                               env=env, capture_output=True, text=True, timeout=120,
+                               stdin=subprocess.DEVNULL)
+    assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]

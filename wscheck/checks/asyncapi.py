@@ -39,7 +39,7 @@ from wscheck.model.api import (
 from wscheck.run.conversation import Exchange, Observation
 from wscheck.run.registry import SUITE, Check, CheckFn, Context, Inconclusive, Verdict
 
-__all__ = ["api_checks", "rejudge"]
+__all__ = ["api_checks", "problem_kind", "rejudge"]
 
 #: Most messages read while waiting for one reply (the server's own ones are skipped).
 MAX_SKIPPED = 20
@@ -344,6 +344,19 @@ def _send_check(api: ApiSpec, op: ApiOperation) -> Check:
                  f"every message the server sends on its own as {op.id} is valid against its "
                  f"schema ({labels})", frozenset(), schema,
                  "the server sends such a message on a fresh connection")
+
+
+#: The kinds of problem the checks find, by the words that start or carry them: what groups
+#: alike failures under load (Locust's failure table, one example each).
+_PROBLEM_KINDS = (("got no reply", "no reply"), ("a message of channel", "reply on the wrong "
+                  "channel"), ("correlation id", "wrong correlation id"),
+                  ("is not a valid", "invalid reply"), ("an unexpected message",
+                                                        "unexpected message"))
+
+
+def problem_kind(problem: str) -> str:
+    """A short, stable name for the kind of ``problem`` (never what it held)."""
+    return next((name for words, name in _PROBLEM_KINDS if words in problem), "other problem")
 
 
 async def rejudge(ctx: Context, check_id: str,

@@ -101,11 +101,7 @@ def parse_options(argv: Sequence[str]) -> LoadSettings:
     if extra:
         raise _unrecognized(extra)
     given = {s.name: Given(getattr(args, s.name), s.flag) for s in load_options()}
-    options = resolve_load(given, rootdir=Path.cwd())
-    if options.settings.spec.api is not None:
-        raise SettingError(f"--spec: {options.spec_file} is an AsyncAPI document; wscheck "
-                           "load runs the chat protocol's workload only (use wscheck run)")
-    return options
+    return resolve_load(given, rootdir=Path.cwd())
 
 
 def _check_replay(options: LoadSettings) -> None:

@@ -12,6 +12,7 @@ library for gevent, so ``wscheck load`` runs Locust in a process of its own (doc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shlex
@@ -28,20 +29,23 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from wscheck.checks.asyncapi import problem_kind, rejudge
+from wscheck.config.known import load_spec_and_known
 from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
-from wscheck.core.spec import Spec, load_spec
+from wscheck.core.events import Conversation
+from wscheck.core.spec import Spec
 from wscheck.errors import CheckFailure
 from wscheck.load.wire import GeventDriver, run_blocking
 from wscheck.load.workload import (
     POOL_SIZE,
     Example,
     Workload,
-    difference,
     failure_message,
     read_conversations,
     render_verdict,
 )
-from wscheck.run.conversation import run_conversation
+from wscheck.run.conversation import Observation, run_conversation
+from wscheck.run.registry import Context
 
 __all__ = ["TranscriptMismatch", "WscheckUser", "summary"]
 
@@ -55,8 +59,9 @@ class TranscriptMismatch(CheckFailure):
 
 def _options(parser: ArgumentParser) -> None:
     group = parser  # Locust's web-UI keywords exist on the parser only, not on groups
-    group.add_argument("--wscheck-spec", default="", metavar="FILE.toml",
-                       help="protocol description (default: the reference protocol)")
+    group.add_argument("--wscheck-spec", default="", metavar="FILE",
+                       help="protocol description: TOML, or an AsyncAPI 3.0 document "
+                            "(default: the reference protocol)")
     group.add_argument("--wscheck-timeout", type=float, default=DEFAULT_TIMEOUT,
                        metavar="SECONDS",
                        help=f"deadline of any single wait (default: {DEFAULT_TIMEOUT:g})")
@@ -85,7 +90,7 @@ def _option(environment: Environment, name: str, default: Any) -> Any:
 
 @cache
 def _spec(path: str) -> Spec:
-    return load_spec(path) if path else Spec()
+    return load_spec_and_known(path)[0] if path else Spec()
 
 
 _drawing = gevent.lock.Semaphore()
@@ -160,15 +165,29 @@ class WscheckUser(User):
         """One whole conversation, reported to Locust as one request event."""
         kind, conversation = self._workload.draw(self._rng)
         started = time.perf_counter()
-        observation = run_blocking(run_conversation(self._driver, self._spec, conversation))
+        observation, name = self._run(kind, conversation)
         elapsed = (time.perf_counter() - started) * 1000
         exception = None
-        if not observation.ok:
-            exception = TranscriptMismatch(failure_message(kind, observation))
-            _first_example(self.environment, kind, observation)
+        if name is not None:
+            exception = TranscriptMismatch(name)
+            _first_example(self.environment, kind, observation,
+                           name if self._spec.api is not None else None)
         self.environment.events.request.fire(
             request_type="WS", name=kind, response_time=elapsed,
             response_length=len(observation.observed), exception=exception, context={})
+
+    def _run(self, kind: str, conversation: Conversation) -> tuple[Observation, str | None]:
+        """The conversation's observation and, when it does not conform, Locust's failure
+        message for it: by the chat model, or for an AsyncAPI document by the rules of the
+        operation's checks (``asyncapi.<op>.prop``: the reply there, on its channel,
+        correlated and valid, nothing else), named by the kind of problem."""
+        if self._spec.api is not None:
+            context = Context(self._spec, self._driver)
+            observation, problem = run_blocking(
+                rejudge(context, f"asyncapi.{kind}.prop", conversation))
+            return observation, None if problem is None else problem_kind(problem)
+        observation = run_blocking(run_conversation(self._driver, self._spec, conversation))
+        return observation, None if observation.ok else failure_message(kind, observation)
 
 
 # --- examples: the first of each kind of difference, from every process to the master ------
@@ -178,12 +197,19 @@ _examples: dict[tuple[str, str], Example] = {}
 _environment: list[Environment] = []
 
 
-def _first_example(environment: Environment, kind: str, observation: Any) -> None:
-    key = (kind, difference(observation)[1])
+def _first_example(environment: Environment, kind: str, observation: Any,
+                   problem: str | None = None) -> None:
+    """Send the first example of each kind of difference to the master; ``problem`` names
+    the kind for an AsyncAPI document's conversation (its transcripts are judged, not
+    compared with a predicted one)."""
+    example = Example.of(kind, observation)
+    if problem is not None:
+        example = dataclasses.replace(example, difference=problem)
+    key = (kind, example.difference)
     if key in _sent or environment.runner is None:
         return
     _sent.add(key)
-    environment.runner.send_message(_EXAMPLE_MESSAGE, Example.of(kind, observation).to_json())
+    environment.runner.send_message(_EXAMPLE_MESSAGE, example.to_json())
 
 
 def _on_example(environment: Environment, msg: Any, **_: Any) -> None:

@@ -2,7 +2,9 @@
 
 Conversations come from the kit's own generators (:mod:`wscheck.generation.strategies`) and are
 judged
-by the kit's own model through :func:`wscheck.run.conversation.run_conversation`; this module only
+by the kit's own model through :func:`wscheck.run.conversation.run_conversation` (an AsyncAPI
+document's requests, drawn from its schemas, by the rules of its checks through
+:func:`wscheck.checks.asyncapi.rejudge`); this module only
 sorts them into *kinds* (Locust's request names) and mismatches into *kinds of difference*
 (Locust's failure messages), and turns conversations and verdicts into JSON and text.
 """
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.strategies import SearchStrategy
 
+from wscheck.core.api import ApiOperation
 from wscheck.core.codec import conversation_from_json, conversation_to_json
 from wscheck.core.events import (
     Accepted,
@@ -44,7 +47,8 @@ from wscheck.core.render import first_difference, render_conversation, side_by_s
 from wscheck.core.spec import Spec
 from wscheck.errors import SettingError
 from wscheck.generation._compat import without_local_constants
-from wscheck.generation.strategies import auth_conversations, echo_conversations
+from wscheck.generation.strategies import api_payloads, auth_conversations, echo_conversations
+from wscheck.model.api import belongs, read
 from wscheck.model.echo import expected
 from wscheck.run.conversation import Observation
 
@@ -69,11 +73,19 @@ KINDS = ("echo", "bye", "credentials", "q")
 
 #: Conversations drawn per generator when a worker builds its pool.
 POOL_SIZE = 300
+#: An AsyncAPI document's operations draw this fraction of it each: payloads drawn from JSON
+#: Schemas (hypothesis-jsonschema) cost about 50 ms apiece, and 50 distinct requests an
+#: operation already vary the load.
+API_SHARE = 6
 
 
 def kind_of(spec: Spec, conversation: Conversation) -> str:
     """``echo`` / ``bye`` on the echo endpoint (``bye`` when the bye word is sent), and
-    ``credentials`` / ``q`` on the credentials endpoint (``q`` when ``q`` is in the query)."""
+    ``credentials`` / ``q`` on the credentials endpoint (``q`` when ``q`` is in the query).
+    For an AsyncAPI document's API: the id of the request/reply operation its first request
+    is a message of."""
+    if spec.api is not None:
+        return _operation_of(spec, conversation).id
     echo, auth = spec.echo, spec.auth
     if echo is not None and conversation.path == echo.url_path():
         said_bye = bool(echo.bye) and SendText(echo.bye or "") in conversation.actions
@@ -128,6 +140,31 @@ def difference(observation: Observation) -> tuple[int, str]:
     if got is None:
         return index, f"missing {_name(want)}"
     return index, f"{_name(got)} instead of {_name(want)}"
+
+
+def _operation_of(spec: Spec, conversation: Conversation) -> ApiOperation:
+    """The request/reply operation ``conversation`` exercises; ``ValueError`` for none."""
+    assert spec.api is not None
+    first = next((a.text for a in conversation.actions if isinstance(a, SendText)), None)
+    for op in spec.api.requests():
+        if spec.api.endpoints[op.endpoint].path != conversation.path:
+            continue
+        if first is not None and any(belongs(m, read(first)) for m in op.messages):
+            return op
+    raise ValueError(f"no request/reply operation at {conversation.path} takes its first "
+                     "message")
+
+
+def _api_conversations(spec: Spec, op: ApiOperation) -> SearchStrategy[Conversation]:
+    """Conversations of 1 to 3 requests of ``op``, drawn from its request messages' schemas."""
+    from hypothesis import strategies as st
+
+    assert spec.api is not None
+    endpoint = spec.api.endpoints[op.endpoint]
+    requests = st.lists(st.one_of(*(api_payloads(m) for m in op.messages)), min_size=1,
+                        max_size=3)
+    return requests.map(lambda texts: Conversation(
+        endpoint.path, tuple(SendText(t) for t in texts), endpoint.query, endpoint.cookies))
 
 
 # --- conversations as JSON (for replay, and to cross from a worker to the master) ---------
@@ -202,6 +239,9 @@ class Workload:
         (how many end at once, how many are refused) cannot change with an edit of the kit."""
         drawn: list[Conversation] = []
         with without_local_constants():
+            for op in spec.api.requests() if spec.api is not None else ():
+                drawn += _collect(_api_conversations(spec, op), max(1, size // API_SHARE),
+                                  seed, pause)
             if spec.echo is not None:
                 drawn += _collect(echo_conversations(spec, long=long_messages), size, seed,
                                   pause)
@@ -214,7 +254,8 @@ class Workload:
         """A workload of exactly these conversations (``--replay`` runs one)."""
         pools: dict[str, list[Conversation]] = {}
         for conversation in conversations:
-            expected(spec, conversation)  # UnspecifiedBehaviour for one the model cannot judge
+            if spec.api is None:  # UnspecifiedBehaviour for one the model cannot judge
+                expected(spec, conversation)
         for conversation in conversations:
             pools.setdefault(kind_of(spec, conversation), []).append(conversation)
         if not pools:
