@@ -104,8 +104,16 @@ def test_the_document_describes_the_protocol(capsys: pytest.CaptureFixture[str])
     assert set(ws["headers"]["properties"]) == {"Cookie"}
     assert "1008" in credentials["description"]
     actions = {name: op["action"] for name, op in document["operations"].items()}
-    assert actions == {"receiveEchoMessage": "receive", "sendEchoReply": "send",
-                       "receiveCredentialsMessage": "receive", "sendCredentialsReplies": "send"}
+    assert actions == {"receiveEchoMessage": "receive", "receiveEchoBye": "receive",
+                       "receiveEchoBinary": "receive", "sendEchoReply": "send",
+                       "receiveCredentialsMessage": "receive",
+                       "receiveCredentialsBinary": "receive", "sendCredentialsReplies": "send"}
+    # A request the server answers says so (AsyncAPI's reply), for tools and for wscheck's
+    # plain reading of the document; the bye word ends the connection and has no reply.
+    assert document["operations"]["receiveEchoMessage"]["reply"]["messages"] == [
+        {"$ref": "#/channels/echo/messages/reply"}]
+    assert echo["messages"]["message"]["payload"] == {"type": "string", "not": {"const": "bye"}}
+    assert "reply" not in document["operations"]["receiveEchoBye"]
     replies = document["operations"]["sendCredentialsReplies"]["messages"]
     assert [m["$ref"] for m in replies] == [
         "#/channels/credentials/messages/credentialReply",

@@ -473,7 +473,7 @@ def api_checks(spec: Spec) -> list[Check]:
     for op in api.operations:
         if op.action == "receive" and op.replies is not None:
             checks += _request_checks(api, op)
-        elif op.action == "send":
+        elif op in api.sends(op.endpoint):
             checks.append(_send_check(api, op))
     if api.requests():
         checks.append(_stateful_check(api))

@@ -211,8 +211,10 @@ def _api_summary(spec: Spec) -> str:
             if op.replies is not None:
                 lines.append(f"  {op.id}: the client sends {said}; the server replies "
                              f"{', '.join(m.label for m in op.replies)}")
-            elif op.action == "send":
+            elif op in api.sends(i):
                 lines.append(f"  {op.id}: the server sends {said} on its own")
+            elif op.action == "send":
+                lines.append(f"  {op.id}: the server sends {said} (replies to requests)")
             else:
                 lines.append(f"  {op.id}: the client sends {said} (no reply: not checked)")
     ids = [c.id for c in SUITE.for_spec(spec) if c.area == "asyncapi"]

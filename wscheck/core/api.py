@@ -77,8 +77,12 @@ class ApiSpec:
                      if o.action == "receive" and o.replies is not None)
 
     def sends(self, endpoint: int) -> tuple[ApiOperation, ...]:
-        """The server's own messages on ``endpoint``: its ``send`` operations."""
-        return tuple(o for o in self.operations if o.action == "send" and o.endpoint == endpoint)
+        """The server's own messages on ``endpoint``: its ``send`` operations, but those whose
+        every message is a reply to a request there (they describe the replies, not messages
+        sent without a request)."""
+        replies = {m for o in self.requests() if o.endpoint == endpoint for m in o.replies or ()}
+        return tuple(o for o in self.operations if o.action == "send"
+                     and o.endpoint == endpoint and not set(o.messages) <= replies)
 
 
 def api_to_json(api: ApiSpec) -> dict[str, Any]:

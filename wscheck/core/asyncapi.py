@@ -86,25 +86,39 @@ def _echo_channel(echo: EchoSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     if echo.path_params:
         channel["parameters"] = _parameters(echo.path_params)
+    if echo.bye is not None:  # an ordinary message is any text but the bye word
+        messages["message"]["payload"]["not"] = {"const": echo.bye}
     operations = {
         "receiveEchoMessage": _operation(
-            "receive", "receive a client message", "echo",
-            [m for m in ("message", "bye", "binary") if m in messages]),
-        "sendEchoReply": _operation(
-            "send", "answer the client", "echo",
-            [m for m in messages if m == "reply" or m.startswith("farewell")]),
+            "receive", "receive a client message, answered with the reply", "echo",
+            ["message"], reply=["reply"]),
+        **({"receiveEchoBye": _operation(
+            "receive", "receive the bye word: the farewells follow, then the close", "echo",
+            ["bye"])} if echo.bye is not None else {}),
+        "receiveEchoBinary": _operation(
+            "receive", "receive a binary message: the server closes", "echo", ["binary"]),
+        # The farewells are described by the bye word's operation and their messages: they
+        # follow no request a client could repeat (the chat is over).
+        "sendEchoReply": _operation("send", "answer the client", "echo", ["reply"]),
     }
     return channel, operations
 
 
-def _operation(action: str, title: str, channel: str, messages: list[str]) -> dict[str, Any]:
-    """An AsyncAPI operation on one of the document's channels, naming its messages."""
-    return {
+def _operation(action: str, title: str, channel: str, messages: list[str],
+               reply: list[str] | None = None) -> dict[str, Any]:
+    """An AsyncAPI operation on one of the document's channels, naming its messages (and,
+    for a request the server answers, the reply's)."""
+    operation: dict[str, Any] = {
         "action": action,
         "title": title,
         "channel": _ref("channels", channel),
         "messages": [_ref("channels", channel, "messages", m) for m in messages],
     }
+    if reply:
+        operation["reply"] = {"channel": _ref("channels", channel),
+                              "messages": [_ref("channels", channel, "messages", m)
+                                           for m in reply]}
+    return operation
 
 
 def _auth_channel(auth: AuthSpec) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -160,8 +174,17 @@ def _auth_channel(auth: AuthSpec) -> tuple[dict[str, Any], dict[str, Any]]:
     if auth.path_params:
         channel["parameters"] = _parameters(auth.path_params)
     operations = {
-        "receiveCredentialsMessage": _operation(
-            "receive", "receive a client message", "credentials", ["message", "binary"]),
+        "receiveCredentialsMessage": {**_operation(
+            "receive", "receive a client message, answered with the credential line, the q "
+            "line (with q) and the message line", "credentials", ["message"],
+            reply=["credentialReply", "qReply", "messageReply"]),
+            # Alternatives: the cookie, or the token (what JSON Schema cannot say, that
+            # neither means 1008, is in x-wscheck-spec).
+            "security": [{"type": "httpApiKey", "name": auth.token, "in": "query"},
+                         {"type": "httpApiKey", "name": auth.cookie, "in": "cookie"}]},
+        "receiveCredentialsBinary": _operation(
+            "receive", "receive a binary message: the server closes", "credentials",
+            ["binary"]),
         "sendCredentialsReplies": _operation(
             "send", "answer the client: credential line, q line (with q), message line",
             "credentials", ["credentialReply", "qReply", "messageReply"]),
@@ -208,8 +231,10 @@ def _room_channel(room: BroadcastSpec) -> tuple[dict[str, Any], dict[str, Any]]:
         "bindings": {"ws": {"method": "GET", "bindingVersion": WS_BINDING_VERSION}},
     }
     operations = {
-        "receiveRoomMessage": _operation("receive", "receive a client's message", "broadcast",
-                                         ["message"]),
+        "receiveRoomMessage": _operation(
+            "receive", "receive a client's message", "broadcast", ["message"],
+            reply=["reply"] if room.reply is not None else
+            ["broadcast"] if room.to == "everyone" else None),
         "sendRoomMessages": _operation("send", "tell the room", "broadcast", sends),
     }
     return channel, operations

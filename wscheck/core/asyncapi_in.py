@@ -44,6 +44,8 @@ EXTENSION = "x-wscheck-spec"
 #: How many ``$ref`` hops one reference may take, and how deep inlined schemas may nest.
 MAX_REF_HOPS = 32
 MAX_DEPTH = 64
+#: The value sent for an API key the document asks for (it cannot say which value is good).
+STAND_IN = "wscheck"
 #: Payload formats read as JSON Schema (AsyncAPI's schema is a superset of draft 07).
 _SCHEMA_FORMATS = ("application/vnd.aai.asyncapi", "application/schema+json")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -322,6 +324,7 @@ class _Reader:
             for name, raw in (channel.get("messages") or {}).items():
                 messages[key, name] = self._message(key, name, raw, f"{at}/messages/{name}")
             path, query, cookies = self._connect(channel, at)
+            query, cookies = self._credentials(key, query, cookies)
             for i, e in enumerate(endpoints):
                 if (e.path, e.query, e.cookies) == (path, query, cookies):
                     endpoints[i] = ApiEndpoint(path, (*e.channels, key), query, cookies)
@@ -415,6 +418,35 @@ class _Reader:
                         if k:
                             cookies.append((k, v))
         return path, tuple(query), tuple(cookies)
+
+    def _credentials(self, channel: str, query: tuple[tuple[str, str], ...],
+                     cookies: tuple[tuple[str, str], ...]
+                     ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+        """The API key the channel's operations (or the servers) ask for, sent with a stand-in
+        value: the first ``httpApiKey`` alternative in the query or a cookie. A server that
+        checks the value refuses the kit, whose checks are then inconclusive."""
+        lists: list[tuple[str, Any]] = []
+        for op_id, raw in (self.root.get("operations") or {}).items():
+            op = self.get(raw, f"/operations/{op_id}")
+            ref = op.get("channel", {}).get("$ref") if isinstance(op.get("channel"), dict) \
+                else None
+            if _local_key(ref, "channels") == (channel,) and op.get("security"):
+                lists.append((f"/operations/{op_id}/security", op["security"]))
+        for name, raw in (self.root.get("servers") or {}).items():
+            server = self.get(raw, f"/servers/{name}")
+            if isinstance(server, dict) and server.get("security"):
+                lists.append((f"/servers/{name}/security", server["security"]))
+        for at, alternatives in lists:
+            for i, raw in enumerate(alternatives):
+                scheme = self.get(raw, f"{at}/{i}")
+                if not isinstance(scheme, dict) or scheme.get("type") != "httpApiKey":
+                    continue
+                name, where = str(scheme.get("name", "")), scheme.get("in")
+                if where == "query" and name and all(k != name for k, _ in query):
+                    return (*query, (name, STAND_IN)), cookies
+                if where == "cookie" and name and all(k != name for k, _ in cookies):
+                    return query, (*cookies, (name, STAND_IN))
+        return query, cookies
 
     def _message(self, channel: str, name: str, raw: Any, at: str) -> ApiMessage:
         message, mfile, mpointer = self.docs.deref(raw, self.file, at)
