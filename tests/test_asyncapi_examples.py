@@ -164,6 +164,17 @@ def test_reports_replay_and_known_failures_work_as_for_the_chat(
                   "-p", "no:cacheprovider")
     assert run.returncode == 1, run.stdout[-3000:]
     assert f"replay: wscheck replay {tmp_path / 'r.json'} {check} --app bad:app" in run.stdout
+    import json
+    import re
+
+    import jsonschema
+
+    schema_doc = (Path(__file__).resolve().parent.parent / "docs" / "report-schema.md"
+                  ).read_text(encoding="utf-8")
+    schema = json.loads(re.search(r"```json\n(.*?)```", schema_doc, re.S).group(1))
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(report)
+    assert report["spec"]["api"]["operations"][0]["id"] == "receivePing"
     still = wscheck("replay", "r.json", check, "--app", "bad:app")
     assert still.returncode == 1 and f"{check}: still fails" in still.stdout, still.stdout
     assert "now: the reply to request" in still.stdout

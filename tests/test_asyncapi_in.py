@@ -104,6 +104,9 @@ def test_the_format_is_told_by_content_not_extension(tmp_path: Path) -> None:
                                      "bindings: {kafka: {}}") + "servers: {k: {host: h, "
                                      "protocol: kafka}}\n",
                  ["/channels: no WebSocket channel"], id="kafka-only"),
+    pytest.param(lambda t: t.replace("  onPing:", "  'on Ping':"),
+                 ["/operations/on Ping: the operation id 'on Ping' names the kit's checks"],
+                 id="operation-id"),
 ])
 def test_a_bad_document_is_one_line_naming_where(tmp_path: Path, change, fragments) -> None:
     message = refused(write(tmp_path, change(PING)))

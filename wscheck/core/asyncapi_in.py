@@ -49,6 +49,7 @@ STAND_IN = "wscheck"
 #: Payload formats read as JSON Schema (AsyncAPI's schema is a superset of draft 07).
 _SCHEMA_FORMATS = ("application/vnd.aai.asyncapi", "application/schema+json")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_OPERATION_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _ASYNCAPI_LINE = re.compile(r"""^["']?asyncapi["']?\s*:""", re.MULTILINE)
 
 
@@ -505,6 +506,10 @@ class _Reader:
             raise self.fail(f"{at}/channel", "must be a $ref to #/channels/<channel>")
         if key[0] not in channels:
             return None  # not a WebSocket channel: out of the kit's reach
+        if not _OPERATION_ID.fullmatch(op_id):
+            raise self.fail(at, f"the operation id {op_id!r} names the kit's checks "
+                                f"(asyncapi.<id>.reply, ...): use ASCII letters, digits, "
+                                "'_', '-' and '.' only")
         channel = key[0]
 
         def of_channel(name: str) -> tuple[ApiMessage, ...]:
