@@ -21,6 +21,7 @@ KRAKEN_DEFECTS = (
     "wrong-enum",  # systemStatus with a status not in the enum
     "wrong-channel",  # ping answered with a subscriptionStatus instead of a pong
     "crosstalk",  # every pong goes to every client connected
+    "binary",  # pong sent as a binary message
 )
 GEMINI_DEFECTS = ("wrong-type", "wrong-enum")
 
@@ -68,6 +69,9 @@ def kraken_app(defect: str | None = None) -> FastAPI:
                     if "reqid" in request:
                         pong["reqid"] = (str(request["reqid"]) if defect == "wrong-type"
                                          else request["reqid"])
+                    if defect == "binary":
+                        await ws.send_bytes(json.dumps(pong).encode())
+                        continue
                     for client in (list(clients) if defect == "crosstalk" else [ws]):
                         await client.send_json(pong)
                 elif event == "subscribe" or event == "unsubscribe":

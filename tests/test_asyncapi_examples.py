@@ -71,6 +71,8 @@ MUTANTS = [
     (KRAKEN_CHANNELS, kraken_app, "wrong-channel", "asyncapi.receivePing.reply",
      "is currencyInfo/subscriptionStatus, a message of channel 'currencyInfo', not one of "
      "the reply's (pong/pong)"),
+    (KRAKEN, kraken_app, "binary", "asyncapi.receivePing.schema",
+     "is not a valid currencyExchange/pong: it is a binary message, not text"),
     (KRAKEN, kraken_app, "crosstalk", "asyncapi.receivePing.isolation",
      "received a reply meant for another client's receivePing request"),
     (GEMINI, gemini_app, "wrong-type", "asyncapi.sendMarketData.schema",

@@ -22,12 +22,13 @@ from typing import Any
 from hypothesis import strategies as st
 
 from wscheck.core.api import ApiEndpoint, ApiOperation, ApiSpec
-from wscheck.core.events import Accepted, Conversation, Event, SendText, Text
+from wscheck.core.events import Accepted, Binary, Conversation, Event, SendText, Text
 from wscheck.core.spec import Spec
 from wscheck.generation.bridge import PropertyFailed
 from wscheck.generation.runner import run_property
 from wscheck.generation.strategies import api_payloads
 from wscheck.model.api import (
+    Reading,
     belongs,
     correlation_problem,
     other_message,
@@ -91,8 +92,9 @@ async def _exchange(ctx: Context, api: ApiSpec, op: ApiOperation | None, endpoin
                 if not await ex.read(1):
                     break
                 event = ex.observed[-1]
-                if isinstance(event, Text) and send_operation(
-                        api, endpoint, read(event.text), unless=op) is None:
+                reading = _message_of(event)
+                if reading is not None and send_operation(
+                        api, endpoint, reading, unless=op) is None:
                     found = len(ex.observed) - 1
                     break
             replies.append(found)
@@ -119,7 +121,7 @@ def _reply_problem(api: ApiSpec, op: ApiOperation, run: _Exchanged,
         if at is None:
             last = len(run.observed)
             return (f"request {i + 1} got no reply (expected one of {_labels(op)})", last)
-        reply = read(_text(run.observed[at]))
+        reply = _reply_at(run, at)
         other = other_message(api, op, reply)
         if other is not None:
             return (f"the reply to request {i + 1} is {other.label}, a message of channel "
@@ -130,9 +132,19 @@ def _reply_problem(api: ApiSpec, op: ApiOperation, run: _Exchanged,
     return None
 
 
-def _text(event: Event) -> str:
-    assert isinstance(event, Text)
-    return event.text
+def _message_of(event: Event) -> Reading | None:
+    """A message the server sent (text or binary) as a payload; None for any other event."""
+    if isinstance(event, Text):
+        return read(event.text)
+    if isinstance(event, Binary):
+        return read(event.data)
+    return None
+
+
+def _reply_at(run: _Exchanged, at: int) -> Reading:
+    reading = _message_of(run.observed[at])
+    assert reading is not None  # replies are messages (see _exchange)
+    return reading
 
 
 def _schema_problem(api: ApiSpec, op: ApiOperation,
@@ -142,7 +154,7 @@ def _schema_problem(api: ApiSpec, op: ApiOperation,
     for i, at in enumerate(run.replies):
         if at is None:
             continue
-        reply = read(_text(run.observed[at]))
+        reply = _reply_at(run, at)
         if other_message(api, op, reply) is not None:
             continue
         replies = op.replies or ()
@@ -159,9 +171,9 @@ def _extra_problem(api: ApiSpec, op: ApiOperation, run: _Exchanged) -> tuple[str
     (``asyncapi.R.unsolicited``)."""
     answers = {i for i in run.replies if i is not None}
     for at, event in enumerate(run.observed):
-        if not isinstance(event, Text) or at in answers:
+        reading = _message_of(event)
+        if reading is None or at in answers:
             continue
-        reading = read(event.text)
         if any(belongs(m, reading) for m in op.replies or ()):
             continue
         if send_operation(api, op.endpoint, reading) is not None:
@@ -289,9 +301,9 @@ async def _isolation(ctx: Context, api: ApiSpec, op: ApiOperation) -> Verdict:
         await other.connection.finish()
     replies = [m for o in api.requests() if o.endpoint == op.endpoint for m in o.replies or ()]
     for at, event in enumerate(other.observed):
-        if not isinstance(event, Text):
+        reading = _message_of(event)
+        if reading is None:
             continue
-        reading = read(event.text)
         if send_operation(api, op.endpoint, reading) is None and any(
                 belongs(m, reading) for m in replies):
             shown = _Exchanged(quiet, tuple(other.observed), ())
@@ -312,9 +324,9 @@ def _send_problem(api: ApiSpec, op: ApiOperation,
     only = len(api.sends(op.endpoint)) == 1
     seen = False
     for at, event in enumerate(run.observed):
-        if not isinstance(event, Text):
+        reading = _message_of(event)
+        if reading is None:
             continue
-        reading = read(event.text)
         mine = [m for m in op.messages if belongs(m, reading)]
         if not mine and not (only and send_operation(api, op.endpoint, reading) is None):
             continue
@@ -443,8 +455,9 @@ async def _script(ctx: Context, api: ApiSpec, endpoint: int,
                 if not await ex.read(1):
                     break
                 event = ex.observed[-1]
-                if isinstance(event, Text) and send_operation(
-                        api, endpoint, read(event.text), unless=op) is None:
+                reading = _message_of(event)
+                if reading is not None and send_operation(
+                        api, endpoint, reading, unless=op) is None:
                     found = len(ex.observed) - 1
                     break
             replies.append(found)

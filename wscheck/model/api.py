@@ -36,22 +36,26 @@ _NOT_JSON = object()
 
 @dataclass(frozen=True)
 class Reading:
-    """A text as a message payload: the JSON value (or the text itself for a string schema)."""
+    """A message as a payload: the JSON value (or the text itself for a string schema); a
+    binary message is neither."""
 
     text: str
     value: Any
+    binary: bool = False
 
     @property
     def json(self) -> bool:
         return self.value is not _NOT_JSON
 
 
-def read(text: str) -> Reading:
-    """``text`` parsed as JSON when it is JSON."""
+def read(message: str | bytes) -> Reading:
+    """A text message parsed as JSON when it is JSON; a binary message as such."""
+    if isinstance(message, bytes):
+        return Reading(f"<binary, {len(message)} bytes>", _NOT_JSON, binary=True)
     try:
-        return Reading(text, json.loads(text))
+        return Reading(message, json.loads(message))
     except (ValueError, RecursionError):
-        return Reading(text, _NOT_JSON)
+        return Reading(message, _NOT_JSON)
 
 
 @lru_cache(maxsize=512)
@@ -74,6 +78,8 @@ def _payload(message: ApiMessage, reading: Reading) -> Any:
 
 def schema_problem(message: ApiMessage, reading: Reading) -> str | None:
     """Why ``reading`` is not a valid ``message`` (one line), or None."""
+    if reading.binary:
+        return "it is a binary message, not text"
     if not message.text and not reading.json:
         return f"it is not JSON (text {clip(reading.text, 80)!r})"
     from jsonschema.exceptions import best_match
