@@ -149,7 +149,11 @@ def catalogue() -> str:
         description = c.description.replace("|", "\\|")
         precondition = c.precondition.replace("|", "\\|")
         lines.append(f"| `{c.id}` | {c.level} | {c.line} | {description} | {precondition} |")
-    lines += ["", *VERDICT_VOCABULARY]
+    lines += ["", "An AsyncAPI 3.0 document given as the spec has checks of its own, named after "
+              "its operations (`asyncapi.<operationId>.reply`, `.schema`, `.unsolicited`, "
+              "`.isolation`, `.prop`, and `asyncapi.stateful`): see [the guide]"
+              "(guide.md#8-test-an-api-from-its-asyncapi-document); `wscheck checks --spec "
+              "FILE` lists them.", "", *VERDICT_VOCABULARY]
     return "\n".join(lines) + "\n"
 
 
