@@ -229,3 +229,22 @@ def test_wscheck_spec_and_checks_show_the_api_as_read(tmp_path: Path) -> None:
     assert all(i.startswith("asyncapi.") for i in ids)
     assert_one_line(*(lambda r: (r.returncode, r.stdout, r.stderr))(
         wscheck("spec", "--spec", str(path), "--asyncapi")), "is an AsyncAPI document already")
+
+
+def test_a_request_schema_that_admits_nothing_leaves_the_properties_inconclusive(
+        tmp_path: Path) -> None:
+    impossible = PING.replace(
+        "payload: {type: object, required: [event], properties: {event: {const: ping}}}",
+        "payload: {allOf: [{type: string}, {type: integer}]}")
+    spec, _ = load_spec_and_known(write(tmp_path, impossible))
+
+    async def nothing(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        raise AssertionError("no check may connect")  # pragma: no cover
+
+    outcomes = asgi_verdicts(nothing, spec, examples=5)
+    assert outcomes == {"asyncapi.onPing.reply": "inconclusive",
+                        "asyncapi.onPing.schema": "inconclusive",
+                        "asyncapi.onPing.unsolicited": "inconclusive",
+                        "asyncapi.onPing.isolation": "inconclusive",
+                        "asyncapi.onPing.prop": "inconclusive",
+                        "asyncapi.stateful": "inconclusive"}, outcomes
