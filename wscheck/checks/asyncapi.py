@@ -7,25 +7,37 @@ id), ``asyncapi.R.schema`` (it is valid against a reply message's schema),
 describe), ``asyncapi.R.isolation`` (another client never gets it) and ``asyncapi.R.prop``
 (all of that for requests generated from the request's schema, shrunk to the smallest
 failing conversation). For each message ``S`` the server sends on its own:
-``asyncapi.S.schema``. ``asyncapi.stateful`` runs generated sequences of requests over
-several connections. The rules for telling messages apart are :mod:`wscheck.model.api`'s.
+``asyncapi.S.schema``. ``asyncapi.stateful`` is a Hypothesis state machine over several
+connections (connect, request, close). The rules for telling messages apart are
+:mod:`wscheck.model.api`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule
 
 from wscheck.core.api import ApiEndpoint, ApiOperation, ApiSpec
-from wscheck.core.events import Accepted, Binary, Conversation, Event, SendText, Text
+from wscheck.core.events import (
+    Accepted,
+    Binary,
+    Conversation,
+    Event,
+    SendText,
+    Text,
+    describe,
+)
 from wscheck.core.spec import Spec
-from wscheck.generation.bridge import PropertyFailed
-from wscheck.generation.runner import run_property
+from wscheck.generation.bridge import LoopBridge, PropertyFailed
+from wscheck.generation.runner import Budget, example_bound, run_machine, run_property
 from wscheck.generation.strategies import api_payloads
 from wscheck.model.api import (
     Reading,
@@ -44,8 +56,8 @@ __all__ = ["api_checks", "problem_kind", "rejudge"]
 
 #: Most messages read while waiting for one reply (the server's own ones are skipped).
 MAX_SKIPPED = 20
-#: Connections the state machine opens at most.
-STATEFUL_CLIENTS = 3
+#: Steps of one run of the state machine, at most.
+STATEFUL_STEPS = 20
 
 
 @dataclass(frozen=True)
@@ -420,74 +432,178 @@ async def rejudge(ctx: Context, check_id: str,
     return run.observation(), None
 
 
-def _stateful_check(api: ApiSpec) -> Check:
-    """Generated sequences of requests over several connections of the same endpoints."""
-    ops = api.requests()
+@dataclass
+class _Client:
+    """One connection of the state machine: its endpoint, its requests and what it saw."""
 
-    def step(op: ApiOperation) -> st.SearchStrategy[tuple[int, ApiOperation, str]]:
-        return st.tuples(st.integers(0, STATEFUL_CLIENTS - 1), st.just(op),
-                         _request_payloads(op))
+    name: str
+    endpoint: int
+    conversation: Conversation
+    exchange: Exchange | None = None
+    asked: list[ApiOperation] = field(default_factory=list)
+    replies: list[int | None] = field(default_factory=list)
+    gone: bool = False
 
-    async def stateful(ctx: Context) -> Verdict:
-        programs = st.lists(st.one_of(*(step(op) for op in ops)), min_size=1, max_size=8)
-
-        async def evaluate(program: list[tuple[int, ApiOperation, str]]
-                           ) -> PropertyFailed | None:
-            # Each client runs its own requests in order, the clients side by side; every
-            # reply is judged as the operation's checks judge it.
-            scripts: dict[tuple[int, int], list[tuple[ApiOperation, str]]] = {}
-            for client, op, text in program:
-                scripts.setdefault((client, op.endpoint), []).append((op, text))
-            runs = await asyncio.gather(*(
-                _script(ctx, api, endpoint, script)
-                for (_, endpoint), script in scripts.items()))
-            for problem in runs:
-                if problem is not None:
-                    return problem
-            return None
-
-        return await run_property(ctx, "asyncapi.stateful", programs, evaluate,
-                                  examples=max(10, ctx.examples // 2))
-
-    return Check("asyncapi.stateful", "MUST", "every request/reply operation",
-                 "generated sequences of requests over several connections at once: every "
-                 "reply there, correlated, valid, and to its own client", frozenset(),
-                 stateful, "the endpoints accept connections")
+    def run(self) -> _Exchanged:
+        observed = tuple(self.exchange.observed) if self.exchange is not None else ()
+        return _Exchanged(self.conversation, observed, tuple(self.replies))
 
 
-async def _script(ctx: Context, api: ApiSpec, endpoint: int,
-                  script: list[tuple[ApiOperation, str]]) -> PropertyFailed | None:
-    conv = _conversation(api.endpoints[endpoint], [t for _, t in script])
-    replies: list[int | None] = []
-    async with await Exchange.open(ctx.driver, conv) as ex:
-        for op, text in script:
-            if not ex.listening:
-                break
+class _ApiMachine(RuleBasedStateMachine):
+    """Connections opened to the document's endpoints, requests of any of its operations sent
+    on any of them in any order, connections closed; every reply is there, on its channel,
+    correlated and valid, and no client receives what no operation of its own explains."""
+
+    clients = Bundle("clients")
+
+    def __init__(self, ctx: Context, api: ApiSpec, budget: Budget, bridge: LoopBridge) -> None:
+        super().__init__()
+        self.ctx, self.api, self.budget, self.bridge = ctx, api, budget, bridge
+        self.live: list[_Client] = []
+        self.trace: list[str] = []
+        budget.calls += 1
+        self.idle = budget.spent()  # out of shrinking time: the smallest failure stands
+
+    def _do(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self.idle:
+            return
+        try:
+            self.bridge.run(step())
+        except PropertyFailed as failure:
+            failure.steps = tuple(self.trace)
+            self.budget.failed(repr(self.trace), failure)
+            raise
+
+    @rule(target=clients, endpoint=st.integers(0, 1000))
+    def connect(self, endpoint: int) -> _Client:
+        # Only endpoints with a request/reply operation (an integer drawn, then taken modulo,
+        # so that the draw shrinks toward the first).
+        endpoints = sorted({op.endpoint for op in self.api.requests()})
+        chosen = endpoints[endpoint % len(endpoints)]
+        client = _Client(f"client {len(self.live) + 1}", chosen,
+                         _conversation(self.api.endpoints[chosen], []))
+        self.live.append(client)
+
+        async def step() -> None:
+            client.exchange = await Exchange.open(self.ctx.driver, client.conversation)
+            self.trace.append(f"{client.name}: connect {client.conversation.path}")
+            if client.exchange.observed[:1] != [Accepted()]:
+                client.gone = True
+                raise PropertyFailed(f"{client.name} was refused: "
+                                     f"{describe(client.exchange.observed[0])}",
+                                     client.run().observation())
+
+        self._do(step)
+        return client
+
+    @rule(client=clients, data=st.data())
+    def request(self, client: _Client, data: st.DataObject) -> None:
+        ops = [op for op in self.api.requests() if op.endpoint == client.endpoint]
+        op = data.draw(st.sampled_from(ops))
+        text = data.draw(_request_payloads(op))
+
+        async def step() -> None:
+            ex = client.exchange
+            if client.gone or ex is None or not ex.listening:
+                return
+            self.trace.append(f"{client.name}: {op.id}: {describe(SendText(text))}")
+            client.conversation = dataclasses.replace(
+                client.conversation, actions=(*client.conversation.actions, SendText(text)))
+            client.asked.append(op)
             await ex.connection.send_text(text)
             found = None
             for _ in range(MAX_SKIPPED):
                 if not await ex.read(1):
                     break
-                event = ex.observed[-1]
-                reading = _message_of(event)
+                reading = _message_of(ex.observed[-1])
                 if reading is not None and send_operation(
-                        api, endpoint, reading, unless=op) is None:
+                        self.api, client.endpoint, reading, unless=op) is None:
                     found = len(ex.observed) - 1
                     break
-            replies.append(found)
-        if not ex.ended:
-            await ex.connection.close()
-        await ex.connection.finish()
-    replies += [None] * (len(script) - len(replies))
-    run = _Exchanged(conv, tuple(ex.observed), tuple(replies))
-    for i, ((op, text), at) in enumerate(zip(script, replies)):
-        one = _Exchanged(conv, run.observed, (None,) * i + (at,))
-        for judge in (_reply_problem(api, op, _Exchanged(conv, run.observed, (at,)), [text]),
-                      _schema_problem(api, op, one)):
-            if judge is not None:
-                return PropertyFailed(f"{op.id}: {judge[0]}",
-                                      run.observation(judge[1], _labels(op)))
-    return None
+            client.replies.append(found)
+            run = client.run()
+            alone = _Exchanged(run.conversation, run.observed, (found,))
+            for judge in (_reply_problem(self.api, op, alone, [text]),
+                          _schema_problem(self.api, op, alone)):
+                if judge is not None:
+                    problem = judge[0].replace(
+                        "request 1", f"{client.name}'s request {len(client.asked)}")
+                    raise PropertyFailed(f"{op.id}: {problem}",
+                                         run.observation(judge[1], _labels(op)))
+
+        self._do(step)
+
+    @rule(client=clients)
+    def close(self, client: _Client) -> None:
+        async def step() -> None:
+            if client.gone or client.exchange is None:
+                return
+            await self._listen(client)
+            client.gone = True
+            self.trace.append(f"{client.name}: closes")
+            await client.exchange.connection.close()
+
+        self._do(step)
+
+    async def _listen(self, client: _Client) -> None:
+        """What else the client received must be explained by its own requests' replies or
+        by the server's own messages: anything else came from nowhere, or was another
+        client's."""
+        ex = client.exchange
+        if ex is None:
+            return
+        if ex.listening:
+            await ex.drain()
+        answers = {i for i in client.replies if i is not None}
+        for at, event in enumerate(ex.observed):
+            reading = _message_of(event)
+            if reading is None or at in answers:
+                continue
+            if any(belongs(m, reading) for op in client.asked for m in op.replies or ()):
+                continue
+            if send_operation(self.api, client.endpoint, reading) is not None:
+                continue
+            raise PropertyFailed(f"{client.name} received a message that neither a reply to "
+                                 "its own requests nor a send operation explains",
+                                 client.run().observation(at, "nothing"))
+
+    def teardown(self) -> None:
+        async def finish() -> None:
+            try:
+                for client in self.live:
+                    if not client.gone:
+                        await self._listen(client)
+            finally:
+                for client in self.live:
+                    if not client.gone and client.exchange is not None:
+                        client.gone = True
+                        await client.exchange.connection.close()
+
+        self._do(finish)
+
+
+def _stateful_check(api: ApiSpec) -> Check:
+    """The state machine over the document's request/reply operations."""
+
+    async def stateful(ctx: Context) -> Verdict:
+        for op in api.requests():
+            _request_payloads(op)  # a schema nothing satisfies: inconclusive, before any run
+        await _exchange(ctx, api, None, api.requests()[0].endpoint, [])  # a client is let in
+        budget = Budget.for_driver(ctx.driver.kind)
+        bridge = LoopBridge(asyncio.get_running_loop(), example_bound(ctx.driver.timeout))
+
+        def machine() -> _ApiMachine:
+            return _ApiMachine(ctx, api, budget, bridge)
+
+        return await run_machine(ctx, machine, budget, max_examples=max(10, ctx.examples // 2),
+                                 stateful_step_count=STATEFUL_STEPS)
+
+    return Check("asyncapi.stateful", "MUST", "every request/reply operation",
+                 "a state machine over several connections (connect, a request of any "
+                 "operation, close, in any order): every reply there, on its channel, "
+                 "correlated and valid, and no client receives what its own requests and the "
+                 "server's own messages do not explain", frozenset(), stateful,
+                 "the endpoints accept connections")
 
 
 @SUITE.family("asyncapi")
