@@ -180,7 +180,7 @@ def test_plain_asyncapi_without_the_extension_gives_schema_level_checks(tmp_path
 
 #: A sample of the kill matrix: broken apps whose verdicts must not depend on whether the spec
 #: was given as TOML or as the AsyncAPI document `wscheck spec --asyncapi` printed.
-KILL_SAMPLE = ("bye_closes_1001", "formats_message", "accepts_missing_credentials")
+KILL_SAMPLE = ("bye_closes_1001", "accepts_missing_credentials")
 
 
 @pytest.mark.parametrize("name", KILL_SAMPLE)
@@ -195,8 +195,8 @@ def test_kill_matrix_verdicts_are_the_same_from_toml_and_asyncapi(tmp_path: Path
     document.write_text(asyncapi_json(spec), encoding="utf-8")
     from_toml, from_asyncapi = load_spec(toml), load_spec_and_known(document)[0]
     app = importlib.import_module(f"tests.broken.{name}").app
-    by_toml = asgi_verdicts(app, from_toml, examples=10)
-    by_asyncapi = asgi_verdicts(app, from_asyncapi, examples=10)
+    by_toml = asgi_verdicts(app, from_toml, examples=5)
+    by_asyncapi = asgi_verdicts(app, from_asyncapi, examples=5)
     assert by_toml == by_asyncapi
     assert "fail" in by_toml.values()
 
