@@ -47,6 +47,6 @@ def read_xfail_file(path: str | Path) -> tuple[str, ...]:
 
 def unknown_ids(ids: Iterable[str]) -> list[str]:
     """The ids that name no check."""
-    from wscheck.run.registry import SUITE
+    from wscheck.run.registry import find_check
 
-    return [i for i in ids if i not in SUITE]
+    return [i for i in ids if find_check(i) is None]
