@@ -98,6 +98,13 @@ def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
     """How to run the failing conversation again, in flags that work where it is printed:
     ``wscheck replay`` when a JSON report is being written; else, for a network target, the
     conversation as httpx-ws code."""
+    if chk.suite == "rfc6455" and verdict.problem is not None:
+        # No conversation to replay: the case itself runs again, alone.
+        target = (f"--url {settings.url}" if settings.url else f"--app {settings.app}")
+        if settings.interface == "run":
+            return f"wscheck run {target} --suite rfc6455 -- -k {chk.id}"
+        return (f"pytest --wscheck-{target[2:]} --wscheck-suite rfc6455 -p no:cacheprovider "
+                f"-k {chk.id}")
     if verdict.observation is None:
         return None
     if settings.report:
