@@ -236,3 +236,40 @@ def test_a_bad_suite_name_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 4
     assert "--suite must be one of chat, rfc6455, all, got 'autobahn'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_server_that_streams_frames_forever_holds_no_case() -> None:
+    """A hostile server: after its handshake it sends pings and fragments without end. Every
+    case still ends, bounded by its waits, with a verdict that is not a pass."""
+    async def streams(reader, writer) -> None:  # type: ignore[no-untyped-def]
+        import asyncio
+
+        from tests.raw_servers import accept_token
+
+        headers = await read_request(reader)
+        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                      f"{accept_token(headers['sec-websocket-key'].encode())}\r\n\r\n"
+                      ).encode() + Frame(TEXT, b"start", fin=False, masked=False).encode())
+        for _ in range(20000):  # bounded: about 20 s at most
+            writer.write(Frame(PING, b"p", masked=False).encode()
+                         + Frame(0x0, b"c", fin=False, masked=False).encode())
+            await writer.drain()
+            await asyncio.sleep(0.001)
+
+    cases = ["rfc6455.framing.text-0", "rfc6455.close.answered", "rfc6455.mask.unmasked",
+             "rfc6455.close.nothing-after", "rfc6455.close.tcp-by-server",
+             "rfc6455.ping.payload"]
+    with raw_server(streams) as address:
+        found = rfc6455_verdicts(f"ws://{address}/", timeout=0.2, only=cases)
+    assert set(found) == set(cases)
+    assert all(word in ("fail", "inconclusive") for word, _ in found.values()), found
+
+
+def test_the_docs_case_table_is_the_catalogue() -> None:
+    from wscheck.cli.main import rfc6455_catalogue
+
+    doc = (ROOT / "docs" / "rfc6455.md").read_text(encoding="utf-8")
+    table = doc.split("<!-- cases -->\n", 1)[1].split("<!-- /cases -->", 1)[0]
+    assert table == rfc6455_catalogue(), "run: wscheck checks --suite rfc6455 --markdown"
+    assert len(IDS) == 85 and all(c.line.startswith("RFC ") for c in RFC6455.all())

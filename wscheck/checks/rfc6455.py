@@ -39,6 +39,9 @@ __all__: list[str] = []
 
 #: Fail the WebSocket Connection: a close frame (1002, protocol error) or a TCP close.
 FAIL = "RFC 6455 §7.1.7"
+#: Messages a case takes before the failure it waits for (a server streaming messages
+#: instead of failing the connection is judged after this many).
+_ECHOES_BEFORE_FAILURE = 16
 ECHO_PRECONDITION = "the endpoint echoes each text and binary message (an echo endpoint)"
 
 
@@ -115,11 +118,15 @@ async def _expect_failed(conn: RawConnection, what: str, codes: tuple[int, ...] 
     close passes, a close with a code of ``accepted`` (what answers the frame as if it were
     valid) fails, another close code is NON-STRICT, anything that keeps the connection open
     (echoes, silence) fails. Messages echoed before the failure are allowed."""
-    while True:
+    for _ in range(_ECHOES_BEFORE_FAILURE):
         got = await conn.message()
-        if isinstance(got, tuple):
-            continue  # an earlier, valid message echoed: allowed before the failure
-        break
+        if not isinstance(got, tuple):
+            break  # else an earlier, valid message echoed: allowed before the failure
+    else:
+        await _goodbye(conn)
+        return _verdict(conn, f"after {what} the server kept sending messages "
+                        f"({_ECHOES_BEFORE_FAILURE} of them) instead of failing the "
+                        f"connection ({section})")
     wanted = " or ".join(str(c) for c in codes)
     if isinstance(got, Frame) and got.opcode == CLOSE:
         code, _ = parse_close(got.payload)
@@ -401,7 +408,9 @@ def _close_case(payload: bytes, echoed: int | None) -> CheckFn:
         async with _opened(ctx) as conn:
             await conn.send(Frame(CLOSE, payload))
             got = await conn.receive()
-            while isinstance(got, Frame) and got.opcode in (PING, PONG):
+            for _ in range(_ECHOES_BEFORE_FAILURE):  # pings of its own, bounded
+                if not (isinstance(got, Frame) and got.opcode in (PING, PONG)):
+                    break
                 got = await conn.receive()
             if not (isinstance(got, Frame) and got.opcode == CLOSE):
                 return _verdict(conn, f"the client's close was answered with {_shown(got)}, "
@@ -458,7 +467,7 @@ async def _nothing_after(ctx: Context) -> Verdict:
         await conn.send(Frame(CLOSE, close_payload(1000)), Frame(TEXT, b"after the close"),
                         Frame(PING, b"after the close"))
         before: list[str] = []
-        while True:
+        for _ in range(_ECHOES_BEFORE_FAILURE):
             got = await conn.receive()
             if isinstance(got, Frame) and got.opcode == CLOSE:
                 break
@@ -466,6 +475,10 @@ async def _nothing_after(ctx: Context) -> Verdict:
                 return _verdict(conn, f"the client's close was answered with {got}, not a "
                                 "close frame (RFC 6455 §5.5.1)")
             before.append(_shown(got))
+        else:
+            return _verdict(conn, f"the client's close was answered with "
+                            f"{_ECHOES_BEFORE_FAILURE} frames and no close "
+                            f"({', '.join(before[:3])}, ...) (RFC 6455 §5.5.1)")
         after = await conn.receive()
         if isinstance(after, Frame):
             return _verdict(conn, f"after its close frame the server sent {_shown(after)} "

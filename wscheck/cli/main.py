@@ -88,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     checks = sub.add_parser("checks", help="list the checks: id, level, protocol line, what "
                                            "each checks")
     checks.add_argument("--markdown", action="store_true",
-                        help="print the catalogue as Markdown (docs/checks.md is this)")
+                        help="print the catalogue as Markdown (docs/checks.md is this; with "
+                             "--suite rfc6455, the cases table of docs/rfc6455.md)")
+    checks.add_argument("--suite", type=_suite_choice, default="chat",
+                        metavar="chat|rfc6455|all", help="which bundled suite (default chat)")
     sub.add_parser("load", help="conformance under load, on Locust (wscheck load --help)",
                    add_help=False)
     return parser
@@ -176,11 +179,31 @@ VERDICT_VOCABULARY = (
 )
 
 
-def terminal_catalogue(width: int | None = None) -> str:
-    """The checks as aligned columns for a terminal, descriptions wrapped to its width."""
-    from wscheck.run.registry import SUITE
+def _suite_choice(raw: str) -> str:
+    from wscheck.config.values import suite_name
 
-    checks = SUITE.all()
+    try:
+        return suite_name(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def rfc6455_catalogue() -> str:
+    """The rfc6455 suite's cases as a Markdown table: the cases table of docs/rfc6455.md."""
+    from wscheck.run.registry import RFC6455
+
+    lines = ["| case | level | cites | what the server must do |", "| --- | --- | --- | --- |"]
+    for c in RFC6455.all():
+        lines.append(f"| `{c.id}` | {c.level} | {c.line} | "
+                     f"{c.description.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines) + "\n"
+
+
+def terminal_catalogue(width: int | None = None, suite: str = "chat") -> str:
+    """The checks as aligned columns for a terminal, descriptions wrapped to its width."""
+    from wscheck.run.registry import suite_checks
+
+    checks = suite_checks(suite)
     width = width or shutil.get_terminal_size((100, 24)).columns
     id_w = max(len(c.id) for c in checks)
     line_w = max(len(c.line) for c in checks)
@@ -315,7 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(args)
         if args.command == "checks":
-            print(catalogue() if args.markdown else terminal_catalogue(), end="")
+            if args.markdown:
+                print(rfc6455_catalogue() if args.suite == "rfc6455" else catalogue(), end="")
+            else:
+                print(terminal_catalogue(suite=args.suite), end="")
             return 0
         spec, toml = _spec_toml(args.spec)
         if args.asyncapi:

@@ -129,7 +129,7 @@ TABLE: tuple[Setting, ...] = (
             load_help="the server to load: ws://HOST:PORT[/prefix] or wss://... (required)"),
     Setting("suite", "bundled suite to run: chat (the chat protocol, default), rfc6455 "
             "(RFC 6455 itself against an echo endpoint at the URL, docs/rfc6455.md) or all",
-            suite_name, "chat|rfc6455|all"),
+            suite_name, "SUITE"),
     Setting("spec", "protocol description (TOML); default [tool.wscheck] in the rootdir's "
             "pyproject.toml, else the reference protocol", text, "FILE.toml", path=True,
             load=True, load_help="protocol description (TOML); default [tool.wscheck] in "

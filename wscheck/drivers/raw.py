@@ -35,6 +35,10 @@ TRACE_LINES = 80
 _HEAD_LIMIT = 64 * 1024
 #: Slack over the largest message a case sends, for the largest frame the server may send.
 _FRAME_SLACK = 1024 * 1024
+#: A read that keeps getting frames without reaching what it waits for (a whole message, the
+#: end of the connection) ends after this many times its wait: a server that streams tiny
+#: frames forever cannot hold a case (as the network driver's receive is bounded).
+RECEIVE_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,17 @@ class RawConnection:
         bounded by ``timeout`` per frame."""
         opcode: int | None = None
         parts: list[bytes] = []
+        size = 0
+        wait = self.timeout if timeout is None else timeout
+        limit = time.monotonic() + wait * RECEIVE_FACTOR
         while True:
-            got = await self.receive(timeout)
+            left = limit - time.monotonic()
+            if left <= 0 or size > self._frames.max_size:
+                self.note(f"… no whole message within {wait * RECEIVE_FACTOR:g}s "
+                          f"({size} bytes of fragments)")
+                return End("silence", f"frames for {wait * RECEIVE_FACTOR:g}s without a "
+                                      "whole message")
+            got = await self.receive(min(wait, left))
             if isinstance(got, End):
                 return got
             if got.opcode in (PING, PONG):
@@ -167,6 +180,7 @@ class RawConnection:
             elif got.opcode != 0:
                 return got
             parts.append(got.payload)
+            size += len(got.payload)
             if got.fin:
                 return opcode, b"".join(parts)
 
@@ -174,8 +188,13 @@ class RawConnection:
 
     async def wait_closed(self, timeout: float | None = None) -> End:
         """Read (and drop) until the server ends the TCP connection, bounded; the end seen."""
+        wait = self.timeout if timeout is None else timeout
+        limit = time.monotonic() + wait * RECEIVE_FACTOR
         while True:
-            got = await self.receive(timeout)
+            left = limit - time.monotonic()
+            if left <= 0:
+                return End("silence", f"frames for {wait * RECEIVE_FACTOR:g}s without an end")
+            got = await self.receive(min(wait, left))
             if isinstance(got, End):
                 return got
 
