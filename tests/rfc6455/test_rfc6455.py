@@ -198,6 +198,20 @@ def test_pytest_runs_the_suite_reports_frames_and_fails_on_a_defect(tmp_path: Pa
     cases = {c.get("name"): c for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")}
     failure = cases["rfc6455.mask.unmasked"].find("failure")
     assert failure is not None and "unmasked" in (failure.text or "")
+    assert "-k rfc6455.mask.unmasked" in (failure.text or "")  # how to run it again
+    replay = _run(tmp_path, "replay", "r.json", "rfc6455.mask.unmasked", module="wscheck")
+    assert replay.returncode == 4
+    assert f"run it again with: wscheck run --url {url} --suite rfc6455 -- -k " in replay.stderr
+
+
+def test_a_known_failure_of_the_rfc6455_suite_is_an_xfail(tmp_path: Path) -> None:
+    (tmp_path / "known.txt").write_text("rfc6455.mask.unmasked  # our server's own defect\n")
+    with broken_server("accepts-unmasked") as url:
+        result = _run(tmp_path, "-p", "no:cacheprovider", "-q", "-rN", f"--wscheck-url={url}",
+                      "--wscheck-suite=rfc6455", "--wscheck-timeout=0.5",
+                      "--wscheck-xfail=known.txt", "-k", "mask or rsv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed, 80 deselected, 1 xfailed" in result.stdout
 
 
 def test_wscheck_run_checks_an_app_in_process_through_uvicorn(tmp_path: Path) -> None:
