@@ -287,3 +287,15 @@ def test_the_docs_case_table_is_the_catalogue() -> None:
     table = doc.split("<!-- cases -->\n", 1)[1].split("<!-- /cases -->", 1)[0]
     assert table == rfc6455_catalogue(), "run: wscheck checks --suite rfc6455 --markdown"
     assert len(IDS) == 85 and all(c.line.startswith("RFC ") for c in RFC6455.all())
+
+
+def test_the_suites_by_name() -> None:
+    from wscheck.run.registry import SUITE, find_check, suite_checks
+
+    chat = [c.id for c in SUITE.all()]
+    assert [c.id for c in suite_checks("chat")] == chat
+    assert [c.id for c in suite_checks("rfc6455")] == IDS
+    assert [c.id for c in suite_checks("all")] == chat + IDS
+    assert find_check("rfc6455.mask.unmasked") is RFC6455["rfc6455.mask.unmasked"]
+    assert find_check("echo.exact") is SUITE["echo.exact"] and find_check("nope") is None
+    assert not any(i.startswith("rfc6455.") for i in chat)

@@ -100,12 +100,15 @@ class RawConnection:
         await self.write(b"".join(frame.encode() for frame in frames))
 
     async def write(self, data: bytes) -> None:
-        """Write bytes, waiting (bounded) while the server does not read them."""
+        """Write bytes, waiting while the server does not read them: at most the timeout per
+        MiB written, and at least the timeout (a 16 MiB message on a busy machine takes its
+        time; a server that stops reading is still bounded)."""
         if self._writer.is_closing():
             return
         try:
             self._writer.write(data)
-            await asyncio.wait_for(self._writer.drain(), self.timeout)
+            bound = self.timeout * max(1.0, min(len(data) / (1 << 20), RECEIVE_FACTOR))
+            await asyncio.wait_for(self._writer.drain(), bound)
         except (OSError, asyncio.TimeoutError, RuntimeError):
             pass  # a server that stopped reading or went away: the reads tell
 
