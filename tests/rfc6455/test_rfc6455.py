@@ -126,7 +126,7 @@ def test_each_defect_fails_its_cases_and_no_other(defect: str) -> None:
     for case in failing:
         word, verdict = found[case]
         assert word == "fail", (case, verdict.problem)
-        assert verdict.trace and verdict.trace[0].split()[1] == "→", verdict.trace
+        assert verdict.trace and verdict.trace[1].split()[1] == "→", verdict.trace
     if defect == "validates-per-message":
         word, verdict = found["rfc6455.utf8.fail-fast"]
         assert word == "informational" and "per message" in str(verdict.informational)
@@ -219,6 +219,22 @@ def test_wscheck_run_checks_an_app_in_process_through_uvicorn(tmp_path: Path) ->
                   "rfc6455", "--", "-k", "framing or close.valid", module="wscheck")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "25 passed" in result.stdout
+
+
+def test_wscheck_run_checks_the_reference_app_through_the_spec_with_both_suites(
+        tmp_path: Path) -> None:
+    """The reference app is no plain echo: the probe finds the spec's echo endpoint (/ws) and
+    the rfc6455 suite reads its replies through the spec (prefixed texts, 1003 for binary)."""
+    result = _run(tmp_path, "run", "--suite", "all", "--report", "r.json", "--",
+                  "-k", "echo.exact or rfc6455.framing or rfc6455.limits", module="wscheck")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "15 passed" in result.stdout
+    records = {c["id"]: c for c in json.loads((tmp_path / "r.json").read_text())["checks"]}
+    assert records["echo.exact"]["verdict"] == "pass"
+    trace = records["rfc6455.limits.many-frames"]["trace"]
+    assert "/ws (the chat protocol's echo endpoint" in trace[0]
+    assert "answered as the spec says, a close frame (1003)" in " ".join(
+        records["rfc6455.limits.many-frames"]["notes"])
 
 
 def test_a_server_that_does_not_echo_is_reported_once(tmp_path: Path) -> None:

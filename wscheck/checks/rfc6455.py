@@ -42,7 +42,8 @@ FAIL = "RFC 6455 §7.1.7"
 #: Messages a case takes before the failure it waits for (a server streaming messages
 #: instead of failing the connection is judged after this many).
 _ECHOES_BEFORE_FAILURE = 16
-ECHO_PRECONDITION = "the endpoint echoes each text and binary message (an echo endpoint)"
+ECHO_PRECONDITION = ("the endpoint echoes each text and binary message (an echo endpoint), or "
+                     "is the chat protocol's echo endpoint, answering as the spec says")
 
 
 def _register(id: str, level: Level, line: str, description: str, fn: CheckFn,
@@ -98,10 +99,38 @@ def _verdict(conn: RawConnection, problem: str | None = None, **fields: object) 
     return Verdict(problem=problem, trace=conn.trace, **fields)  # type: ignore[arg-type]
 
 
-async def _expect_echo(conn: RawConnection, opcode: int, payload: bytes) -> str | None:
-    """None when the next message is ``payload`` as ``opcode`` (the echo); else what came."""
+#: Text messages up to this many bytes a chat endpoint must answer; a longer one it may refuse
+#: with 1009 (docs/protocol.md, ``/ws`` 2).
+_CHAT_ECHOED = 65536
+
+
+def _answers(ctx: Context, opcode: int, payload: bytes) -> list[tuple[int, bytes] | int]:
+    """What the endpoint may answer a whole message with: the message itself (an echo
+    endpoint); on the chat protocol's echo endpoint (``ctx.raw.mode == "chat"``), the spec's
+    reply to a text, or a close with a code (binary: the spec's binary close code; a text over
+    64 KiB: 1009 allowed)."""
+    echo = ctx.spec.echo
+    if ctx.raw is None or ctx.raw.mode != "chat" or echo is None:
+        return [(opcode, payload)]
+    if opcode != TEXT:
+        return [echo.binary_close_code]
+    out: list[tuple[int, bytes] | int] = [
+        (TEXT, echo.render_reply(payload.decode("utf-8")).encode("utf-8"))]
+    if len(payload) > _CHAT_ECHOED:
+        out.append(1009)
+    return out
+
+
+async def _expect_echo(conn: RawConnection, opcode: int, payload: bytes,
+                       ctx: Context | None = None) -> str | None:
+    """None when the next message is ``payload`` as ``opcode`` (the echo; on a chat endpoint,
+    one of :func:`_answers`); else what came."""
+    answers = [(opcode, payload)] if ctx is None else _answers(ctx, opcode, payload)
     got = await conn.message()
-    if got == (opcode, payload):
+    if got in answers:
+        return None
+    if isinstance(got, Frame) and got.opcode == CLOSE and parse_close(got.payload)[0] in answers:
+        await _goodbye(conn, got)
         return None
     await _goodbye(conn, got)
     if isinstance(got, tuple):
@@ -159,7 +188,7 @@ def _echo_case(opcode: int, payload: bytes) -> CheckFn:
     async def run(ctx: Context) -> Verdict:
         async with _opened(ctx) as conn:
             await conn.send(Frame(opcode, payload))
-            problem = await _expect_echo(conn, opcode, payload)
+            problem = await _expect_echo(conn, opcode, payload, ctx)
             if problem is None:
                 await _goodbye(conn)
             return _verdict(conn, problem)
@@ -202,7 +231,7 @@ def _fragmented_case(opcode: int, parts: Sequence[bytes], inject: Frame | None =
                     return _verdict(conn, f"a ping inside a fragmented message was answered "
                                     f"with {_shown(got)}, not its pong (RFC 6455 §5.4: "
                                     "control frames may come between fragments; §5.5.2)")
-            problem = await _expect_echo(conn, opcode, whole)
+            problem = await _expect_echo(conn, opcode, whole, ctx)
             if problem is None:
                 await _goodbye(conn)
             return _verdict(conn, problem)
@@ -236,7 +265,7 @@ def _violation_case(frames: Sequence[Frame], what: str, codes: tuple[int, ...] =
         async with _opened(ctx) as conn:
             for frame in before:
                 await conn.send(frame)
-                problem = await _expect_echo(conn, frame.opcode, frame.payload)
+                problem = await _expect_echo(conn, frame.opcode, frame.payload, ctx)
                 if problem is not None:
                     raise Inconclusive(f"a valid message before {what} was not echoed: "
                                        f"{problem}")
@@ -293,7 +322,8 @@ async def _unsolicited_pong(ctx: Context) -> Verdict:
     async with _opened(ctx) as conn:
         await conn.send(Frame(PONG, b"unsolicited"), Frame(TEXT, b"after the pong"))
         got = await conn.receive()
-        if isinstance(got, Frame) and got.opcode == TEXT and got.payload == b"after the pong":
+        if (isinstance(got, Frame) and got.opcode == TEXT and got.fin
+                and (TEXT, got.payload) in _answers(ctx, TEXT, b"after the pong")):
             await _goodbye(conn)
             return _verdict(conn)
         await _goodbye(conn, got)
@@ -528,7 +558,7 @@ async def _deflate(ctx: Context) -> Verdict:
             data = got.payload
             if got.rsv & 4:
                 data = zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff")
-            if data == text:
+            if (TEXT, data) in _answers(ctx, TEXT, text):
                 await _goodbye(conn)
                 return _verdict(conn)
         await _goodbye(conn, got)
@@ -555,9 +585,15 @@ def _timed_case(frames_of: int, size: int) -> CheckFn:
             got = await conn.message(max(conn.timeout, 10.0))
             took = time.monotonic() - started
             await _goodbye(conn, got if not isinstance(got, tuple) else None)
-            if got == (BINARY, payload):
+            answers = _answers(ctx, BINARY, payload)
+            if got in answers:
                 return _verdict(conn, informational=f"echoed {size} bytes sent in "
                                 f"{len(frames)} frames in {took:.3f}s")
+            if (isinstance(got, Frame) and got.opcode == CLOSE
+                    and parse_close(got.payload)[0] in answers):
+                return _verdict(conn, informational=f"{size} bytes in {len(frames)} frames "
+                                f"were answered as the spec says, {_shown(got)}, after "
+                                f"{took:.3f}s")
             return _verdict(conn, informational=f"{size} bytes in {len(frames)} frames were "
                             f"answered with {_shown(got)} after {took:.3f}s, not their echo (a "
                             "limit of its own, which RFC 6455 §10.4 allows, or a fault another "

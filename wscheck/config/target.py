@@ -246,24 +246,41 @@ class Runtime:
             await conn.close()
 
     async def _probe_echo(self) -> str | None:
-        """The rfc6455 suite's precondition, said once: the URL is an echo endpoint."""
-        from wscheck.core.frames import TEXT, Frame
-
+        """The rfc6455 suite's precondition, said once: the URL is an echo endpoint, or (when
+        it is not and the spec has an echo endpoint) the URL with the spec's echo path is the
+        chat protocol's echo endpoint, whose replies the suite then reads through the spec."""
         assert self.raw is not None
-        where = self.raw.url
         try:
-            conn = await self.raw.open()
+            down = await self._answers_probe(self.raw, b"wscheck probe")
+            echo = self.settings.spec.echo
+            if down is None or echo is None:
+                return down
+            chat = self.raw.at(self.raw.url.rstrip("/") + echo.url_path(), "chat")
+            reply = echo.render_reply("wscheck probe").encode("utf-8")
+            if await self._answers_probe(chat, reply) is None:
+                self.raw = chat
+                return None
+            return down
         except TargetUnreachable as exc:
             return speak_as(str(exc), self.settings.interface)
+
+    @staticmethod
+    async def _answers_probe(raw: RawDriver, reply: bytes) -> str | None:
+        """None when the endpoint answers the text ``wscheck probe`` with ``reply``; else why
+        not, in one line."""
+        from wscheck.core.frames import TEXT, Frame, describe
+
+        conn = await raw.open()
         if isinstance(conn, str):
-            return f"{where}: {conn}"
+            return f"{raw.url}: {conn}"
         try:
             await conn.send(Frame(TEXT, b"wscheck probe"))
             got = await conn.message()
-            if got == (TEXT, b"wscheck probe"):
+            if got == (TEXT, reply):
                 return None
-            shown = (f"{got[1][:60]!r}" if isinstance(got, tuple) else str(got))
-            return (f"{where} does not echo: the text 'wscheck probe' was answered with "
+            shown = (f"{got[1][:60]!r}" if isinstance(got, tuple)
+                     else describe(got) if isinstance(got, Frame) else str(got))
+            return (f"{raw.url} does not echo: the text 'wscheck probe' was answered with "
                     f"{shown}; the rfc6455 suite needs an echo endpoint (docs/rfc6455.md)")
         finally:
             await conn.aclose()

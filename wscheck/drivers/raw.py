@@ -212,9 +212,18 @@ class RawDriver:
     """Opens :class:`RawConnection` objects to the WebSocket endpoint ``url`` itself (its
     path, no prefix added). ``verify`` is as the network driver's (``wss://``)."""
 
+    def at(self, url: str, mode: str) -> RawDriver:
+        """The same client for another endpoint (the chat spec's echo path) and mode."""
+        return RawDriver(url, timeout=self.timeout, max_size=self.max_size,
+                         verify=self._verify, mode=mode)
+
     def __init__(self, url: str, *, timeout: float, max_size: int,
-                 verify: bool | str = True) -> None:
+                 verify: bool | str = True, mode: str = "echo") -> None:
         self.url = url
+        #: ``echo`` (every message comes back as it came) or ``chat`` (the chat protocol's
+        #: echo endpoint: replies as the spec says, see :mod:`wscheck.checks.rfc6455`).
+        self.mode = mode
+        self._verify = verify
         self.timeout = timeout
         self.max_size = max_size
         parts = urlsplit(url)
@@ -269,6 +278,10 @@ class RawDriver:
             writer.close()
             return problem
         # Bytes past the head (frames the server sent at once) stay in the reader's buffer.
-        return RawConnection(reader, writer, b"", timeout=self.timeout,
+        conn = RawConnection(reader, writer, b"", timeout=self.timeout,
                              max_size=self.max_size,
                              extensions=headers.get("sec-websocket-extensions", ""))
+        conn.note(f"connected to {self.url}" + (
+            " (the chat protocol's echo endpoint: replies read through the spec)"
+            if self.mode == "chat" else ""))
+        return conn
