@@ -17,6 +17,7 @@ from tests.raw_servers import raw_server, read_request, read_until_gone
 from tests.rfc6455.broken_server import DEFECTS, broken_server
 from tests.rfc6455.suite import rfc6455_verdicts
 from tests.rfc6455.tables import SERVERS, checked_in, table
+from tests.test_report import validate
 from wscheck.core.frames import (
     BINARY,
     CLOSE,
@@ -188,6 +189,7 @@ def test_pytest_runs_the_suite_reports_frames_and_fails_on_a_defect(tmp_path: Pa
     assert "INFO  rfc6455.limits.message-16mib [SHOULD]: echoed" in result.stdout
     assert "→ TEXT fin unmasked 10 bytes 'not masked'" in result.stdout
     report = json.loads((tmp_path / "r.json").read_text())
+    validate(report)  # the schema of docs/report-schema.md: traces and the new verdict
     records = {c["id"]: c for c in report["checks"]}
     assert set(records) == {i for i in IDS if "mask" in i or "ping" in i or "limits" in i}
     assert records["rfc6455.mask.unmasked"]["verdict"] == "fail"
