@@ -72,6 +72,9 @@ def test_close_payloads_and_trace_lines() -> None:
     assert describe(Frame(CLOSE, close_payload(1000))) == "CLOSE fin 2 bytes code 1000"
     assert describe(Frame(TEXT, b"\xff", rsv=4, masked=False)) == (
         "TEXT fin rsv=100 unmasked 1 bytes ff")
+    # A server's frame is unmasked as it must be: said only when it is masked.
+    assert describe(Frame(TEXT, b"ab", masked=False), from_client=False) == "TEXT fin 2 bytes 'ab'"
+    assert describe(Frame(PING), from_client=False) == "PING fin masked 0 bytes"
 
 
 # --- one defect at a time -------------------------------------------------------------------------

@@ -134,9 +134,8 @@ async def _expect_echo(conn: RawConnection, opcode: int, payload: bytes,
         return None
     await _goodbye(conn, got)
     if isinstance(got, tuple):
-        same = "the same type" if got[0] == opcode else opcode_name(got[0])
-        return (f"sent a {opcode_name(opcode)} message of {len(payload)} bytes, got back "
-                f"{len(got[1])} bytes of {same} that differ")
+        return (f"sent a {opcode_name(opcode)} message of {len(payload)} bytes, got back a "
+                f"different {opcode_name(got[0])} message of {len(got[1])} bytes")
     return (f"sent a {opcode_name(opcode)} message of {len(payload)} bytes and expected it "
             f"echoed, got {_shown(got)}")
 

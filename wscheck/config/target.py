@@ -279,7 +279,8 @@ class Runtime:
             if got == (TEXT, reply):
                 return None
             shown = (f"{got[1][:60]!r}" if isinstance(got, tuple)
-                     else describe(got) if isinstance(got, Frame) else str(got))
+                     else describe(got, from_client=False) if isinstance(got, Frame)
+                     else str(got))
             return (f"{raw.url} does not echo: the text 'wscheck probe' was answered with "
                     f"{shown}; the rfc6455 suite needs an echo endpoint (docs/rfc6455.md)")
         finally:

@@ -108,13 +108,15 @@ def parse_close(payload: bytes) -> tuple[int | None, bytes]:
     return struct.unpack("!H", payload[:2])[0], payload[2:]
 
 
-def describe(frame: Frame) -> str:
-    """One line for a trace: ``TEXT fin rsv=0 masked 125 bytes 'aaa…'``."""
+def describe(frame: Frame, *, from_client: bool = True) -> str:
+    """One line for a trace: ``TEXT fin rsv=100 125 bytes 'aaa…'``. Masking is said only when
+    it is wrong: a client frame ``unmasked``, a server frame (``from_client=False``)
+    ``masked``."""
     parts = [opcode_name(frame.opcode), "fin" if frame.fin else "no-fin"]
     if frame.rsv:
         parts.append(f"rsv={frame.rsv:03b}")
-    if not frame.masked:
-        parts.append("unmasked")
+    if frame.masked != from_client:
+        parts.append("unmasked" if from_client else "masked")
     if frame.length is not None and frame.length != len(frame.payload):
         parts.append(f"length field {frame.length}")
     parts.append(f"{len(frame.payload)} bytes")

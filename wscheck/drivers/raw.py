@@ -141,7 +141,7 @@ class RawConnection:
                 self._end(End("broken", str(exc)))
         if self._pending:
             frame = self._pending.pop(0)
-            self.note("← " + describe(frame))
+            self.note("← " + describe(frame, from_client=False))
             if frame.opcode == PING and not self._writer.is_closing():
                 await self.send(Frame(PONG, frame.payload))
             return frame
