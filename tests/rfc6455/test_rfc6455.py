@@ -210,11 +210,13 @@ def test_pytest_runs_the_suite_reports_frames_and_fails_on_a_defect(tmp_path: Pa
 
 
 def test_a_known_failure_of_the_rfc6455_suite_is_an_xfail(tmp_path: Path) -> None:
+    """The suite chosen by the ini key, a known failure listed by its rfc6455 id."""
     (tmp_path / "known.txt").write_text("rfc6455.mask.unmasked  # our server's own defect\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nwscheck_suite = rfc6455\n"
+                                         "wscheck_xfail = known.txt\n")
     with broken_server("accepts-unmasked") as url:
         result = _run(tmp_path, "-p", "no:cacheprovider", "-q", "-rN", f"--wscheck-url={url}",
-                      "--wscheck-suite=rfc6455", "--wscheck-timeout=0.5",
-                      "--wscheck-xfail=known.txt", "-k", "mask or rsv")
+                      "--wscheck-timeout=0.5", "-k", "mask or rsv")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed, 80 deselected, 1 xfailed" in result.stdout
 
