@@ -29,8 +29,10 @@ async def served(app: ASGIApp, timeout: float) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # The kit ran the app's lifespan already: uvicorn serves the connections only.
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="auto")
+    # The kit ran the app's lifespan already: uvicorn serves the connections only. No
+    # log_config: uvicorn would apply its dictConfig to the user's pytest process.
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws="auto",
+                            log_config=None)
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
