@@ -164,6 +164,8 @@ def server_command(server: str, target: str, port: int) -> list[str]:
                 "--port", str(port), "--workers", "1", "--log-level", "warning", target]
     if server == "node":
         return ["node", target, "--port", str(port)]
+    if server == "python":  # a module with a --port option
+        return [sys.executable, "-m", target, "--port", str(port)]
     raise ValueError(f"unknown server {server!r}")
 
 

@@ -142,3 +142,15 @@ def test_load_benchmark_gives_a_client_that_completed_nothing_more_rounds(
         "conversations": next(never), "mismatches": 0, "kit_errors": 0, "cpu_seconds": 1.0})
     figures = load.throughput("127.0.0.1:1", tmp_path / "pool.json", [], 1, 1.0, 1)
     assert figures["rounds"] == 3 and figures["locust_conversations_per_s"] == 0
+
+
+def test_rfc6455_benchmark_reports_both_suites_and_their_ratio() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "rfc6455.py"), "--rounds", "1", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["rfc6455_exit_status"] == 0 and figures["chat_exit_status"] == 0
+    assert figures["rfc6455_vs_chat"] == pytest.approx(
+        figures["rfc6455_pytest_s"] / figures["chat_pytest_s"], abs=0.01)
+    assert "85 passed" in figures["rfc6455_summary"]

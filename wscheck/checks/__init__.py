@@ -3,8 +3,9 @@
 Each module of this package is one area of the suite and a leaf: it imports what checks share
 from below (:mod:`wscheck.run.registry`, :mod:`wscheck.run.conversation`,
 :mod:`wscheck.checks.judging`, :mod:`wscheck.generation.runner`), never another check module.
-Importing this package registers every check in :data:`wscheck.run.registry.SUITE`, which
-imports it the first time it is read; read the suite from there.
+Importing this package registers every check in :data:`wscheck.run.registry.SUITE` (and the
+rfc6455 suite's in :data:`~wscheck.run.registry.RFC6455`), which imports it the first time it
+is read; read the suites from there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from wscheck.checks import (  # noqa: F401  (importing a module registers its ch
     echo,
     isolation,
     prop,
+    rfc6455,
     robust,
     stateful,
 )

@@ -403,6 +403,8 @@ def format_failure(chk: Check, verdict: Verdict) -> str:
     ]
     if verdict.observation is not None:
         lines += ["", str(verdict.observation)]
+    if verdict.trace:
+        lines += ["", "frames (→ sent by the kit, ← received):", *verdict.trace]
     lines += [*verdict.notes]
     return "\n".join(lines)
 

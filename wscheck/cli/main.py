@@ -91,7 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     checks = sub.add_parser("checks", help="list the checks: id, level, protocol line, what "
                                            "each checks")
     checks.add_argument("--markdown", action="store_true",
-                        help="print the catalogue as Markdown (docs/checks.md is this)")
+                        help="print the catalogue as Markdown (docs/checks.md is this; with "
+                             "--suite rfc6455, the cases table of docs/rfc6455.md)")
+    checks.add_argument("--suite", type=_suite_choice, default="chat",
+                        metavar="chat|rfc6455|all", help="which bundled suite (default chat)")
     checks.add_argument("--spec", metavar="FILE",
                         help="list the checks of this spec too: an AsyncAPI document's are "
                              "named after its operations")
@@ -186,14 +189,36 @@ VERDICT_VOCABULARY = (
 )
 
 
-def terminal_catalogue(width: int | None = None, checks: Spec | None = None) -> str:
-    """The checks as aligned columns for a terminal, descriptions wrapped to its width; with
-    a spec (``checks``), those it applies to, its own included (an AsyncAPI document's)."""
-    from wscheck.run.registry import SUITE
+def _suite_choice(raw: str) -> str:
+    from wscheck.config.values import suite_name
 
-    checks_of = (SUITE.all() if checks is None else
-                 [c for c in SUITE.for_spec(checks) if not c.not_applicable(checks)])
-    return _columns(checks_of, width)
+    try:
+        return suite_name(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def rfc6455_catalogue() -> str:
+    """The rfc6455 suite's cases as a Markdown table: the cases table of docs/rfc6455.md."""
+    from wscheck.run.registry import RFC6455
+
+    lines = ["| case | level | cites | what the server must do |", "| --- | --- | --- | --- |"]
+    for c in RFC6455.all():
+        lines.append(f"| `{c.id}` | {c.level} | {c.line} | "
+                     f"{c.description.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines) + "\n"
+
+
+def terminal_catalogue(width: int | None = None, suite: str = "chat",
+                       spec: Spec | None = None) -> str:
+    """The checks as aligned columns for a terminal, descriptions wrapped to its width; with
+    a spec, those it applies to, its own included (an AsyncAPI document's)."""
+    from wscheck.run.registry import suite_checks
+
+    checks = suite_checks(suite, spec)
+    if spec is not None:
+        checks = [c for c in checks if not c.not_applicable(spec)]
+    return _columns(checks, width)
 
 
 def _api_summary(spec: Spec) -> str:
@@ -362,9 +387,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "checks":
             if args.spec:
-                print(terminal_catalogue(checks=_spec_toml(args.spec)[0]), end="")
-                return 0
-            print(catalogue() if args.markdown else terminal_catalogue(), end="")
+                spec = _spec_toml(args.spec)[0]
+                print(terminal_catalogue(suite=args.suite, spec=spec), end="")
+            elif args.markdown:
+                print(rfc6455_catalogue() if args.suite == "rfc6455" else catalogue(), end="")
+            else:
+                print(terminal_catalogue(suite=args.suite), end="")
             return 0
         spec, toml = _spec_toml(args.spec)
         if spec.api is not None:

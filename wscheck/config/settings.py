@@ -33,6 +33,7 @@ from wscheck.config.values import (
     report_file,
     run_time,
     seconds,
+    suite_name,
     text,
     ws_url,
 )
@@ -126,6 +127,9 @@ TABLE: tuple[Setting, ...] = (
     Setting("url", "live server to check over the network: ws://HOST:PORT[/prefix] or "
             "wss://...", ws_url, "ws://HOST:PORT", load=True,
             load_help="the server to load: ws://HOST:PORT[/prefix] or wss://... (required)"),
+    Setting("suite", "bundled suite to run: chat (the chat protocol, default), rfc6455 "
+            "(RFC 6455 itself against an echo endpoint at the URL, docs/rfc6455.md) or all",
+            suite_name, "SUITE"),
     Setting("spec", "protocol description: TOML, or an AsyncAPI 3.0 document (YAML or JSON); "
             "default [tool.wscheck] in the rootdir's pyproject.toml, else the reference "
             "protocol", text, "FILE", path=True,
@@ -256,6 +260,8 @@ class Settings:
     spec: Spec = field(default_factory=Spec)
     app: str | None = None
     url: str | None = None
+    #: The bundled suite: ``chat``, ``rfc6455`` or ``all``.
+    suite: str = "chat"
     timeout: float = DEFAULT_TIMEOUT
     quiet_window: float = DEFAULT_QUIET_WINDOW
     idle_watch: float = DEFAULT_IDLE_WATCH

@@ -24,6 +24,7 @@ from wscheck.config.settings import Settings, speak_as
 from wscheck.core.events import Accepted, Conversation, Silence, TransportError
 from wscheck.drivers.asgi import ASGIApp, AsgiDriver, LifespanStartupFailed, lifespan
 from wscheck.drivers.base import Connection, Driver, TargetUnreachable
+from wscheck.drivers.raw import RawDriver
 from wscheck.errors import TargetDown, TargetError
 from wscheck.run.conversation import Observation, run_conversation
 
@@ -126,6 +127,8 @@ class Runtime:
         self._stack = contextlib.ExitStack()
         self._portal: BlockingPortal | None = None
         self.driver: Driver | None = None
+        #: The rfc6455 suite's raw client (``--wscheck-suite rfc6455`` or ``all``).
+        self.raw: RawDriver | None = None
         self._down: str | None = None
         self._probed = False
 
@@ -150,7 +153,29 @@ class Runtime:
                 self._down = (f"the app's lifespan startup failed: {type(exc).__name__}: "
                               f"{exc}")
         self.driver = make_driver(self.settings, app)
+        if self.settings.suite != "chat" and self._down is None:
+            self._start_raw(app)
 
+    def _start_raw(self, app: ASGIApp | None) -> None:
+        """The rfc6455 suite's client: to the URL itself, or to the app served by uvicorn on
+        a loopback port (in-process there are no frames to check: see
+        :mod:`wscheck.drivers.served`)."""
+        from wscheck.drivers.served import served
+
+        settings = self.settings
+        url = settings.url
+        if app is not None:
+            assert self._portal is not None
+            try:
+                url = self._stack.enter_context(
+                    self._portal.wrap_async_context_manager(served(app, settings.timeout)))
+            except Exception as exc:
+                self._down = f"serving the app for the rfc6455 suite failed: {exc}"
+                return
+        assert url is not None
+        self.raw = RawDriver(url, timeout=settings.timeout,
+                             max_size=settings.max_message_size,
+                             verify=settings.ca_file or True)
     def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``fn(*args)`` on the run's loop and wait for it."""
         return self.portal.call(fn, *args)
@@ -176,6 +201,10 @@ class Runtime:
             raise TargetDown(self._down)
 
     async def _probe(self) -> str | None:
+        if self.settings.suite != "chat":
+            down = await self._probe_echo()
+            if down is not None or self.settings.suite == "rfc6455":
+                return down
         driver, spec = self.driver, self.settings.spec
         assert driver is not None
         query: tuple[tuple[str, str], ...] = ()
@@ -215,6 +244,47 @@ class Runtime:
                     f"{driver.timeout:g}s")
         finally:
             await conn.close()
+
+    async def _probe_echo(self) -> str | None:
+        """The rfc6455 suite's precondition, said once: the URL is an echo endpoint, or (when
+        it is not and the spec has an echo endpoint) the URL with the spec's echo path is the
+        chat protocol's echo endpoint, whose replies the suite then reads through the spec."""
+        assert self.raw is not None
+        try:
+            down = await self._answers_probe(self.raw, b"wscheck probe")
+            echo = self.settings.spec.echo
+            if down is None or echo is None:
+                return down
+            chat = self.raw.at(self.raw.url.rstrip("/") + echo.url_path(), "chat")
+            reply = echo.render_reply("wscheck probe").encode("utf-8")
+            if await self._answers_probe(chat, reply) is None:
+                self.raw = chat
+                return None
+            return down
+        except TargetUnreachable as exc:
+            return speak_as(str(exc), self.settings.interface)
+
+    @staticmethod
+    async def _answers_probe(raw: RawDriver, reply: bytes) -> str | None:
+        """None when the endpoint answers the text ``wscheck probe`` with ``reply``; else why
+        not, in one line."""
+        from wscheck.core.frames import TEXT, Frame, describe
+
+        conn = await raw.open()
+        if isinstance(conn, str):
+            return f"{raw.url}: {conn}"
+        try:
+            await conn.send(Frame(TEXT, b"wscheck probe"))
+            got = await conn.message()
+            if got == (TEXT, reply):
+                return None
+            shown = (f"{got[1][:60]!r}" if isinstance(got, tuple)
+                     else describe(got, from_client=False) if isinstance(got, Frame)
+                     else str(got))
+            return (f"{raw.url} does not echo: the text 'wscheck probe' was answered with "
+                    f"{shown}; the rfc6455 suite needs an echo endpoint (docs/rfc6455.md)")
+        finally:
+            await conn.aclose()
 
     async def run(self, conversation: Conversation) -> Observation:
         assert self.driver is not None

@@ -29,6 +29,7 @@ __all__ = [
     "report_file",
     "run_time",
     "seconds",
+    "suite_name",
     "text",
     "ws_url",
 ]
@@ -52,6 +53,18 @@ def seconds(raw: object) -> float:
     if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
         raise ValueError(f"must be more than 0 and at most {MAX_SECONDS:g} seconds, "
                          f"got {raw!r}")
+    return value
+
+
+#: The bundled suites ``--wscheck-suite`` chooses from (``all``: both, chat first).
+SUITE_NAMES = ("chat", "rfc6455", "all")
+
+
+def suite_name(raw: object) -> str:
+    """One of :data:`SUITE_NAMES`."""
+    value = str(raw).strip().lower()
+    if value not in SUITE_NAMES:
+        raise ValueError(f"must be one of {', '.join(SUITE_NAMES)}, got {raw!r}")
     return value
 
 

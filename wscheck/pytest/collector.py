@@ -31,7 +31,7 @@ from wscheck.errors import SettingError
 from wscheck.reporting.json_report import build_report, write_reports
 from wscheck.reporting.record import CheckRecord
 from wscheck.reporting.replay import httpx_ws_snippet, replay_command
-from wscheck.run.registry import SUITE, Check, Outcome, Verdict
+from wscheck.run.registry import Check, Outcome, Verdict, find_check, suite_checks
 
 __all__ = ["RECORD_PROPERTY", "ReportCollector", "blocks_exit_0", "check_word",
            "classify_outcome", "record_property", "replay_hint"]
@@ -57,10 +57,14 @@ def check_word(check: Check, verdict: Verdict, *, listed: bool, strict: bool) ->
     if verdict.is_inconclusive:
         return Outcome.INCONCLUSIVE
     if verdict.passed:
-        return Outcome.XPASS if listed else Outcome.PASS
+        if listed:
+            return Outcome.XPASS
+        return Outcome.INFORMATIONAL if verdict.informational else Outcome.PASS
     if listed:
         return Outcome.XFAIL
-    return Outcome.WARN if check.level == "SHOULD" and not strict else Outcome.FAIL
+    # NON-STRICT (the rfc6455 suite): allowed, but not what the RFC asks, whatever the level.
+    should = check.level == "SHOULD" or verdict.non_strict
+    return Outcome.WARN if should and not strict else Outcome.FAIL
 
 
 def classify_outcome(report: pytest.TestReport, word: Outcome) -> Outcome:
@@ -74,7 +78,7 @@ def classify_outcome(report: pytest.TestReport, word: Outcome) -> Outcome:
         return Outcome.FAIL if word in (Outcome.FAIL, Outcome.XFAIL) else Outcome.ERROR
     if report.skipped:
         return Outcome.INCONCLUSIVE if word is Outcome.INCONCLUSIVE else Outcome.SKIP
-    return Outcome.WARN if word is Outcome.WARN else Outcome.PASS
+    return word if word in (Outcome.WARN, Outcome.INFORMATIONAL) else Outcome.PASS
 
 
 def blocks_exit_0(record: CheckRecord, *, strict: bool) -> bool:
@@ -94,6 +98,13 @@ def replay_hint(settings: Settings, chk: Check, verdict: Verdict) -> str | None:
     """How to run the failing conversation again, in flags that work where it is printed:
     ``wscheck replay`` when a JSON report is being written; else, for a network target, the
     conversation as httpx-ws code."""
+    if chk.suite == "rfc6455" and verdict.problem is not None:
+        # No conversation to replay: the case itself runs again, alone.
+        target = (f"--url {settings.url}" if settings.url else f"--app {settings.app}")
+        if settings.interface == "run":
+            return f"wscheck run {target} --suite rfc6455 -- -k {chk.id}"
+        return (f"pytest --wscheck-{target[2:]} --wscheck-suite rfc6455 -p no:cacheprovider "
+                f"-k {chk.id}")
     if verdict.observation is None:
         return None
     if settings.report:
@@ -120,25 +131,18 @@ class ReportCollector:
         self.problems: list[str] = []
         #: A check reported that the target does not answer, so the run stopped there.
         self.target_down = False
-        self._checks: list[Check] | None = None
-
-    def _suite(self) -> list[Check]:
-        """The checks of this run's spec, in suite order (made once)."""
-        if self._checks is None:
-            self._checks = SUITE.for_spec(self.settings.spec)
-        return self._checks
 
     def ordered(self) -> list[CheckRecord]:
         """The records in suite order. Under xdist the controller receives reports in the
         order the workers finish them; the summary and the reports list the checks in the
         suite's order all the same, so that a run with and without ``-n`` reads alike."""
-        position = {c.id: i for i, c in enumerate(self._suite())}
+        position = {c.id: i for i, c in enumerate(suite_checks("all", self.settings.spec))}
         return sorted(self.records.values(),
                       key=lambda r: (position.get(r.id, len(position)), r.id))
 
     def add(self, report: pytest.TestReport) -> None:
         check_id = report.nodeid.removeprefix("wscheck::")
-        chk = next((c for c in self._suite() if c.id == check_id), None)
+        chk = find_check(check_id, self.settings.spec)
         if not report.nodeid.startswith("wscheck::") or chk is None:
             return
         entry = self.records.get(report.nodeid) or CheckRecord.of(chk, Outcome.ERROR)

@@ -39,7 +39,7 @@ from wscheck.pytest.fixtures import (
 from wscheck.pytest.summary import write_summary
 from wscheck.reporting.record import CheckRecord
 from wscheck.reporting.redaction import redact_verdict, safe_line, set_log_redaction
-from wscheck.run.registry import SUITE, Check, Context, Outcome, Verdict
+from wscheck.run.registry import Check, Context, Outcome, Verdict, suite_checks
 from wscheck.run.schedule import Schedule, process_idle
 
 __all__ = ["CheckItem", "WscheckWarning", "wscheck_connect", "wscheck_run", "wscheck_spec",
@@ -195,7 +195,8 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if settings is None or RUNTIME_KEY not in config.stash:
         return None
     kind = "in-process ASGI" if settings.app else "network"
-    return (f"wscheck: {kind} target {settings.target}, spec {settings.spec.digest()}, "
+    suite = "" if settings.suite == "chat" else f"suite {settings.suite}, "
+    return (f"wscheck: {kind} target {settings.target}, {suite}spec {settings.spec.digest()}, "
             f"timeout {settings.timeout:g}s, {settings.examples} examples per property"
             f"{', strict' if settings.strict else ''}")
 
@@ -211,8 +212,9 @@ class WscheckSuite(pytest.Collector):
     """The bundled conformance suite: one item per check."""
 
     def collect(self) -> list[pytest.Item | pytest.Collector]:
-        spec = self.config.stash[SETTINGS_KEY].spec
-        return [CheckItem.from_parent(self, name=c.id, check=c) for c in SUITE.for_spec(spec)]
+        settings = self.config.stash[SETTINGS_KEY]
+        return [CheckItem.from_parent(self, name=c.id, check=c)
+                for c in suite_checks(settings.suite, settings.spec)]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -261,7 +263,8 @@ class CheckItem(pytest.Item):
         if _is_property(self.check):
             self.counter = driver = _CountingDriver(driver)
         return Context(settings.spec, driver, settings.examples, settings.concurrency,
-                       settings.idle_watch)
+                       settings.idle_watch,
+                       raw=runtime.raw if self.check.suite == "rfc6455" else None)
 
     def _attach(self, record: CheckRecord) -> None:
         self.user_properties.append(record_property(record))
@@ -277,6 +280,9 @@ class CheckItem(pytest.Item):
         except TargetDown:
             self.session.shouldfail = "wscheck: the target does not answer (see the first failure)"
             raise
+        if verdict.not_applicable is not None:  # UNIMPLEMENTED: found out by running it
+            self._attach(CheckRecord.of(self.check, Outcome.NOT_APPLICABLE, verdict, verdict))
+            pytest.skip(f"not applicable: {verdict.not_applicable}")
         word = check_word(self.check, verdict, listed=self.check.id in settings.known_failures,
                           strict=settings.strict)
         # Redacted once: everything shown from here on (terminal, JUnit, warnings, reports)

@@ -63,6 +63,8 @@ def _lines(record: CheckRecord, settings: Settings) -> list[str]:
     if record.verdict is Outcome.XPASS:
         return [f"XPASS {record.where}: passes, but is listed as a known failure in "
                 f"{settings.known_failures.get(record.id)}: take it off the list"]
+    if record.verdict is Outcome.INFORMATIONAL:
+        return [f"INFO  {record.where}: {note}" for note in record.notes]
     if record.verdict is Outcome.PASS:
         return [f"NOTE  {record.id}: {note}" for note in record.notes]
     return []

@@ -21,6 +21,7 @@ _COLOURS: dict[str, str] = {
     Outcome.PASS: "#1a7f37", Outcome.FAIL: "#cf222e", Outcome.WARN: "#bf8700",
     Outcome.XFAIL: "#8250df", Outcome.XPASS: "#cf222e", Outcome.ERROR: "#a40e26",
     Outcome.SKIP: "#6e7781", Outcome.INCONCLUSIVE: "#0969da",
+    Outcome.INFORMATIONAL: "#1f6feb",
 }
 
 _CSS = """
@@ -139,6 +140,9 @@ def _check_section(c: Mapping[str, JSON]) -> list[str]:
         out.append("<p>after the conversation, on the server side: "
                    f"<code>{_e(_describe_json(c['aftermath']))}</code></p>")
     out.extend(f"<pre>{_e(note)}</pre>" for note in c.get("notes") or [])
+    if c.get("trace"):
+        out.append("<p>frames (→ sent by the kit, ← received):</p>"
+                   f"<pre>{_e(chr(10).join(c['trace']))}</pre>")
     if c.get("replay"):
         out.append(f"<p>replay:</p><pre>{_e(c['replay'])}</pre>")
     out.append("</section>")

@@ -74,6 +74,8 @@ class CheckRecord:
     aftermath: JSON = None
     replay: str | None = None
     outcome: Outcome = Outcome.ERROR
+    #: The frames exchanged (the rfc6455 suite), one line each, clipped.
+    trace: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, check: Check, outcome: Outcome, verdict: Verdict | None = None,
@@ -98,8 +100,11 @@ class CheckRecord:
                            if obs.aftermath is not None else None))
         if shown.is_inconclusive and shown.inconclusive is not None:
             evidence.update(inconclusive=shown.inconclusive, unconcluded=shown.unconcluded)
-        return dataclasses.replace(record, problem=shown.problem, notes=tuple(shown.notes),
-                                   **evidence)
+        if shown.trace:
+            evidence.update(trace=tuple(clip(line) for line in shown.trace))
+        said = (shown.informational, shown.not_applicable)  # shown and counted: as notes
+        notes = (*shown.notes, *(s for s in said if s))
+        return dataclasses.replace(record, problem=shown.problem, notes=notes, **evidence)
 
     @property
     def where(self) -> str:
@@ -121,7 +126,7 @@ class CheckRecord:
             "notes": list(self.notes), "conversation": self.conversation,
             "expected": list(self.expected), "observed": list(self.observed),
             "first_difference": self.first_difference, "aftermath": self.aftermath,
-            "replay": self.replay,
+            "replay": self.replay, "trace": list(self.trace),
         }
 
     def to_wire(self) -> dict[str, JSON]:
@@ -137,4 +142,4 @@ class CheckRecord:
             data["inconclusive"], data["unconcluded"], tuple(data["notes"]),
             data["conversation"], tuple(data["expected"]), tuple(data["observed"]),
             data["first_difference"], data["aftermath"], data["replay"],
-            Outcome(data["outcome"]))
+            Outcome(data["outcome"]), tuple(data.get("trace", ())))

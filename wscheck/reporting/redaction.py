@@ -159,6 +159,11 @@ def redact_verdict(verdict: Verdict, spec: Spec, *, show_credentials: bool = Fal
         notes=tuple(safe_text(text(n)) for n in verdict.notes),
         inconclusive=(safe_line(text(verdict.inconclusive)) if verdict.inconclusive is not None
                       else None),
+        informational=(safe_line(verdict.informational) if verdict.informational is not None
+                       else None),
+        not_applicable=(safe_line(verdict.not_applicable)
+                        if verdict.not_applicable is not None else None),
+        trace=tuple(safe_line(line) for line in verdict.trace),
     )
 
 

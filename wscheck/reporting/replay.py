@@ -248,6 +248,12 @@ def replay(report_path: str | Path, check_id: str, *, url: str | None = None,
 
     out = out if out is not None else sys.stdout  # looked up now: pytest swaps it
     case = read_case(report_path, check_id)
+    if check_id.startswith("rfc6455."):
+        # Its evidence is a frame trace, not a conversation: the case itself runs again.
+        flag = ("--url " if case.target_kind == "url" else "--app ") + safe_line(case.target, 200)
+        raise ReplayError(
+            f"{check_id} is an rfc6455 case: its frames are in the report's trace; run it "
+            f"again with: wscheck run {flag} --suite rfc6455 -- -k {check_id}")
     if case.conversation is None or case.verdict in NOT_REPLAYED:
         raise ReplayError(
             f"{check_id} is not a failure with a conversation in {report_path} (verdict "

@@ -23,10 +23,13 @@ from wscheck.drivers.base import Driver
 from wscheck.errors import WscheckError
 
 if TYPE_CHECKING:
+    from wscheck.drivers.raw import RawDriver
     from wscheck.run.conversation import Observation
 
 __all__ = [
+    "RFC6455",
     "SUITE",
+    "SUITES",
     "Check",
     "CheckFn",
     "Context",
@@ -39,6 +42,8 @@ __all__ = [
     "Unconcluded",
     "Verdict",
     "check",
+    "find_check",
+    "suite_checks",
 ]
 
 Level = Literal["MUST", "SHOULD"]
@@ -61,6 +66,8 @@ class Context:
     #: Seconds a time probe watches an idle connection, or pauses before it speaks again
     #: (protocol ``/ws`` 3: however long the connection stays idle, nothing changes).
     idle_watch: float = DEFAULT_IDLE_WATCH
+    #: The rfc6455 suite's raw client for the endpoint under test (None for the chat suite).
+    raw: RawDriver | None = None
 
 
 #: Why a check could not conclude: its precondition failed (what it judges never happened),
@@ -91,11 +98,22 @@ class Verdict:
     #: checks those may be other checks' traffic hiding what it judges, so such a pass is
     #: taken only from a run alone (see :mod:`wscheck.run.schedule`).
     trusted_alone_only: bool = field(default=False, compare=False)
+    #: The rfc6455 suite's words beside pass and fail (Autobahn|Testsuite's vocabulary):
+    #: ``informational`` is a fact shown and counted that never changes the exit status (a
+    #: timing, a failure noticed late); ``non_strict`` marks ``problem`` as allowed but not
+    #: what the RFC asks (a SHOULD, warned about whatever the check's level);
+    #: ``not_applicable`` says the target does not take part (no extension agreed).
+    informational: str | None = None
+    non_strict: bool = False
+    not_applicable: str | None = None
+    #: The frames exchanged, one line each (the rfc6455 suite's evidence), bounded.
+    trace: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
         """Observed conforming: no problem, and the check could judge its line."""
-        return self.problem is None and self.inconclusive is None
+        return (self.problem is None and self.inconclusive is None
+                and self.not_applicable is None)
 
     @property
     def is_inconclusive(self) -> bool:
@@ -139,6 +157,8 @@ class Outcome(str, Enum):
     XPASS = "xpass"
     ERROR = "error"
     SKIP = "skip"
+    #: Shown and counted, never a failure: the rfc6455 suite's INFORMATIONAL.
+    INFORMATIONAL = "informational"
     #: The check's own word for a spec it says nothing about; a report says ``skip``.
     NOT_APPLICABLE = "not applicable"
 
@@ -169,8 +189,15 @@ class Check:
         """The part of the id before the first dot: ``echo`` for ``echo.exact``."""
         return self.id.split(".", 1)[0]
 
+    @property
+    def suite(self) -> str:
+        """The bundled suite the check belongs to: ``rfc6455`` or ``chat``."""
+        return "rfc6455" if self.area == "rfc6455" else "chat"
+
     def not_applicable(self, spec: Spec) -> str | None:
         """Why this check says nothing about ``spec`` (e.g. it has no bye word), or None."""
+        if self.suite == "rfc6455":
+            return None  # the endpoint is the URL itself, whatever the chat spec says
         if "echo" in self.needs and spec.echo is None:
             return "the spec has no echo endpoint"
         if "bye" in self.needs and (spec.echo is None or spec.echo.bye is None):
@@ -275,10 +302,9 @@ class Registry(Mapping[str, Check]):
         document's API (a spec with no chat endpoint) is judged by its own checks alone: the
         chat's would all be not applicable."""
         checks = self.all()
-        if spec.api is not None and spec.echo is None and spec.auth is None \
-                and spec.broadcast is None:
-            checks = []
         made = [chk for make in self._families for chk in make(spec)]
+        if made and spec.echo is None and spec.auth is None and spec.broadcast is None:
+            checks = []
         for chk in made:
             if chk.area not in self._areas or chk.id in self._checks:
                 raise ValueError(f"check {chk.id!r} is in no known area or not unique")
@@ -293,3 +319,27 @@ SUITE = Registry(
 
 #: Registers a check of the bundled suite.
 check = SUITE.check
+
+#: The second bundled suite: RFC 6455 itself, a server's handling of what a client sends
+#: (docs/rfc6455.md). A registry of its own, so that the chat suite is unchanged by it.
+RFC6455 = Registry(areas=("rfc6455",), modules=("wscheck.checks.rfc6455",))
+
+#: The suites by the name ``--wscheck-suite`` takes (``all`` is both, chat first).
+SUITES: dict[str, tuple[Registry, ...]] = {
+    "chat": (SUITE,), "rfc6455": (RFC6455,), "all": (SUITE, RFC6455)}
+
+
+def suite_checks(name: str, spec: Spec | None = None) -> list[Check]:
+    """Every check of the suite ``name`` (``chat``, ``rfc6455`` or ``all``), in order; with
+    ``spec``, the checks its families make for it too (an AsyncAPI document's)."""
+    return [chk for registry in SUITES[name]
+            for chk in (registry.all() if spec is None else registry.for_spec(spec))]
+
+
+def find_check(check_id: str, spec: Spec | None = None) -> Check | None:
+    """The check ``check_id`` of either bundled suite (with ``spec``, of the checks made for
+    it too), or None."""
+    registry = RFC6455 if check_id.startswith("rfc6455.") else SUITE
+    if spec is not None and check_id not in registry:
+        return next((c for c in registry.for_spec(spec) if c.id == check_id), None)
+    return registry.get(check_id)
