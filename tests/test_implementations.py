@@ -35,6 +35,12 @@ IN_PROCESS: dict[str, dict[str, Outcome]] = {
     # Litestar: it caches what it parsed from a connection (query, cookies) in the scope's
     # "state", so it also shows that every connection gets its own copy of the lifespan state.
     "tests.implementations.litestar_app": ALL_PASS,
+    # Falcon: it refuses a lifespan scope without ``asgi.version`` 3, as servers send it.
+    "tests.implementations.falcon_app": ALL_PASS,
+    # Django Channels: consumers behind its router, no lifespan application.
+    "tests.implementations.channels_app": ALL_PASS,
+    # BlackSheep: its router's WebSocket handlers.
+    "tests.implementations.blacksheep_app": ALL_PASS,
     # FastAPI, refusing the way the reference app does (accept, then close 1008).
     "tests.implementations.accept_then_close": ALL_PASS,
     # Messages up to 64 KiB (65,536 bytes of UTF-8) and no more: larger ones get 1009.

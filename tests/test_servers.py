@@ -94,8 +94,9 @@ def apps_for(server: str) -> list[str]:
     apps = [*ACCEPT_THEN_CLOSE, BEFORE_ACCEPT[0]]
     if server == "daphne":  # two MUST-conforming implementations under daphne too
         apps.append(BEFORE_ACCEPT[1])
-    if server == "uvicorn":  # Litestar over the wire (in-process: test_implementations.py)
-        apps.append("tests.implementations.litestar_app:app")
+    if server == "uvicorn":  # the other frameworks over the wire (in-process:
+        apps += [f"tests.implementations.{name}:app"  # test_implementations.py)
+                 for name in ("litestar_app", "falcon_app", "channels_app", "blacksheep_app")]
     return apps
 
 
