@@ -251,7 +251,35 @@ EXPECTED: dict[str, Expect] = {
     "logs_on_disconnect": expect("robust.disconnect"),
     "errors_when_dropped": expect("robust.disconnect"),
     "forgets_failed_task": expect("robust.disconnect"),
+    # --- the long run: state that builds up over the process ------------------------------
+    # Each defect lies beyond the counts the rest of the suite reaches (about 260
+    # connections, 1,100 replies and 20 byes at EXAMPLES; the long run runs after them all).
+    "leaks_slot_after_n": expect("isolation.long-run"),
+    "drops_every_nth_reply": expect("isolation.long-run"),
+    "bye_fails_after_n": expect("isolation.long-run"),
 }
+
+#: isolation.long-run's verdict on the other apps. Its precondition is that the first
+#: conversation of each kind (an echo ending with the bye word; a token with and without q),
+#: run alone at its start, gets what the model predicts: a defect that shows there does not
+#: build up, the checks of its line name it, and the long run is inconclusive.
+LONG_RUN_UNSEEN = (
+    "browsers_only", "bye_closes_1001", "bye_keeps_open", "bye_only_first", "closes_after_ten",
+    "drops_when_busy", "echoes_bye", "farewell_fullwidth_colon", "farewells_swapped",
+    "ignores_bye", "ignores_token", "message_line_first", "no_item_route", "one_farewell",
+    "q_not_echoed", "refuses_echo", "swaps_pipelined_replies", "tidies_for_colon",
+    "unasked_subprotocol", "unoffered_extension", "welcomes", "wrong_prefix",
+)
+#: Cross-talk shows once clients run side by side, as the long run's do after its start: it
+#: fails, and says to look at isolation.concurrent too.
+LONG_RUN_FAILS = ("broadcasts", "replies_to_latest_client", "shared_credential",
+                  "swaps_when_together")
+for _name in LONG_RUN_UNSEEN:
+    _e = EXPECTED[_name]
+    EXPECTED[_name] = Expect(_e.fails, _e.may_fail, _e.inconclusive | {"isolation.long-run"})
+for _name in LONG_RUN_FAILS:
+    _e = EXPECTED[_name]
+    EXPECTED[_name] = Expect(_e.fails | {"isolation.long-run"}, _e.may_fail, _e.inconclusive)
 
 
 def _broken_modules() -> list[str]:

@@ -21,8 +21,9 @@ Lean on purpose: every server and app is one pytest run of ~8 s (quiet windows a
 trips), its own test (xdist spreads them), property checks draw 5 examples
 (``--wscheck-examples 5``), the quiet window is 50 ms (loopback; it only bounds how long a
 correct app's silence is waited for), and the two multi-connection properties
-(``prop.concurrent``, ``prop.stateful``, seconds each) run in full for the reference app only
-— in-process every implementation runs them (``tests/test_implementations.py``).
+(``prop.concurrent``, ``prop.stateful``) and the long run (``isolation.long-run``), seconds
+each, run in full for the reference app only — in-process every implementation runs them
+(``tests/test_implementations.py``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from wscheck.run.registry import SUITE
 pytestmark = pytest.mark.slow
 
 CHECK_IDS = [c.id for c in SUITE.all()]
-SLOW = ("prop.concurrent", "prop.stateful")
+SLOW = ("prop.concurrent", "prop.stateful", "isolation.long-run")
 LEAN = ("--wscheck-examples=5", "--wscheck-quiet-window=0.05")
 
 SERVERS = ["uvicorn", "hypercorn", "daphne", "granian"]

@@ -15,6 +15,7 @@ from wscheck.checks import (  # noqa: F401  (importing a module registers its ch
     bye,
     echo,
     isolation,
+    longrun,
     prop,
     robust,
     stateful,
