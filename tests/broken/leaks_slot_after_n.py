@@ -1,5 +1,5 @@
-"""Defect: every connection takes a slot from a pool of 360 and never gives it back (the
-release sits in a branch no connection reaches), so once 360 connections have come and gone
+"""Defect: every connection takes a slot from a pool of 400 and never gives it back (the
+release sits in a branch no connection reaches), so once 400 connections have come and gone
 in the process, every new one is accepted and closed at once with 1013 (try again later).
 The suite's other checks open about 260 connections in all: only the long run crosses the
 limit."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 from tests.implementations.raw_asgi import Conn, Receive, Scope, Send
 from tests.process_state import ProcessApp
 
-SLOTS = 360
+SLOTS = 400
 
 
 class App(ProcessApp):

@@ -23,8 +23,8 @@ __all__ = ["CONNECTIONS", "MESSAGES", "Workload", "workload"]
 
 #: Connections of the long run, and messages each sends (pipelined: every message sent
 #: before any reply is read, as a busy client does).
-CONNECTIONS = 400
-MESSAGES = 10
+CONNECTIONS = 240
+MESSAGES = 8
 #: Every ``AUTH_EVERY``-th connection goes to the credentials endpoint (with its own token,
 #: and ``q`` on every other one); the others to the echo endpoint, each ending with the bye
 #: word (or, in a protocol without one, the client's close).
