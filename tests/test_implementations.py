@@ -40,8 +40,6 @@ IN_PROCESS: dict[str, dict[str, Outcome]] = {
     "tests.implementations.falcon_app": ALL_PASS,
     # Django Channels: consumers behind its router, no lifespan application.
     "tests.implementations.channels_app": ALL_PASS,
-    # BlackSheep: its router's WebSocket handlers.
-    "tests.implementations.blacksheep_app": ALL_PASS,
     # FastAPI, refusing the way the reference app does (accept, then close 1008).
     "tests.implementations.accept_then_close": ALL_PASS,
     # Messages up to 64 KiB (65,536 bytes of UTF-8) and no more: larger ones get 1009.

@@ -97,7 +97,7 @@ def apps_for(server: str) -> list[str]:
         apps.append(BEFORE_ACCEPT[1])
     if server == "uvicorn":  # the other frameworks over the wire (in-process:
         apps += [f"tests.implementations.{name}:app"  # test_implementations.py)
-                 for name in ("litestar_app", "falcon_app", "channels_app", "blacksheep_app")]
+                 for name in ("litestar_app", "falcon_app", "channels_app")]
     return apps
 
 
