@@ -16,7 +16,7 @@ import pytest
 
 from tests.servers import serve_uvicorn
 from tests.verdicts import run_checks
-from wscheck.checks.longrun import CONNECTIONS, workload
+from wscheck.checks.longrun import CONNECTIONS, NETWORK_CONNECTIONS, workload
 from wscheck.core.events import Text
 from wscheck.core.spec import Spec
 from wscheck.drivers.asgi import AsgiDriver, lifespan
@@ -38,6 +38,12 @@ def test_the_workload_is_fixed_and_as_long_as_it_says() -> None:
                   for e in expected(Spec(), conv))
     assert replies >= 3000
     assert len({conv.path for conv in work.conversations}) == 2  # both endpoints
+    # Over a network: fewer connections, as many messages and replies.
+    network = workload(Context(Spec(), driver=UrlDriver("ws://127.0.0.1:9")))
+    assert len(network.conversations) == NETWORK_CONNECTIONS < CONNECTIONS
+    assert network.messages[-1] >= 2000
+    assert sum(isinstance(e, Text) for conv in network.conversations
+               for e in expected(Spec(), conv)) >= 3000
 
 
 async def _long_run(driver: Driver) -> Verdict:
@@ -68,7 +74,8 @@ def over_uvicorn(module: str) -> Verdict:
 def test_a_conforming_app_passes_and_is_told_how_far_it_went(run: Callable[[str], Verdict]) -> None:
     verdict = run("reference_app")
     assert verdict.passed, verdict.problem
-    assert any(f"{CONNECTIONS} connections" in note for note in verdict.notes)
+    connections = CONNECTIONS if run is in_process else NETWORK_CONNECTIONS
+    assert any(f"{connections} connections" in note for note in verdict.notes)
 
 
 @pytest.mark.parametrize("run", [in_process, over_uvicorn])
