@@ -155,6 +155,9 @@ EXPECTED: dict[str, Expect] = {
     # Only messages pipelined right after the bye word cut the farewells short.
     "bye_cut_short": expect("bye.sequence", may=BYE_PROPS),
     "bye_closes_1001": expect("bye.close-code", may=BYE_PROPS),
+    # A close no server can send (a reason past what a close frame carries): in-process only
+    # the close's own check can tell, the transcript being otherwise right.
+    "bye_reason_too_long": expect("bye.close-code"),
     "sends_after_close": expect("bye.nothing-after", may=BYE_PROPS),
     "bye_any_case": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
     "bye_stripped": expect("bye.exact-word", may=ECHO_CONTENT_PROPS),
@@ -248,7 +251,36 @@ EXPECTED: dict[str, Expect] = {
     "logs_on_disconnect": expect("robust.disconnect"),
     "errors_when_dropped": expect("robust.disconnect"),
     "forgets_failed_task": expect("robust.disconnect"),
+    # --- the long run: state that builds up over the process ------------------------------
+    # Each defect lies beyond the counts the rest of the suite reaches (about 260
+    # connections, 1,100 replies and 20 byes at EXAMPLES) and within what the long run,
+    # after them all, adds (240 connections, 3,240 replies, 180 byes).
+    "leaks_slot_after_n": expect("isolation.long-run"),
+    "drops_every_nth_reply": expect("isolation.long-run"),
+    "bye_fails_after_n": expect("isolation.long-run"),
 }
+
+#: isolation.long-run's verdict on the other apps. Its precondition is that the first
+#: conversation of each kind (an echo ending with the bye word; a token with and without q),
+#: run alone at its start, gets what the model predicts: a defect that shows there does not
+#: build up, the checks of its line name it, and the long run is inconclusive.
+LONG_RUN_UNSEEN = (
+    "browsers_only", "bye_closes_1001", "bye_keeps_open", "bye_only_first", "echoes_bye",
+    "farewell_fullwidth_colon", "farewells_swapped", "ignores_bye", "ignores_token",
+    "message_line_first", "no_item_route", "one_farewell", "q_not_echoed", "refuses_echo",
+    "swaps_pipelined_replies", "tidies_for_colon", "unasked_subprotocol",
+    "unoffered_extension", "welcomes", "wrong_prefix",
+)
+#: Cross-talk shows once clients run side by side, as the long run's do after its start: it
+#: fails, and says to look at isolation.concurrent too.
+LONG_RUN_FAILS = ("broadcasts", "replies_to_latest_client", "shared_credential",
+                  "swaps_when_together")
+for _name in LONG_RUN_UNSEEN:
+    _e = EXPECTED[_name]
+    EXPECTED[_name] = Expect(_e.fails, _e.may_fail, _e.inconclusive | {"isolation.long-run"})
+for _name in LONG_RUN_FAILS:
+    _e = EXPECTED[_name]
+    EXPECTED[_name] = Expect(_e.fails | {"isolation.long-run"}, _e.may_fail, _e.inconclusive)
 
 
 def _broken_modules() -> list[str]:

@@ -296,3 +296,32 @@ async def test_lifespan_startup_failure_propagates() -> None:
     with pytest.raises(ConnectionRefusedError, match="database unreachable"):
         async with lifespan(apps.failing_startup, timeout=5):
             pytest.fail("the block must not run when startup failed")
+
+
+@pytest.mark.parametrize("size", [123, 124, 400])
+async def test_a_close_reason_past_a_close_frame_is_kept_whole(size: int) -> None:
+    """A reason no close frame can carry (over 123 bytes of UTF-8, RFC 6455 §5.5) is recorded
+    as the app sent it, without a crash of the kit: the close's checks judge it."""
+    from wscheck.checks.judging import unsendable_close
+    from wscheck.core.events import MAX_CLOSE_REASON
+
+    reason = "é" * (size // 2) + "x" * (size % 2)  # two-byte characters: size bytes
+
+    async def app(scope: apps.Scope, receive: apps.Receive, send: apps.Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000, "reason": reason})
+
+    driver = AsgiDriver(app, timeout=5)
+    conn = await driver.connect("/ws")
+    event = await conn.receive()
+    assert isinstance(event, Closed)
+    assert event == Closed(1000)
+    assert event.reason == reason
+    assert event.reason_size == size
+    problem = unsendable_close(event)
+    if size <= MAX_CLOSE_REASON:
+        assert problem is None
+    else:
+        assert problem is not None and f"{size} bytes" in problem and "§5.5" in problem
+    assert await conn.finish() is None

@@ -28,5 +28,5 @@ def test_broken_app_verdicts_do_not_depend_on_the_seed(name: str) -> None:
     app = importlib.import_module(f"tests.broken.{name}").app
     sets = {in_process(app, seed, EXAMPLES) for seed in SEEDS}
     assert len(sets) == 1, sets
-    e = EXPECTED[name]
-    assert e.fails <= next(iter(sets)) <= e.fails | e.may_fail
+    e = EXPECTED[name]  # a check that could not conclude counts as not passed here
+    assert e.fails <= next(iter(sets)) <= e.fails | e.may_fail | e.inconclusive

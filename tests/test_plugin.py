@@ -27,9 +27,11 @@ CHECK_IDS = [c.id for c in CHECKS]
 #: The checks that apply to the reference protocol (the broadcast room's do not).
 APPLICABLE = [c.id for c in CHECKS if not c.not_applicable(Spec())]
 #: The order the items run in: the checks that wait on the clock start first and are
-#: reported last (with a concurrency above 1, the default), the others in suite order.
-RUN_ORDER = ([c.id for c in CHECKS if not c.waits]
-             + [c.id for c in CHECKS if c.waits])
+#: reported last (with a concurrency above 1, the default), the others in suite order; a
+#: check marked last (the long run) after them all.
+RUN_ORDER = ([c.id for c in CHECKS if not c.waits and not c.last]
+             + [c.id for c in CHECKS if c.waits and not c.last]
+             + [c.id for c in CHECKS if c.last])
 APPS_SOURCE = Path(apps.__file__).read_text(encoding="utf-8")
 
 #: The ids an app that trims messages on /ws must fail: whitespace and newlines come back
@@ -106,7 +108,9 @@ def test_every_check_is_collected_from_an_empty_directory(kit: pytest.Pytester) 
     one_by_one = run(kit, "--wscheck-app", "wsapps:app", "--wscheck-concurrency", "1",
                      "--collect-only", "-q")
     assert [line for line in one_by_one.outlines if line.startswith("wscheck::")] == [
-        f"wscheck::{i}" for i in CHECK_IDS]  # one after another: the suite's own order
+        f"wscheck::{i}" for i in [*(c.id for c in CHECKS if not c.last),
+                                  *(c.id for c in CHECKS if c.last)]
+    ]  # one after another: the suite's own order, the long run last
     for known in ("echo.exact", "bye.sequence", "auth.missing", "robust.binary"):
         assert f"wscheck::{known}" in collected
 

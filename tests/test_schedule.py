@@ -38,7 +38,7 @@ class Recorder:
         self.started: list[str] = []
 
     def check(self, check_id: str, judge: Callable[[int], Verdict],
-              seconds: float = 0.05, waits: bool = False) -> Check:
+              seconds: float = 0.05, waits: bool = False, last: bool = False) -> Check:
         async def run(ctx: Context) -> Verdict:
             self.started.append(check_id)
             self.active += 1
@@ -52,7 +52,8 @@ class Recorder:
                 self.active -= 1
 
         fn: Callable[[Context], Awaitable[Verdict]] = run
-        return Check(check_id, "MUST", "/ws 1", "made up", frozenset(), fn, waits=waits)
+        return Check(check_id, "MUST", "/ws 1", "made up", frozenset(), fn, waits=waits,
+                     last=last)
 
 
 def _ctx() -> Context:
@@ -68,6 +69,24 @@ def _verdicts(schedule: Schedule, ids: list[str]) -> list[Verdict]:
             await schedule.cancel()
 
     return asyncio.run(run())
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+def test_a_last_check_runs_after_every_other_and_alone(ahead: bool) -> None:
+    """The long run (``Check.last``) is never started early or ahead of its turn, even first
+    in the list or while the process idles: what it leaves in the target reaches no other
+    verdict. Asked last, it runs once, alone, after every other check's run."""
+    rec = Recorder()
+    long_run = rec.check("long", lambda others: Verdict("crowded") if others else Verdict(),
+                         last=True)
+    waiting = rec.check("waiting", lambda others: Verdict(), seconds=0.2, waits=True)
+    others = [rec.check(f"other{i}", lambda others: Verdict()) for i in range(4)]
+    checks = [long_run, waiting, *others]
+    schedule = Schedule([(c, _ctx()) for c in checks], 8, early={"waiting", "long"},
+                        ahead_when=(lambda: True) if ahead else None)
+    verdicts = _verdicts(schedule, [c.id for c in [waiting, *others, long_run]])
+    assert all(v.passed for v in verdicts), verdicts
+    assert rec.started[-1] == "long" and rec.runs["long"] == 1
 
 
 def test_a_check_that_fails_only_beside_others_is_confirmed_alone() -> None:

@@ -21,8 +21,9 @@ Lean on purpose: every server and app is one pytest run of ~8 s (quiet windows a
 trips), its own test (xdist spreads them), property checks draw 5 examples
 (``--wscheck-examples 5``), the quiet window is 50 ms (loopback; it only bounds how long a
 correct app's silence is waited for), and the two multi-connection properties
-(``prop.concurrent``, ``prop.stateful``, seconds each) run in full for the reference app only
-— in-process every implementation runs them (``tests/test_implementations.py``).
+(``prop.concurrent``, ``prop.stateful``) and the long run (``isolation.long-run``), seconds
+each, run in full for the reference app only — in-process every implementation runs them
+(``tests/test_implementations.py``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from wscheck.run.registry import SUITE
 pytestmark = pytest.mark.slow
 
 CHECK_IDS = [c.id for c in SUITE.all()]
-SLOW = ("prop.concurrent", "prop.stateful")
+SLOW = ("prop.concurrent", "prop.stateful", "isolation.long-run")
 LEAN = ("--wscheck-examples=5", "--wscheck-quiet-window=0.05")
 
 SERVERS = ["uvicorn", "hypercorn", "daphne", "granian"]
@@ -94,8 +95,9 @@ def apps_for(server: str) -> list[str]:
     apps = [*ACCEPT_THEN_CLOSE, BEFORE_ACCEPT[0]]
     if server == "daphne":  # two MUST-conforming implementations under daphne too
         apps.append(BEFORE_ACCEPT[1])
-    if server == "uvicorn":  # Litestar over the wire (in-process: test_implementations.py)
-        apps.append("tests.implementations.litestar_app:app")
+    if server == "uvicorn":  # the other frameworks over the wire (in-process:
+        apps += [f"tests.implementations.{name}:app"  # test_implementations.py)
+                 for name in ("litestar_app", "falcon_app", "channels_app")]
     return apps
 
 

@@ -78,7 +78,7 @@ async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
         try:
             # The clock-bound checks' verdicts last, as the plugin reports them: the others
             # run at their turn meanwhile.
-            for chk, _ in sorted(selected, key=lambda pair: pair[0].waits):
+            for chk, _ in sorted(selected, key=lambda pair: (pair[0].last, pair[0].waits)):
                 results[chk.id] = (chk, await schedule.verdict(chk.id))
         finally:
             await schedule.cancel()
@@ -98,24 +98,28 @@ def _outcomes(results: dict[str, tuple[Check, Verdict | None]]) -> dict[str, Out
 
 async def verdicts_async(app: ASGIApp, spec: Spec | None = None, *, timeout: float = 2.0,
                          examples: int = 100, only: Collection[str] | None = None,
-                         idle_watch: float = DEFAULT_IDLE_WATCH) -> dict[str, Outcome]:
+                         idle_watch: float = DEFAULT_IDLE_WATCH,
+                         concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Outcome]:
     """The suite's outcomes for ``app`` in-process (its lifespan run around the suite)."""
     spec = spec if spec is not None else Spec()
     async with lifespan(app) as wrapped:
         driver = AsgiDriver(wrapped, timeout=timeout)
         try:
             return _outcomes(await run_checks(driver, spec, examples, only,
-                                              idle_watch=idle_watch))
+                                              idle_watch=idle_watch,
+                                              concurrency=concurrency))
         finally:
             await driver.aclose()
 
 
 def asgi_verdicts(app: Any, spec: Spec | None = None, *, timeout: float = 2.0,
                   examples: int = 100, only: Collection[str] | None = None,
-                  idle_watch: float = DEFAULT_IDLE_WATCH) -> dict[str, Outcome]:
+                  idle_watch: float = DEFAULT_IDLE_WATCH,
+                  concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Outcome]:
     """Synchronous :func:`verdicts_async`, on a fresh event loop."""
     return asyncio.run(verdicts_async(app, spec, timeout=timeout, examples=examples,
-                                      only=only, idle_watch=idle_watch))
+                                      only=only, idle_watch=idle_watch,
+                                      concurrency=concurrency))
 
 
 async def _url_verdicts(url: str, spec: Spec, timeout: float, quiet_window: float,

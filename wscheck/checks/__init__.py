@@ -17,6 +17,7 @@ from wscheck.checks import (  # noqa: F401  (importing a module registers its ch
     bye,
     echo,
     isolation,
+    longrun,
     prop,
     rfc6455,
     robust,

@@ -10,6 +10,7 @@ from wscheck.checks.judging import (
     compare,
     keep_texts,
     lockstep,
+    unsendable_close,
     unserved,
 )
 from wscheck.core.events import Accepted, Closed, Conversation, Flooded, ProtocolViolation, Text
@@ -95,7 +96,8 @@ async def _judge_closed(ctx: Context, conv: Conversation, cannot_show: str,
 
 
 @check("bye.close-code", "MUST", "/ws 4",
-       "the close after the bye word has code 1000 (normal closure)", needs=["bye"],
+       "the close after the bye word has code 1000 (normal closure), in a close frame a "
+       "server can send (in-process: a reason of at most 123 bytes)", needs=["bye"],
        precondition="the bye word is recognised: a close follows it (bye.sequence)")
 async def close_code(ctx: Context) -> Verdict:
     echo, bye = _bye(ctx)
@@ -105,7 +107,7 @@ async def close_code(ctx: Context) -> Verdict:
         closes = [e for e in obs.observed if isinstance(e, Closed)]
         if closes and closes != [wanted]:
             return f"the close after the bye word must have code {wanted.code}"
-        return None
+        return unsendable_close(closes[0]) if closes else None
 
     return await _judge_closed(ctx, Conversation.of(echo.url_path(), bye),
                                "the bye close cannot be shown", judge)

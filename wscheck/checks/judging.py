@@ -13,6 +13,7 @@ import string
 from collections.abc import Callable, Collection, Iterable, Sequence
 
 from wscheck.core.events import (
+    MAX_CLOSE_REASON,
     Accepted,
     Closed,
     Conversation,
@@ -52,6 +53,7 @@ __all__ = [
     "served",
     "template_matcher",
     "unanswered_before_subject",
+    "unsendable_close",
     "unserved",
     "what_refusal",
 ]
@@ -293,6 +295,18 @@ def keep_texts(keep: Callable[[str], bool]) -> Projection:
 def any_close_code(transcript: tuple[Event, ...]) -> tuple[Event, ...]:
     """A projection that keeps closes but not their codes (judged by their own checks)."""
     return tuple(Closed(0) if isinstance(e, Closed) else e for e in transcript)
+
+
+def unsendable_close(close: Closed) -> str | None:
+    """What is wrong with a close no server can send as the app asked for it (a reason over
+    what a close frame carries, seen only in-process), or None."""
+    size = close.reason_size
+    if size <= MAX_CLOSE_REASON:
+        return None
+    return (f"the close carries a reason of {size} bytes of UTF-8, more than the "
+            f"{MAX_CLOSE_REASON} a close frame can hold (RFC 6455 §5.5): no server can send it "
+            "as it is (uvicorn with websockets drops the connection without a close frame, "
+            "wsproto cuts the reason)")
 
 
 def template_matcher(template: str, **fixed: object) -> Callable[[str], bool]:

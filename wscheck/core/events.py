@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 __all__ = [
+    "MAX_CLOSE_REASON",
     "Accepted",
     "Action",
     "AppCrashed",
@@ -72,6 +73,11 @@ class Binary:
     data: bytes
 
 
+#: The longest close reason a close frame carries, in bytes of UTF-8 (RFC 6455 §5.5: a control
+#: frame's payload is at most 125 bytes, two of them the code).
+MAX_CLOSE_REASON = 123
+
+
 @dataclass(frozen=True)
 class Closed:
     """The server closed an accepted connection. The reason is kept but never compared:
@@ -79,6 +85,12 @@ class Closed:
 
     code: int
     reason: str = field(default="", compare=False)
+
+    @property
+    def reason_size(self) -> int:
+        """The reason's size in bytes of UTF-8: over :data:`MAX_CLOSE_REASON`, a close that
+        only an in-process app can ask for and no server can send as it is."""
+        return len(self.reason.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,11 @@ class AppSide:
         if self._state == "connecting":
             self._finish(Refused(close_code=code))
         elif self._state == "open":
+            # A reason over MAX_CLOSE_REASON bytes of UTF-8 cannot reach the wire: uvicorn
+            # with websockets raises into the app and drops the connection (1006), wsproto
+            # cuts the reason. Either way the close the app asked for is not the one a client
+            # gets: kept whole, so that the checks of that close can fail it
+            # (``Closed.reason_size``), which no server's choice would show.
             self._finish(Closed(code, str(message.get("reason") or "")))
         else:
             self._violate("sent 'websocket.close' during a denial response")

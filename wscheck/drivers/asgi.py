@@ -279,6 +279,8 @@ class AsgiDriver:
             "query_string": encoded.encode(),
             "headers": headers,
             "subprotocols": [],
+            # Servers always pass one; :func:`lifespan` fills it with a copy of the app's.
+            "state": {},
             "extensions": {"websocket.http.response": {}},
         }
         connection = AsgiConnection(self, scope)

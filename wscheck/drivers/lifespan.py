@@ -1,7 +1,9 @@
 """The app's lifespan around a run: startup before the first connection, shutdown after.
 
 The ASGI lifespan protocol through asgi-lifespan's ``LifespanManager``, with what the kit adds:
-every connection gets a shallow copy of the lifespan ``state``; an app that sends
+the lifespan scope carries the ``asgi`` versions ASGI servers (uvicorn, hypercorn) put there,
+which ``LifespanManager`` leaves out (Falcon refuses a scope without them); every connection
+gets a shallow copy of the lifespan ``state``; an app that sends
 ``lifespan.startup.failed`` stops the run with its message; an app that does not speak lifespan
 is used as it is; and a startup that blocks the loop is caught by the watchdog.
 """
@@ -19,7 +21,11 @@ from wscheck.drivers._appguard import ASGIApp, Message, Receive, Send, call_app,
 from wscheck.drivers._watchdog import watchdog_for
 from wscheck.errors import WscheckError
 
-__all__ = ["LifespanStartupFailed", "lifespan"]
+__all__ = ["LIFESPAN_ASGI", "LifespanStartupFailed", "lifespan"]
+
+#: The ``asgi`` key of the lifespan scope, as uvicorn and hypercorn send it: an app may refuse
+#: a scope without it (the spec says a missing ``version`` means 2.0, and Falcon, say, needs 3).
+LIFESPAN_ASGI = {"version": "3.0", "spec_version": "2.0"}
 
 
 class _LifespanReturnedError(WscheckError):
@@ -51,8 +57,11 @@ async def lifespan(app: ASGIApp, timeout: float = 10.0) -> AsyncIterator[ASGIApp
                 raise LifespanStartupFailed  # stops the app's startup, as a server would
             await send(message)
 
-        if scope["type"] == "lifespan" and "state" in scope:
-            state["dict"] = scope["state"]  # the dict the app fills during startup
+        if scope["type"] == "lifespan":
+            # LifespanManager's scope is {"type", "state"} only: complete it as servers do.
+            scope.setdefault("asgi", dict(LIFESPAN_ASGI))
+            if "state" in scope:
+                state["dict"] = scope["state"]  # the dict the app fills during startup
         await call_app(app, scope, receive, watched if scope["type"] == "lifespan" else send)
         if scope["type"] == "lifespan" and not started:
             raise _LifespanReturnedError

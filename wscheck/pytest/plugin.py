@@ -233,6 +233,8 @@ def pytest_collection_modifyitems(
         # checks in suite order all the same.
         suite_items = ([i for i in suite_items if not i.check.waits]
                        + [i for i in suite_items if i.check.waits])
+    # A check that takes the target past counts no other reaches runs after them all.
+    suite_items.sort(key=lambda i: i.check.last)
     items[:0] = suite_items
 
 

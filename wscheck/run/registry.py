@@ -183,6 +183,10 @@ class Check:
     #: not on the CPU: a run starts it early, beside the others (see
     #: :mod:`wscheck.run.schedule`), so its seconds overlap theirs.
     waits: bool = field(default=False, compare=False)
+    #: The check takes the target's process past counts (connections, messages, byes) no
+    #: other check reaches: a run gives it its turn after every other check's, alone (see
+    #: :mod:`wscheck.run.schedule`), so that a defect it brings out reaches no other verdict.
+    last: bool = field(default=False, compare=False)
 
     @property
     def area(self) -> str:
@@ -249,15 +253,16 @@ class Registry(Mapping[str, Check]):
 
     def check(
         self, id: str, level: Level, line: str, description: str, needs: Iterable[Need],
-        precondition: str = "", waits: bool = False,
+        precondition: str = "", waits: bool = False, last: bool = False,
     ) -> Callable[[CheckFn], CheckFn]:
         """A decorator that registers the function as the check ``id``; ``precondition``
         says what it assumes before it can judge (the catalogue lists it), ``waits`` that
-        it mostly waits on the clock (see :attr:`Check.waits`)."""
+        it mostly waits on the clock (see :attr:`Check.waits`), ``last`` that it runs after
+        every other (see :attr:`Check.last`)."""
 
         def register(fn: CheckFn) -> CheckFn:
             self.add(Check(id, level, line, description, frozenset(needs), fn, precondition,
-                           waits))
+                           waits, last))
             return fn
 
         return register

@@ -4,7 +4,9 @@ Checks mostly wait on the target, so started together (up to a bound) their wait
 pytest still reports the items in order. Only a pass is taken from a check that ran beside
 others: any other verdict is confirmed by running the check again alone. In-process only the
 checks that wait on the clock start at once, the others ahead of their turn while the kit's
-process is idle. The reasoning is in docs/internals.md.
+process is idle. A check marked ``last`` (``Check.last``) is never started early or ahead: it
+runs alone at its turn, which the callers give it after every other check's. The reasoning is
+in docs/internals.md.
 """
 
 from __future__ import annotations
@@ -122,12 +124,12 @@ class Schedule:
         #: network, where all start at once but ``width`` at a time, that was most of a
         #: second of the run's end).
         self._order = [chk.id for chk, _ in sorted(checks, key=lambda pair: not pair[0].waits)
-                       if early is None or chk.id in early]
+                       if (early is None or chk.id in early) and not chk.last]
         #: Those others, in order, each started ahead of its turn when ``ahead_when()`` says
         #: so (every sample: see :func:`process_idle`), unless its turn came first.
         self._ahead_when = ahead_when
         self._later = [chk.id for chk, _ in checks if early is not None and chk.id not in early
-                       and ahead_when is not None]
+                       and ahead_when is not None and not chk.last]
         self._stopping = threading.Event()
         self._gate = Gate(width)
         self._width = max(1, width)
@@ -200,6 +202,9 @@ class Schedule:
         that passed, or could not conclude for a reason no other check changes (what cannot
         be observed through this kind of target); else a run alone."""
         chk, ctx = self._checks[check_id]
+        if chk.last:  # its turn comes after every other check's: alone, never beside one
+            async with self._gate.alone():
+                return await chk.run(ctx)
         future = self._runs.get(check_id)
         if check_id in self._later:  # its turn came first: never started ahead now
             self._later.remove(check_id)
