@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
+import contextlib
 import difflib
 import hashlib
 import json
@@ -49,7 +50,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -87,7 +87,10 @@ NICE = 10
 #: What cosmic-ray's ExceptionReplacer puts in an ``except`` clause: never raised.
 TESTING_EXCEPTION = "CosmicRayTestingException"
 
-ROOM_TOML = "[broadcast]\n"
+#: The default room beside the default protocol, with ``to`` spelled out as a spec file
+#: would: a value read from TOML is a string of its own, which an ``is`` comparison with the
+#: literal "everyone" (a mutant) tells from the interned default.
+ROOM_TOML = '[broadcast]\nto = "everyone"\n'
 OTHERS_TOML = """\
 [echo]
 enabled = false
@@ -242,8 +245,6 @@ def enumerate_mutants() -> list[Mutant]:
                 code = mutate_code(source, operator, occurrence)
                 if code is None or not _compiles(code):
                     continue  # cosmic-ray takes a keyword-only ``*`` for a product: not Python
-                if TESTING_EXCEPTION in code:  # ExceptionReplacer's name, defined nowhere
-                    code += f"\n\nclass {TESTING_EXCEPTION}(Exception):\n    pass\n"
                 new = code.splitlines()
                 changed = [line for line in difflib.unified_diff(lines, new, lineterm="", n=0)
                            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
@@ -256,6 +257,8 @@ def enumerate_mutants() -> list[Mutant]:
                 if seen[key] > 1:
                     key = f"{key} #{seen[key]}"
                 diff = "\n".join(difflib.unified_diff(lines, new, rel, rel, lineterm="", n=1))
+                if TESTING_EXCEPTION in code:  # ExceptionReplacer's name, defined nowhere
+                    code += f"\n\nclass {TESTING_EXCEPTION}(Exception):\n    pass\n"
                 mutants.append(Mutant(key, rel, function, short, occurrence, row, before,
                                       after, diff, code))
     return mutants
@@ -278,16 +281,16 @@ def _run(cmd: Sequence[str], cwd: Path, env: dict[str, str],
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _end_group(proc, signal.SIGKILL)
         out, _ = proc.communicate()
         return None, out
     except BaseException:  # interrupted: leave no suite running in its own session
-        os.killpg(proc.pid, signal.SIGKILL)
+        _end_group(proc, signal.SIGKILL)
         proc.wait()
         raise
 
 
-@contextmanager
+@contextlib.contextmanager
 def workspace(mutant: Mutant | None) -> Iterator[Path]:
     """A directory holding a copy of the package with ``mutant`` applied, the room specs and
     their apps, and an empty ``run/`` to run the kit in."""
@@ -393,17 +396,26 @@ def run_over_uvicorn(work: Path, target: Target, settings: dict[str, float],
                                 report), work / "run", _env(work), timeout)
         return _verdict(status, report, out)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        _end_group(server, signal.SIGTERM)
         try:
             server.wait(10)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+            _end_group(server, signal.SIGKILL)
             server.wait()
+
+
+def _end_group(proc: subprocess.Popen[Any], sig: int) -> None:
+    """Signal ``proc``'s process group (its own session), if anything of it is left."""
+    with contextlib.suppress(ProcessLookupError):  # it exited by itself: a mutant that
+        os.killpg(proc.pid, sig)                   # cannot start a server
 
 
 #: Functions that only the room targets reach, and those only the default protocol's.
 ROOM_ONLY = ("_Room", "_broadcast_endpoint")
 PROTOCOL_ONLY = ("_echo_endpoint", "_auth_endpoint", "parse_q")
+#: Helpers whose behaviour does not depend on the endpoint calling them, and whose inputs
+#: the rooms' checks do not widen (short messages): the default protocol is enough.
+ANY_ENDPOINT = ("_too_big", "_path_params", "_page")
 #: Functions only a server runs (``wscheck serve``): dead code in-process.
 SERVE_ONLY = ("uvicorn_config", "serve")
 
@@ -413,7 +425,7 @@ def targets_for(mutant: Mutant | None) -> tuple[Target, ...]:
     protocol, and the room targets check echo and credentials no further than it does."""
     if mutant is not None and mutant.function.startswith(ROOM_ONLY):
         return TARGETS[1:]
-    if mutant is not None and mutant.function.startswith(PROTOCOL_ONLY):
+    if mutant is not None and mutant.function.startswith(PROTOCOL_ONLY + ANY_ENDPOINT):
         return TARGETS[:1]
     return TARGETS
 
@@ -460,17 +472,20 @@ def load_classification(path: Path = CLASSIFIED) -> dict[str, dict[str, str]]:
 
 
 def score(mutants: list[dict[str, Any]], classified: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Killed / total, and the survivors by kind (unlisted ones are new blind spots)."""
+    """Killed / total, and the survivors by kind (unlisted ones are new blind spots). A run
+    that outlasts its deadline is not a kill: the kit might have passed the mutant given
+    more time, so a timeout is explained in equivalent.toml like a survivor."""
     total = len(mutants)
-    killed = [m for m in mutants if m["status"] in ("killed", "timeout")]
-    survivors = [m["key"] for m in mutants if m["status"] == "survived"]
+    killed = [m for m in mutants if m["status"] == "killed"]
+    unexplained = [m["key"] for m in mutants if m["status"] in ("survived", "timeout")]
     kinds = collections.Counter(classified.get(k, {"kind": "unlisted"})["kind"]
-                                for k in survivors)
+                                for k in unexplained)
     props_only = [m["key"] for m in killed
                   if m["killers"] and all(k.startswith("prop.") for k in m["killers"])]
     equivalent = kinds["equivalent"]
     return {
-        "total": total, "killed": len(killed), "survived": len(survivors),
+        "total": total, "killed": len(killed),
+        "survived": sum(m["status"] == "survived" for m in mutants),
         "timeouts": sum(m["status"] == "timeout" for m in mutants),
         "score": round(len(killed) / total, 4) if total else None,
         "score_without_equivalent": (round(len(killed) / (total - equivalent), 4)
@@ -487,7 +502,7 @@ def _report(document: dict[str, Any], classified: dict[str, dict[str, str]]) -> 
           f"{figures['survivors_by_kind']}; {figures['timeouts']} timeouts; "
           f"{document['seconds']} s")
     for m in document["mutants"]:
-        if m["status"] == "survived" and m["key"] not in classified:
+        if m["status"] in ("survived", "timeout") and m["key"] not in classified:
             print(f"  not classified: {m['key']}")
     print(json.dumps({k: v for k, v in figures.items() if k != "killed_only_by_properties"}))
 
@@ -507,7 +522,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seconds one suite run may take (default %(default)s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file (JSON)")
     parser.add_argument("--list", action="store_true", help="print the mutants' keys")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the mutants an interrupted run already recorded")
     args = parser.parse_args(argv)
+    progress = args.out.with_name(args.out.stem + ".partial.jsonl")
 
     classified = load_classification()
     previous_doc: dict[str, Any] = {}
@@ -551,10 +569,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"the unmutated reference app fails the suite: {baseline}", file=sys.stderr)
         return 1
     results: dict[str, dict[str, Any]] = dict(previous)
+    done: dict[str, dict[str, Any]] = {}
+    if args.resume and progress.exists():
+        for line in progress.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            done[record["key"]] = record
+    else:
+        progress.unlink(missing_ok=True)
     for i, mutant in enumerate(chosen, 1):
+        if mutant.key in done:
+            results[mutant.key] = done[mutant.key]
+            continue
         verdict = run_mutant(mutant, uvicorn=not args.no_uvicorn, timeout=args.timeout)
         record = {k: v for k, v in asdict(mutant).items() if k != "code"}
         results[mutant.key] = {**record, **verdict}
+        with progress.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(results[mutant.key], ensure_ascii=False) + "\n")
         shown = ",".join(verdict["killers"][:3]) or classified.get(
             mutant.key, {"kind": "UNLISTED"})["kind"]
         print(f"[{i}/{len(chosen)}] {verdict['status']:8} {verdict['seconds']:6.1f}s "
@@ -564,6 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     full = len(ordered) == len(mutants)
     document = {
         "tool": f"cosmic-ray {metadata.version('cosmic-ray')}",
+        "date": previous_doc.get("date") if chosen != mutants else time.strftime("%Y-%m-%d"),
         "mutated": list(MUTATED), "excluded": EXCLUDED,
         "settings": {"asgi": SWEEP, "network": NETWORK,
                      "targets": [asdict(t) for t in TARGETS], "uvicorn": not args.no_uvicorn,
@@ -580,6 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             encoding="utf-8")
     else:
         print(f"(a partial run: {args.out} left as it was)")
+    progress.unlink(missing_ok=True)
     _report(document, classified)
     return 0
 
