@@ -1,0 +1,154 @@
+"""The reference app's mutants that the kit lets through are all explained, and stay so.
+
+``benchmarks/mutation.py`` runs the kit's suite against every mutant of the reference app
+(tens of minutes) and its results are checked in. The fast tests say when those results no
+longer describe the source (then the benchmark must be run again) and that every survivor
+is explained; the slow ones run the kit again against the recorded blind spots and against
+one killed mutant of every mutated function, so that a change to the kit that lets a killed
+mutant through, or that closes a blind spot without saying so, fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARK = ROOT / "benchmarks" / "mutation.py"
+KINDS = ("equivalent", "unconstrained", "blind-spot")
+RERUN = "run `python benchmarks/mutation.py` again (or `--survivors` for the survivors only)"
+
+
+def _benchmark() -> ModuleType:
+    """benchmarks/mutation.py, loaded by path (benchmarks/ is not a package)."""
+    name = "wscheck_mutation_benchmark"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCHMARK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def _results() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (ROOT / "benchmarks" / "mutation" / "results.json").read_text(encoding="utf-8"))
+    return data
+
+
+def _classified() -> dict[str, dict[str, str]]:
+    classified: dict[str, dict[str, str]] = _benchmark().load_classification()
+    return classified
+
+
+def test_the_recorded_run_covers_the_current_source() -> None:
+    results = _results()
+    assert results["complete"], f"the recorded run is partial: {RERUN}"
+    recorded, current = results["function_hashes"], _benchmark().function_hashes()
+    changed = sorted(k for k in recorded.keys() | current.keys()
+                     if recorded.get(k) != current.get(k))
+    assert not changed, (f"the reference app changed since the mutation run ({changed}): "
+                         f"{RERUN}, then classify any new survivor")
+
+
+def test_every_survivor_is_explained_and_every_entry_is_a_survivor() -> None:
+    results, classified = _results(), _classified()
+    survivors = {m["key"] for m in results["mutants"] if m["status"] in ("survived", "timeout")}
+    unexplained = sorted(survivors - classified.keys())
+    assert not unexplained, ("new surviving mutants: classify each in "
+                             f"benchmarks/mutation/equivalent.toml: {unexplained}")
+    stale = sorted(classified.keys() - survivors)
+    assert not stale, f"listed in equivalent.toml but no longer survivors: {stale}"
+    for key, entry in classified.items():
+        assert entry["kind"] in KINDS, key
+        assert len(entry["reason"].split()) >= 5, f"say why: {key}"
+
+
+def test_the_blind_spots_are_written_down() -> None:
+    text = (ROOT / "benchmarks" / "mutation" / "blind_spots.md").read_text(encoding="utf-8")
+    missing = [k for k, e in _classified().items() if e["kind"] == "blind-spot" and k not in text]
+    assert not missing, f"blind spots not described in blind_spots.md: {missing}"
+
+
+def test_the_published_score_is_the_recorded_one() -> None:
+    results = _results()
+    summary = _benchmark().score(results["mutants"], _classified())
+    assert summary == results["summary"], (
+        "equivalent.toml changed since the results were counted: "
+        "python benchmarks/mutation.py --rescore")
+    figure = f"{summary['killed']}/{summary['total']}"
+    for page in ("README.md", "docs/mutation.md"):
+        assert figure in (ROOT / page).read_text(encoding="utf-8"), (
+            f"{page} does not show the recorded mutation score {figure}")
+
+
+# --- the slow part: the kit run again against some mutants ------------------------------------
+
+def _recorded(status: str) -> list[dict[str, Any]]:
+    try:
+        return [m for m in _results()["mutants"] if m["status"] == status]
+    except (OSError, ValueError, KeyError):
+        return []  # the fast tests above say what is wrong with the file
+
+
+def _blind_spots() -> list[str]:
+    try:
+        classified = _classified()
+    except (OSError, ValueError, KeyError):
+        return []
+    return sorted(k for k, e in classified.items() if e["kind"] == "blind-spot")
+
+
+def _killed_sample() -> list[str]:
+    """One mutant per mutated function, among those the cheap in-process sweep killed with a
+    fixed check (a kill any later change to the kit must keep): the first by key."""
+    chosen: dict[str, str] = {}
+    for m in sorted(_recorded("killed"), key=lambda m: m["key"]):
+        fixed = [k for k in m["killers"] if not k.startswith(("prop.", "<"))]
+        if m.get("via") == "asgi" and fixed and m["function"] not in chosen:
+            chosen[m["function"]] = m["key"]
+    return sorted(chosen.values())
+
+
+@functools.cache
+def _mutants() -> dict[str, Any]:
+    return {m.key: m for m in _benchmark().enumerate_mutants()}  # about 10 s: once
+
+
+def _params(keys: list[str]) -> list[Any]:
+    """One param per key, named function-operator-N (a key itself holds code)."""
+    return [pytest.param(k, id=f"{'-'.join(k.split('::')[1:3])}-{i}") for i, k in enumerate(keys)]
+
+
+def _mutant(key: str) -> Any:
+    found = [m for k, m in _mutants().items() if k == key]
+    assert found, f"no mutant {key!r} in the current source: {RERUN}"
+    return found[0]
+
+
+@pytest.mark.slow  # the kit's suite once per target (1 to 3) against one mutant
+@pytest.mark.parametrize("key", _params(_blind_spots()))
+def test_a_blind_spot_still_survives(key: str) -> None:
+    bench = _benchmark()
+    verdict = bench.run_mutant(_mutant(key))
+    assert verdict["status"] == "survived", (
+        f"the kit now kills this blind spot ({verdict['killers']}): take it out of "
+        f"equivalent.toml and blind_spots.md, then {RERUN}")
+
+
+@pytest.mark.slow  # the kit's suite against one mutant
+@pytest.mark.parametrize("key", _params(_killed_sample()))
+def test_a_killed_mutant_is_still_killed(key: str) -> None:
+    bench = _benchmark()
+    verdict = bench.run_mutant(_mutant(key))
+    assert verdict["status"] in ("killed", "timeout"), (
+        f"a new surviving mutant: the kit no longer catches {key}")
