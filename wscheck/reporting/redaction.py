@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
+from wscheck.core.cookies import cookie_header, parse_cookie_header
 from wscheck.core.events import (
     AppCrashed,
     AppLogged,
@@ -69,6 +70,10 @@ class Masker:
             if key == token and value not in secrets:
                 secrets.append(value)
         for _key, value in conversation.cookies:
+            if value not in secrets:
+                secrets.append(value)
+        # A cookie as the server reads it (a quoted value unquoted) shows up in replies too.
+        for value in parse_cookie_header(cookie_header(conversation.cookies)).values():
             if value not in secrets:
                 secrets.append(value)
         self.masks: dict[str, str] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from wscheck.config.settings import Given, Settings, resolve
+from wscheck.core.cookies import cookie_header
 from wscheck.core.events import (
     Accepted,
     ClientClose,
@@ -94,7 +95,7 @@ def httpx_ws_snippet(base_url: str, conversation: Conversation, spec: Spec | Non
 
         sent["Origin"] = page_origin(httpx.URL(base_url))
     if conversation.cookies:
-        sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in conversation.cookies)
+        sent["Cookie"] = cookie_header(conversation.cookies)
     headers = f", headers={sent!r}" if sent else ""
     lines = [
         "# pip install httpx-ws",
