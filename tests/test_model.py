@@ -378,3 +378,16 @@ def test_disabled_section_describes_nothing() -> None:
         expected(Spec(echo=None), Conversation.of("/ws", "hi"))
     with pytest.raises(UnspecifiedBehaviour):
         expected(Spec(auth=None), Conversation.of("/item/ws", "hi", query={"token": "t"}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(conversations(Spec(echo=None)))
+def test_the_model_reads_generated_cookies_as_starlette_does(conversation: Conversation) -> None:
+    """Differential: whatever cookies a generated conversation carries, the model's
+    credential is the one Starlette's own parser reads from the header the kit sends."""
+    from starlette.requests import cookie_parser
+
+    from wscheck.core.cookies import cookie_header, parse_cookie_header
+
+    header = cookie_header(conversation.cookies)
+    assert parse_cookie_header(header) == cookie_parser(header)
