@@ -292,6 +292,10 @@ def test_bare_parameters_and_nameless_cookies_keep_their_shape_through_json() ->
 @pytest.mark.parametrize(("check_id", "app", "shown"), [
     ("auth.query-syntax", "tests.broken.bare_param_crash:app", "?debug&token="),
     ("auth.cookie-syntax", "tests.broken.nameless_cookie_crash:app", "cookies: "),
+    # Masked in the report, a quoted or padded cookie keeps its quotes and padding, and so
+    # does the stand-in the replay sends.
+    ("auth.cookie-syntax", "tests.broken.cookie_keeps_quotes:app", '"replay'),
+    ("auth.cookie-syntax", "tests.broken.cookie_split_on_equals:app", 'replay1=='),
 ])
 def test_credentials_shaped_like_real_ones_replay_as_sent(
     kit: pytest.Pytester, capsys: pytest.CaptureFixture[str], check_id: str, app: str,

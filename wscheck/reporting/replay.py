@@ -42,7 +42,7 @@ from wscheck.reporting.reader import (
     load_report,
     read_case,
 )
-from wscheck.reporting.redaction import MASK, safe_line
+from wscheck.reporting.redaction import MASK, cookie_shape, safe_line
 from wscheck.run.conversation import Observation
 
 __all__ = ["ReplayCase", "ReplayError", "httpx_ws_snippet", "load_report", "read_case",
@@ -146,8 +146,15 @@ def _unmask(conversation: Conversation) -> tuple[Conversation, bool]:
                 value, SpacesAs(f"replay {len(stand_ins) + 1}", value.spelling))
         return stand_ins.setdefault(value, f"replay{len(stand_ins) + 1}")
 
+    def fix_cookie(value: str) -> str:
+        if MASK not in value:
+            return value
+        # Its quotes and padding were kept by the mask: so has its stand-in.
+        opening, _core, closing = cookie_shape(value)
+        return stand_ins.setdefault(value, f"{opening}replay{len(stand_ins) + 1}{closing}")
+
     query = tuple((k, fix(v)) for k, v in conversation.query)
-    cookies = tuple((k, fix(v)) for k, v in conversation.cookies)
+    cookies = tuple((k, fix_cookie(v)) for k, v in conversation.cookies)
     return dataclasses.replace(conversation, query=query, cookies=cookies), bool(stand_ins)
 
 
