@@ -194,8 +194,9 @@ def test_syntax_like_texts_reach_the_messages(text: str) -> None:
 
 
 @pytest.mark.parametrize("operator", OPERATORS, ids=lambda op: op.name)
-def test_the_generated_syntax_like_texts_expose_every_operator(operator: Operator) -> None:
+def test_the_generated_messages_expose_every_operator(operator: Operator) -> None:
     reaches(syntax_like_texts(), lambda m: isinstance(m, str) and exposes(operator, m))
+    reaches(messages(SPEC, long=False), lambda m: isinstance(m, str) and exposes(operator, m))
 
 
 def test_credentials_shaped_like_real_ones_come_up() -> None:
