@@ -66,7 +66,11 @@ def stability(name: str, runs: int, first_seed: int) -> dict[str, object]:
     started = time.monotonic()
     for run in range(runs):
         with seeded(first_seed + run):
-            failed, unseen = asyncio.run(_failing_once(app, idle_watch))
+            try:
+                failed, unseen = asyncio.run(_failing_once(app, idle_watch))
+            except Exception as exc:  # a run that ends in an error is a verdict too: shown
+                failed, unseen = frozenset({f"error: {type(exc).__name__}: {exc}"[:200]}), \
+                    frozenset()
         seen[(failed, unseen)] += 1
         if (not expect.fails <= failed or failed - expect.fails - expect.may_fail
                 or unseen != expect.inconclusive):

@@ -71,7 +71,8 @@ async def concurrent(ctx: Context) -> Verdict:
        "clients that send the same text at the same moment each get one reply per message: "
        "replies are not routed by their text",
        needs=["echo"],
-       precondition="every client is served (echo.accept, auth.token)")
+       precondition="a lone client of each endpoint is served (echo.accept, auth.token), and "
+                    "every client here is let in; a client with no reply is what it looks for")
 async def same_text(ctx: Context) -> Verdict:
     # Provenance tags make every text of isolation.concurrent unique; here the texts are
     # the same on purpose and untagged, so only the number of replies on each connection

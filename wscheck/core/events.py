@@ -232,7 +232,8 @@ class SpacesAs(str):
 
     def __new__(cls, value: str, spelling: str) -> SpacesAs:
         if spelling not in SPELLINGS:
-            raise ValueError(f"a space is spelled '+' or '%20', not {spelling!r}")
+            raise ValueError(f"a space is spelled '+' or '%20' (or a value 'bare'), not "
+                             f"{spelling!r}")
         if spelling == "bare" and value:
             raise ValueError("only an empty query value is sent bare (without '=')")
         self = super().__new__(cls, value)
