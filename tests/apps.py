@@ -356,9 +356,14 @@ class ChatApp:
         cookies: dict[str, str] = {}
         for name, value in scope["headers"]:
             if name == b"cookie":
-                for part in value.decode().split("; "):
-                    key, _, val = part.partition("=")
-                    cookies[key] = val
+                for part in value.decode().split(";"):
+                    key, sep, val = part.partition("=")
+                    if not sep:  # a nameless cookie
+                        continue
+                    val = val.strip()
+                    if len(val) >= 2 and val[0] == val[-1] == '"':  # a quoted value
+                        val = val[1:-1]
+                    cookies[key.strip()] = val
         cookie, token, raw_q = cookies.get(auth.cookie), query.get(auth.token), query.get(auth.q)
         refused = cookie is None and token is None
         if raw_q is not None and not _CANONICAL.fullmatch(raw_q):

@@ -209,6 +209,54 @@ def test_a_credential_is_rendered_whole_and_as_given() -> None:
     assert item("m", query={"token": spaced}) == (Accepted(), cred("a b"), msg("m"))
 
 
+@pytest.mark.parametrize(
+    ("cookies", "shown"),
+    [
+        pytest.param((("session", "YWJjZA=="),), "YWJjZA==", id="base64-padding"),
+        pytest.param((("session", '"quoted"'),), "quoted", id="double-quotes-removed"),
+        pytest.param((("", "nameless"), ("session", "ck"), ("", "again")), "ck", id="nameless"),
+        pytest.param((("oldsession", "a"), ("session", "ck"), ("django_session", "b")), "ck",
+                     id="lookalike-names"),
+        pytest.param((("session", "a=b=c"),), "a=b=c", id="equals-inside"),
+    ],
+)
+def test_the_cookie_is_what_standard_cookie_parsing_reads(
+        cookies: tuple[tuple[str, str], ...], shown: str) -> None:
+    """The model reads the Cookie header the client sends as Starlette does (Python's
+    http.cookies unquoting): differential, whatever the pairs look like."""
+    from starlette.requests import cookie_parser
+
+    from wscheck.core.cookies import cookie_header
+
+    conv = Conversation("/item/ws", (SendText("m"),), cookies=cookies)
+    assert cookie_parser(cookie_header(cookies))["session"] == shown
+    assert expected(SPEC, conv) == (Accepted(), cred(shown), msg("m"))
+
+
+def test_lookalike_names_and_nameless_cookies_are_no_credential() -> None:
+    conv = Conversation("/item/ws", (SendText("m"),),
+                        query=(("access_token", "x"), ("csrftoken", "y")),
+                        cookies=(("", "session"[:3]), ("oldsession", "z"),
+                                 ("django_session", "w")))
+    assert expected(SPEC, conv) == DENIED
+
+
+def test_a_bare_parameter_is_empty_and_changes_nothing() -> None:
+    bare = SpacesAs("", "bare")
+    conv = Conversation("/item/ws", (SendText("m"),),
+                        query=(("debug", bare), ("token", "t"), ("verbose", bare)))
+    assert expected(SPEC, conv) == (Accepted(), cred("t"), msg("m"))
+    with pytest.raises(ValueError, match="bare"):
+        SpacesAs("x", "bare")
+
+
+@pytest.mark.parametrize("text", ["{x}", "{0}", "{message}", "{{x}}", "%s", "$name", "{q}"])
+def test_a_message_that_looks_like_a_template_is_rendered_literally(text: str) -> None:
+    assert echo(text) == (Accepted(), Text(PREFIX + text))
+    assert item(text, query={"token": "{credential}"}) == (
+        Accepted(), cred("{credential}"), msg(text))
+
+
 # --- /item/ws: q -----------------------------------------------------------------------------
 
 
@@ -330,3 +378,16 @@ def test_disabled_section_describes_nothing() -> None:
         expected(Spec(echo=None), Conversation.of("/ws", "hi"))
     with pytest.raises(UnspecifiedBehaviour):
         expected(Spec(auth=None), Conversation.of("/item/ws", "hi", query={"token": "t"}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(conversations(Spec(echo=None)))
+def test_the_model_reads_generated_cookies_as_starlette_does(conversation: Conversation) -> None:
+    """Differential: whatever cookies a generated conversation carries, the model's
+    credential is the one Starlette's own parser reads from the header the kit sends."""
+    from starlette.requests import cookie_parser
+
+    from wscheck.core.cookies import cookie_header, parse_cookie_header
+
+    header = cookie_header(conversation.cookies)
+    assert parse_cookie_header(header) == cookie_parser(header)

@@ -275,6 +275,42 @@ def test_a_conversation_keeps_its_origin_and_space_spellings_through_json() -> N
     assert not isinstance(q, SpacesAs)  # spelled the driver's way, as when it was sent
 
 
+def test_bare_parameters_and_nameless_cookies_keep_their_shape_through_json() -> None:
+    from wscheck.core.codec import conversation_from_json, conversation_to_json
+    from wscheck.core.events import Conversation, SendText, SpacesAs
+    from wscheck.core.render import render_conversation
+
+    conv = Conversation("/item/ws", (SendText("hi"),),
+                        query=(("debug", SpacesAs("", "bare")), ("token", "t")),
+                        cookies=(("", "nameless"), ("session", '"quoted"')))
+    back = conversation_from_json(json.loads(json.dumps(conversation_to_json(conv))))
+    assert back == conv
+    assert isinstance(back.query[0][1], SpacesAs) and back.query[0][1].spelling == "bare"
+    assert "connect /item/ws?debug&token=t" in render_conversation(back)
+
+
+@pytest.mark.parametrize(("check_id", "app", "shown"), [
+    ("auth.query-syntax", "tests.broken.bare_param_crash:app", "?debug&token="),
+    ("auth.cookie-syntax", "tests.broken.nameless_cookie_crash:app", "cookies: "),
+    # Masked in the report, a quoted or padded cookie keeps its quotes and padding, and so
+    # does the stand-in the replay sends.
+    ("auth.cookie-syntax", "tests.broken.cookie_keeps_quotes:app", '"replay'),
+    ("auth.cookie-syntax", "tests.broken.cookie_split_on_equals:app", 'replay1=='),
+])
+def test_credentials_shaped_like_real_ones_replay_as_sent(
+    kit: pytest.Pytester, capsys: pytest.CaptureFixture[str], check_id: str, app: str,
+    shown: str,
+) -> None:
+    result = run(kit, "--wscheck-app", app, "--wscheck-report", "run.json", "-k", check_id)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    capsys.readouterr()
+    status, out, _ = replay(capsys, "run.json", check_id, "--app", app)
+    assert status == 1, out
+    assert shown in out
+    status, out, _ = replay(capsys, "run.json", check_id, "--app", "wsapps:app")
+    assert status == 0, out
+
+
 def test_a_failure_with_the_origin_header_replays_with_it(
     kit: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -86,6 +86,7 @@ def expected(server: str, app: str) -> Expected:
             verdicts["robust.binary"] = "warn"
     elif server == "daphne":
         verdicts.update({"auth.missing": "fail", "auth.q-invalid": "fail",
+                         "auth.lookalike-names": "fail",
                          "auth.missing-observable": "warn", "robust.binary": "warn"})
         may = {"prop.auth", "prop.stateful"}
     return Expected(verdicts, frozenset(may))

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from wscheck.core.events import Conversation, SendText, SpacesAs
 from wscheck.core.spec import Spec
+from wscheck.generation.catalogue import FAMILIES, OPERATORS, SYNTAX_LIKE, Operator, exposes
 from wscheck.generation.strategies import (
     GENERAL_CATEGORIES,
     LONG_CONVERSATION,
@@ -26,6 +27,7 @@ from wscheck.generation.strategies import (
     echo_conversations,
     messages,
     q_values,
+    syntax_like_texts,
     tokens,
     unicode_texts,
 )
@@ -90,7 +92,9 @@ def test_long_and_escaped_credentials_come_up() -> None:
 @given(tokens(), cookie_values())
 def test_credentials_stay_within_bounds(token: str, cookie: str) -> None:
     assert len(token) <= LONG_CREDENTIAL and len(cookie) <= LONG_CREDENTIAL
-    assert not set(cookie) & set('",;\\ ')  # what a Cookie header cannot carry unquoted
+    # RFC 6265's cookie-value: cookie-octets, or the same in double quotes.
+    inner = cookie[1:-1] if len(cookie) >= 2 and cookie[0] == cookie[-1] == '"' else cookie
+    assert not set(inner) & set('",;\\ ')  # what a Cookie header cannot carry
 
 
 def _decoyed(c: object) -> bool:
@@ -160,3 +164,55 @@ def test_the_origin_can_be_fixed_either_way(browser: Conversation, plain: Conver
                                             either: Conversation) -> None:
     """A caller whose client cannot send the header (or must) fixes it."""
     assert browser.origin and not plain.origin and either.origin
+
+
+# --- the mangling catalogue --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operator", OPERATORS, ids=lambda op: op.name)
+def test_every_mangling_operator_is_exposed_by_the_corpus(operator: Operator) -> None:
+    """The fixed checks send the whole corpus: each mistake of the catalogue changes (or
+    chokes on) one of its texts, so none can pass echo.syntax-like."""
+    assert any(exposes(operator, text) for text in SYNTAX_LIKE), operator.name
+
+
+@pytest.mark.parametrize("operator", OPERATORS, ids=lambda op: op.name)
+def test_an_operator_leaves_plain_text_alone(operator: Operator) -> None:
+    """A mistake of the catalogue is one that a plain message never shows (or the other
+    checks would have caught it already): it is about text that looks like syntax."""
+    assert not exposes(operator, "hello there"), operator.name
+
+
+def test_every_family_has_operators() -> None:
+    assert set(FAMILIES) == {op.family for op in OPERATORS}
+    assert len(FAMILIES) >= 8
+
+
+@pytest.mark.parametrize("text", SYNTAX_LIKE)
+def test_syntax_like_texts_reach_the_messages(text: str) -> None:
+    reaches(messages(SPEC), lambda m: isinstance(m, str) and text in m)
+
+
+@pytest.mark.parametrize("operator", OPERATORS, ids=lambda op: op.name)
+def test_the_generated_messages_expose_every_operator(operator: Operator) -> None:
+    reaches(syntax_like_texts(), lambda m: isinstance(m, str) and exposes(operator, m))
+    reaches(messages(SPEC, long=False), lambda m: isinstance(m, str) and exposes(operator, m))
+
+
+def test_credentials_shaped_like_real_ones_come_up() -> None:
+    reaches(cookie_values(), lambda c: isinstance(c, str) and c.startswith('"'))
+    reaches(cookie_values(), lambda c: isinstance(c, str) and c.endswith("=")
+            and not c.startswith('"'))
+    reaches(tokens(), lambda t: isinstance(t, str) and t.startswith(" ") and len(t) > 2)
+
+    def shaped(c: object) -> bool:
+        if not isinstance(c, Conversation):
+            return False
+        return (any(n == "" for n, _ in c.cookies)
+                and any(n in ("oldsession", "django_session") for n, _ in c.cookies))
+
+    reaches(auth_conversations(SPEC), shaped)
+    reaches(auth_conversations(SPEC), lambda c: isinstance(c, Conversation) and any(
+        isinstance(v, SpacesAs) and v.spelling == "bare" for _, v in c.query))
+    reaches(auth_conversations(SPEC), lambda c: isinstance(c, Conversation)
+            and any(n == "access_token" for n, _ in c.query))

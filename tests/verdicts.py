@@ -52,7 +52,7 @@ def derandomized() -> Iterator[None]:
 async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
                      only: Collection[str] | None = None, *,
                      concurrency: int = DEFAULT_CONCURRENCY,
-                     idle_watch: float = DEFAULT_IDLE_WATCH,
+                     idle_watch: float = DEFAULT_IDLE_WATCH, randomized: bool = False,
                      ) -> dict[str, tuple[Check, Verdict | None]]:
     """Every check (or those named in ``only``) against ``driver``: its verdict, or ``None``
     when it does not apply to ``spec``.
@@ -62,7 +62,8 @@ async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
     turn beside them, a verdict taken from beside others only when it passed. So the
     verdicts are the plugin's, and a suite costs its work plus one clock wait, not the sum
     of every wait. ``concurrency=1``: one check after another; ``idle_watch`` is the time
-    probes' watch (the setting of that name)."""
+    probes' watch (the setting of that name); ``randomized``: the properties under the
+    profile in force (the default one draws at random) instead of derandomized."""
     results: dict[str, tuple[Check, Verdict | None]] = {}
     selected: list[tuple[Check, Context]] = []
     for chk in SUITE.for_spec(spec):
@@ -72,7 +73,7 @@ async def run_checks(driver: Driver, spec: Spec, examples: int = 100,
         if not chk.not_applicable(spec):
             selected.append((chk, Context(spec, driver, examples, concurrency=concurrency,
                                           idle_watch=idle_watch)))
-    with derandomized():
+    with contextlib.nullcontext() if randomized else derandomized():
         schedule = Schedule(selected, concurrency, {chk.id for chk, _ in selected if chk.waits})
         schedule.start()
         try:

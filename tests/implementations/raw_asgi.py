@@ -136,7 +136,10 @@ class ChatApp:
             for chunk in value.decode("latin-1").split(";"):
                 key, sep, val = chunk.partition("=")
                 if sep:
-                    cookies[key.strip()] = val.strip()
+                    val = val.strip()
+                    if len(val) >= 2 and val[0] == val[-1] == '"':  # a quoted value
+                        val = val[1:-1]
+                    cookies[key.strip()] = val
         return cookies
 
     def query(self, scope: Scope) -> dict[str, str]:

@@ -14,14 +14,18 @@ function option(name, fallback) {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
-// The cookie header's pairs, values as sent (no decoding); the last of a repeated name wins,
-// as in Starlette.
+// The cookie header's pairs, values as sent (no percent-decoding, a value in double quotes
+// unquoted); the last of a repeated name wins, as in Starlette.
 function cookies(header) {
   const found = new Map();
   for (const part of (header || '').split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    found.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+      value = value.slice(1, -1);
+    }
+    found.set(part.slice(0, eq).trim(), value);
   }
   return found;
 }

@@ -20,6 +20,8 @@ from wscheck.checks.judging import (
 )
 from wscheck.core.events import Conversation, SendText, SpacesAs, Text
 from wscheck.core.spec import AuthSpec
+from wscheck.generation.catalogue import SYNTAX_LIKE
+from wscheck.generation.strategies import LONG_MESSAGE_BYTES, lookalike_names, utf8_text
 from wscheck.run.conversation import Observation, run_conversation
 from wscheck.run.registry import Context, Verdict, check
 
@@ -207,6 +209,109 @@ async def cookie(ctx: Context) -> Verdict:
                                conv(ctx, "long", cookie="c0123456789" * (LONG_CREDENTIAL // 10)),
                                with_decoys(ctx, "decoys", cookie="the-cookie")],
                          problem="the replies with a cookie are wrong")
+
+
+def _pairs(ctx: Context, message: str, query: list[tuple[str, str]],
+           cookies: list[tuple[str, str]]) -> Conversation:
+    """A one-message conversation on the credentials endpoint with the query and cookies
+    exactly as given (order, repeats, bare parameters, nameless cookies)."""
+    return Conversation(_auth(ctx).url_path(), (SendText(message),), tuple(query),
+                        tuple(cookies))
+
+
+@check("auth.cookie-syntax", "MUST", "/item/ws 3",
+       "the session cookie as standard cookie parsing reads it: base64 padding (=) kept, "
+       "double quotes removed, among nameless cookies and cookies whose names end in its "
+       "name (csrftoken, oldsession, django_session)",
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
+async def cookie_syntax(ctx: Context) -> Verdict:
+    # The expected value is computed by the model from the Cookie header the client sends,
+    # with Starlette's parser (Python's unquoting): any hand-rolled parser that reads these
+    # headers otherwise fails. Only spellings of RFC 6265's grammar, and the nameless cookie
+    # every browser sends, are used: what lies outside is left to the implementation.
+    name = _auth(ctx).cookie
+    odd = [(n, f"decoy{i}") for i, n in enumerate(lookalike_names(name))]
+    return await compare(ctx, [
+        _pairs(ctx, "padded", [], [(name, "c2Vzc2lvbg==")]),
+        _pairs(ctx, "quoted", [], [(name, '"quoted-value"')]),
+        _pairs(ctx, "quoted padded", [], [("theme", '"dark"'), (name, '"YWJjZA=="')]),
+        _pairs(ctx, "lookalikes before", [], [*odd, ("", "nameless"), (name, "the-cookie")]),
+        _pairs(ctx, "lookalikes after", [], [("", "nameless"), (name, "the=cookie"), *odd,
+                                            ("", "trailing")]),
+    ], project=credential_lines(ctx),
+        problem="the session cookie was not read as standard cookie parsing reads it")
+
+
+@check("auth.query-syntax", "MUST", "/item/ws 3",
+       "the token as the query grammar gives it: among parameters without = (?debug&token=), "
+       "parameters whose names end in its name (access_token), and with surrounding spaces "
+       "(spelled + and %20) kept",
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
+async def query_syntax(ctx: Context) -> Verdict:
+    name = _auth(ctx).token
+    bare = SpacesAs("", "bare")
+    odd = [(n, f"decoy{i}") for i, n in enumerate(lookalike_names(name))]
+    return await compare(ctx, [
+        _pairs(ctx, "bare parameters", [("debug", bare), (name, "the-token"), ("verbose", bare)],
+               []),
+        _pairs(ctx, "lookalikes", [odd[1], (name, "the-token"), *odd], []),
+        *(_pairs(ctx, f"spaces as {s}", [(name, SpacesAs("  spaced token ", s))], [])
+          for s in ("+", "%20")),
+    ], project=credential_lines(ctx),
+        problem="the token was not read as the query grammar gives it")
+
+
+@check("auth.lookalike-names", "MUST", "/item/ws 1",
+       "cookies and parameters whose names contain a credential's name (oldsession, "
+       "django_session, access_token, tokens), and nameless cookies, are no credential: "
+       "without the real ones the client is refused with 1008",
+       needs=["auth"],
+       precondition="a client with a valid token is served (auth.token)")
+async def lookalike_only(ctx: Context) -> Verdict:
+    auth = _auth(ctx)
+    cookie_odd = [(n, "decoy") for n in lookalike_names(auth.cookie)]
+    token_odd = [(n, "decoy") for n in lookalike_names(auth.token)]
+    return await _refused(ctx, [
+        _pairs(ctx, "hello", [], cookie_odd),
+        _pairs(ctx, "hello", token_odd, []),
+        _pairs(ctx, "hello", [(auth.token + "s", "decoy")],
+               [("", "nameless"), *cookie_odd[:2]]),
+    ], problem="a client with only look-alike credentials was not refused with 1008")
+
+
+#: Credentials as long as a header carries everywhere: RFC 6265 (section 6.1) has user agents
+#: store cookies of 4096 bytes (name and value), and a URL of this length passes every
+#: server's request-line limit (8 KiB and more).
+HEADER_CREDENTIAL = 4000
+
+
+@check("auth.long", "MUST", "/item/ws 3",
+       "a 64 KiB message (65,536 bytes of UTF-8) comes back whole on the credentials "
+       "endpoint too, and a 4,000-character token or cookie is rendered whole",
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
+async def long(ctx: Context) -> Verdict:
+    body = utf8_text("0123456789abcdef" * 3 + "é你🙂\n", LONG_MESSAGE_BYTES)
+    token = utf8_text("T0k3n-", HEADER_CREDENTIAL)
+    cookie = utf8_text("C00k1e.", HEADER_CREDENTIAL)
+    return await compare(ctx, [conv(ctx, body, "after long", token="t"),
+                               conv(ctx, "long token", token=token),
+                               conv(ctx, "long cookie", cookie=cookie)],
+                         problem="a long message or credential was truncated or changed")
+
+
+@check("auth.syntax-like", "MUST", "/item/ws 3",
+       "messages and a token that look like syntax (templates, escapes, commands, JSON, "
+       "markup, numbers) are rendered literally in the replies",
+       needs=["auth"],
+       precondition=TOKEN_LET_IN)
+async def syntax_like(ctx: Context) -> Verdict:
+    return await compare(ctx, [
+        *(conv(ctx, *SYNTAX_LIKE[i:i + 40], token="t") for i in range(0, len(SYNTAX_LIKE), 40)),
+        conv(ctx, "a template of a token", token="{credential} $name %s {{x}} <b>&amp; \\n"),
+    ], problem="a message or token that looks like syntax was not rendered literally")
 
 
 @check("auth.cookie-precedence", "MUST", "/item/ws 3",

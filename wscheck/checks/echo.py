@@ -12,6 +12,7 @@ from wscheck.checks.judging import (
 )
 from wscheck.core.events import Accepted, Conversation, Event, Text, TransportError
 from wscheck.core.spec import EchoSpec
+from wscheck.generation.catalogue import SYNTAX_LIKE
 from wscheck.generation.strategies import LONG_MESSAGE_BYTES, utf8_text
 from wscheck.model.echo import expected
 from wscheck.run.conversation import Exchange, Observation
@@ -111,6 +112,27 @@ async def unicode(ctx: Context) -> Verdict:
     ]
     return await compare(ctx, [lockstep(ctx, *samples)],
                          problem="a non-ASCII or control character was changed")
+
+
+@check("echo.syntax-like", "MUST", "/ws 2",
+       "text that looks like syntax comes back unchanged: templates ($name, {x}, %s, {{x}}), "
+       "escapes typed as text (\\n), commands (/help), JSON ( 5, 1e2, null), markup "
+       "(<b>, &amp;), SQL and shell, URL escapes (%20, +), numbers",
+       needs=["echo"],
+       precondition=ECHO_LET_IN)
+async def syntax_like(ctx: Context) -> Verdict:
+    # One conversation with the whole catalogue: every mistake of the catalogue changes (or
+    # chokes on) one of these texts, so a server that renders, unescapes, routes, parses or
+    # sanitises a message fails here every run, not when a property happens to draw it.
+    # In conversations of a few dozen messages: a per-connection quota is echo.stays-open's.
+    chunks = [SYNTAX_LIKE[i:i + SYNTAX_CHUNK] for i in range(0, len(SYNTAX_LIKE), SYNTAX_CHUNK)]
+    return await compare(ctx, [lockstep(ctx, *chunk, "after the catalogue") for chunk in chunks],
+                         problem="a message that looks like syntax (a template, an escape, a "
+                                 "command, JSON, markup, a number) was not echoed unchanged")
+
+
+#: Messages per conversation of echo.syntax-like.
+SYNTAX_CHUNK = 40
 
 
 @check("echo.long", "MUST", "/ws 2",

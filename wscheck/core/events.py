@@ -15,6 +15,7 @@ from typing import TypeAlias
 
 __all__ = [
     "MAX_CLOSE_REASON",
+    "SPELLINGS",
     "Accepted",
     "Action",
     "AppCrashed",
@@ -226,17 +227,27 @@ class Drop:
 Action: TypeAlias = SendText | SendBytes | ClientClose | Drop
 
 
+#: How :class:`SpacesAs` may spell a query value: its spaces as ``+`` or ``%20``, or (an empty
+#: value) no ``=`` at all.
+SPELLINGS = ("+", "%20", "bare")
+
+
 class SpacesAs(str):
     """A query value whose spaces the kit spells a fixed way in the query string: ``"+"``
     (as HTML forms and the network driver spell them) or ``"%20"`` (as the in-process driver
-    does). It equals its decoded text, which is what the model reasons about; only the
-    spelling on the way differs. A plain ``str`` value is spelled the driver's way."""
+    does); or ``"bare"``: an empty value sent with no ``=`` at all (``?debug&token=x``), which
+    the standard parsers read as the empty string. It equals its decoded text, which is what
+    the model reasons about; only the spelling on the way differs. A plain ``str`` value is
+    spelled the driver's way."""
 
     spelling: str
 
     def __new__(cls, value: str, spelling: str) -> SpacesAs:
-        if spelling not in ("+", "%20"):
-            raise ValueError(f"a space is spelled '+' or '%20', not {spelling!r}")
+        if spelling not in SPELLINGS:
+            raise ValueError(f"a space is spelled '+' or '%20' (or a value 'bare'), not "
+                             f"{spelling!r}")
+        if spelling == "bare" and value:
+            raise ValueError("only an empty query value is sent bare (without '=')")
         self = super().__new__(cls, value)
         self.spelling = spelling
         return self

@@ -51,14 +51,16 @@ def render_conversation(conversation: Conversation) -> str:
     """The client's side: where it connected and what it did, one action a line."""
     where = conversation.path
     if conversation.query:
-        where += "?" + "&".join(f"{k}={v}" for k, v in conversation.query)
+        where += "?" + "&".join(k if getattr(v, "spelling", None) == "bare" else f"{k}={v}"
+                                for k, v in conversation.query)
     where = printable(where)  # it may come from a report someone edited
     lines = [f"connect {where}" + ("  (pipelined: all sent before reading)"
                                    if conversation.pipelined else "")]
     if conversation.origin:
         lines[0] += "  with the Origin header a browser sends"
     if conversation.cookies:
-        lines[0] += "  cookies: " + "; ".join(f"{k}={v!r}" for k, v in conversation.cookies)
+        lines[0] += "  cookies: " + "; ".join(f"{k}={v!r}" if k else repr(v)
+                                              for k, v in conversation.cookies)
     lines += [f"  {describe(a)}" for a in conversation.actions]
     return "\n".join(lines)
 

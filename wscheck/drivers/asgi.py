@@ -29,6 +29,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
+from wscheck.core.cookies import cookie_header
 from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
 from wscheck.core.events import FINAL_EVENTS, Event, Silence
 from wscheck.drivers._appguard import (
@@ -264,7 +265,7 @@ class AsgiDriver:
         if origin:
             headers.append((b"origin", ORIGIN.encode("ascii")))
         if cookies:
-            headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies).encode()))
+            headers.append((b"cookie", cookie_header(cookies).encode()))
         self._port = self._port + 1 if self._port < 65000 else 50000
         scope: MutableMapping[str, Any] = {
             "type": "websocket",

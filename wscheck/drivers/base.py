@@ -67,11 +67,13 @@ Pairs: TypeAlias = Sequence[tuple[str, str]]
 def query_string(query: Pairs, space: str) -> str:
     """``query`` percent-encoded in the given order, every byte but unreserved ones escaped;
     a space spelled ``space`` (``"%20"`` or ``"+"``) unless the value is a
-    :class:`~wscheck.core.events.SpacesAs`, which says how its spaces are spelled."""
+    :class:`~wscheck.core.events.SpacesAs`, which says how its spaces are spelled (or that
+    an empty value goes without ``=``)."""
     def encode(text: str, spelling: str) -> str:
         escaped = quote(text, safe="")
         return escaped.replace("%20", "+") if spelling == "+" else escaped
     return "&".join(
+        encode(k, space) if isinstance(v, SpacesAs) and v.spelling == "bare" else
         f"{encode(k, space)}={encode(v, v.spelling if isinstance(v, SpacesAs) else space)}"
         for k, v in query)
 

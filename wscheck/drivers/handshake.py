@@ -12,6 +12,7 @@ import re
 import httpx
 from wsproto.utilities import generate_accept_token
 
+from wscheck.core.cookies import cookie_header as core_cookie_header
 from wscheck.drivers._neterrors import (
     SETTING,
 )
@@ -63,22 +64,21 @@ def parse_target_url(url: str) -> httpx.URL:
 
 
 def cookie_header(cookies: Pairs) -> bytes:
-    """``a=1; session=`` in the given order, values as UTF-8 (what browsers send).
+    """``a=1; session=`` in the given order, values as UTF-8 (what browsers send); an empty
+    name is a nameless cookie, sent as its bare value.
 
     Values are not quoted or escaped: the kit sends exactly what the conversation holds. A
     character that would change how the header splits is refused instead of sent, since the
     server would then see other cookies than the ones the model reasons about.
     """
-    parts = []
     for name, value in cookies:
-        if not name or any(c in name for c in "=; \t\r\n\0"):
+        if any(c in name for c in "=; \t\r\n\0"):
             raise ValueError(f"cookie name {name!r} cannot be sent in a Cookie header")
-        if any(c in value for c in ";\r\n\0"):
+        if any(c in value for c in ";\r\n\0") or (not name and "=" in value):
             raise ValueError(
                 f"cookie value {value!r} for {name!r} cannot be sent in a Cookie header"
             )
-        parts.append(f"{name}={value}")
-    return "; ".join(parts).encode("utf-8")
+    return core_cookie_header(cookies).encode("utf-8")
 
 
 def page_origin(url: httpx.URL) -> str:

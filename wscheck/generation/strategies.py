@@ -13,6 +13,7 @@ Drawn toward the edges where implementations break; what they draw: docs/interna
 
 from __future__ import annotations
 
+import base64
 import functools
 import string
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from wscheck.core.api import ApiMessage
 from wscheck.core.events import Action, ClientClose, Conversation, Drop, SendText, SpacesAs
 from wscheck.core.spec import AuthSpec, EchoSpec, Spec
+from wscheck.generation.catalogue import SYNTAX_LIKE
 
 __all__ = [
     "EDGE_MESSAGES",
@@ -39,8 +41,10 @@ __all__ = [
     "cookie_values",
     "echo_conversations",
     "long_messages",
+    "lookalike_names",
     "messages",
     "q_values",
+    "syntax_like_texts",
     "tokens",
     "unicode_texts",
     "utf8_text",
@@ -205,6 +209,18 @@ def long_messages(min_size: int = 48 * 1024,
 
 
 @_reused
+def syntax_like_texts() -> st.SearchStrategy[str]:
+    """Text that looks like syntax (a template, an escape, a command, JSON, markup, a query,
+    a number): a text of the mangling catalogue (:data:`~wscheck.generation.catalogue.
+    SYNTAX_LIKE`) alone half the time, otherwise a few of them glued to plain words, so that
+    every operator of the catalogue is met on purpose, not by the luck of a Unicode draw."""
+    piece = st.sampled_from(SYNTAX_LIKE)
+    glued = st.lists(st.one_of(piece, st.sampled_from(("a", " ", "x y", "\n"))),
+                     min_size=2, max_size=4).map("".join)
+    return st.one_of(piece, glued)
+
+
+@_reused
 def messages(spec: Spec | None = None, *, bye_word: bool = False,
              long: bool = True) -> st.SearchStrategy[str]:
     """A text message, weighted toward edge cases; never the bye word unless ``bye_word``.
@@ -213,10 +229,13 @@ def messages(spec: Spec | None = None, *, bye_word: bool = False,
     branches are drawn about equally often: edge cases, near-misses of the bye word, edge
     pieces glued to other text, text from every Unicode general category
     (:func:`unicode_texts`), and any text or (1 in 10, when ``long``) a message of 64 KiB
-    or more.
+    or more. The edge pieces include text that looks like syntax (:func:`syntax_like_texts`).
     """
     word = spec.echo.bye if spec is not None and spec.echo is not None else "bye"
-    glued = st.lists(st.one_of(st.sampled_from(EDGE_MESSAGES), _ANY_TEXT),
+    # Text that looks like syntax is glued in as often as the edge cases: a branch of its
+    # own would move the others' place in the one_of, which changed what a counterexample
+    # shrinks to.
+    glued = st.lists(st.one_of(st.sampled_from(EDGE_MESSAGES), _ANY_TEXT, syntax_like_texts()),
                      min_size=2, max_size=4).map("".join)
     branches = [st.sampled_from(EDGE_MESSAGES)]
     if word:
@@ -235,6 +254,10 @@ _COOKIE_OCTETS = "".join(
 )
 
 
+# What a nameless cookie may hold: cookie-octets but `=` (it would give it a name).
+_NAMELESS_OCTETS = _COOKIE_OCTETS.replace("=", "")
+
+
 #: The longest credential generated (now and then): far past the column widths a truncating
 #: server passes every short credential with (protocol ``/item/ws``: values of any length).
 LONG_CREDENTIAL = 400
@@ -250,15 +273,34 @@ def _long(alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.builds(lambda u, n: (u * n)[:n], unit, st.integers(25, LONG_CREDENTIAL))
 
 
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 @_reused
 def cookie_values(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
-    """Cookie values within RFC 6265's cookie-octet set; the empty value sometimes, and now
-    and then a long one or one full of percent escapes (which a cookie never decodes)."""
+    """Cookie values from RFC 6265's grammar (``*cookie-octet``, or the same in double
+    quotes, which standard parsing removes): the empty value sometimes, base64 with its
+    ``=`` padding (what session middlewares set), now and then a long one or one full of
+    percent escapes (which a cookie never decodes)."""
     octet = st.sampled_from(_COOKIE_OCTETS)
     short = st.text(octet, min_size=0 if allow_empty else 1, max_size=24)
     escaped = st.lists(st.one_of(octet, st.sampled_from(_ESCAPES)), min_size=1,
                        max_size=6).map("".join)
-    return st.one_of(short, escaped, _long(octet))
+    padded = st.binary(min_size=1, max_size=16).map(_base64)
+    bare = st.one_of(short, escaped, padded, _long(octet))
+    # A quoted value is never empty inside: `""` unquotes to the empty string, which a
+    # cookie-or-token rule treats as absent, a case auth.empty-credential keeps to itself.
+    quoted = st.one_of(st.text(octet, min_size=1, max_size=24), padded).map(
+        lambda v: f'"{v}"')
+    return st.one_of(bare, quoted)
+
+
+def lookalike_names(name: str) -> list[str]:
+    """Other names that *end* in ``name``, as real sites have them next to a credential:
+    ``csrftoken``, ``access_token``, ``oldsession``, ``django_session``. A parser that
+    matches a name by suffix or substring takes one of them for the credential."""
+    return [f"csrf{name}", f"access_{name}", f"old{name}", f"django_{name}"]
 
 
 @_reused
@@ -270,10 +312,14 @@ def tokens(*, allow_empty: bool = True) -> st.SearchStrategy[str]:
     simple = st.text(safe, min_size=1, max_size=16)
     escaped = st.lists(st.one_of(safe, st.sampled_from((*_ESCAPES, " ", "&", "=", ";"))),
                        min_size=1, max_size=6).map("".join)
+    # Surrounding spaces, which decoding keeps (spelled + or %20 by auth_conversations).
+    spaced = st.tuples(st.sampled_from((" ", "  ")), simple, st.sampled_from(("", " "))).map(
+        "".join)
     return st.one_of(simple, st.just("") if allow_empty else simple,
                      st.text(st.characters(exclude_categories=["Cs"]),
                              min_size=0 if allow_empty else 1, max_size=16),
-                     escaped, _long(st.characters(exclude_categories=["Cs"])))
+                     escaped, spaced, syntax_like_texts(),
+                     _long(st.characters(exclude_categories=["Cs"])))
 
 
 def _decoy_names(name: str) -> list[str]:
@@ -370,20 +416,32 @@ def auth_conversations(draw: st.DrawFn, spec: Spec, *, max_messages: int = 4,
     if draw(st.booleans()):
         query.append((auth.q, draw(q_values())))
     if draw(st.integers(0, 3)) == 3:
-        # Decoys: other cookies and parameters, and names that differ only in case, which
-        # the server ignores (protocol /item/ws: names are case-sensitive).
+        # Decoys: other cookies and parameters, names that differ only in case and names
+        # that end in a credential's name, which the server ignores (protocol /item/ws:
+        # names are case-sensitive, other cookies and parameters may be present); a
+        # parameter without `=` and a nameless cookie, as browsers send them.
         names = {auth.token, auth.q, auth.cookie}
         # Sorted: a set's order follows the string hash, which differs from process to
         # process, and the same seed must draw the same values in every one.
         query += [(n, draw(tokens())) for n in
                   sorted(draw(st.sets(st.sampled_from(["other", *_decoy_names(auth.token),
-                                                       *_decoy_names(auth.q)]), max_size=3)))
+                                                       *_decoy_names(auth.q),
+                                                       *lookalike_names(auth.token)]),
+                                      max_size=3)))
                   if n not in names]
+        if draw(st.booleans()):
+            query.append(("debug", SpacesAs("", "bare")))
         cookies += [(n, draw(cookie_values())) for n in
                     sorted(draw(st.sets(st.sampled_from(["theme",
-                                                         *_decoy_names(auth.cookie)]),
+                                                         *_decoy_names(auth.cookie),
+                                                         *lookalike_names(auth.cookie)]),
                                         max_size=3)))
                     if n not in names]
+        if draw(st.booleans()):
+            # Never a credential's name: whether a nameless `session` counts is no line of
+            # the protocol.
+            cookies.append(("", draw(st.text(st.sampled_from(_NAMELESS_OCTETS), min_size=1,
+                                             max_size=12).filter(lambda v: v not in names))))
         cookies = draw(st.permutations(cookies))
     echo: EchoSpec | None = spec.echo
     pool = messages(spec, long=False, bye_word=True)

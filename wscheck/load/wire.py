@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import h11
 from wsproto.utilities import generate_accept_token, split_comma_header
 
+from wscheck.core.cookies import cookie_header
 from wscheck.core.defaults import DEFAULT_QUIET_WINDOW, DEFAULT_TIMEOUT
 from wscheck.core.events import (
     Accepted,
@@ -65,8 +66,9 @@ def _reason(exc: OSError) -> str:
 
 
 def _cookie_header(cookies: Sequence[tuple[str, str]]) -> bytes:
-    """``a=1; session=`` in the conversation's order, unquoted (what browsers send)."""
-    return "; ".join(f"{name}={value}" for name, value in cookies).encode("utf-8")
+    """``a=1; session=`` in the conversation's order, unquoted (what browsers send); a
+    nameless cookie as its bare value."""
+    return cookie_header(cookies).encode("utf-8")
 
 
 def _upgrade_problem(response: h11.InformationalResponse | h11.Response, key: bytes) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from wscheck.core.cookies import cookie_header, parse_cookie_header
 from wscheck.core.events import (
     Accepted,
     Action,
@@ -89,7 +90,10 @@ class ModelConnection:
         auth = self._auth
         if auth is None:
             return (Accepted(),)
-        cookie = _last(self._cookies, auth.cookie)
+        # The value standard cookie parsing reads from the header the client sends (quotes
+        # removed, a nameless cookie apart), not the pair as written: the oracle of any
+        # hand-rolled parser (protocol /item/ws: Starlette's, like Python's http.cookies).
+        cookie = parse_cookie_header(cookie_header(self._cookies)).get(auth.cookie)
         token = _last(self._query, auth.token)
         q = _last(self._query, auth.q)
         denied = (Accepted(), Closed(auth.denied_close_code))

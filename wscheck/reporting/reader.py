@@ -20,7 +20,7 @@ from typing import Any
 
 from wscheck.core.api import api_from_json
 from wscheck.core.codec import action_from_json, event_from_json, query_pair_from_json
-from wscheck.core.events import Action, Conversation, Event
+from wscheck.core.events import SPELLINGS, Action, Conversation, Event
 from wscheck.core.limits import MAX_REPORT_FILE_BYTES, read_regular_file
 from wscheck.core.spec import Spec, SpecError, spec_from_mapping
 from wscheck.errors import ReplayError
@@ -155,8 +155,8 @@ class _Reader:
                         "space or control character)")
         cookies = self.pairs(item.get("cookies"), f"{where}.cookies")
         for name, text in cookies:
-            if not name or not name.isprintable() or any(c in name for c in "=; \t") or any(
-                    c in text for c in ";\r\n\0"):
+            if not name.isprintable() or any(c in name for c in "=; \t") or any(
+                    c in text for c in ";\r\n\0") or (not name and "=" in text):
                 raise _fail(self.path, f"{where}.cookies", "must hold cookies that fit in a "
                             "Cookie header")
         actions = self.array(item.get("actions"), f"{where}.actions")
@@ -181,9 +181,11 @@ class _Reader:
                 raise _fail(self.path, f"{where}[{i}]", "must be a [name, value] pair, or "
                             "[name, value, spelling]")
             strings = [self.string(p, f"{where}[{i}][{j}]") for j, p in enumerate(pair)]
-            if len(strings) == 3 and strings[2] not in ("+", "%20"):
-                raise _fail(self.path, f"{where}[{i}][2]", "must be '+' or '%20' (how the "
-                            "value's spaces are spelled)")
+            if len(strings) == 3 and strings[2] not in SPELLINGS:
+                raise _fail(self.path, f"{where}[{i}][2]", "must be '+', '%20' or 'bare' "
+                            "(how the value's spaces are spelled, or no '=' at all)")
+            if len(strings) == 3 and strings[2] == "bare" and strings[1]:
+                raise _fail(self.path, f"{where}[{i}][1]", "must be empty when spelled bare")
             out.append(query_pair_from_json(strings))
         return tuple(out)
 

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
+from wscheck.core.cookies import cookie_header, parse_cookie_header
 from wscheck.core.events import (
     AppCrashed,
     AppLogged,
@@ -40,6 +41,16 @@ MASK = "•••"
 #: Shorter credentials are masked where they stand (query, cookies, the credential reply) but
 #: not searched for inside other texts, where they would hit ordinary words by chance.
 MIN_SEARCHED_LENGTH = 3
+
+
+def cookie_shape(value: str) -> tuple[str, str, str]:
+    """A cookie value cut into what opens it (a double quote), its core, and what closes it
+    (``=`` padding, then the closing quote): the shape a masked value and its stand-in keep."""
+    quoted = len(value) >= 2 and value[0] == value[-1] == '"'
+    inner = value[1:-1] if quoted else value
+    core = inner.rstrip("=")
+    quote = '"' if quoted else ""
+    return quote, core, inner[len(core):] + quote
 
 
 def mask(value: str) -> str:
@@ -69,6 +80,10 @@ class Masker:
             if key == token and value not in secrets:
                 secrets.append(value)
         for _key, value in conversation.cookies:
+            if value not in secrets:
+                secrets.append(value)
+        # A cookie as the server reads it (a quoted value unquoted) shows up in replies too.
+        for value in parse_cookie_header(cookie_header(conversation.cookies)).values():
             if value not in secrets:
                 secrets.append(value)
         self.masks: dict[str, str] = {}
@@ -106,8 +121,21 @@ class Masker:
             conversation,
             query=tuple((k, self._masked(v) if k == token else v)
                         for k, v in conversation.query),
-            cookies=tuple((k, self.masks.get(v, v)) for k, v in conversation.cookies),
+            cookies=tuple((k, self._masked_cookie(v)) for k, v in conversation.cookies),
         )
+
+    def _masked_cookie(self, value: str) -> str:
+        """A cookie value masked, keeping its shape: double quotes around it and ``=``
+        padding at its end stay (standard parsing removes the quotes, and a failure may
+        depend on either), so a replay's stand-in can have them too."""
+        if value not in self.masks:
+            return value
+        shown = self.masks[value]
+        opening, core, closing = cookie_shape(value)
+        if not core or not (opening or closing):
+            return shown
+        suffix = shown[len(mask(value)):]  # what tells two masks with one first letter apart
+        return opening + mask(core) + suffix + closing
 
     def _masked(self, value: str) -> str:
         """A query value masked, keeping how its spaces were spelled (the report says it)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from wscheck.config.settings import Given, Settings, resolve
+from wscheck.core.cookies import cookie_header
 from wscheck.core.events import (
     Accepted,
     ClientClose,
@@ -41,7 +42,7 @@ from wscheck.reporting.reader import (
     load_report,
     read_case,
 )
-from wscheck.reporting.redaction import MASK, safe_line
+from wscheck.reporting.redaction import MASK, cookie_shape, safe_line
 from wscheck.run.conversation import Observation
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def httpx_ws_snippet(base_url: str, conversation: Conversation, spec: Spec | Non
 
         sent["Origin"] = page_origin(httpx.URL(base_url))
     if conversation.cookies:
-        sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in conversation.cookies)
+        sent["Cookie"] = cookie_header(conversation.cookies)
     headers = f", headers={sent!r}" if sent else ""
     lines = [
         "# pip install httpx-ws",
@@ -148,8 +149,15 @@ def _unmask(conversation: Conversation) -> tuple[Conversation, bool]:
                 value, SpacesAs(f"replay {len(stand_ins) + 1}", value.spelling))
         return stand_ins.setdefault(value, f"replay{len(stand_ins) + 1}")
 
+    def fix_cookie(value: str) -> str:
+        if MASK not in value:
+            return value
+        # Its quotes and padding were kept by the mask: so has its stand-in.
+        opening, _core, closing = cookie_shape(value)
+        return stand_ins.setdefault(value, f"{opening}replay{len(stand_ins) + 1}{closing}")
+
     query = tuple((k, fix(v)) for k, v in conversation.query)
-    cookies = tuple((k, fix(v)) for k, v in conversation.cookies)
+    cookies = tuple((k, fix_cookie(v)) for k, v in conversation.cookies)
     return dataclasses.replace(conversation, query=query, cookies=cookies), bool(stand_ins)
 
 
