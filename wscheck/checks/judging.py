@@ -22,7 +22,7 @@ from wscheck.core.events import (
     Text,
     describe,
 )
-from wscheck.drivers.base import REPLY_BOUND
+from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND
 from wscheck.run.conversation import Observation, run_conversation
 from wscheck.run.registry import Check, Context, Verdict
 
@@ -202,10 +202,12 @@ async def all_agree(ctx: Context, conversations: Sequence[Conversation],
     """
     if ctx.concurrency <= 1 or len(conversations) <= 1 or ctx.driver.kind == "asgi":
         return None
-    token = REPLY_BOUND.set(at_once_bound(ctx))
+    # Its waits cut short decide nothing (only agreement is taken): not counted as such.
+    token, counted = REPLY_BOUND.set(at_once_bound(ctx)), CUT_SHORT.set(None)
     try:
         observed = await observe_all(ctx, conversations)
     finally:
+        CUT_SHORT.reset(counted)
         REPLY_BOUND.reset(token)
     timeout = ctx.driver.timeout
     return observed if all(agrees(obs) and not _cut_short(obs, timeout)

@@ -33,6 +33,7 @@ from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, Pro
 from wscheck.generation.runner import (
     Budget,
     example_bound,
+    own_waits,
     run_machine,
     shared_seed,
 )
@@ -320,6 +321,11 @@ def machine_runs(examples: int) -> int:
        "the model", needs=["echo"],
        precondition=BOTH_LET_IN)
 async def prop_stateful(ctx: Context) -> Verdict:
+    with own_waits():  # its replays' waits are its own to bound and confirm
+        return await _prop_stateful(ctx)
+
+
+async def _prop_stateful(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     paths = [ctx.spec.echo.url_path()]
     if ctx.spec.auth is not None:

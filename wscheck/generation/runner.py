@@ -9,11 +9,12 @@ stalls cannot turn one defect into minutes of replays (docs/internals.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from wscheck.drivers.base import REPLY_BOUND, ReplyTimes
+from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND, ReplyTimes
 from wscheck.generation._compat import Flaky, set_database_key, silenced, steady_constants
 from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, PropertyFailed
 from wscheck.run.registry import Context, Verdict
@@ -32,6 +33,7 @@ __all__ = [
     "SHRINK_SECONDS",
     "Budget",
     "example_bound",
+    "own_waits",
     "profile",
     "run_machine",
     "run_property",
@@ -151,6 +153,30 @@ async def run_property(
     (the rule of :mod:`wscheck.run.schedule`: an app whose connections interfere is judged on
     conversations run alone).
     """
+    with own_waits():
+        return await _run_property(ctx, check_id, strategy, evaluate, examples)
+
+
+@contextlib.contextmanager
+def own_waits() -> Iterator[None]:
+    """For a property's run, which bounds and confirms its own waits for replies
+    (:meth:`Budget.reply_bound`, the confirmation at the full timeout): a caller's bound (the
+    schedule's run alone, :mod:`wscheck.run.schedule`) does not reach it, nor counts them."""
+    token, counted = REPLY_BOUND.set(None), CUT_SHORT.set(None)
+    try:
+        yield
+    finally:
+        CUT_SHORT.reset(counted)
+        REPLY_BOUND.reset(token)
+
+
+async def _run_property(
+    ctx: Context,
+    check_id: str,
+    strategy: st.SearchStrategy[T],
+    evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
+    examples: int | None,
+) -> Verdict:
     steady_constants()  # the same seed draws the same examples in both runs
     budget = Budget.for_driver(ctx.driver.kind)
     loop = asyncio.get_running_loop()
