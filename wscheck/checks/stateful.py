@@ -36,11 +36,12 @@ from wscheck.generation.runner import (
     own_waits,
     run_machine,
     shared_seed,
+    stopped_beside_others,
 )
 from wscheck.generation.strategies import cookie_values, messages, tokens
 from wscheck.model.echo import ModelConnection
 from wscheck.run.conversation import Exchange, Observation
-from wscheck.run.registry import Context, Verdict, check
+from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict, check
 
 __all__ = ["ConnectionsMachine", "prop_stateful"]
 
@@ -346,6 +347,8 @@ async def _prop_stateful(ctx: Context) -> Verdict:
         first = await _run_stateful(ctx, same_seed, overlapping=True)
         if first is not None and first.passed:
             return first
+        if BESIDE_OTHERS.get():
+            return stopped_beside_others()
     alone = await _run_stateful(ctx, same_seed, overlapping=False)
     assert alone is not None
     return alone

@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND, ReplyTimes
 from wscheck.generation._compat import Flaky, set_database_key, silenced, steady_constants
 from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, PropertyFailed
-from wscheck.run.registry import Context, Verdict
+from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict
 
 __all__ = [
     "REPLAY_FACTOR",
@@ -38,6 +38,7 @@ __all__ = [
     "run_machine",
     "run_property",
     "shared_seed",
+    "stopped_beside_others",
 ]
 
 T = TypeVar("T")
@@ -157,6 +158,14 @@ async def run_property(
         return await _run_property(ctx, check_id, strategy, evaluate, examples)
 
 
+def stopped_beside_others() -> Verdict:
+    """The verdict of a property whose examples run overlapping strayed beside other checks
+    (see :data:`~wscheck.run.registry.BESIDE_OTHERS`): its run alone finds, shrinks and
+    confirms the failure, so nothing of that is done twice."""
+    return Verdict("an example did not agree with the model while other checks ran; the "
+                   "check runs again alone", unfinished=True)
+
+
 @contextlib.contextmanager
 def own_waits() -> Iterator[None]:
     """For a property's run, which bounds and confirms its own waits for replies
@@ -192,6 +201,8 @@ async def _run_property(
         if await asyncio.to_thread(_overlapping, run, _body(budget, pipeline, evaluate),
                                    pipeline):
             return Verdict()
+        if BESIDE_OTHERS.get():
+            return stopped_beside_others()
         # An example strayed: the run one example after another decides.
         budget = Budget.for_driver(ctx.driver.kind)
     try:

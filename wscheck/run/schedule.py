@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from wscheck.core.events import Silence
 from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND
 from wscheck.errors import TargetDown
-from wscheck.run.registry import Check, Context, Verdict
+from wscheck.run.registry import BESIDE_OTHERS, Check, Context, Verdict
 
 __all__ = ["ALONE_FACTOR", "ALONE_FLOOR", "IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate",
            "Schedule", "process_idle"]
@@ -195,6 +195,9 @@ class Schedule:
         chk, ctx = self._checks[check_id]
         run = _Run()
         ticket = await self._gate.enter_shared()
+        # Over a network only: in-process a failure costs no waits, and a run in-process
+        # stays exactly what it was.
+        beside = BESIDE_OTHERS.set(self._width > 1 and getattr(ctx.driver, "kind", "") != "asgi")
         try:
             run.verdict = await chk.run(ctx)
         except asyncio.CancelledError:
@@ -202,6 +205,8 @@ class Schedule:
             raise
         except Exception as exc:  # given to the check's item when its turn comes
             run.error = exc
+        finally:
+            BESIDE_OTHERS.reset(beside)
         run.overlapped = await self._gate.leave_shared(ticket)
         return run
 
@@ -228,7 +233,7 @@ class Schedule:
         assert verdict is not None
         trusted = (verdict.passed and not verdict.trusted_alone_only) or (
             verdict.is_inconclusive and verdict.unconcluded == "unobservable")
-        if trusted or not run.overlapped:
+        if trusted or (not run.overlapped and not verdict.unfinished):
             return verdict
         async with self._gate.alone():
             return await self._alone(chk, ctx, verdict)
