@@ -18,8 +18,8 @@ from wscheck.core.events import Event, SpacesAs
 from wscheck.errors import TargetUnreachable
 
 __all__ = ["CUT_SHORT", "FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND",
-           "Connection",
-           "Driver", "Pairs", "ReplyTimes", "TargetUnreachable", "query_string", "reply_wait"]
+           "Connection", "Driver", "Pairs", "ReplyTimes", "TargetUnreachable", "note_cut_short",
+           "query_string", "reply_wait"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
