@@ -140,6 +140,55 @@ def test_agreement_at_once_needs_every_conversation_to_agree() -> None:
         assert asyncio.run(run(address, 1, lambda obs: True)) is None  # one at a time: never
 
 
+def test_at_once_a_missing_reply_is_waited_for_at_a_bound_and_never_agrees() -> None:
+    """Conversations run at once wait for a reply at most the bound (only their agreement is
+    taken): against an app that answers each message one message late, every wait of the run
+    at once ends before the timeout, none agrees, and the check's verdict (from conversations
+    run one after another, at the full timeout) is still the failure."""
+    from tests.broken.answers_one_late import app
+    from wscheck.checks.judging import at_once_bound
+    from wscheck.core.events import Silence
+
+    async def run(address: str) -> tuple[Any, list[float], Any, float | None]:
+        driver = UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=0.2)
+        waits: list[float] = []
+        connect = driver.connect
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            conn = await connect(*args, **kwargs)
+            receive = conn.receive
+
+            async def receive_counted(timeout: float | None = None) -> Any:
+                event = await receive(timeout)
+                if isinstance(event, Silence):
+                    waits.append(event.seconds)
+                return event
+
+            conn.receive = receive_counted  # type: ignore[method-assign]
+            return conn
+
+        driver.connect = counted  # type: ignore[method-assign]
+        ctx = Context(Spec(), driver, 10, 4)
+        try:
+            bound = at_once_bound(ctx)
+            together = await all_agree(ctx, conversations(3), lambda obs: True)
+            at_once = list(waits)
+            verdict = await SUITE["echo.exact"].run(ctx)
+            return together, at_once, verdict, bound
+        finally:
+            await driver.aclose()
+
+    with serve_uvicorn(app) as address:
+        together, at_once, verdict, bound = asyncio.run(run(address))
+    assert bound is not None and bound < 2.0
+    assert together is None  # even an "agrees" that takes anything: a wait was cut short
+    assert len(at_once) == 3 and all(w == bound for w in at_once), at_once
+    assert not verdict.passed and not verdict.is_inconclusive
+    assert verdict.observation is not None
+    silences = [e for e in verdict.observation.observed if isinstance(e, Silence)]
+    assert [s.seconds for s in silences] == [2.0], verdict.observation.observed
+
+
 def test_in_process_runs_conversations_one_after_another() -> None:
     """In-process nothing is gained, and the run stays exactly what it was."""
     from reference_app import app

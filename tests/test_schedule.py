@@ -144,6 +144,113 @@ def test_an_error_beside_others_is_run_again_alone_and_said() -> None:
     assert "RuntimeError: only when crowded" in verdicts[0].notes[-1]
 
 
+class _Timed:
+    """A made-up driver: the timeout and reply times a schedule's run alone reads."""
+
+    kind = "url"
+    timeout = 2.0
+
+    def __init__(self) -> None:
+        from wscheck.drivers.base import ReplyTimes
+
+        self.replies = ReplyTimes()
+        self.replies.saw(0.01)
+
+
+def _unanswered(waited: float, text: str = "hello") -> Verdict:
+    """A failure whose evidence is a reply that did not come (waited ``waited`` seconds)."""
+    from wscheck.core.events import Accepted, Conversation, Silence, Text
+    from wscheck.run.conversation import Observation
+
+    conversation = Conversation.of("/ws", text)
+    return Verdict("no reply", Observation(conversation, (Accepted(), Text(f"re: {text}")),
+                                           (Accepted(), Silence(waited))))
+
+
+def _bounded_run(alone: Callable[[float | None], Verdict]) -> tuple[Verdict, list[float | None]]:
+    """A check that fails beside another with a reply missing at the full timeout, then
+    answers ``alone(bound)`` on each run alone (the reply bound it was given, noted as cut
+    short when the verdict's silence is shorter than the timeout)."""
+    from wscheck.drivers.base import REPLY_BOUND, note_cut_short
+
+    bounds: list[float | None] = []
+    calls = 0
+
+    async def run(ctx: Context) -> Verdict:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(0.05)  # beside the other check
+            return _unanswered(2.0)
+        bound = REPLY_BOUND.get()
+        bounds.append(bound)
+        verdict = alone(bound)
+        if bound is not None and verdict.observation is not None:
+            for event in verdict.observation.observed:
+                if getattr(event, "seconds", 2.0) < 2.0:
+                    note_cut_short(event.seconds, 2.0)  # type: ignore[attr-defined]
+        return verdict
+
+    check = Check("late", "MUST", "/ws 2", "made up", frozenset(), run)
+    other = Recorder().check("other", lambda others: Verdict(), seconds=0.1)
+    ctx = Context(Spec(), driver=_Timed())  # type: ignore[arg-type]
+    verdict = _verdicts(Schedule([(check, ctx), (other, ctx)], 8), ["late", "other"])[0]
+    return verdict, bounds
+
+
+def test_a_reply_missing_at_the_full_timeout_is_waited_for_at_a_bound_alone() -> None:
+    """Beside others the reply did not come within the full timeout; alone, the same reply
+    is waited for at a bound, and the same failure on the same evidence is the verdict: its
+    evidence the run that waited the full timeout, with a note saying so."""
+    verdict, bounds = _bounded_run(lambda bound: _unanswered(bound or 2.0))
+    assert len(bounds) == 1 and bounds[0] is not None and bounds[0] < 2.0
+    assert verdict.problem == "no reply"
+    assert verdict.observation == _unanswered(2.0).observation
+    assert verdict.observation is not None
+    assert [e.seconds for e in verdict.observation.observed[1:]] == [2.0]  # type: ignore
+    assert "did not come within the full 2s timeout" in verdict.notes[-1]
+
+
+def test_a_failure_that_moved_when_bounded_is_judged_at_the_full_timeout() -> None:
+    """Alone at the bound, another reply went missing: the bound may be what differed, so the
+    check runs alone once more at the full timeout, and that run is the verdict."""
+    def alone(bound: float | None) -> Verdict:
+        return _unanswered(bound, "other") if bound is not None else Verdict()
+
+    verdict, bounds = _bounded_run(alone)
+    assert len(bounds) == 2 and bounds[0] is not None and bounds[1] is None
+    assert verdict.passed and not verdict.notes
+
+
+def test_a_verdict_left_unfinished_beside_others_is_never_taken() -> None:
+    """Over a network a check on the schedule is told it runs beside others (a property then
+    stops at its first failure): such an unfinished verdict is run again alone even when no
+    other check happened to run beside it, and that run is the verdict. One at a time, or
+    in-process, no check is told so."""
+    from wscheck.run.registry import BESIDE_OTHERS
+
+    told: list[bool] = []
+
+    async def run(ctx: Context) -> Verdict:
+        told.append(BESIDE_OTHERS.get())
+        if BESIDE_OTHERS.get():
+            return Verdict("stopped early", unfinished=True)
+        return Verdict("the real failure")
+
+    check = Check("prop.x", "MUST", "/ws 2", "made up", frozenset(), run)
+    ctx = Context(Spec(), driver=_Timed())  # type: ignore[arg-type]
+    verdicts = _verdicts(Schedule([(check, ctx)], 8), ["prop.x"])
+    assert told == [True, False] and verdicts[0].problem == "the real failure"
+    told.clear()
+    assert _verdicts(Schedule([(check, ctx)], 1), ["prop.x"])[0].problem == "the real failure"
+    assert told == [False]
+    told.clear()
+    in_process = Context(Spec(), driver=type("D", (), {"kind": "asgi"})())  # type: ignore[arg-type]
+    assert _verdicts(Schedule([(check, in_process)], 8), ["prop.x"])[0].problem == \
+        "the real failure"
+    assert told == [False]
+
+
 def test_width_1_runs_each_check_at_its_turn_alone() -> None:
     rec = Recorder()
     checks = [rec.check(f"c{i}", lambda others: Verdict("x") if others else Verdict())

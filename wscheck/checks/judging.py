@@ -23,6 +23,7 @@ from wscheck.core.events import (
     Text,
     describe,
 )
+from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND
 from wscheck.run.conversation import Observation, run_conversation
 from wscheck.run.registry import Check, Context, Verdict
 
@@ -35,6 +36,7 @@ __all__ = [
     "Projection",
     "all_agree",
     "any_close_code",
+    "at_once_bound",
     "compare",
     "control",
     "diagnose_refusal",
@@ -131,6 +133,32 @@ def diagnose_refusal(path: str, refusal: Event) -> str:
     return (f"a plain client of {path} was refused ({how}); likely causes: "
             + "; or ".join(causes))
 
+#: While :func:`all_agree` runs conversations at once, a reply is waited for at most this many
+#: times the slowest reply the driver has seen in the run, and at least ``AT_ONCE_FLOOR``
+#: seconds (never more than the timeout): only agreement is taken from that run, and a reply
+#: cut short disagrees, so a missing reply is waited out at the full timeout once, by the
+#: conversations run one after another, not twice.
+AT_ONCE_FACTOR = 4.0
+AT_ONCE_FLOOR = 0.5
+
+
+def at_once_bound(ctx: Context) -> float | None:
+    """How long :func:`all_agree` waits for a reply (see ``AT_ONCE_FACTOR``); None: the
+    timeout (a driver that keeps no reply times)."""
+    replies = getattr(ctx.driver, "replies", None)
+    if replies is None:
+        return None
+    bound = max(AT_ONCE_FLOOR, AT_ONCE_FACTOR * replies.slowest)
+    outer = REPLY_BOUND.get()
+    if outer is not None:
+        bound = min(bound, outer)
+    return bound if bound < ctx.driver.timeout else None
+
+
+def _cut_short(obs: Observation, timeout: float) -> bool:
+    """Whether a wait of ``obs`` ended in silence before the full timeout."""
+    return any(isinstance(e, Silence) and 0 < e.seconds < timeout for e in obs.observed)
+
 
 async def observe_all(ctx: Context, conversations: Iterable[Conversation], *,
                       quiet: bool = True) -> list[Observation]:
@@ -170,11 +198,22 @@ async def all_agree(ctx: Context, conversations: Sequence[Conversation],
     In-process there is nothing to gain (silence is known at once, and the app shares the
     kit's one loop and CPU), so there the conversations always run one after another and a
     run in-process is exactly what it was.
+
+    A reply is waited for at most :func:`at_once_bound` here; a conversation whose wait was
+    cut short (or ended in silence before the timeout for any reason) never agrees.
     """
     if ctx.concurrency <= 1 or len(conversations) <= 1 or ctx.driver.kind == "asgi":
         return None
-    observed = await observe_all(ctx, conversations)
-    return observed if all(agrees(obs) for obs in observed) else None
+    # Its waits cut short decide nothing (only agreement is taken): not counted as such.
+    token, counted = REPLY_BOUND.set(at_once_bound(ctx)), CUT_SHORT.set(None)
+    try:
+        observed = await observe_all(ctx, conversations)
+    finally:
+        CUT_SHORT.reset(counted)
+        REPLY_BOUND.reset(token)
+    timeout = ctx.driver.timeout
+    return observed if all(agrees(obs) and not _cut_short(obs, timeout)
+                           for obs in observed) else None
 
 
 async def unserved(ctx: Context, obs: Observation) -> Verdict | None:

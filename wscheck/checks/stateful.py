@@ -33,13 +33,15 @@ from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, Pro
 from wscheck.generation.runner import (
     Budget,
     example_bound,
+    own_waits,
     run_machine,
     shared_seed,
+    stopped_beside_others,
 )
 from wscheck.generation.strategies import cookie_values, messages, tokens
 from wscheck.model.echo import ModelConnection
 from wscheck.run.conversation import Exchange, Observation
-from wscheck.run.registry import Context, Verdict, check
+from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict, check
 
 __all__ = ["ConnectionsMachine", "prop_stateful"]
 
@@ -320,6 +322,11 @@ def machine_runs(examples: int) -> int:
        "the model", needs=["echo"],
        precondition=BOTH_LET_IN)
 async def prop_stateful(ctx: Context) -> Verdict:
+    with own_waits():  # its replays' waits are its own to bound and confirm
+        return await _prop_stateful(ctx)
+
+
+async def _prop_stateful(ctx: Context) -> Verdict:
     assert ctx.spec.echo is not None
     paths = [ctx.spec.echo.url_path()]
     if ctx.spec.auth is not None:
@@ -340,6 +347,8 @@ async def prop_stateful(ctx: Context) -> Verdict:
         first = await _run_stateful(ctx, same_seed, overlapping=True)
         if first is not None and first.passed:
             return first
+        if BESIDE_OTHERS.get():
+            return stopped_beside_others()
     alone = await _run_stateful(ctx, same_seed, overlapping=False)
     assert alone is not None
     return alone

@@ -39,7 +39,13 @@ from wscheck.drivers._neterrors import (
     time_lost,
 )
 from wscheck.drivers._wire import RECEIVE_FACTOR, Frames, ReceiveDeadline, take_over
-from wscheck.drivers.base import FLOOD_FACTOR, FLOOD_SLACK, ReplyTimes, reply_wait
+from wscheck.drivers.base import (
+    FLOOD_FACTOR,
+    FLOOD_SLACK,
+    ReplyTimes,
+    note_cut_short,
+    reply_wait,
+)
 
 __all__ = ["UrlConnection"]
 
@@ -141,6 +147,8 @@ class UrlConnection:
         if isinstance(event, Silence):
             if event.seconds >= self._timeout:
                 self._mute.ran_out(start, f"a reply ({event.seconds:g}s)")
+            elif timeout is None:
+                note_cut_short(event.seconds, self._timeout)
         elif self._replies is not None:
             self._replies.saw(time.monotonic() - start)
         return event

@@ -51,7 +51,14 @@ from wscheck.drivers._watchdog import (
     on_last_words,
     watchdog_for,
 )
-from wscheck.drivers.base import MAX_MESSAGE_SIZE, Pairs, ReplyTimes, query_string, reply_wait
+from wscheck.drivers.base import (
+    MAX_MESSAGE_SIZE,
+    Pairs,
+    ReplyTimes,
+    note_cut_short,
+    query_string,
+    reply_wait,
+)
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected
 
@@ -169,6 +176,8 @@ class AsgiConnection(AppSide):
             # on purpose, not a reply the app owes.
             if wait >= self._driver.timeout:
                 self._driver._mute.ran_out(started, f"a reply ({wait:g}s)")
+            elif timeout is None:
+                note_cut_short(wait, self._driver.timeout)
             return Silence(wait)
         return event
 

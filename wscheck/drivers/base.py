@@ -17,8 +17,9 @@ from urllib.parse import quote
 from wscheck.core.events import Event, SpacesAs
 from wscheck.errors import TargetUnreachable
 
-__all__ = ["FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND", "Connection",
-           "Driver", "Pairs", "ReplyTimes", "TargetUnreachable", "query_string", "reply_wait"]
+__all__ = ["CUT_SHORT", "FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND",
+           "Connection", "Driver", "Pairs", "ReplyTimes", "TargetUnreachable", "note_cut_short",
+           "query_string", "reply_wait"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
@@ -40,6 +41,21 @@ FLOOD_SLACK = 1000
 #: bounded, and silence after a bounded wait counts against no mute watch.
 REPLY_BOUND: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "wscheck_reply_bound", default=None)
+
+
+#: Where the silences are counted that came after a wait :data:`REPLY_BOUND` made shorter than
+#: the timeout (their waits, in seconds), for code that must know whether a run saw any: the
+#: schedule's run alone (:mod:`wscheck.run.schedule`). None: not counted.
+CUT_SHORT: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "wscheck_cut_short", default=None)
+
+
+def note_cut_short(wait: float, timeout: float) -> None:
+    """Count a silence after a wait of ``wait`` seconds, when that is less than ``timeout``
+    (see :data:`CUT_SHORT`)."""
+    counted = CUT_SHORT.get()
+    if counted is not None and wait < timeout:
+        counted.append(wait)
 
 
 def reply_wait(timeout: float) -> float:

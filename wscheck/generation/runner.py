@@ -9,11 +9,12 @@ stalls cannot turn one defect into minutes of replays (docs/internals.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -21,10 +22,10 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from wscheck.drivers.base import REPLY_BOUND, ReplyTimes
+from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND, ReplyTimes
 from wscheck.generation._compat import Flaky, set_database_key, silenced, steady_constants
 from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, PropertyFailed
-from wscheck.run.registry import Context, Verdict
+from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict
 
 __all__ = [
     "REPLAY_FACTOR",
@@ -32,10 +33,12 @@ __all__ = [
     "SHRINK_SECONDS",
     "Budget",
     "example_bound",
+    "own_waits",
     "profile",
     "run_machine",
     "run_property",
     "shared_seed",
+    "stopped_beside_others",
 ]
 
 T = TypeVar("T")
@@ -151,6 +154,38 @@ async def run_property(
     (the rule of :mod:`wscheck.run.schedule`: an app whose connections interfere is judged on
     conversations run alone).
     """
+    with own_waits():
+        return await _run_property(ctx, check_id, strategy, evaluate, examples)
+
+
+def stopped_beside_others() -> Verdict:
+    """The verdict of a property whose examples run overlapping strayed beside other checks
+    (see :data:`~wscheck.run.registry.BESIDE_OTHERS`): its run alone finds, shrinks and
+    confirms the failure, so nothing of that is done twice."""
+    return Verdict("an example did not agree with the model while other checks ran; the "
+                   "check runs again alone", unfinished=True)
+
+
+@contextlib.contextmanager
+def own_waits() -> Iterator[None]:
+    """For a property's run, which bounds and confirms its own waits for replies
+    (:meth:`Budget.reply_bound`, the confirmation at the full timeout): a caller's bound (the
+    schedule's run alone, :mod:`wscheck.run.schedule`) does not reach it, nor counts them."""
+    token, counted = REPLY_BOUND.set(None), CUT_SHORT.set(None)
+    try:
+        yield
+    finally:
+        CUT_SHORT.reset(counted)
+        REPLY_BOUND.reset(token)
+
+
+async def _run_property(
+    ctx: Context,
+    check_id: str,
+    strategy: st.SearchStrategy[T],
+    evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
+    examples: int | None,
+) -> Verdict:
     steady_constants()  # the same seed draws the same examples in both runs
     budget = Budget.for_driver(ctx.driver.kind)
     loop = asyncio.get_running_loop()
@@ -166,6 +201,8 @@ async def run_property(
         if await asyncio.to_thread(_overlapping, run, _body(budget, pipeline, evaluate),
                                    pipeline):
             return Verdict()
+        if BESIDE_OTHERS.get():
+            return stopped_beside_others()
         # An example strayed: the run one example after another decides.
         budget = Budget.for_driver(ctx.driver.kind)
     try:

@@ -11,6 +11,7 @@ where a new check goes.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from wscheck.run.conversation import Observation
 
 __all__ = [
+    "BESIDE_OTHERS",
     "RFC6455",
     "SUITE",
     "SUITES",
@@ -108,6 +110,10 @@ class Verdict:
     not_applicable: str | None = None
     #: The frames exchanged, one line each (the rfc6455 suite's evidence), bounded.
     trace: tuple[str, ...] = ()
+    #: A verdict that is not a pass, given beside other checks without finishing (a property
+    #: that stopped at its first failure, see :data:`BESIDE_OTHERS`): never a run's verdict,
+    #: the schedule always runs the check again alone.
+    unfinished: bool = field(default=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -126,6 +132,14 @@ class Verdict:
         ``unobservable``, the behaviour cannot be seen through this target kind."""
         return cls(observation=observation, inconclusive=reason,
                    unconcluded="unobservable" if unobservable else "precondition")
+
+
+#: True while a check runs beside other checks on the schedule (:mod:`wscheck.run.schedule`),
+#: where only a pass is taken from it: a property that meets a failure there may stop at once
+#: with an ``unfinished`` verdict rather than find and shrink a counterexample, since its run
+#: alone does that again and is the verdict.
+BESIDE_OTHERS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "wscheck_beside_others", default=False)
 
 
 class Inconclusive(WscheckError):

@@ -19,10 +19,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from wscheck.core.events import Silence
+from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND
 from wscheck.errors import TargetDown
-from wscheck.run.registry import Check, Context, Verdict
+from wscheck.run.registry import BESIDE_OTHERS, Check, Context, Verdict
 
-__all__ = ["IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate", "Schedule", "process_idle"]
+__all__ = ["ALONE_FACTOR", "ALONE_FLOOR", "IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate",
+           "Schedule", "process_idle"]
 
 #: A check is started ahead of its turn when over the last sample the kit's process used
 #: less than this share of one CPU (every thread: the loop, the app, Hypothesis's drawing).
@@ -30,6 +33,13 @@ __all__ = ["IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate", "Schedule", "process_
 #: reply, a few percent.
 IDLE_FRACTION = 0.25
 IDLE_SAMPLE_SECONDS = 0.1
+
+#: A check confirmed alone whose verdict beside others rests on replies that did not come
+#: within the full timeout waits for a reply at most this many times the slowest reply seen
+#: in the run, and at least ``ALONE_FLOOR`` seconds: the same missing reply is not waited out
+#: at the full timeout twice. See :meth:`Schedule._alone`.
+ALONE_FACTOR = 4.0
+ALONE_FLOOR = 0.5
 
 
 def process_idle() -> Callable[[], bool]:
@@ -187,6 +197,9 @@ class Schedule:
         chk, ctx = self._checks[check_id]
         run = _Run()
         ticket = await self._gate.enter_shared()
+        # Over a network only: in-process a failure costs no waits, and a run in-process
+        # stays exactly what it was.
+        beside = BESIDE_OTHERS.set(self._width > 1 and getattr(ctx.driver, "kind", "") != "asgi")
         try:
             run.verdict = await chk.run(ctx)
         except asyncio.CancelledError:
@@ -194,6 +207,8 @@ class Schedule:
             raise
         except Exception as exc:  # given to the check's item when its turn comes
             run.error = exc
+        finally:
+            BESIDE_OTHERS.reset(beside)
         run.overlapped = await self._gate.leave_shared(ticket)
         return run
 
@@ -223,10 +238,40 @@ class Schedule:
         assert verdict is not None
         trusted = (verdict.passed and not verdict.trusted_alone_only) or (
             verdict.is_inconclusive and verdict.unconcluded == "unobservable")
-        if trusted or not run.overlapped:
+        if trusted or (not run.overlapped and not verdict.unfinished):
             return verdict
         async with self._gate.alone():
+            return await self._alone(chk, ctx, verdict)
+
+    async def _alone(self, chk: Check, ctx: Context, beside: Verdict) -> Verdict:
+        """``chk`` run alone, to confirm ``beside`` (its verdict beside others, not a pass).
+
+        When ``beside`` rests on replies that did not come within the full timeout, the run
+        alone waits for a reply at most :func:`_alone_bound`. Its verdict is taken when no
+        wait was cut short, or when it is ``beside`` again, the same conversation cut at the
+        same places, and every wait cut short is one of those: the replies missing alone were
+        missing at the full timeout beside the other checks. Otherwise the check runs alone
+        once more at the full timeout, and that is the verdict."""
+        bound = _alone_bound(ctx, beside)
+        if bound is None:
             return await chk.run(ctx)
+        counted: list[float] = []
+        tokens = REPLY_BOUND.set(bound), CUT_SHORT.set(counted)
+        try:
+            again = await chk.run(ctx)
+        finally:
+            CUT_SHORT.reset(tokens[1])
+            REPLY_BOUND.reset(tokens[0])
+        if not counted:
+            return again
+        if _same(again, beside) and len(counted) == len(_silences(again)):
+            # The evidence shown is the run beside others, whose silences lasted the timeout.
+            return dataclasses.replace(again, observation=beside.observation, notes=(
+                *again.notes, (
+                f"run again alone, a reply was waited for at most {ALONE_FACTOR:g} times the "
+                f"slowest reply seen (at least {ALONE_FLOOR:g}s); beside other checks the same "
+                f"reply did not come within the full {ctx.driver.timeout:g}s timeout")))
+        return await chk.run(ctx)
 
     async def cancel(self) -> None:
         """Stop every check still running (the run ended early: -x, a target that went
@@ -236,3 +281,26 @@ class Schedule:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+
+
+def _silences(verdict: Verdict) -> list[Silence]:
+    observed = verdict.observation.observed if verdict.observation is not None else ()
+    return [e for e in observed if isinstance(e, Silence)]
+
+
+def _alone_bound(ctx: Context, beside: Verdict) -> float | None:
+    """How long a run alone confirming ``beside`` waits for a reply (``ALONE_FACTOR``), or
+    None (the timeout): when ``beside``'s evidence has no silence, or one that was not a
+    full timeout, or the driver keeps no reply times."""
+    replies = getattr(ctx.driver, "replies", None)
+    silences = _silences(beside)
+    if replies is None or not silences or any(s.seconds < ctx.driver.timeout for s in silences):
+        return None
+    bound = max(ALONE_FLOOR, ALONE_FACTOR * replies.slowest)
+    return bound if bound < ctx.driver.timeout else None
+
+
+def _same(one: Verdict, other: Verdict) -> bool:
+    """The same verdict on the same evidence (how long a silence lasted is not compared)."""
+    return (one.problem, one.inconclusive, one.observation) == (
+        other.problem, other.inconclusive, other.observation)
