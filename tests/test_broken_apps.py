@@ -196,7 +196,10 @@ EXPECTED: dict[str, Expect] = {
     # every text of isolation.concurrent unique); prop.concurrent draws such examples now
     # and then. replies_to_latest_client gives one client every reply, so it fails
     # isolation.same-text too.
-    "routes_by_text": expect("isolation.same-text", may=("prop.concurrent", "prop.stateful")),
+    # The long run's clients send the same texts side by side too; whether two of them meet
+    # at the same moment there is up to the scheduler, so it may fail, not must.
+    "routes_by_text": expect("isolation.same-text",
+                             may=("prop.concurrent", "prop.stateful", "isolation.long-run")),
     # One credential for all: only clients connected at the same time can tell.
     "shared_credential": expect("isolation.concurrent", may=("prop.stateful",)),
     # --- /item/ws -------------------------------------------------------------------------
