@@ -24,9 +24,16 @@ def test_reference_app_verdicts_do_not_depend_on_the_seed(seed: int) -> None:
 @pytest.mark.slow  # the whole suite once per seed
 @pytest.mark.parametrize("name", ["wrong_prefix", "replies_to_latest_client"])
 def test_broken_app_verdicts_do_not_depend_on_the_seed(name: str) -> None:
-    """A defect every echo property meets, and one only interleaved clients show."""
+    """A defect every echo property meets, and one only interleaved clients show.
+
+    Every check the table says must fail (fixed cases and properties alike) fails under
+    every seed, and nothing outside the table does; a check listed as one that *may* fail
+    (a property whose draws, or the scheduling of interleaved clients, decide whether it
+    meets the defect) may differ between seeds: that is what "may" says.
+    """
     app = importlib.import_module(f"tests.broken.{name}").app
-    sets = {in_process(app, seed, EXAMPLES) for seed in SEEDS}
-    assert len(sets) == 1, sets
     e = EXPECTED[name]  # a check that could not conclude counts as not passed here
-    assert e.fails <= next(iter(sets)) <= e.fails | e.may_fail | e.inconclusive
+    sets = {in_process(app, seed, EXAMPLES) for seed in SEEDS}
+    assert len({s - e.may_fail for s in sets}) == 1, sets
+    for failed in sets:
+        assert e.fails <= failed <= e.fails | e.may_fail | e.inconclusive, failed
