@@ -17,6 +17,7 @@ import pytest
 
 from tests.asyncapi_apps import gemini_app, kraken_app
 from tests.asyncapi_docs import asyncapi_examples  # noqa: F401  (a fixture)
+from tests.fastapi_docs import in_ci
 from tests.verdicts import asgi_verdicts, url_verdicts
 from wscheck.config.known import load_spec_and_known
 from wscheck.core.spec import Spec
@@ -212,7 +213,10 @@ def test_load_mode_runs_a_documents_requests_and_names_a_mutants_failure(
     # Locust is looked for, not imported: importing it monkey-patches this process for
     # gevent, and an xdist worker so patched never takes another test.
     if importlib.util.find_spec("locust") is None:  # pragma: no cover - the test extra has it
-        pytest.skip("the load extra is not installed: pip install 'pytest-wscheck[load]'")
+        missing = "the load extra is not installed: pip install 'pytest-wscheck[load]'"
+        if in_ci():
+            pytest.fail(f"CI=true: {missing}", pytrace=False)
+        pytest.skip(missing)
     import os
     import shutil
     import subprocess
