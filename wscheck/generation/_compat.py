@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-__all__ = ["LAZY_MODULES", "Flaky", "set_database_key", "silenced", "steady_constants",
-           "unsteady_constants", "without_local_constants"]
+__all__ = ["LAZY_MODULES", "Flaky", "forced_seed", "set_database_key", "silenced",
+           "steady_constants", "unsteady_constants", "without_local_constants"]
 
 #: Imported by Hypothesis on first need: its optimiser halfway through a property's examples,
 #: ``flatmap``'s strategy at its first draw. A name a Hypothesis upgrade drops is skipped.
@@ -34,6 +34,14 @@ for _name in LAZY_MODULES:
 def set_database_key(test: Callable[..., Any], key: bytes) -> None:
     """Give a ``@given`` test its own key in the example database (and derandomized seed)."""
     test._hypothesis_internal_add_digest = key  # type: ignore[attr-defined]
+
+
+def forced_seed() -> object | None:
+    """The seed ``pytest --hypothesis-seed`` forced on every test, or None: a run given a seed
+    must draw the same examples every time, so the kit may not pick a fresh one then."""
+    import hypothesis.core
+
+    return getattr(hypothesis.core, "global_force_seed", None)
 
 
 def _silent(value: object) -> None:

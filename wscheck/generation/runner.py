@@ -23,7 +23,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND, ReplyTimes
-from wscheck.generation._compat import Flaky, set_database_key, silenced, steady_constants
+from wscheck.generation._compat import (
+    Flaky,
+    forced_seed,
+    set_database_key,
+    silenced,
+    steady_constants,
+)
 from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, PropertyFailed
 from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict
 
@@ -79,9 +85,12 @@ def profile() -> settings:
 def shared_seed() -> int | None:
     """The seed a check's overlapping run and its run alone both take, so that they draw the
     same examples: None under a derandomized profile (Hypothesis seeds each from the test's
-    source), else a fresh one. Not from the random module: its state is what Hypothesis
-    watches during other checks' draws."""
-    return None if profile().derandomize else secrets.randbits(64)
+    source) or a forced seed (``--hypothesis-seed``: Hypothesis seeds each from it), else a
+    fresh one. Not from the random module: its state is what Hypothesis watches during other
+    checks' draws."""
+    if profile().derandomize or forced_seed() is not None:
+        return None
+    return secrets.randbits(64)
 
 
 def example_bound(driver_timeout: float) -> float:
