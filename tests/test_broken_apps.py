@@ -165,6 +165,11 @@ EXPECTED: dict[str, Expect] = {
     # The bye word never recognised: the close checks have nothing to judge.
     "ignores_bye": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
                           unseen=("bye.close-code", "bye.nothing-after", "bye.after-pause")),
+    # The same, only because the bye word is compared by identity: a server's frames are
+    # new strings, and so now are the in-process driver's (it handed over its own object).
+    "bye_by_identity": expect("bye.sequence", "bye.mid-conversation", may=BYE_PROPS,
+                              unseen=("bye.close-code", "bye.nothing-after",
+                                      "bye.after-pause")),
     # Only messages pipelined right after the bye word cut the farewells short.
     "bye_cut_short": expect("bye.sequence", may=BYE_PROPS),
     "bye_closes_1001": expect("bye.close-code", may=BYE_PROPS),
@@ -315,8 +320,8 @@ EXPECTED: dict[str, Expect] = {
 #: run alone at its start, gets what the model predicts: a defect that shows there does not
 #: build up, the checks of its line name it, and the long run is inconclusive.
 LONG_RUN_UNSEEN = (
-    "browsers_only", "bye_closes_1001", "bye_keeps_open", "bye_only_first", "echoes_bye",
-    "farewell_fullwidth_colon", "farewells_swapped", "ignores_bye", "ignores_token",
+    "browsers_only", "bye_by_identity", "bye_closes_1001", "bye_keeps_open", "bye_only_first",
+    "echoes_bye", "farewell_fullwidth_colon", "farewells_swapped", "ignores_bye", "ignores_token",
     "message_line_first", "no_item_route", "one_farewell", "q_not_echoed", "refuses_echo",
     "swaps_pipelined_replies", "tidies_for_colon", "unasked_subprotocol",
     "unoffered_extension", "welcomes", "wrong_prefix",
