@@ -321,13 +321,15 @@ def _env(work: Path) -> dict[str, str]:
 
 
 def _kit(target_args: list[str], target: Target, settings: dict[str, float],
-         report: Path) -> list[str]:
+         report: Path, checks: Sequence[str] = ()) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
            "wscheck.pytest.plugin", *target_args, "--wscheck-strict", "-q",
            "--wscheck-examples", str(int(settings["examples"])),
            "--wscheck-idle-watch", str(settings["idle_watch"]), "--wscheck-report", str(report)]
     if target.spec:
         cmd += ["--wscheck-spec", target.spec]
+    if checks:
+        cmd += ["-k", " or ".join(checks)]
     return cmd
 
 
@@ -348,11 +350,12 @@ def _verdict(status: int | None, report: Path, out: str) -> dict[str, Any]:
 
 
 def run_in_process(work: Path, target: Target, settings: dict[str, float],
-                   timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
-    """The bundled suite, in-process, against ``target`` built from the package in ``work``."""
+                   timeout: float = RUN_TIMEOUT, checks: Sequence[str] = ()) -> dict[str, Any]:
+    """The bundled suite, in-process, against ``target`` built from the package in ``work``
+    (only ``checks``, when given: pytest's ``-k``)."""
     report = work / "report.json"
     report.unlink(missing_ok=True)
-    status, out = _run(_kit(["--wscheck-app", target.app], target, settings, report),
+    status, out = _run(_kit(["--wscheck-app", target.app], target, settings, report, checks),
                        work / "run", _env(work), timeout)
     return _verdict(status, report, out)
 
@@ -428,6 +431,15 @@ def targets_for(mutant: Mutant | None) -> tuple[Target, ...]:
     if mutant is not None and mutant.function.startswith(PROTOCOL_ONLY + ANY_ENDPOINT):
         return TARGETS[:1]
     return TARGETS
+
+
+def rerun_killers(mutant: Mutant, target_name: str, checks: Sequence[str],
+                  timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+    """Only ``checks`` in-process against one target: does a recorded kill still hold? A few
+    seconds, where the whole suite takes twenty."""
+    target = next(t for t in TARGETS if t.name == target_name)
+    with workspace(mutant) as work:
+        return run_in_process(work, target, SWEEP, timeout, checks)
 
 
 def run_mutant(mutant: Mutant | None, *, uvicorn: bool = False,
