@@ -113,7 +113,7 @@ def test_ci_runs_the_readmes_test_command() -> None:
           if line and not line.startswith("#")]
     assert ci[-1] == 'exec scripts/test "$@"'
     script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
-    assert 'python -m pytest -m "slow or not slow" "$@"' in script
+    assert 'python -m pytest -m "slow or not slow" --durations=25 "$@"' in script
 
 
 def test_guide_asyncapi_example_runs(tmp_path: Path) -> None:
