@@ -337,11 +337,13 @@ def _holds(conversation: Conversation) -> bool:
 
 
 def sessions(address: str, server_pid: int, pool_file: Path, users: int, hold: float,
-             spawn_rate: float) -> dict[str, Any]:
+             spawn_rate: float, slack: float = 5.0, margin: float = 15.0) -> dict[str, Any]:
     """``users`` Locust users, each conversation held open ``hold`` seconds by its quiet
-    window; the server's peak of open sessions, and memory per session."""
+    window; the server's peak of open sessions, and memory per session. ``slack``: seconds
+    the first users still hold after the last have started; ``margin``: seconds the run
+    goes on after that, for the conversations to end (both small in a smoke run)."""
     ramp = users / spawn_rate
-    hold = max(hold, ramp + 5)  # the first users still hold when the last ones start
+    hold = max(hold, ramp + slack)  # the first users still hold when the last ones start
     baseline = run_locust(address, pool_file, 1, 3, quiet=hold, timeout=hold + 30)
     server_before = _rss(server_pid)
     seen = {"peak": 0, "server_rss": server_before}
@@ -351,7 +353,7 @@ def sessions(address: str, server_pid: int, pool_file: Path, users: int, hold: f
         with contextlib.suppress(OSError, ValueError):
             seen["peak"] = max(seen["peak"], sessions_counter(address)["open"])
 
-    run = run_locust(address, pool_file, users, ramp + hold + 15, quiet=hold,
+    run = run_locust(address, pool_file, users, ramp + hold + margin, quiet=hold,
                      timeout=hold + 30, spawn_rate=spawn_rate, watch=watch)
     peak = seen["peak"]
     return {
@@ -383,8 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spawn-rate", type=float, default=250.0)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     args = parser.parse_args(argv)
+    # A smoke run: every phase once, at sizes that only show the figures' shape.
+    slack, margin = 5.0, 15.0
     if args.quick:
-        args.concurrency, args.seconds, args.sessions, args.hold, args.rounds = 5, 3, 50, 2, 1
+        args.concurrency, args.seconds, args.sessions, args.hold, args.rounds = 5, 2, 50, 2, 1
+        slack, margin = 1.0, 3.0
     limit = _raise_open_files()
     workload = Workload.generate(SPEC, size=100, seed=1)
     conversations = workload.conversations()
@@ -406,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             holding = [c for c in conversations if _holds(c)]
             write_conversations(pool_file, holding)
             result.update(sessions(address, proc.pid, pool_file, args.sessions, args.hold,
-                                   args.spawn_rate))
+                                   args.spawn_rate, slack, margin))
             print_sessions(result)
     print(json.dumps(result, sort_keys=True), flush=True)
     return 0
