@@ -13,9 +13,35 @@ from wscheck.checks.judging import (
     unanswered_before_subject,
     unserved,
 )
-from wscheck.core.events import AppLogged, ClientClose, Conversation, Drop, Event, describe
-from wscheck.run.conversation import run_conversation
+from wscheck.core.events import (
+    AppLogged,
+    ClientClose,
+    Closed,
+    Conversation,
+    Drop,
+    Event,
+    SendBytes,
+    describe,
+)
+from wscheck.generation.strategies import LONG_MESSAGE_BYTES
+from wscheck.run.conversation import Observation, run_conversation
 from wscheck.run.registry import Context, Verdict, check
+
+#: The close code of a message larger than the server takes (RFC 6455 §7.4.1: message too
+#: big). The protocol asks a server to take messages of 64 KiB and lets it refuse a larger
+#: one with this code (/ws 2): so for a binary message above 64 KiB it is as good an answer
+#: as the binary close code.
+MESSAGE_TOO_BIG = 1009
+
+#: Sizes of the large binary messages robust.binary sends besides a short one, each on a
+#: connection of its own: above the 64 KiB the protocol names and below 1 MiB. 300 KiB is
+#: past a quarter of a 1 MiB limit, where a size guard that counts a text's UTF-8 bytes only
+#: when its length alone cannot decide (four bytes a character at most) starts to encode,
+#: and fails on bytes.
+LARGE_BINARY_SIZES = (100 * 1024, 300 * 1024)
+
+#: The short binary message: not UTF-8 (``\xff``), so an app that decodes it as text fails.
+SHORT_BINARY = b"\x00\x01binary\xff"
 
 
 def _conversations_on_each_endpoint(ctx: Context, *actions: str | bytes | ClientClose | Drop,
@@ -41,24 +67,58 @@ def _what(aftermath: Event) -> str:
     return ""
 
 
+def large_binary(size: int) -> bytes:
+    """A binary message of ``size`` bytes: the short one repeated (not UTF-8 either)."""
+    return (SHORT_BINARY * (size // len(SHORT_BINARY) + 1))[:size]
+
+
+def _binary_size(obs: Observation) -> int:
+    return max((len(a.data) for a in obs.conversation.actions if isinstance(a, SendBytes)),
+               default=0)
+
+
+def _binary_closed(obs: Observation) -> bool:
+    """Judged: the close after the binary message (the texts before it are other checks'):
+    the spec's binary close code, or 1009 (message too big) for a message over 64 KiB."""
+    expected, observed = no_texts(obs.expected), no_texts(obs.observed)
+    if observed == expected:
+        return True
+    return (_binary_size(obs) > LONG_MESSAGE_BYTES and bool(expected)
+            and isinstance(expected[-1], Closed)
+            and observed == (*expected[:-1], Closed(MESSAGE_TOO_BIG)))
+
+
+def _size_note(size: int) -> str:
+    if size <= LONG_MESSAGE_BYTES:
+        return ""
+    return f" of {size // 1024} KiB"
+
+
 @check("robust.binary", "SHOULD", "/ws 6, /item/ws 5",
-       "a binary message gets a close with code 1003 (unsupported data)", needs=["endpoint"],
+       "a binary message, short or large (100 and 300 KiB, each on its own connection), gets "
+       "a close with code 1003 (unsupported data); above 64 KiB a close with 1009 (message "
+       "too big) is accepted too", needs=["endpoint"],
        precondition=BOTH_LET_IN)
 async def binary(ctx: Context) -> Verdict:
     gap: Verdict | None = None
-    convs = _conversations_on_each_endpoint(ctx, "before binary", b"\x00\x01binary\xff")
-    if await all_agree(ctx, convs,
-                       lambda obs: no_texts(obs.expected) == no_texts(obs.observed)):
+    convs = [c for data in (SHORT_BINARY, *map(large_binary, LARGE_BINARY_SIZES))
+             for c in _conversations_on_each_endpoint(ctx, "before binary", data)]
+    if await all_agree(ctx, convs, _binary_closed):
         return Verdict()
     for c in convs:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
-        # Judged: the close after the binary message; the texts before it are other checks'.
-        if no_texts(obs.expected) != no_texts(obs.observed):
+        if not _binary_closed(obs):
             # An endpoint that refuses every client never sees a binary message, and one
             # that leaves the text before it unanswered stops the reading before it.
             unseen = unanswered_before_subject(obs, no_texts) or await unserved(ctx, obs)
             if unseen is None:
-                return Verdict("a binary message did not get a close with 1003", obs)
+                size = _binary_size(obs)
+                code = next((e.code for e in reversed(obs.expected) if isinstance(e, Closed)),
+                            None)
+                also = (f" (or {MESSAGE_TOO_BIG}, message too big)"
+                        if size > LONG_MESSAGE_BYTES else "")
+                return Verdict(f"a binary message{_size_note(size)} did not get a close with "
+                               f"{code}{also}", obs)
             gap = gap or unseen
     return gap or Verdict()
 
