@@ -123,9 +123,25 @@ async def binary(ctx: Context) -> Verdict:
     return gap or Verdict()
 
 
+def _dropped_before_close(ctx: Context) -> list[Conversation]:
+    """Clients that drop right after what makes the server close (a binary message, the bye
+    word, a handshake without credentials), before its close: the close it sends then fails
+    (in-process as behind a server), and that too must end quietly."""
+    gone = Drop(in_flight=True)
+    convs = _conversations_on_each_endpoint(ctx, SHORT_BINARY, gone, pipelined=True)
+    echo, auth = ctx.spec.echo, ctx.spec.auth
+    if echo is not None and echo.bye is not None:
+        convs.append(Conversation.of(echo.url_path(), echo.bye, gone, pipelined=True))
+    if auth is not None:
+        convs.append(Conversation.of(auth.url_path(), gone, pipelined=True))
+    return convs
+
+
 @check("robust.disconnect", "SHOULD", "/ws 7, /item/ws 5",
-       "a client that closes or drops at any point ends its conversation quietly: "
-       "in-process, no exception and no record at ERROR or above logged by the app",
+       "a client that closes or drops at any point ends its conversation quietly, right "
+       "before the server's own close too (after a binary message, the bye word, a refused "
+       "handshake): in-process, no exception and no record at ERROR or above logged by the "
+       "app",
        needs=["endpoint"],
        precondition=BOTH_LET_IN + "; the server's side is visible: in-process only (over "
                     "the network: inconclusive, cannot be observed)")
@@ -151,8 +167,10 @@ async def disconnect(ctx: Context) -> Verdict:
     leaving = [c for actions in scenarios for c in _conversations_on_each_endpoint(ctx, *actions)]
     in_flight = _conversations_on_each_endpoint(
         ctx, *[f"in flight {i}" for i in range(20)], Drop(in_flight=True), pipelined=True)
+    before_close = _dropped_before_close(ctx)
     # The clients that go away, all at once; one after another if any did not end quietly.
-    quietly = await all_agree(ctx, [*leaving, *in_flight], lambda obs: obs.aftermath is None)
+    quietly = await all_agree(ctx, [*leaving, *in_flight, *before_close],
+                              lambda obs: obs.aftermath is None)
     for c in [] if quietly else leaving:
         obs = await run_conversation(ctx.driver, ctx.spec, c)
         if obs.aftermath is not None:
@@ -164,6 +182,13 @@ async def disconnect(ctx: Context) -> Verdict:
         if obs.aftermath is not None:
             return Verdict("the server failed when a client dropped with replies in flight"
                            + _what(obs.aftermath), obs)
+    # Dropping right before the server's own close.
+    for c in [] if quietly else before_close:
+        obs = await run_conversation(ctx.driver, ctx.spec, c)
+        if obs.aftermath is not None:
+            return Verdict("the server did not end the conversation quietly when the client "
+                           "dropped right before the server's close" + _what(obs.aftermath),
+                           obs)
     # Whatever the server's insides, it must still serve the next client (all at once first,
     # as above; one after another, and judged so, when any was not served).
     after = _conversations_on_each_endpoint(ctx, "still serving?")
