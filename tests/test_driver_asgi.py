@@ -325,3 +325,56 @@ async def test_a_close_reason_past_a_close_frame_is_kept_whole(size: int) -> Non
     else:
         assert problem is not None and f"{size} bytes" in problem and "§5.5" in problem
     assert await conn.finish() is None
+
+
+async def test_a_close_after_the_client_dropped_fails_as_behind_a_server() -> None:
+    """uvicorn raises its ClientDisconnected (an OSError) from any send once the client has
+    gone, a close included; Starlette turns it into WebSocketDisconnect. In-process the same:
+    an app that lets it out of its close ends with an exception, one that catches it quietly."""
+    raised: list[BaseException] = []
+
+    async def app(scope: apps.Scope, receive: apps.Receive, send: apps.Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        message = await receive()
+        assert message["type"] == "websocket.receive"
+        assert (await receive())["type"] == "websocket.disconnect"
+        try:
+            await send({"type": "websocket.close", "code": 1003})
+        except OSError as exc:
+            raised.append(exc)
+            raise
+
+    driver = AsgiDriver(app, timeout=5)
+    conn = await driver.connect("/ws")
+    await conn.send_bytes(b"\x00")
+    await conn.drop()
+    late = await conn.finish()
+    assert len(raised) == 1 and type(raised[0]).__name__ == "ClientDisconnected", raised
+    assert isinstance(late, AppCrashed) and late.exception.startswith("ClientDisconnected")
+
+
+async def test_the_client_may_leave_between_the_accept_and_the_apps_next_send() -> None:
+    """Behind a server the 101 goes out while the app runs on: a client may drop before the
+    close an app sends right after its accept (a refusal), and that close then fails."""
+    outcome: list[str] = []
+
+    async def app(scope: apps.Scope, receive: apps.Receive, send: apps.Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            await send({"type": "websocket.close", "code": 1008})
+            outcome.append("closed")
+        except OSError:
+            outcome.append("client gone")
+
+    driver = AsgiDriver(app, timeout=5)
+    conn = await driver.connect("/item/ws")
+    assert conn.handshake == Accepted()
+    await conn.drop()
+    assert await conn.finish() is None
+    assert outcome == ["client gone"]
+    # A client that stays reads the close as before.
+    conn = await driver.connect("/item/ws")
+    assert await conn.receive() == Closed(1008)
+    assert outcome == ["client gone", "closed"]

@@ -136,14 +136,15 @@ async def _url_verdicts(url: str, spec: Spec, timeout: float, quiet_window: floa
 
 def url_verdicts(app: Any, spec: Spec | None = None, *, timeout: float = 2.0,
                  quiet_window: float = 0.2, examples: int = 10,
-                 only: Collection[str] | None = None) -> dict[str, Outcome]:
+                 only: Collection[str] | None = None, **uvicorn_config: Any,
+                 ) -> dict[str, Outcome]:
     """The suite's outcomes for ``app`` served by uvicorn on a free loopback port, checked
     over the network with :class:`~wscheck.drivers.url.UrlDriver` (few generated examples:
-    every conversation costs real round trips)."""
+    every conversation costs real round trips); ``uvicorn_config`` goes to uvicorn."""
     from tests.servers import serve_uvicorn
 
     spec = spec if spec is not None else Spec()
-    with serve_uvicorn(app) as address:
+    with serve_uvicorn(app, **uvicorn_config) as address:
         return asyncio.run(_url_verdicts(f"ws://{address}", spec, timeout, quiet_window,
                                          examples, only))
 

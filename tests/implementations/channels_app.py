@@ -10,7 +10,8 @@ first and then closes with 1008, like the reference app.
 A consumer is handed the messages its client sent before a close (after a ``bye``, say), so
 it must not answer them; and those queued after its client left, when its ``send()``
 raises (ASGI 2.4 asks servers to raise an ``OSError`` there): both consumers share a
-``close()`` and a ``send()`` that end quietly then, without
+``close()`` and a ``send()`` that end quietly then (a close too: a client may drop right
+after a binary message or a refused handshake, before the close), without
 which the app fails ``robust.disconnect`` in-process and logs tracebacks under uvicorn.
 """
 
@@ -46,7 +47,10 @@ class Quiet(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         if not self.closed:
             self.closed = True
-            await super().close(code, reason)
+            try:
+                await super().close(code, reason)
+            except OSError:  # the client left just before: its close has nowhere to go
+                return
 
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None,
                    close: bool | int = False) -> None:

@@ -7,7 +7,11 @@ are read with ``receive_text()``: a binary frame raises ``PayloadTypeError``, an
 standard library the protocol names (``urllib.parse``) and split as ``http.cookies`` does:
 Falcon's ``req.cookies`` keeps the first of two cookies of one name, where Starlette and
 ``http.cookies`` keep the last. The refusal accepts first and then
-closes with 1008, like the reference app.
+closes with 1008, like the reference app. Falcon turns a failed send into
+``WebSocketDisconnected`` but lets the server's ``OSError`` (ASGI 2.4: the client left) out of
+a close, its own included (it closes the connection after a responder returns): a client
+that drops right before a close would end in an unhandled exception, so the app registers
+an error handler for ``OSError`` that ends such a conversation quietly.
 """
 
 from __future__ import annotations
@@ -88,6 +92,12 @@ class Item:
             return
 
 
+async def _client_gone(req: falcon.asgi.Request, resp: object, ex: Exception,
+                       params: dict[str, object], ws: object = None) -> None:
+    """The client left before a close could reach it: nothing is left to do for it."""
+
+
 app = falcon.asgi.App()
+app.add_error_handler(OSError, _client_gone)
 app.add_route("/ws", Echo())
 app.add_route("/item/ws", Item())

@@ -111,7 +111,7 @@ class ChatApp:
         while True:
             message = await conn.receive()
             if isinstance(message, bytes):
-                await conn.close(self.binary_close_code)
+                await self.on_binary(conn, message)
                 return
             if self.is_bye(message):
                 await self.say_bye(conn)
@@ -120,6 +120,10 @@ class ChatApp:
 
     async def send_reply(self, conn: Conn, text: str) -> None:
         await conn.send_text(text)
+
+    async def on_binary(self, conn: Conn, data: bytes) -> None:
+        """A binary message, on either endpoint: the close that ends the conversation."""
+        await conn.close(self.binary_close_code)
 
     async def say_bye(self, conn: Conn) -> None:
         for farewell in self.farewells:
@@ -191,7 +195,7 @@ class ChatApp:
         while True:
             message = await conn.receive()
             if isinstance(message, bytes):
-                await conn.close(self.binary_close_code)
+                await self.on_binary(conn, message)
                 return
             await self.on_auth_message(conn, credential, raw_q, q, message)
 

@@ -125,8 +125,10 @@ class AppSide:
             self._violate(f"sent a {type(message).__name__}, not an ASGI message dict")
         kind = message.get("type")
         if self._client_gone:
-            if kind == "websocket.close":
-                return  # closing a connection the client already left is harmless
+            # Whatever it sends, a close included: uvicorn (websockets and wsproto alike)
+            # raises its ClientDisconnected from any send once the client has gone, and
+            # Starlette turns it into WebSocketDisconnect. An app that lets that out of its
+            # close would end with an unhandled exception behind every server.
             raise ClientDisconnected("the client has disconnected")
         if self._state == "closed":
             self._violate(f"sent {kind!r} after the connection was closed", after_close=True)
@@ -151,6 +153,11 @@ class AppSide:
             return
         self._state = "open"
         self._push(Accepted())
+        # The 101 is on its way: the client may act (leave, say) before the app's next step,
+        # as it can behind a server (uvicorn's websockets-legacy protocol makes the app's next
+        # send wait until the handshake is written). Without this turn an app that accepts
+        # and closes at once (a refusal) could never meet a client that left in between.
+        await asyncio.sleep(0)
 
     async def _on_send(self, message: Mapping[str, Any]) -> None:
         """A message for the client, held back while the client is behind (backpressure)."""

@@ -13,6 +13,10 @@ with nothing queued, and the event loop has nothing runnable and no timer other 
 kit's own, nothing can happen until the client acts; waits end at once. Apps that sleep, wait
 on threads or on I/O keep the ordinary deadline, so the shortcut never changes a verdict.
 
+A client that has left is what it is behind a server: every send of the app then fails, a
+close included, with an ``OSError`` subclass (``ClientDisconnected``, as uvicorn's), and the
+app gives up the loop once after its accept, so that a client may leave before its next send.
+
 A hostile app is bounded too: a message over ``max_message_size`` fails the connection with
 1009, an app that sends faster than the client reads waits in ``send()`` (backpressure), and a
 watchdog thread (:mod:`._watchdog`) ends an app that blocks the event loop or whose tasks
