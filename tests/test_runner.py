@@ -274,3 +274,32 @@ def test_a_forced_seed_leaves_the_seeding_to_hypothesis(monkeypatch: pytest.Monk
     assert isinstance(shared_seed(), int)
     monkeypatch.setattr(hypothesis.core, "global_force_seed", 2)
     assert shared_seed() is None
+
+
+@pytest.mark.asyncio
+async def test_once_the_shrink_budget_is_spent_hypothesis_is_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the budget spent, every candidate smaller than the best failure would pass at
+    once, and Hypothesis would go on trying them for as long as its shrinker has ideas
+    (thousands of runs for a long example): it is stopped, the smallest failure found is the
+    verdict, and the notes say the budget ran out."""
+    from wscheck.generation import runner
+
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setitem(runner.SHRINK_SECONDS, "asgi", 0.0)
+    calls: list[list[int]] = []
+
+    async def evaluate(xs: list[int]) -> PropertyFailed | None:
+        calls.append(xs)
+        return PropertyFailed(f"failed at {xs}", None) if len(xs) >= 3 else None
+
+    driver = AsgiDriver(apps.silent, timeout=2.0)
+    verdict = await run_property(Context(Spec(), driver, 200, 1), "test.budget",
+                                 st.lists(st.integers(), max_size=60), evaluate)
+    await driver.aclose()
+    first = next(xs for xs in calls if len(xs) >= 3)
+    assert calls[-1] is first  # nothing ran after the first failure
+    assert first != [0, 0, 0]  # so there was something left to shrink
+    assert verdict.problem == f"failed at {first}"
+    assert "shrink budget ran out" in verdict.notes[0]

@@ -38,6 +38,7 @@ __all__ = [
     "REPLAY_FLOOR",
     "SHRINK_SECONDS",
     "Budget",
+    "ShrinkSpent",
     "example_bound",
     "own_waits",
     "profile",
@@ -48,6 +49,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class ShrinkSpent(BaseException):
+    """Raised in Hypothesis's test once the shrink budget is spent, to end its run (a
+    ``BaseException``, which Hypothesis lets through rather than taking it for a failure);
+    the smallest failure recorded in the :class:`Budget` is the verdict."""
 
 #: Seconds of shrinking allowed after the first failure (see the module docstring): short
 #: over a network, where a stalling app costs a timeout per replay; longer in-process, where
@@ -113,6 +120,9 @@ class Budget:
     last_bounded: bool = False
     #: The first failure (observed at the full timeout) and the smallest one, with examples.
     first: tuple[object, PropertyFailed] | None = None
+    first_key: str | None = None
+    #: Hypothesis was stopped when the budget ran out (see :class:`ShrinkSpent`).
+    stopped: bool = False
     best_example: object = None
     best_bounded: bool = False
     #: The shortest reply wait a replay was given, if any was bounded.
@@ -133,7 +143,7 @@ class Budget:
         if self.first_failure is None:
             self.first_failure = time.monotonic() if started is None else started
         if self.first is None:
-            self.first = (self.last_example, failure)
+            self.first, self.first_key = (self.last_example, failure), key
         self.best_key, self.best = key, failure
         self.best_example, self.best_bounded = self.last_example, self.last_bounded
 
@@ -215,12 +225,23 @@ async def _run_property(
         # An example strayed: the run one example after another decides.
         budget = Budget.for_driver(ctx.driver.kind)
     try:
-        await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound),
-                                           _replays(budget, ctx, evaluate)))
+        try:
+            await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound),
+                                               _replays(budget, ctx, evaluate)))
+        except ShrinkSpent:
+            assert budget.best is not None
+            raise budget.best from None
     except PropertyFailed as exc:
-        if budget.best_bounded:
+        failure = exc
+        if budget.best_bounded and budget.best_key != budget.first_key:
             return await _confirmed(budget, evaluate, bound, ctx.driver.timeout)
-        return Verdict(exc.problem, exc.observation, notes=(*exc.notes, *_notes(budget)))
+        if budget.best_bounded:
+            # No smaller failure was found: the example already failed at the full timeout,
+            # and that observation is the verdict (no confirmation needed).
+            assert budget.first is not None
+            failure = budget.first[1]
+        return Verdict(failure.problem, failure.observation,
+                       notes=(*failure.notes, *_notes(budget)))
     except Flaky as exc:
         if budget.bound is not None:  # a bounded replay may be what differed
             return await _confirmed(budget, evaluate, bound, ctx.driver.timeout)
@@ -291,7 +312,11 @@ def _body(budget: Budget, bridge: LoopBridge | Pipeline,
         if budget.spent():
             if key == budget.best_key and budget.best is not None:
                 raise budget.best
-            return  # out of shrinking time: only the smallest failure so far still fails
+            # Out of shrinking time: the smallest failure so far is the verdict. Hypothesis
+            # would go on trying smaller examples, each passing at once here, for as long as
+            # its shrinker has ideas (seconds of its own time for a long example): stop it.
+            budget.stopped = True
+            raise ShrinkSpent
         started = time.monotonic()
         try:
             failure = bridge.run(evaluate(example))
@@ -322,11 +347,14 @@ def _run_examples(strategy: st.SearchStrategy[T], chosen: settings, max_examples
 def _overlapping(run: Callable[[Callable[[T], None]], None], body: Callable[[T], None],
                  pipeline: Pipeline) -> bool:
     """The run with examples overlapping: True when every example agreed."""
+    spent = False
     try:
         run(body)
+    except ShrinkSpent:  # only after a failure: not every example agreed
+        spent = True
     finally:
         agreed = pipeline.drain()
-    return agreed
+    return agreed and not spent
 
 
 async def run_machine(
@@ -364,7 +392,10 @@ async def run_machine(
 def _notes(budget: Budget) -> tuple[str, ...]:
     """How hard Hypothesis shrank, and how the failure comes back."""
     notes = [f"shrunk by Hypothesis over {budget.calls} runs to the minimal failing example "
-             "above"]
+             "above" if not budget.stopped else
+             f"shrunk by Hypothesis over {budget.calls} runs, until its {budget.seconds:g}s "
+             "shrink budget ran out: the example above is the smallest failing one found by "
+             "then"]
     if profile().database is not None:
         notes.append("Hypothesis saved it in its example database (.hypothesis/ in the "
                      "directory pytest runs from): the next run replays it first")
