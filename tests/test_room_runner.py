@@ -63,3 +63,55 @@ def test_a_mute_room_is_observed_as_silence_not_waited_on_forever(busy: bool) ->
 def test_the_teardown_empties_the_room_in_join_order() -> None:
     steps = with_teardown([Join(1), Join(2), Join(3), Leave(2)])
     assert steps[4:] == (Leave(1), Leave(3))
+
+
+def _two_scenarios_over_uvicorn(module: str, clients: int) -> tuple[Any, Any, bool, Any]:
+    """Two scenarios back to back on one network driver against a fresh room of
+    tests/broken_rooms/ (the first with ``clients`` clients): both observations, whether a
+    relay stayed in the room between them, and the driver's relay afterwards."""
+    import importlib
+    from pathlib import Path
+
+    from tests.servers import serve_uvicorn
+    from wscheck.core.spec import load_spec
+    from wscheck.drivers.url import UrlDriver
+    from wscheck.run.room import _RELAYS
+
+    room = load_spec(Path(__file__).resolve().parent.parent / "examples"
+                     / "fastapi_docs_chat.toml").broadcast
+    assert room is not None
+    app = importlib.reload(importlib.import_module(f"tests.broken_rooms.{module}")).app
+
+    async def go(url: str) -> tuple[Any, Any, bool, Any]:
+        driver = UrlDriver(url, timeout=2.0, quiet_window=0.2)
+        try:
+            joins = [Join(c) for c in range(1, clients + 1)]
+            first = await run_room(driver, room, [*joins, Say(1, "a")])
+            held = _RELAYS[driver].held is not None
+            second = await run_room(driver, room, [Join(1), Say(1, "b")])
+            return first, second, held, _RELAYS[driver]
+        finally:
+            await driver.aclose()
+
+    with serve_uvicorn(app) as address:
+        return asyncio.run(asyncio.wait_for(go(f"ws://{address}"), 60))
+
+
+def test_over_the_network_a_relay_witnesses_the_last_leave() -> None:
+    """The last client to leave has nobody to get its notice: the relay (client 0) joins
+    first and reads it, stays until the next scenario's first client has joined, then leaves
+    and that client reads its notice. The relay's texts show in no transcript."""
+    first, second, held, relay = _two_scenarios_over_uvicorn("room", 2)
+    assert first.ok and second.ok, f"{first}\n{second}"
+    assert held and relay.usable
+    assert "Client #0" not in f"{first}\n{second}"
+
+
+def test_a_room_without_leave_notices_goes_back_to_waiting() -> None:
+    """A room that sends no leave notice cannot witness a leave: the relay's waits run out
+    (each a quiet window, what an unwitnessed leave is given), the driver stops using it,
+    and the scenarios (of one client each: nobody is owed a notice) are observed as they
+    went."""
+    first, second, held, relay = _two_scenarios_over_uvicorn("no_leave_notice", 1)
+    assert first.ok and second.ok, f"{first}\n{second}"
+    assert held and not relay.usable and relay.held is None

@@ -14,6 +14,19 @@ per scenario, shared by every client still connected after the last step. Then t
 still there leave one after another, each leave's notices read like any step's deliveries,
 so a scenario always ends with an empty room.
 
+A leave that empties the room has nobody left to get its notice, and over a network a
+client's close completes before the server's app has taken it out of the room: the next
+step or scenario could find it still there. When the spec has a leave notice, a relay
+witnesses it: a client of the kit's own (named ``0``, a name no scenario uses) joins before
+the last client leaves and reads that client's leave notice; it stays in the room until the
+next client joins (in this scenario or the next one on the driver), then leaves, and that
+client reads the relay's leave notice. The model predicts every text the relay's comings and
+goings cause; those texts are read and kept out of the transcripts (a further copy stays, as
+observed). Each of the relay's waits is bounded by the quiet window, as long as an
+unwitnessed leave is given: a leave notice that does not come costs that much, and when the
+relay's own notices do not come, the driver goes back to what it does without a relay for
+the rest of its run. In-process a close waits for the app's side to end: no relay is needed.
+
 Scenarios never overlap on one target: the spec names one room (every client of ``path`` is
 in it), so two scenarios at once would each see the other's clients; :func:`run_room` runs
 one scenario at a time per driver.
@@ -22,6 +35,7 @@ one scenario at a time per driver.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +56,7 @@ from wscheck.core.render import side_by_side
 from wscheck.core.spec import BroadcastSpec
 from wscheck.drivers.base import Driver
 from wscheck.model.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
-from wscheck.run.conversation import MAX_EXTRA_EVENTS, Exchange, drain
+from wscheck.run.conversation import MAX_EXTRA_EVENTS, Exchange, drain, kept
 
 __all__ = ["RoomObservation", "Wait", "run_room", "with_teardown"]
 
@@ -50,6 +64,22 @@ __all__ = ["RoomObservation", "Wait", "run_room", "with_teardown"]
 Wait = Callable[[int, str], bool]
 
 _ROOMS: weakref.WeakKeyDictionary[Driver, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+#: The relay's client number: its name is ``client_name(RELAY)``; scenarios number theirs
+#: from 1.
+RELAY = 0
+
+
+@dataclass
+class _Relay:
+    """A driver's relay (see the module docstring): whether it is used, and the relay in the
+    room between two steps, if any."""
+
+    usable: bool = True
+    held: Exchange | None = None
+
+
+_RELAYS: weakref.WeakKeyDictionary[Driver, _Relay] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -124,6 +154,8 @@ async def run_room(driver: Driver, spec: BroadcastSpec, steps: Sequence[RoomStep
             # Abandoned midway (an error, a cancelled example): nothing stays open there.
             await asyncio.gather(*(ex.connection.drop() for c, ex in scenario.exchanges.items()
                                    if c not in scenario.gone))
+            if scenario.moving is not None:
+                await scenario.moving.connection.drop()
 
 
 class _Scenario:
@@ -138,6 +170,15 @@ class _Scenario:
         self.cut: dict[int, tuple[int, int]] = {}
         #: An owed text did not come within the deadline: the rest is done without waiting.
         self.decided = False
+        #: The relay's texts each client was owed that it has not received (yet): kept out of
+        #: its transcript when they come later.
+        self.hidden: dict[int, Counter[str]] = {}
+        #: The driver's relay, when this spec and driver use one (see the module docstring).
+        self.relay: _Relay | None = None
+        if driver.kind != "asgi" and spec.leave_notice is not None:
+            self.relay = _RELAYS.setdefault(driver, _Relay())
+        #: A relay joining or leaving (dropped if the scenario is abandoned meanwhile).
+        self.moving: Exchange | None = None
 
     async def run(self, judged: tuple[RoomStep, ...]) -> RoomObservation:
         everything = with_teardown(judged)
@@ -150,9 +191,13 @@ class _Scenario:
             await self.boundary()
         ends = await asyncio.gather(*(ex.connection.finish()
                                       for ex in self.exchanges.values()))
+        observed = {c: tuple(ex.observed) for c, ex in self.exchanges.items()}
+        for client, texts in self.hidden.items():
+            observed[client], cut = _without(observed[client], texts, self.cut.get(client))
+            if cut is not None:
+                self.cut[client] = cut
         return RoomObservation(
-            everything, {c: tuple(e) for c, e in self.expected.items()},
-            {c: tuple(ex.observed) for c, ex in self.exchanges.items()},
+            everything, {c: tuple(e) for c, e in self.expected.items()}, observed,
             dict(zip(self.exchanges, ends)), self.cut)
 
     async def boundary(self) -> None:
@@ -168,31 +213,59 @@ class _Scenario:
         ``teardown`` comes after the quiet window, nothing more in flight; its notices are
         read only for a caller that judges them (one that waits for every text)."""
         owed = self.model.step(step)
+        relayed = False
         match step:
             case Join(client):
                 conversation = Conversation(self.spec.url_path(client_name(client)))
                 self.exchanges[client] = await Exchange.open(self.driver, conversation)
                 self.expected[client] = [Accepted()]
+                if self.relay is not None and self.relay.held is not None:
+                    await self._relay_out(client)
             case Say(client, text):
                 await self.exchanges[client].connection.send_text(text)
             case Leave(client, drop):
                 if not (teardown or self.decided):
-                    self.decided = await _read(self.exchanges[client], self._owed(client))
+                    await self._before_leaving(client)
+                relayed = not self.model.present and await self._relay_in(client)
                 await self._leave(client, drop)
+                if relayed:
+                    await self._relay_witness(client)
         for client, texts in owed.items():
             self.expected[client].extend(Text(t) for t in texts)
-        witnessed = False
+        witnessed = relayed
         if not self.decided and not (teardown and self.wait is not None):
-            wait = self.wait
-            waited = {c: [t for t in texts if not isinstance(step, Say) or wait is None
-                          or wait(c, t)] for c, texts in owed.items() if c not in self.gone}
-            silent = await asyncio.gather(*(_read(self.exchanges[c], t)
-                                            for c, t in waited.items() if t))
-            self.decided = any(silent)
-            witnessed = bool(owed) and not self.decided
+            judged = {c: [t for t in texts if self._judges(c, t)]
+                      for c, texts in owed.items() if c not in self.gone}
+            # A join's or a leave's notice the caller does not judge is a witness only: it
+            # shows the step done, and its absence costs a quiet window, not the deadline.
+            witness = {c: [t for t in texts if not self._judges(c, t)]
+                       for c, texts in owed.items()
+                       if c not in self.gone and not isinstance(step, Say)}
+            bound = self._bound()
+            silent = await asyncio.gather(
+                *(_read(self.exchanges[c], t) for c, t in judged.items() if t),
+                *(_read(self.exchanges[c], t, within=bound) for c, t in witness.items() if t))
+            self.decided = any(silent[:sum(1 for t in judged.values() if t)])
+            # Every text came, or the reads waited at least as long as a quiet window.
+            witnessed = relayed or any(judged.values()) or any(witness.values())
         # The teardown's unread leaves are done one after another, the last one given time.
         if isinstance(step, Leave) and not witnessed and (last or not teardown):
             await self._unwitnessed()
+
+    def _judges(self, client: int, text: str) -> bool:
+        return self.wait is None or self.wait(client, text)
+
+    async def _before_leaving(self, client: int) -> None:
+        """``client`` reads what it was owed and has not received: what the caller judges
+        until the deadline (a silence decides the scenario), the rest for a quiet window
+        at most (a witness, see :meth:`do`)."""
+        exchange = self.exchanges[client]
+        judged = [t for t in self._owed(client) if self._judges(client, t)]
+        if judged:
+            self.decided = await _read(exchange, judged)
+        rest = [t for t in self._owed(client) if not self._judges(client, t)]
+        if rest and not self.decided:
+            await _read(exchange, rest, within=self._bound())
 
     async def _unwitnessed(self) -> None:
         """After a leave no notice showed done (none owed, or it did not come): over a network
@@ -201,6 +274,68 @@ class _Scenario:
         there. (In-process, a close waits for the app's side to end.)"""
         if self.driver.kind != "asgi":
             await asyncio.sleep(getattr(self.driver, "quiet_window", 0.2))
+
+    async def _relay_in(self, client: int) -> bool:
+        """Before ``client``, the last one, leaves: the relay joins (``client`` reads its
+        join notice, if the spec has one). Whether the relay is in the room."""
+        relay = self.relay
+        if relay is None or not relay.usable:
+            return False
+        spec, name = self.spec, client_name(RELAY)
+        self.moving = moving = await Exchange.open(self.driver,
+                                                   Conversation(spec.url_path(name)))
+        if not isinstance(moving.observed[0], Accepted):
+            relay.usable = False
+        elif spec.join_notice is not None and not await self._hidden(
+                client, spec.render(spec.join_notice, name)):
+            # The relay's join may still be under way as the client leaves: it leaves first,
+            # and the client does not wait to see that.
+            relay.usable = False
+            self.hidden[client][spec.render(spec.leave_notice or "", name)] += 1
+        else:
+            return True
+        self.moving = None
+        await moving.connection.close()
+        return False
+
+    async def _relay_witness(self, client: int) -> None:
+        """Once ``client`` has left: the relay reads its leave notice and stays in the room.
+        A notice that does not come within the quiet window has been waited for as long as
+        an unwitnessed leave is (a room may leave out some clients' notices)."""
+        assert self.relay is not None and self.moving is not None
+        notice = self.spec.render(self.spec.leave_notice or "", client_name(client))
+        await _await(self.moving, notice, self._bound(), record=False)
+        self.relay.held, self.moving = self.moving, None
+
+    async def _relay_out(self, client: int) -> None:
+        """``client`` joined the room the relay held: the relay reads its join notice (if
+        the spec has one), leaves, and ``client`` reads the relay's leave notice."""
+        assert self.relay is not None and self.relay.held is not None
+        spec, name = self.spec, client_name(RELAY)
+        self.moving, self.relay.held = self.relay.held, None
+        if spec.join_notice is not None:
+            notice = spec.render(spec.join_notice, client_name(client))
+            if not await _await(self.moving, notice, self._bound(), record=False):
+                self.relay.usable = False
+        await self.moving.connection.close()
+        self.moving = None
+        exchange = self.exchanges[client]
+        if exchange.ended or not isinstance(exchange.observed[0], Accepted):
+            await self._unwitnessed()
+        elif not await self._hidden(client, spec.render(spec.leave_notice or "", name)):
+            self.relay.usable = False
+
+    async def _hidden(self, client: int, text: str) -> bool:
+        """``client`` reads ``text``, which the relay owes it, within the quiet window (what
+        else comes is recorded); kept out of its transcript, now or when it comes later."""
+        if await _await(self.exchanges[client], text, self._bound(), record=True):
+            return True
+        self.hidden.setdefault(client, Counter())[text] += 1
+        return False
+
+    def _bound(self) -> float:
+        """How long the relay's waits take at most: the quiet window."""
+        return float(getattr(self.driver, "quiet_window", 0.2))
 
     def _owed(self, client: int) -> list[str]:
         """The texts ``client`` was owed that it has not received (yet)."""
@@ -221,17 +356,24 @@ class _Scenario:
             await _take(exchange, final=False)
 
 
-async def _read(exchange: Exchange, owed: Sequence[str]) -> bool:
+async def _read(exchange: Exchange, owed: Sequence[str], within: float | None = None) -> bool:
     """Read until every text in ``owed`` has arrived (texts it was not owed are recorded on
     the way, at most :data:`~wscheck.run.conversation.MAX_EXTRA_EVENTS` of them), a silence or a
     final event; True when a silence waited out the deadline. Waiting for the texts themselves
     rather than for a count keeps one extra message from letting the next step start before
-    this one's deliveries are in. Each read has the driver's deadline."""
+    this one's deliveries are in. Each read has the driver's deadline; with ``within``, the
+    reads take at most that many seconds in all (a witness's wait, see :meth:`_Scenario.do`)."""
     pending = Counter(owed)
+    end = None if within is None else time.monotonic() + within
     for _ in range(len(owed) + MAX_EXTRA_EVENTS):
         if not pending or exchange.ended:
             return False
-        event = await exchange.connection.receive()
+        if end is None:
+            event = await exchange.connection.receive()
+        elif (remaining := end - time.monotonic()) > 0:
+            event = await exchange.connection.receive(remaining)
+        else:
+            return True
         exchange.observed.append(event)
         if isinstance(event, Text) and pending[event.text]:
             pending[event.text] -= 1
@@ -241,6 +383,41 @@ async def _read(exchange: Exchange, owed: Sequence[str]) -> bool:
             # In-process a silence is usually known at once: nothing is decided by it.
             return event.seconds > 0
     return False
+
+
+async def _await(exchange: Exchange, text: str, within: float, *, record: bool) -> bool:
+    """Read until ``text`` comes (not recorded), at most ``within`` seconds in all; what else
+    comes is recorded when ``record``. Whether it came."""
+    deadline = time.monotonic() + within
+    for _ in range(MAX_EXTRA_EVENTS + 1):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or exchange.ended:
+            return False
+        event = await exchange.connection.receive(remaining)
+        if isinstance(event, Text) and event.text == text:
+            return True
+        if isinstance(event, Silence):
+            return False
+        if record:
+            exchange.observed.append(kept(event, exchange.keep))
+        elif isinstance(event, FINAL_EVENTS):
+            return False
+    return False
+
+
+def _without(observed: Transcript, texts: Counter[str],
+             cut: tuple[int, int] | None) -> tuple[Transcript, tuple[int, int] | None]:
+    """``observed`` without the first copy of each of ``texts`` (the relay's, that came
+    after their bounded wait), and the teardown's cut moved to match."""
+    left, out = Counter(texts), []
+    for index, event in enumerate(observed):
+        if isinstance(event, Text) and left[event.text] > 0:
+            left[event.text] -= 1
+            if cut is not None and index < cut[1]:
+                cut = (cut[0], cut[1] - 1)
+            continue
+        out.append(event)
+    return tuple(out), cut
 
 
 async def _take(exchange: Exchange, *, final: bool) -> None:
