@@ -51,10 +51,11 @@ __all__ = [
 T = TypeVar("T")
 
 
-class ShrinkSpent(BaseException):
-    """Raised in Hypothesis's test once the shrink budget is spent, to end its run (a
-    ``BaseException``, which Hypothesis lets through rather than taking it for a failure);
-    the smallest failure recorded in the :class:`Budget` is the verdict."""
+class ShrinkSpent(KeyboardInterrupt):
+    """Raised in Hypothesis's test once the shrink budget is spent, to end its run: as for
+    an interrupt, Hypothesis stops at once, neither taking it for a failure nor saving the
+    example in its database. It never leaves the worker thread (:func:`_run_examples`
+    returns instead); the smallest failure recorded in the :class:`Budget` is the verdict."""
 
 #: Seconds of shrinking allowed after the first failure (see the module docstring): short
 #: over a network, where a stalling app costs a timeout per replay; longer in-process, where
@@ -225,12 +226,10 @@ async def _run_property(
         # An example strayed: the run one example after another decides.
         budget = Budget.for_driver(ctx.driver.kind)
     try:
-        try:
-            await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound),
-                                               _replays(budget, ctx, evaluate)))
-        except ShrinkSpent:
-            assert budget.best is not None
-            raise budget.best from None
+        if await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound),
+                                              _replays(budget, ctx, evaluate))):
+            assert budget.best is not None  # stopped once the shrink budget was spent
+            raise budget.best
     except PropertyFailed as exc:
         failure = exc
         if budget.best_bounded and budget.best_key != budget.first_key:
@@ -332,8 +331,9 @@ def _body(budget: Budget, bridge: LoopBridge | Pipeline,
 
 def _run_examples(strategy: st.SearchStrategy[T], chosen: settings, max_examples: int,
                   same_seed: int | None, database_key: bytes,
-                  body: Callable[[T], None]) -> None:
-    """One Hypothesis run of ``body`` over ``strategy`` (in a worker thread)."""
+                  body: Callable[[T], None]) -> bool:
+    """One Hypothesis run of ``body`` over ``strategy`` (in a worker thread); True when it
+    was stopped once the shrink budget was spent (:class:`ShrinkSpent`)."""
     test = given(strategy)(body)
     test = settings(chosen, max_examples=max_examples)(test)
     if same_seed is not None:
@@ -341,20 +341,21 @@ def _run_examples(strategy: st.SearchStrategy[T], chosen: settings, max_examples
     # One example database entry per check and protocol: replays stay relevant.
     set_database_key(test, database_key)
     with silenced():
-        test()
+        try:
+            test()
+        except ShrinkSpent:
+            return True
+    return False
 
 
-def _overlapping(run: Callable[[Callable[[T], None]], None], body: Callable[[T], None],
+def _overlapping(run: Callable[[Callable[[T], None]], bool], body: Callable[[T], None],
                  pipeline: Pipeline) -> bool:
     """The run with examples overlapping: True when every example agreed."""
-    spent = False
     try:
-        run(body)
-    except ShrinkSpent:  # only after a failure: not every example agreed
-        spent = True
+        stopped = run(body)  # only after a failure: then not every example agreed
     finally:
         agreed = pipeline.drain()
-    return agreed and not spent
+    return agreed and not stopped
 
 
 async def run_machine(
