@@ -148,7 +148,8 @@ TABLE: tuple[Setting, ...] = (
     Setting("examples", f"generated examples per property check (default "
             f"{DEFAULT_EXAMPLES_ASGI} in-process, {DEFAULT_EXAMPLES_URL} over the network; "
             "prop.stateful runs half as many state-machine runs of up to 20 steps, "
-            "prop.concurrent a quarter as many examples of several clients)",
+            "prop.concurrent a quarter as many examples of several clients, "
+            "prop.broadcast a third as many room scenarios of up to 36 steps)",
             count, "N"),
     Setting("concurrency", f"checks, the conversations of one check and the examples of one "
             "property run at the same time "
