@@ -52,10 +52,11 @@ T = TypeVar("T")
 
 
 class ShrinkSpent(KeyboardInterrupt):
-    """Raised in Hypothesis's test once the shrink budget is spent, to end its run: as for
-    an interrupt, Hypothesis stops at once, neither taking it for a failure nor saving the
-    example in its database. It never leaves the worker thread (:func:`_run_examples`
-    returns instead); the smallest failure recorded in the :class:`Budget` is the verdict."""
+    """Raised by :meth:`Budget.spent` in Hypothesis's test once the shrink budget is spent, to
+    end its run: as for an interrupt, Hypothesis stops at once, neither taking it for a
+    failure nor saving the example in its database. It never leaves the worker thread
+    (:func:`_run_examples` returns instead); the smallest failure recorded in the
+    :class:`Budget` is the verdict."""
 
 #: Seconds of shrinking allowed after the first failure (see the module docstring): short
 #: over a network, where a stalling app costs a timeout per replay; longer in-process, where
@@ -122,7 +123,8 @@ class Budget:
     #: The first failure (observed at the full timeout) and the smallest one, with examples.
     first: tuple[object, PropertyFailed] | None = None
     first_key: str | None = None
-    #: Hypothesis was stopped when the budget ran out (see :class:`ShrinkSpent`).
+    #: Whether :meth:`spent` stops Hypothesis's run, and whether it did.
+    stops: bool = False
     stopped: bool = False
     best_example: object = None
     best_bounded: bool = False
@@ -130,12 +132,21 @@ class Budget:
     bound: float | None = None
 
     @classmethod
-    def for_driver(cls, kind: str) -> Budget:
-        return cls(SHRINK_SECONDS.get(kind, 1.0))
+    def for_driver(cls, kind: str, *, stops: bool = False) -> Budget:
+        return cls(SHRINK_SECONDS.get(kind, 1.0), stops=stops)
 
     def spent(self) -> bool:
-        return self.first_failure is not None and \
+        """Whether the shrink time is up. For a budget that ``stops`` (a property's, see
+        :func:`_run_property`), raises :class:`ShrinkSpent` instead: Hypothesis would go on
+        trying smaller examples, each passing at once, for as long as its shrinker has ideas
+        (seconds of its own time for a long example). Raised here rather than in the test
+        Hypothesis runs, whose source seeds a derandomized run."""
+        spent = self.first_failure is not None and \
             time.monotonic() - self.first_failure > self.seconds
+        if spent and self.stops:
+            self.stopped = True
+            raise ShrinkSpent
+        return spent
 
     def failed(self, key: str, failure: PropertyFailed, started: float | None = None) -> None:
         """Record a failure. The budget starts now, or at ``started`` for an example that
@@ -207,7 +218,7 @@ async def _run_property(
     examples: int | None,
 ) -> Verdict:
     steady_constants()  # the same seed draws the same examples in both runs
-    budget = Budget.for_driver(ctx.driver.kind)
+    budget = Budget.for_driver(ctx.driver.kind, stops=True)
     loop = asyncio.get_running_loop()
     bound = example_bound(ctx.driver.timeout)
     # Both runs take the same settings and seed, and a body made by ``_body``: under the
@@ -224,7 +235,7 @@ async def _run_property(
         if BESIDE_OTHERS.get():
             return stopped_beside_others()
         # An example strayed: the run one example after another decides.
-        budget = Budget.for_driver(ctx.driver.kind)
+        budget = Budget.for_driver(ctx.driver.kind, stops=True)
     try:
         if await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound),
                                               _replays(budget, ctx, evaluate))):
@@ -311,11 +322,7 @@ def _body(budget: Budget, bridge: LoopBridge | Pipeline,
         if budget.spent():
             if key == budget.best_key and budget.best is not None:
                 raise budget.best
-            # Out of shrinking time: the smallest failure so far is the verdict. Hypothesis
-            # would go on trying smaller examples, each passing at once here, for as long as
-            # its shrinker has ideas (seconds of its own time for a long example): stop it.
-            budget.stopped = True
-            raise ShrinkSpent
+            return  # out of shrinking time: only the smallest failure so far still fails
         started = time.monotonic()
         try:
             failure = bridge.run(evaluate(example))
