@@ -163,3 +163,29 @@ def test_the_reports_show_the_record(pytester: pytest.Pytester) -> None:
                                    "message": "Exception in ASGI application (ClientGone: )"}
     html = (pytester.path / "r.html").read_text(encoding="utf-8")
     assert "app logged ERROR (logger &#x27;chat.errors&#x27;)" in html
+
+
+def test_a_run_keeps_none_of_its_connections_alive() -> None:
+    """The log sinks of app tasks are held weakly: held strongly, each sink (a method of its
+    connection, which holds the task it is kept for) kept every connection and app task of
+    the process alive, about 2 MiB a suite run in a process checking many apps."""
+    import gc
+    import weakref
+
+    from wscheck.drivers.asgi import AsgiConnection
+
+    made: list[weakref.ref[AsgiConnection]] = []
+    original = AsgiConnection.__init__
+
+    def remember(self: AsgiConnection, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AsgiConnection, "__init__", remember)
+        asgi_verdicts(ChatApp(), examples=5, only={"echo.exact", "bye.sequence",
+                                                   "robust.disconnect", "prop.echo"})
+    gc.collect()
+    assert made, "no connection was made"
+    alive = sum(ref() is not None for ref in made)
+    assert alive == 0, f"{alive} of {len(made)} connections outlived their run"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import threading
 import weakref
@@ -54,8 +55,21 @@ def _install() -> None:
         _installed = True
 
 
-#: The sink of each task an app started (weakly: a task's end is none of the kit's business).
-_task_sinks: weakref.WeakKeyDictionary[asyncio.Future[Any], Sink] = weakref.WeakKeyDictionary()
+#: The sink of each task an app started, both weakly: a sink is a connection's method, and
+#: a connection holds its app's task, so a strong sink here kept every task and connection
+#: of the process alive (a key a weak dictionary's own value refers to never goes). Once the
+#: connection is gone nobody can read what its sink would record.
+_task_sinks: weakref.WeakKeyDictionary[asyncio.Future[Any], Callable[[], Sink | None]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _weakly(sink: Sink) -> Callable[[], Sink | None]:
+    if inspect.ismethod(sink):
+        return weakref.WeakMethod(sink)
+    try:
+        return weakref.ref(sink)
+    except TypeError:  # a callable that takes no weak reference: held, as before
+        return lambda: sink
 
 
 def adopt(task: asyncio.Future[Any]) -> None:
@@ -63,7 +77,7 @@ def adopt(task: asyncio.Future[Any]) -> None:
     connection's sink, for the records asyncio makes about it later (see the module)."""
     sink = _sink.get()
     if sink is not None:
-        _task_sinks[task] = sink
+        _task_sinks[task] = _weakly(sink)
 
 
 def watch_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -75,7 +89,8 @@ def watch_loop(loop: asyncio.AbstractEventLoop) -> None:
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         about = context.get("task") or context.get("future")
-        sink = _task_sinks.get(about) if isinstance(about, asyncio.Future) else None
+        ref = _task_sinks.get(about) if isinstance(about, asyncio.Future) else None
+        sink = ref() if ref is not None else None
         token = _sink.set(sink) if sink is not None else None
         try:
             if previous is not None:
