@@ -17,11 +17,7 @@ class _Conn(Conn):
 
 
 class App(ChatApp):
-    async def echo(self, conn: Conn) -> None:
-        await super().echo(_Conn(conn.scope, conn._receive, conn._send))
-
-    async def auth(self, conn: Conn) -> None:
-        await super().auth(_Conn(conn.scope, conn._receive, conn._send))
+    conn_type = _Conn
 
 
 app = App()

@@ -78,9 +78,13 @@ class ChatApp:
     binary_close_code = 1003
     denied_close_code = 1008
 
+    #: The connection wrapper of every endpoint: a broken app swaps it to change how all of
+    #: them send or close.
+    conn_type: type[Conn] = Conn
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            conn = Conn(scope, receive, send)
+            conn = self.conn_type(scope, receive, send)
             await receive()  # websocket.connect
             try:
                 if scope["path"] == self.echo_path:
