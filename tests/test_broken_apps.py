@@ -383,8 +383,9 @@ def covering_set(table: dict[str, Expect], leave_out: set[str]) -> set[str]:
     but those in ``leave_out`` fails: greedily the app that fails the most checks not yet
     failed (ties by name).
 
-    The everyday ``python -m pytest`` runs these, so that it still shows every check
-    catching a defect; the whole matrix is marked slow and runs in CI (``scripts/test``)."""
+    The everyday tier (``scripts/test``, ``python -m pytest``) runs these, so that it still
+    shows every check catching a defect; the whole matrix is marked slow and runs in CI
+    (``scripts/test --slow``)."""
     apps = {n: e for n, e in table.items() if n not in leave_out}
     left = set().union(*(e.fails for e in apps.values()))
     chosen: set[str] = set()

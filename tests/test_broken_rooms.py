@@ -102,13 +102,18 @@ def test_the_correct_rooms_pass_every_room_check() -> None:
     assert {k for k, v in outcomes.items() if v == "pass"} == room_checks
 
 
-def test_prop_broadcast_shrinks_to_a_minimal_scenario() -> None:
+def test_prop_broadcast_shrinks_to_a_minimal_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
     """The one defect only the property catches (a speaker leaves without a notice) is shown
-    as the smallest scenario that has it: two clients, one says something and leaves."""
+    as the smallest scenario that has it: two clients, one says something and leaves. The
+    shrink budget is lifted: the question is where shrinking ends, not how soon (on a busy
+    machine the 3 s budget ran out at five clients)."""
     import asyncio
 
     from tests.verdicts import run_checks
     from wscheck.drivers.asgi import AsgiDriver, lifespan
+    from wscheck.generation import runner
+
+    monkeypatch.setitem(runner.SHRINK_SECONDS, "asgi", 120.0)
 
     async def verdict() -> str:
         async with lifespan(_app("silent_leave_after_talk")) as app:  # type: ignore[arg-type]

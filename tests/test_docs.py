@@ -105,15 +105,17 @@ def test_the_distribution_is_pytest_wscheck_and_keeps_the_wscheck_names() -> Non
 
 
 def test_ci_runs_the_readmes_test_command() -> None:
-    """One test command: the README gives ``scripts/test``, and CI runs exactly that (with
-    ``CI=true``), every test included, so a newcomer's run is CI's run."""
+    """The README's test command is ``scripts/test`` (the everyday tier), and CI runs exactly
+    that (with ``CI=true``), then the slow tier: every test runs on every push, and a
+    newcomer's command is CI's first step."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "```sh\nscripts/test\n```" in readme
     ci = [line for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
           if line and not line.startswith("#")]
-    assert ci[-1] == 'exec scripts/test "$@"'
+    assert ci[-2:] == ['scripts/test "$@"', 'exec scripts/test --slow "$@"']
     script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
-    assert 'python -m pytest -m "slow or not slow" --durations=25 "$@"' in script
+    assert 'python -m pytest --durations=25 "$@"' in script
+    assert 'python -m pytest -m slow --durations=25 "$@"' in script
 
 
 def test_guide_asyncapi_example_runs(tmp_path: Path) -> None:

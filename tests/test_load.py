@@ -445,7 +445,7 @@ def _peak_rss_of(command: list[str], cwd: Path) -> tuple[subprocess.CompletedPro
 HOSTILE_BUDGET = 256 * 1024 * 1024
 
 
-@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test --slow)
 def test_a_load_run_reports_a_2_63_byte_frame_as_the_servers_fault(tmp_path: Path) -> None:
     """Every connection announces a 2^63-1-byte frame and then streams its payload (up to
     256 MiB). The run ends on its own, every user's connection failed with 1009 after a few
@@ -516,7 +516,7 @@ def _report(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test --slow)
 def test_reference_app_under_a_few_hundred_users(tmp_path: Path) -> None:
     with serve_uvicorn(create_app()) as address:
         run = wscheck_load("--url", f"ws://{address}", "--users", "300", "--spawn-rate", "300",
@@ -536,7 +536,7 @@ def test_reference_app_under_a_few_hundred_users(tmp_path: Path) -> None:
     assert "every transcript matched the model" in output
 
 
-@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test --slow)
 def test_master_and_two_workers_give_one_merged_verdict(tmp_path: Path) -> None:
     """Plain ``locust`` with the one-line locustfile of docs/load.md: a master and two
     workers as separate processes, which draw their own conversations."""
@@ -661,7 +661,7 @@ def _counters(app: object) -> dict[str, float]:
             if isinstance(v, (int, float)) and not k.startswith("_")}
 
 
-@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test --slow)
 def test_wss_with_a_private_ca(tmp_path: Path) -> None:
     """``wss://`` through TLS: verified with ``--ca-file``, and without it the certificate
     is not trusted, which every conversation reports."""
@@ -690,7 +690,7 @@ def test_nothing_listening_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert run.stderr.count("\n") == 1 and "refused" in run.stderr, run.stderr
 
 
-@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test --slow)
 def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
     """A server that accepts TCP and never answers: the run still ends on time, and says
     that nothing was verified."""
@@ -708,7 +708,7 @@ def test_run_time_bounds_a_run_against_a_silent_server(tmp_path: Path) -> None:
     assert "silence instead of accept" in run.stdout
 
 
-@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test)
+@pytest.mark.slow  # a Locust run of its own; CI runs it (scripts/test --slow)
 def test_load_benchmark_quick_prints_its_figures_as_its_last_line() -> None:
     """A smoke run of benchmarks/load.py with tiny sizes: the shape of the figures, and
     that every session was held and verified; never a speed."""

@@ -372,9 +372,13 @@ async def _run_stateful(ctx: Context, same_seed: int | None, *,
 
     if same_seed is not None:
         machine = seed(same_seed)(machine)
+    # The overlapping run's failures are not verdicts (an example that strayed may only have
+    # met another's traffic), so it keeps nothing in the example database: a failure it
+    # saved would be replayed first by the run alone, which would then not draw what it drew.
+    quiet_db: dict[str, Any] = {} if pipeline is None else {"database": None}
     try:
         verdict = await run_machine(ctx, machine, budget, max_examples=machine_runs(ctx.examples),
-                                    stateful_step_count=MACHINE_STEPS)
+                                    stateful_step_count=MACHINE_STEPS, **quiet_db)
     finally:
         agreed = pipeline is None or await asyncio.to_thread(pipeline.drain)
     return verdict if agreed else None
