@@ -30,6 +30,7 @@ from wscheck.run.registry import Check, Context, Verdict
 __all__ = [
     "BOTH_LET_IN",
     "ECHO_LET_IN",
+    "MESSAGE_TOO_BIG",
     "TOKEN_LET_IN",
     "UNOBSERVABLE_OVER_NETWORK",
     "WIRE_FORM_NOTE",
@@ -71,6 +72,11 @@ WIRE_FORM_NOTE = (
 ECHO_LET_IN = "a plain client of the echo endpoint is accepted (echo.accept)"
 TOKEN_LET_IN = "a client with a plain token is let in and answered (auth.token)"
 BOTH_LET_IN = "a plain client of each endpoint is let in (echo.accept, auth.token)"
+
+#: The close code of a message larger than the server takes (RFC 6455 §7.4.1: message too
+#: big). The protocol asks a server to take messages of 64 KiB and lets it refuse a larger
+#: one with this code (/ws 2): for a text or a binary message above 64 KiB it is an answer.
+MESSAGE_TOO_BIG = 1009
 
 UNOBSERVABLE_OVER_NETWORK = (
     "a network client cannot see what the server does inside (its exceptions, its log), so "

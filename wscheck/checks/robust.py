@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wscheck.checks.judging import (
     BOTH_LET_IN,
+    MESSAGE_TOO_BIG,
     UNOBSERVABLE_OVER_NETWORK,
     all_agree,
     keep_texts,
@@ -26,12 +27,6 @@ from wscheck.core.events import (
 from wscheck.generation.strategies import LONG_MESSAGE_BYTES
 from wscheck.run.conversation import Observation, run_conversation
 from wscheck.run.registry import Context, Verdict, check
-
-#: The close code of a message larger than the server takes (RFC 6455 §7.4.1: message too
-#: big). The protocol asks a server to take messages of 64 KiB and lets it refuse a larger
-#: one with this code (/ws 2): so for a binary message above 64 KiB it is as good an answer
-#: as the binary close code.
-MESSAGE_TOO_BIG = 1009
 
 #: Sizes of the large binary messages robust.binary sends besides a short one, each on a
 #: connection of its own: above the 64 KiB the protocol names and below 1 MiB. 300 KiB is

@@ -65,8 +65,9 @@ CLIP_LENGTH = 2000
 #: conversation sent when it opened. No reply the model predicts is longer: a reply is a
 #: template around what the client sent, and this is well above the longest message the
 #: kit's own strategies send after opening (64 KiB, the state machine's) with a credential
-#: and a tag. A longer one is clipped as above the moment it is recorded, so a target
-#: answering every message with 16 MiB costs a failing check kilobytes, not gigabytes.
+#: and a tag (the fixed checks' larger messages, up to 300 KiB, are sent, so counted). A
+#: longer one is clipped as above the moment it is recorded, so a target answering every
+#: message with 16 MiB costs a failing check kilobytes, not gigabytes.
 KEEP_LENGTH = 256 * 1024
 #: Bytes of a binary message the target sent kept in reports (its size is kept too).
 CLIP_BYTES = 1024

@@ -190,12 +190,15 @@ def utf8_text(unit: str, size: int) -> str:
     if not unit:
         raise ValueError("the unit of a long text must not be empty")
     width = len(unit.encode("utf-8"))
-    text = unit * (size // width)
+    left = size % width  # bytes after the whole units: counted per character, not re-encoded
+    tail = ""
     for char in unit:
-        if len((text + char).encode("utf-8")) > size:
+        char_width = len(char.encode("utf-8"))
+        if char_width > left:
             break
-        text += char
-    return text + "x" * (size - len(text.encode("utf-8")))
+        tail += char
+        left -= char_width
+    return unit * (size // width) + tail + "x" * left
 
 
 @_reused
