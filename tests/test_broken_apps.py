@@ -129,6 +129,8 @@ EXPECTED: dict[str, Expect] = {
                                unseen=("bye.sequence", "echo.idle")),
     # Only a connection open for a second sees the tick: the idle watch.
     "ticks_every_second": expect("echo.idle", may=ECHO_CONTENT_PROPS),
+    # An idle timeout past any idle watch: echo.idle follows the app's own timer in-process.
+    "closes_when_idle": expect("echo.idle"),
     # A greeting right after the accept is in every echo transcript: the echo checks judge
     # whole transcripts and fail; the farewells, the bye's close and isolation are still right.
     "welcomes": expect(*ECHO_REPLIES, may=ECHO_CONTENT_PROPS),

@@ -127,6 +127,18 @@ class IdleMonitor:
         foreign = [h.when() for h in scheduled if not h.cancelled() and h not in timers]
         return min(foreign, default=math.inf)
 
+    def next_timer(self) -> float | None:
+        """The loop time of the earliest live timer that is not the kit's own (an app's
+        ``sleep``, a ``wait_for``'s timeout), or None when there is none or it cannot be
+        known (not one of CPython's loops)."""
+        loop = self._loop_ref()
+        scheduled = getattr(loop, "_scheduled", None)
+        if loop is None or scheduled is None:
+            return None
+        timers = self._timers
+        return min((h.when() for h in scheduled if not h.cancelled() and h not in timers),
+                   default=None)
+
     def _loop_idle(self, loop: asyncio.AbstractEventLoop) -> bool:
         """True when, the ready queue being empty, nothing in ``loop`` can ever wake an app."""
         return self._quiet_until(loop) == math.inf

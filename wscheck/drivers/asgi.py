@@ -118,6 +118,11 @@ class AsgiConnection(AppSide):
                 timer.cancel()
                 self._monitor.unwatch(waiter, timer)
 
+    def next_app_timer(self) -> float | None:
+        """See :class:`~wscheck.drivers.base.SeesAppTimers`."""
+        due = self._monitor.next_timer()
+        return None if due is None else max(0.0, due - self._loop.time())
+
     async def _next(self, timeout: float) -> Event | None:
         """The next event; None when the app is known idle or finished, or time ran out."""
         if not self._events:

@@ -18,7 +18,8 @@ from wscheck.core.events import Event, SpacesAs
 from wscheck.errors import TargetUnreachable
 
 __all__ = ["CUT_SHORT", "FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND",
-           "Connection", "Driver", "Pairs", "ReplyTimes", "TargetUnreachable", "note_cut_short",
+           "Connection", "Driver", "Pairs", "ReplyTimes", "SeesAppTimers", "TargetUnreachable",
+           "note_cut_short",
            "query_string", "reply_wait"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
@@ -132,6 +133,16 @@ class Connection(Protocol):
         """After the conversation ended, wait (bounded) for the server side to wind down and
         return what went wrong on the way out (an app exception, a message sent after the
         close), or ``None``. Drivers that cannot see the server's insides return ``None``."""
+
+
+@runtime_checkable
+class SeesAppTimers(Protocol):
+    """A connection that can tell when the app behind it may next act of its own accord: the
+    in-process driver, which shares the app's event loop and sees its timers."""
+
+    def next_app_timer(self) -> float | None:
+        """Seconds until the earliest timer of the app's loop that is not the kit's own (an
+        idle timeout, a periodic task), or None when there is none or it cannot be known."""
 
 
 @runtime_checkable
