@@ -18,8 +18,8 @@ from wscheck.core.events import Event, SpacesAs
 from wscheck.errors import TargetUnreachable
 
 __all__ = ["CUT_SHORT", "FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND",
-           "Connection", "Driver", "Pairs", "ReplyTimes", "TargetUnreachable", "note_cut_short",
-           "query_string", "reply_wait"]
+           "Connection", "Driver", "DropsUnnoticed", "Pairs", "ReplyTimes", "TargetUnreachable",
+           "note_cut_short", "query_string", "reply_wait"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
@@ -132,6 +132,17 @@ class Connection(Protocol):
         """After the conversation ended, wait (bounded) for the server side to wind down and
         return what went wrong on the way out (an app exception, a message sent after the
         close), or ``None``. Drivers that cannot see the server's insides return ``None``."""
+
+
+@runtime_checkable
+class DropsUnnoticed(Protocol):
+    """A connection that can vanish without the server noticing at once (the in-process
+    driver's): over a network the order of a drop and the next message cannot be forced,
+    and a plain :meth:`Connection.drop` is the closest there is."""
+
+    async def drop_unnoticed(self) -> None:
+        """Vanish; the server finds out when its next send to this client fails (or after a
+        short bounded time), not before."""
 
 
 @runtime_checkable
