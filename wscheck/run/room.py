@@ -27,6 +27,12 @@ unwitnessed leave is given: a leave notice that does not come costs that much, a
 relay's own notices do not come, the driver goes back to what it does without a relay for
 the rest of its run. In-process a close waits for the app's side to end: no relay is needed.
 
+A leave may be *unnoticed* (``Leave.unnoticed``): where the driver can hold a drop back from
+the server (in-process, :class:`~wscheck.drivers.base.DropsUnnoticed`), the notices it owes
+are not waited for after it, but read with the next step's deliveries, in whatever order
+they come, so that the server finds the client gone by a failed send. Elsewhere it is a drop
+like any other: over a network the order cannot be forced.
+
 Scenarios never overlap on one target: the spec names one room (every client of ``path`` is
 in it), so two scenarios at once would each see the other's clients; :func:`run_room` runs
 one scenario at a time per driver.
