@@ -31,22 +31,34 @@ SPECS: dict[str, Spec] = {"announcing": JOIN_SPEC, "join_notice_to_newcomer": JO
 CORRECT = ("room", "announcing")
 
 PROP = ("prop.broadcast",)
+#: The unnoticed drop's scenario has a client speak after another dropped: a room that gets
+#: the ordinary deliveries or notices wrong gets them wrong there too.
+DROP = ("broadcast.drop-unnoticed",)
 #: A room that keeps addressing clients that left breaks every later scenario: the other
 #: checks say they could not observe their line.
 AFTER_A_STALE_CLIENT = ("broadcast.sender", "broadcast.others", "broadcast.leave-notice",
-                        "broadcast.no-duplicate", "prop.broadcast")
+                        "broadcast.no-duplicate", "broadcast.drop-unnoticed", "prop.broadcast")
 
 ROOM_EXPECTED: dict[str, Expect] = {
-    "no_leave_notice": expect("broadcast.leave-notice", may=PROP),
-    "sender_left_out": expect("broadcast.sender", may=PROP),
-    "says_only_to_sender": expect("broadcast.others", may=PROP,
+    "no_leave_notice": expect("broadcast.leave-notice", may=(*PROP, *DROP)),
+    "sender_left_out": expect("broadcast.sender", may=(*PROP, *DROP)),
+    "says_only_to_sender": expect("broadcast.others", may=(*PROP, *DROP),
                                   unseen=("broadcast.left-not-addressed",)),
-    "delivered_twice": expect("broadcast.no-duplicate", may=PROP),
+    "delivered_twice": expect("broadcast.no-duplicate", may=(*PROP, *DROP)),
     "left_still_addressed": expect("broadcast.left-not-addressed",
                                    unseen=AFTER_A_STALE_CLIENT),
-    "join_notice_to_newcomer": expect("broadcast.join-notice", may=PROP),
+    "join_notice_to_newcomer": expect("broadcast.join-notice", may=(*PROP, *DROP)),
     "silent_leave_after_talk": expect("prop.broadcast"),
+    # Only when a send to a client that dropped fails before its endpoint has seen it go:
+    # the in-process driver makes that happen; over a network it cannot be forced (trying
+    # would make the verdict luck), and these rooms pass there.
+    "failed_send_ends_sender": expect("broadcast.drop-unnoticed"),
+    "announced_twice": expect("broadcast.drop-unnoticed"),
 }
+
+#: The rooms whose defect shows only in a race the in-process driver forces: over uvicorn
+#: they pass every check, as the correct rooms do.
+IN_PROCESS_ONLY = ("failed_send_ends_sender", "announced_twice")
 
 
 def spec_of(name: str) -> Spec:
@@ -70,8 +82,8 @@ def test_the_table_names_only_room_checks() -> None:
         assert not e.fails & (e.may_fail | e.inconclusive), name
 
 
-def _judge(name: str, outcomes: dict[str, Outcome]) -> None:
-    e = ROOM_EXPECTED.get(name, expect())
+def _judge(name: str, outcomes: dict[str, Outcome], *, network: bool = False) -> None:
+    e = expect() if network and name in IN_PROCESS_ONLY else ROOM_EXPECTED.get(name, expect())
     failed = {k for k, v in outcomes.items() if v == "fail"}
     unseen = {k for k, v in outcomes.items() if v == "inconclusive"}
     # Only the room's checks apply: the chat spec has no echo or credentials endpoint.
@@ -91,7 +103,7 @@ def test_room_in_process(name: str) -> None:
 def test_room_over_uvicorn(name: str) -> None:
     """The broken rooms over uvicorn are slow (each missing text waits out the deadline, and
     prop.broadcast shrinks its failure): CI runs them; the correct rooms run every time."""
-    _judge(name, url_verdicts(_app(name), spec_of(name), examples=5))
+    _judge(name, url_verdicts(_app(name), spec_of(name), examples=5), network=True)
 
 
 def test_the_correct_rooms_pass_every_room_check() -> None:

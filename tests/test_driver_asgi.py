@@ -378,3 +378,63 @@ async def test_the_client_may_leave_between_the_accept_and_the_apps_next_send() 
     conn = await driver.connect("/item/ws")
     assert await conn.receive() == Closed(1008)
     assert outcome == ["client gone", "closed"]
+
+
+class _Relay:
+    """A two-connection app: what a connection says is sent to the other (a tiny room), and
+    each connection records what its ``receive()`` returned and in what order things
+    happened, so that a test can tell when the app learnt a client had gone."""
+
+    def __init__(self) -> None:
+        self.sends: dict[str, apps.Send] = {}
+        self.log: list[str] = []
+
+    async def __call__(self, scope: apps.Scope, receive: apps.Receive, send: apps.Send) -> None:
+        me = scope["path"].rsplit("/", 1)[-1]
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        self.sends[me] = send
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                self.log.append(f"{me} disconnect {message.get('code')}")
+                return
+            for other, to in list(self.sends.items()):
+                if other != me:
+                    try:
+                        await to({"type": "websocket.send", "text": message["text"]})
+                    except OSError as exc:
+                        self.log.append(f"send to {other} failed: {type(exc).__name__}")
+
+
+async def test_an_unnoticed_drop_is_told_to_the_app_only_after_a_send_to_it_failed() -> None:
+    app = _Relay()
+    driver = AsgiDriver(app, timeout=5)
+    a, b = await driver.connect("/ws/a"), await driver.connect("/ws/b")
+    await b.drop_unnoticed()
+    # Known idle for a wait shorter than the grace, though b has gone: the app still waits
+    # in b's receive().
+    assert await a.quiet(0.5) is None and app.log == []
+    await a.send_text("hi")
+    assert await a.quiet(5) is None
+    assert app.log == ["send to b failed: ClientDisconnected", "b disconnect 1006"]
+    assert await b.finish() is None
+    await a.close()
+    await driver.aclose()
+
+
+async def test_an_unnoticed_drop_is_told_after_the_grace_or_when_finish_waits() -> None:
+    app = _Relay()
+    driver = AsgiDriver(app, timeout=5)
+    a, b = await driver.connect("/ws/a"), await driver.connect("/ws/b")
+    start = time.monotonic()
+    await a.drop_unnoticed(grace=0.05)
+    # Nothing sends to a: the grace's timer is the app's pending work, which a wait longer
+    # than it waits for (no instant silence while the app has yet to learn a has gone).
+    assert await b.quiet(5) is None
+    assert app.log == ["a disconnect 1006"]
+    assert 0.05 <= time.monotonic() - start < 5
+    await b.drop_unnoticed()  # the default grace (a second), cut short by finish()
+    assert await b.finish() is None
+    assert app.log == ["a disconnect 1006", "b disconnect 1006"]
+    await driver.aclose()

@@ -14,7 +14,7 @@ from tests import apps
 from wscheck.core.events import Accepted, Silence, Text
 from wscheck.core.spec import BroadcastSpec
 from wscheck.drivers.asgi import AsgiDriver
-from wscheck.model.room import Join, Leave, Say
+from wscheck.model.room import Join, Leave, RoomStep, Say
 from wscheck.run.room import run_room, with_teardown
 
 
@@ -115,3 +115,64 @@ def test_a_room_without_leave_notices_goes_back_to_waiting() -> None:
     first, second, held, relay = _two_scenarios_over_uvicorn("no_leave_notice", 1)
     assert first.ok and second.ok, f"{first}\n{second}"
     assert held and not relay.usable and relay.held is None
+
+
+class _PlainConnections:
+    """The in-process driver with connections that cannot drop unnoticed (only what
+    :class:`~wscheck.drivers.base.Connection` has): how a network driver looks to the
+    runner."""
+
+    def __init__(self, driver: AsgiDriver) -> None:
+        self.driver, self.kind, self.target = driver, "plain", driver.target
+        self.timeout, self.quiet_window = driver.timeout, 0.2
+
+    async def connect(self, path: str, query: Any = (), cookies: Any = (), *,
+                      origin: bool = False) -> Any:
+        inner = await self.driver.connect(path, query, cookies, origin=origin)
+
+        class Plain:
+            handshake = inner.handshake
+            send_text, send_bytes, receive = inner.send_text, inner.send_bytes, inner.receive
+            quiet, close, drop, finish = inner.quiet, inner.close, inner.drop, inner.finish
+
+        return Plain()
+
+    async def aclose(self) -> None:
+        await self.driver.aclose()
+
+
+@pytest.mark.parametrize("unnoticed", [True, False], ids=["in-process", "plain"])
+def test_an_unnoticed_leave_is_read_with_the_next_steps_deliveries(unnoticed: bool) -> None:
+    """In-process the room finds client 2 gone when it sends to it for client 1's message:
+    the notice comes after that message's texts. Without the driver's unnoticed drop it is a
+    drop like any other, its notice awaited before client 1 speaks: the model's order."""
+    from reference_app import create_app
+
+    spec = BroadcastSpec()
+    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Leave(2, drop=True, unnoticed=True),
+                             Say(1, "«m1» hi"), Say(3, "«m2» hi")]
+
+    async def go() -> Any:
+        from wscheck.core.spec import Spec
+        from wscheck.drivers.asgi import lifespan
+
+        async with lifespan(create_app(Spec(broadcast=spec))) as app:
+            asgi = AsgiDriver(app, timeout=2.0)
+            driver: Any = asgi if unnoticed else _PlainConnections(asgi)
+            try:
+                return await run_room(driver, spec, steps)
+            finally:
+                await driver.aclose()
+
+    obs = asyncio.run(asyncio.wait_for(go(), 60))
+    assert obs.unnoticed == ({2} if unnoticed else set())
+    notice = Text("Client #2 left the chat")
+    said = [Text("You wrote: «m1» hi"), Text("Client #1 says: «m1» hi")]
+    _, observed = obs.judged(1)
+    assert observed.count(notice) == 1
+    if unnoticed:
+        assert observed.index(notice) > observed.index(said[1]), observed
+        assert not obs.ok  # the model puts the notice first: the checks count it instead
+    else:
+        assert observed.index(notice) < observed.index(said[0]), observed
+        assert obs.ok, str(obs)

@@ -320,6 +320,63 @@ async def no_duplicate(ctx: Context) -> Verdict:
     return Verdict()
 
 
+@check("broadcast.drop-unnoticed", "MUST", "broadcast: left",
+       "a client drops and another speaks before the server has seen it go (in-process, a "
+       "send to the one gone fails first): every client that remains gets its leave notice "
+       "exactly once and goes on being served", needs=["broadcast"],
+       precondition=ROOM_LET_IN)
+async def drop_unnoticed(ctx: Context) -> Verdict:
+    await _room_usable(ctx)
+    room = _room(ctx)
+    # Client 2 vanishes; the in-process driver tells the app only when a send to it fails,
+    # so client 1's message finds it still in the room. Over a network the order cannot be
+    # forced, and trying it would give a verdict that changes from run to run: the notice
+    # is awaited there as after any drop. Client 1 speaks again, and so does 3: a failed
+    # send to the one gone must not end anyone else's conversation.
+    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Leave(2, drop=True, unnoticed=True),
+                             Say(1, _said(1)), Say(1, _said(2, "again")), Say(3, _said(3))]
+    obs = await run_room(ctx.driver, room, steps)
+    _let_in(ctx, obs)
+    notice = None if room.leave_notice is None else room.render(room.leave_notice,
+                                                                client_name(2))
+    for client in (1, 3):
+        problem = _unnoticed_drop_problem(obs, client, notice)
+        if problem is not None:
+            return _failed(problem, obs, client)
+    if 2 not in obs.unnoticed:
+        return Verdict(notes=("this driver cannot hold a drop back from the server: client 2 "
+                              "dropped and its leave notice was awaited before client 1 spoke "
+                              "(the race itself is judged in-process)",))
+    return Verdict()
+
+
+def _unnoticed_drop_problem(obs: RoomObservation, client: int,
+                            notice: str | None) -> str | None:
+    """What went wrong for ``client`` in :func:`drop_unnoticed`'s scenario, or None. The leave
+    notice may come before or after the message that made the server find out, so it is
+    counted; every other text is judged in order."""
+    expected, observed = obs.judged(client)
+    ended = [e for e in observed if isinstance(e, FINAL_EVENTS)]
+    if ended:
+        return ("after client 2 dropped unnoticed, this client's connection ended "
+                f"({describe(ended[0])}): a failed send to a client that left must not end "
+                "another's conversation")
+    owed = Counter(e.text for e in expected if isinstance(e, Text))
+    got = Counter(e.text for e in observed if isinstance(e, Text))
+    if notice is not None and got[notice] > owed[notice]:
+        return f"client 2's leave notice arrived {got[notice]} times: {notice!r}"
+    extra = sorted((got - owed).elements())
+    if extra:
+        return f"a text the spec never sends here arrived: {extra[0]!r}"
+    missing = sorted((owed - got).elements())
+    if missing:
+        return f"a text did not arrive: {missing[0]!r}"
+    if _project(observed, lambda t: t.text != notice, once=False) != \
+            _project(expected, lambda t: t.text != notice, once=False):
+        return "the messages' texts did not arrive in the order they were said"
+    return None
+
+
 # --- the property -------------------------------------------------------------------------
 
 #: An operation drawn by Hypothesis, read against the room's state so that every draw is a

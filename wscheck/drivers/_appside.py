@@ -73,6 +73,9 @@ class AppSide:
         self._final: Event | None = None
         self._client_gone = False
         self._gone_code = 1006
+        #: The client has gone but the app is not told yet (``_hold_disconnect``): its
+        #: ``receive()`` waits until a send on this connection fails or this timer fires.
+        self._unnoticed: asyncio.TimerHandle | None = None
         self._response_status = 0
         self._violation: _ViolationError | None = None
         self._late_error: Event | None = None
@@ -109,7 +112,7 @@ class AppSide:
     async def _app_receive(self) -> Message:
         if self._inbox:
             return self._inbox.popleft()
-        if self._client_gone or self._state == "closed":
+        if (self._client_gone and self._unnoticed is None) or self._state == "closed":
             return {"type": "websocket.disconnect", "code": self._gone_code}
         self._receiver = self._loop.create_future()
         self._notify()  # the app may have just become idle
@@ -129,6 +132,7 @@ class AppSide:
             # raises its ClientDisconnected from any send once the client has gone, and
             # Starlette turns it into WebSocketDisconnect. An app that lets that out of its
             # close would end with an unhandled exception behind every server.
+            self._notice_gone()  # the failed send is how the server finds out
             raise ClientDisconnected("the client has disconnected")
         if self._state == "closed":
             self._violate(f"sent {kind!r} after the connection was closed", after_close=True)
@@ -308,6 +312,7 @@ class AppSide:
             finally:
                 self._writable = None
         if self._client_gone:
+            self._notice_gone()
             raise ClientDisconnected("the client has disconnected")
 
     def _took(self, event: Event) -> None:
@@ -340,6 +345,27 @@ class AppSide:
         if self._receiver is not None and not self._receiver.done():
             self._receiver.set_result({"type": "websocket.disconnect",
                                        "code": self._gone_code})
+
+    def _hold_disconnect(self, grace: float) -> None:
+        """The client has vanished, and the app finds out only when a send on this connection
+        fails, or after ``grace`` seconds: what a server does that has not read the client's
+        FIN or reset yet when another client's message makes the app send to it. The timer
+        is the app's pending work, not the kit's: the idle monitor waits for it."""
+        self._client_gone = True
+        self._gone_code = 1006
+        self._unnoticed = self._loop.call_later(grace, self._notice_gone)
+
+    def _notice_gone(self) -> None:
+        """End a :meth:`_hold_disconnect`: the app's pending ``receive()`` gets the
+        disconnect now (after the failing send has returned to its caller)."""
+        timer, self._unnoticed = self._unnoticed, None
+        if timer is None:
+            return
+        timer.cancel()
+        if self._receiver is not None and not self._receiver.done():
+            self._receiver.set_result({"type": "websocket.disconnect",
+                                       "code": self._gone_code})
+        self._notify()
 
     def _release_sender(self) -> None:
         writable = self._writable

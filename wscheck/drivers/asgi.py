@@ -16,6 +16,9 @@ on threads or on I/O keep the ordinary deadline, so the shortcut never changes a
 A client that has left is what it is behind a server: every send of the app then fails, a
 close included, with an ``OSError`` subclass (``ClientDisconnected``, as uvicorn's), and the
 app gives up the loop once after its accept, so that a client may leave before its next send.
+A client may also vanish *unnoticed* (:meth:`AsgiConnection.drop_unnoticed`): the app's
+``receive()`` returns the disconnect only once a send to it has failed, as when a server has
+not read the client's FIN yet while another client's message makes the app send to it.
 
 A hostile app is bounded too: a message over ``max_message_size`` fails the connection with
 1009, an app that sends faster than the client reads waits in ``send()`` (backpressure), and a
@@ -66,10 +69,16 @@ from wscheck.drivers.base import (
 from wscheck.drivers.lifespan import LifespanStartupFailed, lifespan
 from wscheck.errors import ClientDisconnected
 
-__all__ = ["ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection", "AsgiDriver",
-           "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive", "Send",
-           "TargetStoppedAnswering", "lifespan", "on_last_words"]
+__all__ = ["UNNOTICED_GRACE", "ASGIApp", "AppBlockedLoop", "AppInterrupted", "AsgiConnection",
+           "AsgiDriver", "ClientDisconnected", "LifespanStartupFailed", "LoopBlocked", "Receive",
+           "Send", "TargetStoppedAnswering", "lifespan", "on_last_words"]
 
+
+#: How long after :meth:`AsgiConnection.drop_unnoticed` the app is told at the latest when
+#: nothing sends to that connection meanwhile: far longer than an app takes to handle a
+#: message already given to it, short enough that a room which never addresses the client
+#: that vanished costs little.
+UNNOTICED_GRACE = 1.0
 
 #: The ``Origin`` a browser sends on a page the app served: the scope's scheme and host.
 ORIGIN = "http://testserver"
@@ -215,12 +224,26 @@ class AsgiConnection(AppSide):
     async def drop(self) -> None:
         await self._leave(1006)
 
+    async def drop_unnoticed(self, grace: float | None = None) -> None:
+        """Vanish like :meth:`drop`, but the app is not told yet: its ``receive()`` returns
+        the disconnect only once a send on this connection has failed (the send raises
+        ``ClientDisconnected`` as after any leave), or after ``grace`` seconds (default
+        :data:`UNNOTICED_GRACE`, at most the driver's timeout), or once :meth:`finish` waits
+        for it. What a server does that has not read the client's FIN yet when another
+        client's message makes the app send to it. Returns at once: the app is still in its
+        conversation."""
+        if self._final is None and not self._client_gone:
+            wait = min(UNNOTICED_GRACE if grace is None else grace, self._driver.timeout)
+            self._hold_disconnect(wait)
+        self._release_sender()
+
     async def finish(self, timeout: float | None = None) -> Event | None:
         """Wait (bounded) for the app to end this conversation after the client left or the
         server closed; returns what went wrong on the way out (``AppCrashed`` or
         ``ProtocolViolation`` after the close, else the first ``AppLogged`` record at ERROR
         or above), else ``None``."""
         wait = self._driver.timeout if timeout is None else timeout
+        self._notice_gone()  # waiting for the app's end: a client gone unnoticed is now told
         await self._wait(self._loop.time() + wait, self._task.done)
         return self._late_error or self._logged
 

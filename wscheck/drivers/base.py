@@ -18,9 +18,8 @@ from wscheck.core.events import Event, SpacesAs
 from wscheck.errors import TargetUnreachable
 
 __all__ = ["CUT_SHORT", "FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND",
-           "Connection", "Driver", "Pairs", "ReplyTimes", "SeesAppTimers", "TargetUnreachable",
-           "note_cut_short",
-           "query_string", "reply_wait"]
+           "Connection", "Driver", "DropsUnnoticed", "Pairs", "ReplyTimes", "SeesAppTimers",
+           "TargetUnreachable", "note_cut_short", "query_string", "reply_wait"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
@@ -143,6 +142,17 @@ class SeesAppTimers(Protocol):
     def next_app_timer(self) -> float | None:
         """Seconds until the earliest timer of the app's loop that is not the kit's own (an
         idle timeout, a periodic task), or None when there is none or it cannot be known."""
+
+
+@runtime_checkable
+class DropsUnnoticed(Protocol):
+    """A connection that can vanish without the server noticing at once (the in-process
+    driver's): over a network the order of a drop and the next message cannot be forced,
+    and a plain :meth:`Connection.drop` is the closest there is."""
+
+    async def drop_unnoticed(self) -> None:
+        """Vanish; the server finds out when its next send to this client fails (or after a
+        short bounded time), not before."""
 
 
 @runtime_checkable

@@ -37,10 +37,14 @@ class Say:
 
 @dataclass(frozen=True)
 class Leave:
-    """Client ``client`` goes away: a normal close, or (``drop``) a TCP drop."""
+    """Client ``client`` goes away: a normal close, or (``drop``) a TCP drop; ``unnoticed``:
+    a drop the server finds out about only when its next send to the client fails (the
+    driver permitting), while the next step is already under way. The room owes the same
+    notices either way; only when they come differs."""
 
     client: int
     drop: bool = False
+    unnoticed: bool = False
 
 
 RoomStep: TypeAlias = Join | Say | Leave
@@ -59,6 +63,9 @@ def describe_step(step: RoomStep) -> str:
             return f"client {client} joins"
         case Say(client, text):
             return f"client {client} says {text!r}"
+        case Leave(client, _, True):
+            return (f"client {client} drops its TCP connection unnoticed (the server finds "
+                    "out when a send to it fails)")
         case Leave(client, drop):
             return f"client {client} {'drops its TCP connection' if drop else 'closes'}"
     raise TypeError(f"not a room step: {step!r}")  # pragma: no cover

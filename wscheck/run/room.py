@@ -27,6 +27,12 @@ unwitnessed leave is given: a leave notice that does not come costs that much, a
 relay's own notices do not come, the driver goes back to what it does without a relay for
 the rest of its run. In-process a close waits for the app's side to end: no relay is needed.
 
+A leave may be *unnoticed* (``Leave.unnoticed``): where the driver can hold a drop back from
+the server (in-process, :class:`~wscheck.drivers.base.DropsUnnoticed`), the notices it owes
+are not waited for after it, but read with the next step's deliveries, in whatever order
+they come, so that the server finds the client gone by a failed send. Elsewhere it is a drop
+like any other: over a network the order cannot be forced.
+
 Scenarios never overlap on one target: the spec names one room (every client of ``path`` is
 in it), so two scenarios at once would each see the other's clients; :func:`run_room` runs
 one scenario at a time per driver.
@@ -54,7 +60,7 @@ from wscheck.core.events import (
 )
 from wscheck.core.render import side_by_side
 from wscheck.core.spec import BroadcastSpec
-from wscheck.drivers.base import Driver
+from wscheck.drivers.base import Driver, DropsUnnoticed
 from wscheck.model.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
 from wscheck.run.conversation import MAX_EXTRA_EVENTS, Exchange, drain, kept
 
@@ -98,6 +104,9 @@ class RoomObservation:
     #: A check that judges one line judges what came before; the teardown's own leaves are
     #: judged by the leave checks and the property.
     cut: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+    #: The clients that dropped unnoticed (``Leave.unnoticed``, where the driver can: the
+    #: server found out when a send to them failed); over a network, none.
+    unnoticed: frozenset[int] = frozenset()
 
     def judged(self, client: int) -> tuple[Transcript, Transcript]:
         """``client``'s expected and observed transcripts before the teardown."""
@@ -179,6 +188,10 @@ class _Scenario:
             self.relay = _RELAYS.setdefault(driver, _Relay())
         #: A relay joining or leaving (dropped if the scenario is abandoned meanwhile).
         self.moving: Exchange | None = None
+        #: What an unnoticed leave owes each client: read with the next step's deliveries,
+        #: in whatever order they come (see :meth:`do`).
+        self.carried: dict[int, list[str]] = {}
+        self.unnoticed: set[int] = set()
 
     async def run(self, judged: tuple[RoomStep, ...]) -> RoomObservation:
         everything = with_teardown(judged)
@@ -198,7 +211,7 @@ class _Scenario:
                 self.cut[client] = cut
         return RoomObservation(
             everything, {c: tuple(e) for c, e in self.expected.items()}, observed,
-            dict(zip(self.exchanges, ends)), self.cut)
+            dict(zip(self.exchanges, ends)), self.cut, frozenset(self.unnoticed))
 
     async def boundary(self) -> None:
         """The scenario's one quiet window: every connected client listens for anything it
@@ -213,7 +226,8 @@ class _Scenario:
         ``teardown`` comes after the quiet window, nothing more in flight; its notices are
         read only for a caller that judges them (one that waits for every text)."""
         owed = self.model.step(step)
-        relayed = False
+        carried, self.carried = self.carried, {}
+        relayed = unseen = False
         match step:
             case Join(client):
                 conversation = Conversation(self.spec.url_path(client_name(client)))
@@ -223,19 +237,25 @@ class _Scenario:
                     await self._relay_out(client)
             case Say(client, text):
                 await self.exchanges[client].connection.send_text(text)
-            case Leave(client, drop):
+            case Leave(client, drop, unnoticed):
                 if not (teardown or self.decided):
                     await self._before_leaving(client)
                 relayed = not self.model.present and await self._relay_in(client)
-                await self._leave(client, drop)
+                unseen = await self._leave(client, drop, unnoticed)
                 if relayed:
                     await self._relay_witness(client)
         for client, texts in owed.items():
             self.expected[client].extend(Text(t) for t in texts)
+        if isinstance(step, Leave) and unseen and not relayed:
+            # The server has not seen the client go: its notices come when the next step
+            # makes it send to that client. Waiting for them here would let it see first.
+            self.carried = {c: list(t) for c, t in owed.items()}
+            return
         witnessed = relayed
         if not self.decided and not (teardown and self.wait is not None):
-            judged = {c: [t for t in texts if self._judges(c, t)]
-                      for c, texts in owed.items() if c not in self.gone}
+            judged = {c: [*carried.get(c, ()),
+                          *(t for t in owed.get(c, ()) if self._judges(c, t))]
+                      for c in {*carried, *owed} if c not in self.gone}
             # A join's or a leave's notice the caller does not judge is a witness only: it
             # shows the step done, and its absence costs a quiet window, not the deadline.
             witness = {c: [t for t in texts if not self._judges(c, t)]
@@ -343,17 +363,28 @@ class _Scenario:
         owed.subtract(e.text for e in self.exchanges[client].observed if isinstance(e, Text))
         return [text for text, n in owed.items() for _ in range(n)]
 
-    async def _leave(self, client: int, drop: bool) -> None:
+    async def _leave(self, client: int, drop: bool, unnoticed: bool = False) -> bool:
         """The client goes, with what had arrived for it: read without waiting before it
-        goes, and (over the network) the texts its close read up to the server's reply."""
+        goes, and (over the network) the texts its close read up to the server's reply.
+        ``unnoticed`` uses the driver's unnoticed drop where it has one (then True), else a
+        drop: over a network whether the server sees it before the next message is luck,
+        so the notices are waited for as after any leave, and verdicts do not change from
+        run to run."""
         exchange = self.exchanges[client]
         if not exchange.ended:
             await _take(exchange, final=True)
         self.gone.add(client)
         connection = exchange.connection
-        await (connection.drop() if drop else connection.close())
+        unseen = False
+        if unnoticed and isinstance(connection, DropsUnnoticed):
+            await connection.drop_unnoticed()
+            unseen = True
+            self.unnoticed.add(client)
+        else:
+            await (connection.drop() if drop or unnoticed else connection.close())
         if not exchange.ended:
             await _take(exchange, final=False)
+        return unseen
 
 
 async def _read(exchange: Exchange, owed: Sequence[str], within: float | None = None) -> bool:
