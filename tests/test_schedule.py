@@ -445,3 +445,30 @@ def test_isolation_marks_a_pass_that_saw_texts_the_model_did_not_predict() -> No
     assert chatty.passed and chatty.trusted_alone_only
     reference = asyncio.run(verdict(create_app()))
     assert reference.passed and not reference.trusted_alone_only
+
+
+def test_checks_of_one_serial_group_do_not_overlap_each_other() -> None:
+    """The gate counts a run as beside others only when a check outside its serial group ran
+    at some moment of it: a room check beside room checks (their scenarios take one lock)
+    ran as if alone; beside any other check, or with no group, it overlapped."""
+    from wscheck.run.schedule import Gate
+
+    async def overlaps(first: str | None, second: str | None) -> tuple[bool, bool]:
+        gate = Gate(4)
+        one = await gate.enter_shared(first)
+        two = await gate.enter_shared(second)
+        return await gate.leave_shared(one), await gate.leave_shared(two)
+
+    async def one_after_another() -> tuple[bool, bool]:
+        gate = Gate(4)
+        one = await gate.enter_shared(None)
+        first = await gate.leave_shared(one)
+        two = await gate.enter_shared(None)
+        return first, await gate.leave_shared(two)
+
+    assert asyncio.run(overlaps("room", "room")) == (False, False)
+    assert asyncio.run(overlaps("room", None)) == (True, True)
+    assert asyncio.run(overlaps(None, "room")) == (True, True)
+    assert asyncio.run(overlaps(None, None)) == (True, True)
+    assert asyncio.run(overlaps("room", "other")) == (True, True)
+    assert asyncio.run(one_after_another()) == (False, False)

@@ -31,6 +31,10 @@ from wscheck.model.room import Join, Leave, RoomStep, Say, client_name
 from wscheck.run.registry import Context, Inconclusive, Verdict, check
 from wscheck.run.room import RoomObservation, Wait, run_room
 
+#: The serial group of the room's checks: every scenario takes the driver's one room lock
+#: (:func:`wscheck.run.room.run_room`), so their connections never meet.
+ROOM_SERIAL = "room"
+
 ROOM_LET_IN = ("a client of the room's path is accepted (else inconclusive; broadcast.sender "
                "fails), and a lone client's connection stays open after it speaks")
 
@@ -168,7 +172,7 @@ def _waits(keep: Keep, clients: Iterable[int] | None = None) -> Wait:
 # the first leave, and the other checks then say so (inconclusive) instead of failing.
 @check("broadcast.left-not-addressed", "MUST", "broadcast: left",
        "once a client has left, nothing is sent to it and the others go on being served",
-       needs=["broadcast"],
+       needs=["broadcast"], serial=ROOM_SERIAL,
        precondition=ROOM_LET_IN + "; with nobody gone the clients get each other's "
                                   "messages (broadcast.others); it runs first of the room's "
                                   "checks (a room that keeps clients that left breaks every "
@@ -212,7 +216,8 @@ async def left_not_addressed(ctx: Context) -> Verdict:
 
 @check("broadcast.sender", "MUST", "broadcast: sender",
        "what a client says is answered to it: the reply, then its own copy when the room "
-       "broadcasts to everyone", needs=["broadcast"], precondition=ROOM_LET_IN)
+       "broadcasts to everyone", needs=["broadcast"], serial=ROOM_SERIAL,
+       precondition=ROOM_LET_IN)
 async def sender(ctx: Context) -> Verdict:
     # The precondition's scenario (a lone client speaks) shows whether a client is let in.
     lone = await _lone(ctx, 0)
@@ -239,7 +244,7 @@ async def sender(ctx: Context) -> Verdict:
 
 @check("broadcast.others", "MUST", "broadcast: others",
        "what a client says reaches every other connected client, in the order it was said "
-       "(a second copy is broadcast.no-duplicate's)", needs=["broadcast"],
+       "(a second copy is broadcast.no-duplicate's)", needs=["broadcast"], serial=ROOM_SERIAL,
        precondition=ROOM_LET_IN)
 async def others(ctx: Context) -> Verdict:
     await _room_usable(ctx)
@@ -266,7 +271,7 @@ def _notices(room: BroadcastSpec, template: str | None, clients: int) -> Callabl
 
 @check("broadcast.join-notice", "MUST", "broadcast: join notice",
        "when a client joins, every client already there gets the join notice",
-       needs=["join-notice"], precondition=ROOM_LET_IN)
+       needs=["join-notice"], serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
 async def join_notice(ctx: Context) -> Verdict:
     await _room_usable(ctx)
     room = _room(ctx)
@@ -285,7 +290,7 @@ async def join_notice(ctx: Context) -> Verdict:
 
 @check("broadcast.leave-notice", "MUST", "broadcast: leave notice",
        "when a client leaves (closes or drops), every client that remains gets the leave "
-       "notice", needs=["leave-notice"], precondition=ROOM_LET_IN)
+       "notice", needs=["leave-notice"], serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
 async def leave_notice(ctx: Context) -> Verdict:
     await _room_usable(ctx)
     room = _room(ctx)
@@ -303,7 +308,7 @@ async def leave_notice(ctx: Context) -> Verdict:
 
 @check("broadcast.no-duplicate", "MUST", "broadcast: once",
        "no client receives a text more often than the spec sends it", needs=["broadcast"],
-       precondition=ROOM_LET_IN)
+       serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
 async def no_duplicate(ctx: Context) -> Verdict:
     await _room_usable(ctx)
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
@@ -323,7 +328,7 @@ async def no_duplicate(ctx: Context) -> Verdict:
 @check("broadcast.drop-unnoticed", "MUST", "broadcast: left",
        "a client drops and another speaks before the server has seen it go (in-process, a "
        "send to the one gone fails first): every client that remains gets its leave notice "
-       "exactly once and goes on being served", needs=["broadcast"],
+       "exactly once and goes on being served", needs=["broadcast"], serial=ROOM_SERIAL,
        precondition=ROOM_LET_IN)
 async def drop_unnoticed(ctx: Context) -> Verdict:
     await _room_usable(ctx)
@@ -431,7 +436,7 @@ def _ops() -> st.SearchStrategy[list[_Op]]:
 
 @check("prop.broadcast", "MUST", "broadcast: all",
        "several clients, random joins, messages, leaves and drops: every client's transcript "
-       "is the model's", needs=["broadcast"], precondition=ROOM_LET_IN)
+       "is the model's", needs=["broadcast"], serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
 async def prop_broadcast(ctx: Context) -> Verdict:
     room = _room(ctx)
     await _room_usable(ctx)

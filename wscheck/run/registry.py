@@ -201,6 +201,11 @@ class Check:
     #: other check reaches: a run gives it its turn after every other check's, alone (see
     #: :mod:`wscheck.run.schedule`), so that a defect it brings out reaches no other verdict.
     last: bool = field(default=False, compare=False)
+    #: Checks with the same ``serial`` never have connections open at the same time (a
+    #: broadcast room's scenarios take one lock per driver): one that ran beside only such
+    #: checks ran as if alone, and its verdict needs no run alone to confirm it (see
+    #: :mod:`wscheck.run.schedule`).
+    serial: str | None = field(default=None, compare=False)
 
     @property
     def area(self) -> str:
@@ -268,15 +273,17 @@ class Registry(Mapping[str, Check]):
     def check(
         self, id: str, level: Level, line: str, description: str, needs: Iterable[Need],
         precondition: str = "", waits: bool = False, last: bool = False,
+        serial: str | None = None,
     ) -> Callable[[CheckFn], CheckFn]:
         """A decorator that registers the function as the check ``id``; ``precondition``
         says what it assumes before it can judge (the catalogue lists it), ``waits`` that
         it mostly waits on the clock (see :attr:`Check.waits`), ``last`` that it runs after
-        every other (see :attr:`Check.last`)."""
+        every other (see :attr:`Check.last`), ``serial`` the lock its connections take (see
+        :attr:`Check.serial`)."""
 
         def register(fn: CheckFn) -> CheckFn:
             self.add(Check(id, level, line, description, frozenset(needs), fn, precondition,
-                           waits, last))
+                           waits, last, serial))
             return fn
 
         return register

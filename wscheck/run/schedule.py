@@ -2,7 +2,9 @@
 
 Checks mostly wait on the target, so started together (up to a bound) their waits overlap;
 pytest still reports the items in order. Only a pass is taken from a check that ran beside
-others: any other verdict is confirmed by running the check again alone. In-process only the
+others: any other verdict is confirmed by running the check again alone. Checks of one serial
+group (``Check.serial``: a broadcast room's, whose scenarios take one lock) are not others to
+each other: their connections never meet. In-process only the
 checks that wait on the clock start at once, the others ahead of their turn while the kit's
 process is idle. A check marked ``last`` (``Check.last``) is never started early or ahead: it
 runs alone at its turn, which the callers give it after every other check's. The reasoning is
@@ -25,7 +27,7 @@ from wscheck.errors import TargetDown
 from wscheck.run.registry import BESIDE_OTHERS, Check, Context, Verdict
 
 __all__ = ["ALONE_FACTOR", "ALONE_FLOOR", "IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate",
-           "Schedule", "process_idle"]
+           "Schedule", "Ticket", "process_idle"]
 
 #: A check is started ahead of its turn when over the last sample the kit's process used
 #: less than this share of one CPU (every thread: the loop, the app, Hypothesis's drawing).
@@ -56,6 +58,15 @@ def process_idle() -> Callable[[], bool]:
     return idle
 
 
+@dataclass(eq=False)
+class Ticket:
+    """One shared run's slot: its check's serial group, and whether a check outside that
+    group ran at some moment of it."""
+
+    serial: str | None
+    overlapped: bool = False
+
+
 class Gate:
     """Up to ``width`` checks at once (shared), or one check with nothing else (alone).
 
@@ -66,31 +77,36 @@ class Gate:
     def __init__(self, width: int) -> None:
         self._width = max(1, width)
         self._cond = asyncio.Condition()
-        self.active = 0
-        #: How many shared runs ever started: a run that sees it change overlapped another.
-        self.starts = 0
+        self._running: set[Ticket] = set()
         self._alone_waiting = 0
         self._alone = False
 
-    async def enter_shared(self) -> tuple[int, int]:
-        """Take a shared slot; returns (checks already running, the start count after this
-        one), for :meth:`leave_shared`."""
+    @property
+    def active(self) -> int:
+        """How many shared runs hold a slot."""
+        return len(self._running)
+
+    async def enter_shared(self, serial: str | None = None) -> Ticket:
+        """Take a shared slot, for a check of the serial group ``serial`` (see
+        :attr:`~wscheck.run.registry.Check.serial`); the ticket goes to :meth:`leave_shared`.
+        Two runs overlap when one starts while the other runs, unless they share a group."""
         async with self._cond:
             await self._cond.wait_for(lambda: not self._alone and not self._alone_waiting
                                       and self.active < self._width)
-            others = self.active
-            self.active += 1
-            self.starts += 1
-            return others, self.starts
+            ticket = Ticket(serial)
+            for other in self._running:
+                if serial is None or other.serial != serial:
+                    other.overlapped = ticket.overlapped = True
+            self._running.add(ticket)
+            return ticket
 
-    async def leave_shared(self, ticket: tuple[int, int]) -> bool:
-        """Give the slot back; True when another check ran at some moment of this one."""
-        others, mark = ticket
+    async def leave_shared(self, ticket: Ticket) -> bool:
+        """Give the slot back; True when a check outside its group ran at some moment of
+        this one."""
         async with self._cond:
-            self.active -= 1
-            overlapped = others > 0 or self.starts != mark or self.active > 0
+            self._running.discard(ticket)
             self._cond.notify_all()
-        return overlapped
+        return ticket.overlapped
 
     @contextlib.asynccontextmanager
     async def alone(self) -> AsyncIterator[None]:
@@ -196,7 +212,7 @@ class Schedule:
     async def _shared_run(self, check_id: str) -> _Run:
         chk, ctx = self._checks[check_id]
         run = _Run()
-        ticket = await self._gate.enter_shared()
+        ticket = await self._gate.enter_shared(chk.serial)
         # Over a network only: in-process a failure costs no waits, and a run in-process
         # stays exactly what it was.
         beside = BESIDE_OTHERS.set(self._width > 1 and getattr(ctx.driver, "kind", "") != "asgi")
