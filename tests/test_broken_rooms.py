@@ -143,3 +143,26 @@ def test_prop_broadcast_shrinks_to_a_minimal_scenario(monkeypatch: pytest.Monkey
     assert len(scenario) == 5 and "says" in scenario[2], notes
     assert "client 3" not in notes
     assert "shrunk by Hypothesis" in notes
+
+
+@pytest.mark.slow  # a wscheck run over uvicorn
+def test_the_correct_room_passes_wscheck_run_over_uvicorn(tmp_path: Path) -> None:
+    """Through the plugin, as a user runs it: there a property check gets a driver of its own
+    (a wrapper counting its connections), and the room's lock must still be the target's.
+    With a lock per wrapper, prop.broadcast's scenarios met the other room checks' in the
+    room and failed beside them (hidden while every failure beside others was run again
+    alone)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import serve_uvicorn
+
+    chat = Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    with serve_uvicorn(_app("room")) as address:
+        proc = subprocess.run(
+            [sys.executable, "-m", "wscheck", "run", "--url", f"ws://{address}",
+             "--spec", str(chat), "--", "-q", "-p", "no:cacheprovider"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -19,7 +19,7 @@ from wscheck.errors import TargetUnreachable
 
 __all__ = ["CUT_SHORT", "FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND",
            "Connection", "Driver", "DropsUnnoticed", "Pairs", "ReplyTimes", "SeesAppTimers",
-           "TargetUnreachable", "note_cut_short", "query_string", "reply_wait"]
+           "TargetUnreachable", "note_cut_short", "query_string", "reply_wait", "underlying"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
@@ -132,6 +132,14 @@ class Connection(Protocol):
         """After the conversation ended, wait (bounded) for the server side to wind down and
         return what went wrong on the way out (an app exception, a message sent after the
         close), or ``None``. Drivers that cannot see the server's insides return ``None``."""
+
+
+def underlying(driver: Driver) -> Driver:
+    """The driver a wrapper stands for (its ``wraps``, as the plugin's counting driver has),
+    else ``driver`` itself: what anything shared by every check on one target is keyed on
+    (a broadcast room's lock), since a wrapper is made per check."""
+    wrapped = getattr(driver, "wraps", None)
+    return driver if wrapped is None else underlying(wrapped)
 
 
 @runtime_checkable

@@ -367,6 +367,8 @@ class _CountingDriver:
 
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
+        #: What it stands for: shared state of a target (a room's lock) is keyed on that.
+        self.wraps = driver
         self.kind = driver.kind
         self.target = driver.target
         self.timeout = driver.timeout

@@ -60,7 +60,7 @@ from wscheck.core.events import (
 )
 from wscheck.core.render import side_by_side
 from wscheck.core.spec import BroadcastSpec
-from wscheck.drivers.base import Driver, DropsUnnoticed
+from wscheck.drivers.base import Driver, DropsUnnoticed, underlying
 from wscheck.model.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
 from wscheck.run.conversation import MAX_EXTRA_EVENTS, Exchange, drain, kept
 
@@ -154,7 +154,9 @@ async def run_room(driver: Driver, spec: BroadcastSpec, steps: Sequence[RoomStep
     """Run ``steps`` in lock-step on ``driver``, listen one quiet window for extras, then the
     teardown of :func:`with_teardown` (see the module docstring). ``wait`` picks the texts
     of messages to wait for (default every one)."""
-    lock = _ROOMS.setdefault(driver, asyncio.Lock())
+    # One lock per target, whichever wrapper of its driver a check was given (a property's
+    # counts its connections): scenarios of two checks side by side would meet in the room.
+    lock = _ROOMS.setdefault(underlying(driver), asyncio.Lock())
     async with lock:
         scenario = _Scenario(driver, spec, wait)
         try:
@@ -185,7 +187,7 @@ class _Scenario:
         #: The driver's relay, when this spec and driver use one (see the module docstring).
         self.relay: _Relay | None = None
         if driver.kind != "asgi" and spec.leave_notice is not None:
-            self.relay = _RELAYS.setdefault(driver, _Relay())
+            self.relay = _RELAYS.setdefault(underlying(driver), _Relay())
         #: A relay joining or leaving (dropped if the scenario is abandoned meanwhile).
         self.moving: Exchange | None = None
         #: What an unnoticed leave owes each client: read with the next step's deliveries,
