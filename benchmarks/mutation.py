@@ -49,7 +49,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -217,8 +217,10 @@ def _compiles(code: str) -> bool:
     return True
 
 
-def enumerate_mutants() -> list[Mutant]:
-    """Every mutant cosmic-ray's argument-free operators make of the mutated files."""
+def enumerate_mutants(operators: Collection[str] | None = None) -> list[Mutant]:
+    """Every mutant cosmic-ray's argument-free operators make of the mutated files; only
+    those of ``operators`` (short names, as in a key) when given: the same mutants with the
+    same keys, in a fraction of the ~10 s that all take."""
     import cosmic_ray.plugins
     from cosmic_ray.ast import ast_nodes, get_ast
     from cosmic_ray.mutating import mutate_code
@@ -235,6 +237,8 @@ def enumerate_mutants() -> list[Mutant]:
         for name in cosmic_ray.plugins.operator_names():
             cls = cosmic_ray.plugins.get_operator(name)
             if cls.arguments():  # VariableReplacer/Inserter: need a variable named per run
+                continue
+            if operators is not None and name.split("/")[-1] not in operators:
                 continue
             operator = cls()
             positions = [start for node in ast_nodes(module)

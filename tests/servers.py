@@ -261,6 +261,15 @@ class SuiteRun:
         return {c for c, v in self.verdicts.items() if v in ("fail", "warn")}
 
 
+#: What a suite run in a pytest process of its own does without, as ``wscheck run`` does (see
+#: wscheck/cli/main.py): assertion rewriting, since the suite has no assert of its own and
+#: rewriting every module of the plugins' packages (Hypothesis, anyio) costs each start 1.5 s
+#: where bytecode is not written (PYTHONDONTWRITEBYTECODE); and Faker's plugin (Faker comes
+#: with polyfactory, a test dependency of the Litestar app): 0.4 s of imports for a fixture
+#: no suite run uses.
+LEAN_PYTEST = ("--assert=plain", "-p", "no:faker")
+
+
 def start_suite(url: str, workdir: Path, *args: str,
                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start ``pytest --wscheck-url URL`` in ``workdir`` (an empty directory, so that nothing
@@ -269,7 +278,7 @@ def start_suite(url: str, workdir: Path, *args: str,
     environment = {**os.environ, "CI": "true", **(env or {})}
     environment.pop("PYTEST_ADDOPTS", None)
     environment.pop("PYTEST_XDIST_WORKER", None)
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN",
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *LEAN_PYTEST, "-q", "-rN",
                f"--wscheck-url={url}", f"--junitxml={workdir / 'report.xml'}", *args]
     return subprocess.Popen(command, cwd=workdir, env=environment, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

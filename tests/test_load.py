@@ -546,11 +546,12 @@ def test_master_and_two_workers_give_one_merged_verdict(tmp_path: Path) -> None:
     port = str(free_port())
     summary = tmp_path / "summary.json"
     locust = [sys.executable, "-m", "locust", "-f", str(locustfile)]
-    # 20 s of run time: on a busy machine the workers' first conversations start seconds late.
+    # Locust's --run-time counts from when both workers are connected; then each draws its
+    # first conversations (a second or two on a busy machine) and runs for the rest: 8 s.
     with serve_uvicorn(create_app()) as address:
         master = subprocess.Popen(
             [*locust, "--master", "--headless", "--expect-workers", "2", "--users", "60",
-             "--spawn-rate", "60", "--run-time", "20s", "--master-bind-host", "127.0.0.1",
+             "--spawn-rate", "60", "--run-time", "8s", "--master-bind-host", "127.0.0.1",
              "--master-bind-port", port, "--host", f"ws://{address}", "--only-summary",
              "--csv", str(tmp_path / "stats"), "--wscheck-summary", str(summary)],
             cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

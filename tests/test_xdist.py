@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import ROOT, SuiteRun, free_port, parse_suite
+from tests.servers import LEAN_PYTEST, ROOT, SuiteRun, free_port, parse_suite
 from tests.test_broken_apps import EXAMPLES, EXPECTED, Expect
 from wscheck.core.spec import Spec
 from wscheck.run.registry import SUITE
@@ -86,7 +86,8 @@ def _run(pytester: pytest.Pytester, target: str, *args: str) -> Run:
     for path in files.values():  # a stale file from the other run must not stand in
         path.unlink(missing_ok=True)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--wscheck-app={target}", f"--wscheck-examples={EXAMPLES}",
+        "-p", "no:cacheprovider", *LEAN_PYTEST, f"--wscheck-app={target}",
+        f"--wscheck-examples={EXAMPLES}",
         f"--junitxml={files['junit.xml']}", "--wscheck-report=r.json",
         "--wscheck-html=r.html", *args, timeout=240)
     output = "\n".join(result.outlines)
