@@ -183,6 +183,7 @@ def test_plain_asyncapi_without_the_extension_gives_schema_level_checks(tmp_path
 KILL_SAMPLE = ("bye_closes_1001", "accepts_missing_credentials")
 
 
+@pytest.mark.slow  # two whole suites per app
 @pytest.mark.parametrize("name", KILL_SAMPLE)
 def test_kill_matrix_verdicts_are_the_same_from_toml_and_asyncapi(tmp_path: Path,
                                                                  name: str) -> None:

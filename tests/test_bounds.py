@@ -438,7 +438,7 @@ RUN_BOUND = 120.0
 @pytest.mark.parametrize(("app", "fragments"), [
     ("spins", ["the app blocked the event loop for more than 5s",
                "hostile_loop.py", "in spins"]),
-    # The watchdog's 5 s bound again, each (spins and shutdown_swallows run by default).
+    # The watchdog's 5 s bound again, each (spins runs by default).
     pytest.param("sleeps", ["the app blocked the event loop for more than 5s", "in sleeps",
                             "time.sleep(120)", "did not give the loop back"],
                  marks=pytest.mark.slow),
@@ -449,7 +449,8 @@ RUN_BOUND = 120.0
     ("stops_the_loop", ["AppInterrupted: the app called loop.stop()"]),
     pytest.param("stubborn_task", ["the app's tasks ignored cancellation", "forever at",
                                    "hostile_loop.py"], marks=pytest.mark.slow),
-    ("shutdown_swallows", ["ignored cancellation", "shutdown_swallows at"]),
+    pytest.param("shutdown_swallows", ["ignored cancellation", "shutdown_swallows at"],
+                 marks=pytest.mark.slow),
 ])
 def test_a_run_against_an_app_that_attacks_the_loop_ends_with_a_message(
         tmp_path: Any, app: str, fragments: list[str]) -> None:
@@ -769,6 +770,7 @@ async def test_a_huge_reply_is_clipped_when_it_is_recorded() -> None:
 
 
 
+@pytest.mark.slow  # waits out the watchdog's bound in a process of its own
 def test_when_the_watchdog_ends_the_process_the_reports_are_written(tmp_path: Any) -> None:
     """An app blocked in a call nothing interrupts (``time.sleep(120)``): before the process
     ends, the running check is recorded as failed with the watchdog's message and the

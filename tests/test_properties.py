@@ -423,6 +423,7 @@ class _LateExtra:
         await reference(scope, receive, late_send)
 
 
+@pytest.mark.slow  # a state machine over uvicorn, twice
 @pytest.mark.parametrize("concurrency", [1, 8], ids=["one-after-another", "overlapping"])
 def test_stateful_over_a_network_hears_a_late_message_either_way(concurrency: int) -> None:
     """The late text comes after the example's last reply, within its quiet window: heard

@@ -382,6 +382,7 @@ def agree(default: dict[str, str], sequential: dict[str, str], module: Any) -> N
     assert default[FAILS[_name(module)]] == "fail", default
 
 
+@pytest.mark.slow  # three whole suites twice; the everyday tier keeps the gate's own test
 @pytest.mark.parametrize("module", [
     tests.broken.broadcasts,
     pytest.param(tests.broken.ticks_every_second, marks=pytest.mark.slow),

@@ -26,6 +26,7 @@ from wscheck.run.registry import SUITE, Context
 PROBES = ("echo.idle", "bye.after-pause")
 
 
+@pytest.mark.slow  # real seconds in-process and over uvicorn; the kill matrix has both apps
 @pytest.mark.parametrize(("module", "probe"), [
     (tests.broken.ticks_every_second, "echo.idle"),
     (tests.broken.bye_only_early, "bye.after-pause"),
