@@ -119,25 +119,13 @@ def test_prop_broadcast_shrinks_to_a_minimal_scenario(monkeypatch: pytest.Monkey
     as the smallest scenario that has it: two clients, one says something and leaves. The
     shrink budget is lifted: the question is where shrinking ends, not how soon (on a busy
     machine the 3 s budget ran out at five clients)."""
-    import asyncio
-
-    from tests.verdicts import run_checks
-    from wscheck.drivers.asgi import AsgiDriver, lifespan
+    from tests.verdicts import asgi_verdict
     from wscheck.generation import runner
 
     monkeypatch.setitem(runner.SHRINK_SECONDS, "asgi", 120.0)
-
-    async def verdict() -> str:
-        async with lifespan(_app("silent_leave_after_talk")) as app:  # type: ignore[arg-type]
-            driver = AsgiDriver(app)
-            try:
-                _, v = (await run_checks(driver, CHAT, 30, ["prop.broadcast"]))["prop.broadcast"]
-            finally:
-                await driver.aclose()
-        assert v is not None and v.problem is not None
-        return "\n".join(v.notes)
-
-    notes = asyncio.run(verdict())
+    verdict = asgi_verdict(_app("silent_leave_after_talk"), "prop.broadcast", CHAT, examples=30)
+    assert verdict.problem is not None
+    notes = "\n".join(verdict.notes)
     scenario = notes.split("\n\n", 1)[0].splitlines()[1:]
     assert scenario[:2] == ["  client 1 joins", "  client 2 joins"], notes
     assert len(scenario) == 5 and "says" in scenario[2], notes

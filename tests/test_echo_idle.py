@@ -10,28 +10,15 @@ import time
 
 from tests.broken import closes_when_idle
 from tests.implementations.raw_asgi import ChatApp, Conn
-from tests.verdicts import run_checks
+from tests.verdicts import asgi_verdict
 from wscheck.checks.echo import IDLE_FOLLOW
-from wscheck.core.spec import Spec
-from wscheck.drivers.asgi import AsgiDriver, lifespan
 from wscheck.run.registry import Verdict
 
 WATCH = 0.25
 
 
 def _idle_verdict(app: object) -> Verdict:
-    async def run() -> Verdict:
-        async with lifespan(app) as wrapped:  # type: ignore[arg-type]
-            driver = AsgiDriver(wrapped, timeout=2.0)
-            try:
-                _, verdict = (await run_checks(driver, Spec(), only=["echo.idle"],
-                                               idle_watch=WATCH))["echo.idle"]
-            finally:
-                await driver.aclose()
-        assert verdict is not None
-        return verdict
-
-    return asyncio.run(run())
+    return asgi_verdict(app, "echo.idle", idle_watch=WATCH)
 
 
 class _Ticking(ChatApp):

@@ -4,16 +4,13 @@ sizes, never with the text itself."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 
 from reference_app import create_app
 from tests.implementations.raw_asgi import ChatApp, ClientGone, Conn
-from tests.verdicts import asgi_verdicts, run_checks, url_verdicts
+from tests.verdicts import asgi_verdict, asgi_verdicts, url_verdicts
 from wscheck.checks.echo import LARGE_TEXT_SIZES
 from wscheck.checks.judging import MESSAGE_TOO_BIG
-from wscheck.core.spec import Spec
-from wscheck.drivers.asgi import AsgiDriver, lifespan
 from wscheck.generation.strategies import LONG_MESSAGE_BYTES
 
 LONG = ["echo.long"]
@@ -53,18 +50,9 @@ def test_1009_for_a_64_kib_text_fails() -> None:
 
 
 def _problem(app: object) -> str:
-    async def run() -> str:
-        async with lifespan(app) as wrapped:  # type: ignore[arg-type]
-            driver = AsgiDriver(wrapped, timeout=2.0)
-            try:
-                results = await run_checks(driver, Spec(), only=set(LONG))
-            finally:
-                await driver.aclose()
-        verdict = results["echo.long"][1]
-        assert verdict is not None and verdict.problem is not None
-        return verdict.problem
-
-    return asyncio.run(run())
+    verdict = asgi_verdict(app, "echo.long")
+    assert verdict.problem is not None
+    return verdict.problem
 
 
 def test_failures_say_what_came_back_in_sizes() -> None:

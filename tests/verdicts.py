@@ -97,20 +97,39 @@ def _outcomes(results: dict[str, tuple[Check, Verdict | None]]) -> dict[str, Out
     return outcomes
 
 
+async def _in_process(app: ASGIApp, spec: Spec | None, *, timeout: float, examples: int,
+                      only: Collection[str] | None, idle_watch: float, concurrency: int,
+                      ) -> dict[str, tuple[Check, Verdict | None]]:
+    """:func:`run_checks` against ``app`` in-process, its lifespan run around the suite."""
+    async with lifespan(app) as wrapped:
+        driver = AsgiDriver(wrapped, timeout=timeout)
+        try:
+            return await run_checks(driver, spec if spec is not None else Spec(), examples,
+                                    only, idle_watch=idle_watch, concurrency=concurrency)
+        finally:
+            await driver.aclose()
+
+
 async def verdicts_async(app: ASGIApp, spec: Spec | None = None, *, timeout: float = 2.0,
                          examples: int = 100, only: Collection[str] | None = None,
                          idle_watch: float = DEFAULT_IDLE_WATCH,
                          concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, Outcome]:
     """The suite's outcomes for ``app`` in-process (its lifespan run around the suite)."""
-    spec = spec if spec is not None else Spec()
-    async with lifespan(app) as wrapped:
-        driver = AsgiDriver(wrapped, timeout=timeout)
-        try:
-            return _outcomes(await run_checks(driver, spec, examples, only,
-                                              idle_watch=idle_watch,
-                                              concurrency=concurrency))
-        finally:
-            await driver.aclose()
+    return _outcomes(await _in_process(app, spec, timeout=timeout, examples=examples,
+                                       only=only, idle_watch=idle_watch,
+                                       concurrency=concurrency))
+
+
+def asgi_verdict(app: Any, check_id: str, spec: Spec | None = None, *, timeout: float = 2.0,
+                 examples: int = 100, idle_watch: float = DEFAULT_IDLE_WATCH) -> Verdict:
+    """The verdict of one check against ``app`` in-process, for a test that reads its
+    problem or notes (on a fresh event loop)."""
+    results = asyncio.run(_in_process(app, spec, timeout=timeout, examples=examples,
+                                      only=[check_id], idle_watch=idle_watch,
+                                      concurrency=DEFAULT_CONCURRENCY))
+    verdict = results[check_id][1]
+    assert verdict is not None, f"{check_id} does not apply to the spec"
+    return verdict
 
 
 def asgi_verdicts(app: Any, spec: Spec | None = None, *, timeout: float = 2.0,
