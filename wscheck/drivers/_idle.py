@@ -120,21 +120,20 @@ class IdleMonitor:
         # (``_timer_cancelled_count``) is no help here: CPython does not decrement it when a
         # cancelled handle leaves the heap among the due ones, so it can exceed the cancelled
         # handles still there and hide a live timer of the app.
-        timers = self._timers
-        own = sum(1 for h in timers if getattr(h, "_scheduled", False))
+        own = sum(1 for h in self._timers if getattr(h, "_scheduled", False))
         if len(scheduled) == own:
             return math.inf
-        foreign = [h.when() for h in scheduled if not h.cancelled() and h not in timers]
-        return min(foreign, default=math.inf)
+        due = self._next_foreign(scheduled)
+        return math.inf if due is None else due
 
     def next_timer(self) -> float | None:
         """The loop time of the earliest live timer that is not the kit's own (an app's
         ``sleep``, a ``wait_for``'s timeout), or None when there is none or it cannot be
         known (not one of CPython's loops)."""
-        loop = self._loop_ref()
-        scheduled = getattr(loop, "_scheduled", None)
-        if loop is None or scheduled is None:
-            return None
+        scheduled = getattr(self._loop_ref(), "_scheduled", None)
+        return None if scheduled is None else self._next_foreign(scheduled)
+
+    def _next_foreign(self, scheduled: list[asyncio.TimerHandle]) -> float | None:
         timers = self._timers
         return min((h.when() for h in scheduled if not h.cancelled() and h not in timers),
                    default=None)

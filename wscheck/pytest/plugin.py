@@ -366,7 +366,6 @@ class _CountingDriver:
     """The run's driver, counting the connections a check opens (progress of properties)."""
 
     def __init__(self, driver: Driver) -> None:
-        self._driver = driver
         #: What it stands for: shared state of a target (a room's lock) is keyed on that.
         self.wraps = driver
         self.kind = driver.kind
@@ -379,10 +378,10 @@ class _CountingDriver:
                       cookies: Sequence[tuple[str, str]] = (), *,
                       origin: bool = False) -> Connection:
         self.connections += 1
-        return await self._driver.connect(path, query, cookies, origin=origin)
+        return await self.wraps.connect(path, query, cookies, origin=origin)
 
     async def aclose(self) -> None:  # pragma: no cover - the runtime closes the real driver
-        await self._driver.aclose()
+        await self.wraps.aclose()
 
 
 def _progress_reporter(config: pytest.Config) -> Any:
