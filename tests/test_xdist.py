@@ -206,9 +206,13 @@ def test_a_target_that_does_not_answer_stops_the_run_alike(
 
 
 #: The reference app, except that the first connection to /item/ws kills the process serving
-#: it (once: a file marks that it happened).
+#: it (once: a file marks that it happened). It dies a second after that connection: xdist's
+#: controller answers the previous test's end by sending the worker more tests, and a worker
+#: already gone then breaks xdist itself (INTERNALERROR, "cannot send (already closed?)").
+#: The sleep blocks the loop, so no deadline of the kit's ends the check first.
 CRASHING_APP = """
 import os
+import time
 from pathlib import Path
 
 from reference_app import app as reference
@@ -219,6 +223,7 @@ CRASHED = Path(__file__).with_name("crashed")
 async def app(scope, receive, send):
     if scope["type"] == "websocket" and scope["path"] == "/item/ws" and not CRASHED.exists():
         CRASHED.write_text("once", encoding="utf-8")
+        time.sleep(1.0)
         os._exit(3)
     await reference(scope, receive, send)
 """
