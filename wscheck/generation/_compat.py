@@ -3,7 +3,8 @@
 Kept in one module so that a Hypothesis upgrade that changes them touches this file alone:
 the example-database key of a property, a silenced reporter, modules imported up front
 (:data:`LAZY_MODULES`), the local constants held still (:func:`steady_constants`) and left
-out of a draw that must depend on its seed alone (:func:`without_local_constants`).
+out of a draw that must depend on its seed alone (:func:`without_local_constants`), and the
+characters UTF-8 encodes known without a scan (:func:`known_utf8`).
 Why each is needed: docs/internals.md.
 """
 
@@ -18,8 +19,8 @@ from typing import Any
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-__all__ = ["LAZY_MODULES", "Flaky", "forced_seed", "set_database_key", "silenced",
-           "steady_constants", "unsteady_constants", "without_local_constants"]
+__all__ = ["LAZY_MODULES", "Flaky", "forced_seed", "known_utf8", "set_database_key",
+           "silenced", "steady_constants", "unsteady_constants", "without_local_constants"]
 
 #: Imported by Hypothesis on first need: its optimiser halfway through a property's examples,
 #: ``flatmap``'s strategy at its first draw. A name a Hypothesis upgrade drops is skipped.
@@ -57,6 +58,37 @@ def silenced() -> Iterator[None]:
 
 _steady_lock = threading.Lock()
 _unsteady: Callable[[], Any] | None = None
+_scanning: Callable[[str], Any] | None = None
+
+#: Every code point UTF-8 encodes (all but the surrogates), each decoding back to itself.
+UTF8_INTERVALS = ((0, 0xD7FF), (0xE000, 0x10FFFF))
+
+
+def known_utf8() -> None:
+    """From now on Hypothesis learns which characters UTF-8 encodes from
+    :data:`UTF8_INTERVALS`, where it would encode all 1,114,112 code points to find out
+    (1-3 s, cached only in the ``.hypothesis/`` of the directory it runs in, so paid on
+    every first run there: a fresh CI checkout always). ``codec="utf-8"`` (the room
+    property's texts, every string hypothesis-jsonschema draws) then costs nothing; other
+    codecs are Hypothesis's as before. Idempotent and thread-safe; undone with the local
+    constants by :func:`unsteady_constants`."""
+    global _scanning
+    with _steady_lock:
+        if _scanning is not None:
+            return
+        try:
+            from hypothesis.internal import charmap
+            from hypothesis.internal.intervalsets import IntervalSet
+            scan = charmap.intervals_from_codec
+        except (ImportError, AttributeError):
+            return
+        known = (IntervalSet(UTF8_INTERVALS), IntervalSet(()))
+
+        def intervals_from_codec(codec_name: str) -> Any:
+            return known if codec_name == "utf-8" else scan(codec_name)
+
+        charmap.intervals_from_codec = intervals_from_codec  # type: ignore[assignment]
+        _scanning = scan
 
 
 def steady_constants() -> None:
@@ -65,7 +97,8 @@ def steady_constants() -> None:
     function back. Found at that draw, in the thread Hypothesis draws in, not here: on a
     first run, reading every local module's source takes a fifth of a second, which the
     kit's loop (where this is called) must not spend. Idempotent and thread-safe; a
-    Hypothesis without the function is left as it is."""
+    Hypothesis without the function is left as it is. Also :func:`known_utf8`."""
+    known_utf8()
     global _unsteady
     with _steady_lock:
         if _unsteady is not None:
@@ -88,10 +121,14 @@ def steady_constants() -> None:
 
 
 def unsteady_constants() -> None:
-    """Undo :func:`steady_constants` (the kit's checks are over: other tests of the session
-    see Hypothesis as it is)."""
-    global _unsteady
+    """Undo :func:`steady_constants` and :func:`known_utf8` (the kit's checks are over: other
+    tests of the session see Hypothesis as it is)."""
+    global _unsteady, _scanning
     with _steady_lock:
+        if _scanning is not None:
+            from hypothesis.internal import charmap
+            charmap.intervals_from_codec = _scanning  # type: ignore[assignment]
+            _scanning = None
         if _unsteady is None:
             return
         from hypothesis.internal.conjecture import providers

@@ -46,7 +46,7 @@ from wscheck.core.limits import MAX_REPORT_FILE_BYTES, read_regular_file
 from wscheck.core.render import first_difference, render_conversation, side_by_side
 from wscheck.core.spec import Spec
 from wscheck.errors import SettingError
-from wscheck.generation._compat import without_local_constants
+from wscheck.generation._compat import known_utf8, without_local_constants
 from wscheck.generation.strategies import api_payloads, auth_conversations, echo_conversations
 from wscheck.model.api import belongs, read
 from wscheck.model.echo import expected
@@ -238,6 +238,7 @@ class Workload:
         and however the kit is installed, so the mix of conversations a load run is made of
         (how many end at once, how many are refused) cannot change with an edit of the kit."""
         drawn: list[Conversation] = []
+        known_utf8()  # the AsyncAPI payloads' strings: no scan of every code point
         with without_local_constants():
             for op in spec.api.requests() if spec.api is not None else ():
                 drawn += _collect(_api_conversations(spec, op), max(1, size // API_SHARE),
