@@ -505,6 +505,37 @@ def test_examples_overlap_with_a_concurrency_and_not_without(check_id: str) -> N
     assert alone.peak == 1, alone.peak
 
 
+@pytest.mark.parametrize("check_id", ["prop.echo", "prop.stateful"])
+def test_a_property_confirmed_alone_skips_its_overlapping_pass(
+        check_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run again alone by the schedule to confirm a verdict given beside other checks, a
+    property runs its examples one after another at once: its overlapping pass would only
+    meet again what made it stray there, and wait it out again."""
+    import wscheck.checks.stateful
+    import wscheck.generation.runner
+    from wscheck.generation.bridge import Pipeline
+    from wscheck.run.registry import CONFIRMING_ALONE
+
+    made: list[Pipeline] = []
+
+    class Counted(Pipeline):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    for module in (wscheck.generation.runner, wscheck.checks.stateful):
+        monkeypatch.setattr(module, "Pipeline", Counted)
+    assert _run_on(_Peak(), check_id, 8, examples=20).passed
+    assert len(made) == 1  # on the schedule's first run: the overlapping pass
+    made.clear()
+    token = CONFIRMING_ALONE.set(True)
+    try:
+        assert _run_on(_Peak(), check_id, 8, examples=20).passed
+    finally:
+        CONFIRMING_ALONE.reset(token)
+    assert not made
+
+
 def test_a_failure_only_overlap_shows_is_judged_on_examples_run_alone() -> None:
     """An app that answers wrongly while another client is connected fails the overlapping
     run, and the property runs again one example after another: that run is the verdict

@@ -41,7 +41,7 @@ from wscheck.generation.runner import (
 from wscheck.generation.strategies import cookie_values, messages, tokens
 from wscheck.model.echo import ModelConnection
 from wscheck.run.conversation import Exchange, Observation
-from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict, check
+from wscheck.run.registry import BESIDE_OTHERS, CONFIRMING_ALONE, Context, Verdict, check
 
 __all__ = ["ConnectionsMachine", "prop_stateful"]
 
@@ -341,9 +341,10 @@ async def _prop_stateful(ctx: Context) -> Verdict:
     # once (:class:`Pipeline`), and is trusted only when every example agreed with the
     # model. Otherwise the check runs again one step after another, drawing the same
     # examples, and that run, its shrink and its steps are the verdict (an app whose clients
-    # interfere is judged as it always was).
+    # interfere is judged as it always was). Confirming alone what it found beside other
+    # checks, it runs one step after another straight away (see CONFIRMING_ALONE).
     same_seed = shared_seed()
-    if ctx.concurrency > 1:
+    if ctx.concurrency > 1 and not CONFIRMING_ALONE.get():
         first = await _run_stateful(ctx, same_seed, overlapping=True)
         if first is not None and first.passed:
             return first

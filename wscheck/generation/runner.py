@@ -31,7 +31,7 @@ from wscheck.generation._compat import (
     steady_constants,
 )
 from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, PropertyFailed
-from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict
+from wscheck.run.registry import BESIDE_OTHERS, CONFIRMING_ALONE, Context, Verdict
 
 __all__ = [
     "REPLAY_FACTOR",
@@ -183,7 +183,9 @@ async def run_property(
     when any example strays, the property runs again one example after another, drawing the
     same examples in the same order; that run, its shrink and its evidence are the verdict
     (the rule of :mod:`wscheck.run.schedule`: an app whose connections interfere is judged on
-    conversations run alone).
+    conversations run alone). Confirming alone a verdict given beside other checks
+    (:data:`~wscheck.run.registry.CONFIRMING_ALONE`), it runs one example after another
+    straight away.
     """
     with own_waits():
         return await _run_property(ctx, check_id, strategy, evaluate, examples)
@@ -227,7 +229,7 @@ async def _run_property(
     # both runs are given the same seed.
     run = functools.partial(_run_examples, strategy, profile(), examples or ctx.examples,
                             shared_seed(), f"{check_id}:{ctx.spec.digest()}".encode())
-    if ctx.concurrency > 1:
+    if ctx.concurrency > 1 and not CONFIRMING_ALONE.get():
         pipeline = Pipeline(loop, bound, ctx.concurrency)
         if await asyncio.to_thread(_overlapping, run, _body(budget, pipeline, evaluate),
                                    pipeline):
