@@ -376,10 +376,13 @@ async def _run_stateful(ctx: Context, same_seed: int | None, *,
     # The overlapping run's failures are not verdicts (an example that strayed may only have
     # met another's traffic), so it keeps nothing in the example database: a failure it
     # saved would be replayed first by the run alone, which would then not draw what it drew.
-    quiet_db: dict[str, Any] = {} if pipeline is None else {"database": None}
+    # It does replay what the database holds, as the run alone does first: without them, the
+    # run alone drew those examples ahead of the overlapping run's (the key is the machine's,
+    # shared by every app and spec), one a failure of another app.
     try:
-        verdict = await run_machine(ctx, machine, budget, max_examples=machine_runs(ctx.examples),
-                                    stateful_step_count=MACHINE_STEPS, **quiet_db)
+        verdict = await run_machine(ctx, machine, budget, keeps_examples=pipeline is None,
+                                    max_examples=machine_runs(ctx.examples),
+                                    stateful_step_count=MACHINE_STEPS)
     finally:
         agreed = pipeline is None or await asyncio.to_thread(pipeline.drain)
     return verdict if agreed else None
