@@ -505,6 +505,37 @@ def test_examples_overlap_with_a_concurrency_and_not_without(check_id: str) -> N
     assert alone.peak == 1, alone.peak
 
 
+@pytest.mark.parametrize("check_id", ["prop.echo", "prop.stateful"])
+def test_a_property_confirmed_alone_skips_its_overlapping_pass(
+        check_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run again alone by the schedule to confirm a verdict given beside other checks, a
+    property runs its examples one after another at once: its overlapping pass would only
+    meet again what made it stray there, and wait it out again."""
+    import wscheck.checks.stateful
+    import wscheck.generation.runner
+    from wscheck.generation.bridge import Pipeline
+    from wscheck.run.registry import CONFIRMING_ALONE
+
+    made: list[Pipeline] = []
+
+    class Counted(Pipeline):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    for module in (wscheck.generation.runner, wscheck.checks.stateful):
+        monkeypatch.setattr(module, "Pipeline", Counted)
+    assert _run_on(_Peak(), check_id, 8, examples=20).passed
+    assert len(made) == 1  # on the schedule's first run: the overlapping pass
+    made.clear()
+    token = CONFIRMING_ALONE.set(True)
+    try:
+        assert _run_on(_Peak(), check_id, 8, examples=20).passed
+    finally:
+        CONFIRMING_ALONE.reset(token)
+    assert not made
+
+
 def test_a_failure_only_overlap_shows_is_judged_on_examples_run_alone() -> None:
     """An app that answers wrongly while another client is connected fails the overlapping
     run, and the property runs again one example after another: that run is the verdict
@@ -688,21 +719,45 @@ def test_stateful_pass_is_taken_only_when_every_overlapping_example_agreed(
     assert _run_on(create_app(), "prop.stateful", 8).passed and runs == [True]
 
 
-@pytest.mark.parametrize("derandomized", [True, False], ids=["ci-profile", "random-profile"])
+def _files(directory: Any) -> set[str]:
+    return {str(path.relative_to(directory)) for path in directory.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("case", ["ci-profile", "random-profile", "saved-example"])
 def test_stateful_run_alone_draws_what_the_overlapping_run_drew(
-        derandomized: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+        case: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """The run one step after another draws the overlapping run's examples, in order (the
     same seed under the random profile too): a failure the overlapping run met is met
     again. Every message text drawn is recorded; with the first run strayed at once, the
-    second run's draws repeat the first's."""
-    if not derandomized:
+    second run's draws repeat the first's. Under the random profile both runs first replay
+    what the example database holds (here, in one case, another app's failure, saved under
+    the machine's key): only the run alone changes it."""
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    from wscheck.generation import runner
+
+    examples = tmp_path / "examples"
+    if case != "ci-profile":
         monkeypatch.delenv("CI")
-        monkeypatch.chdir(tmp_path)  # the random profile's example database lands here
+        # A database of the test's own: Hypothesis's default one is under the directory the
+        # process started in (a chdir does not move it), shared with every run of the kit.
+        database = DirectoryBasedExampleDatabase(examples)
+        random_profile = runner.profile
+        monkeypatch.setattr(runner, "profile",
+                            lambda: settings(random_profile(), database=database))
+    if case == "saved-example":
+        monkeypatch.setitem(runner.SHRINK_SECONDS, "asgi", 0.2)
+        assert not _run_on(_FirstSessionsBusy(sessions=10**9), "prop.stateful", 1,
+                           examples=30).passed
+    saved = _files(examples) if examples.exists() else set()
+    assert bool(saved) == (case == "saved-example")
     runs, drawn = _stateful_runs(monkeypatch)
     assert _run_on(_FirstSessionsBusy(sessions=1), "prop.stateful", 8, examples=30).passed
     assert runs == [True, False]
     first, second = drawn
     assert len(first) > 5 and first == second, (len(first), len(second), first[:3], second[:3])
+    if saved:  # replayed by the run alone, which passed it and let it go
+        assert _files(examples) != saved
 
 
 def test_local_constants_hold_still_while_the_checks_run(

@@ -225,14 +225,15 @@ def test_a_failure_that_moved_when_bounded_is_judged_at_the_full_timeout() -> No
 def test_a_verdict_left_unfinished_beside_others_is_never_taken() -> None:
     """Over a network a check on the schedule is told it runs beside others (a property then
     stops at its first failure): such an unfinished verdict is run again alone even when no
-    other check happened to run beside it, and that run is the verdict. One at a time, or
-    in-process, no check is told so."""
-    from wscheck.run.registry import BESIDE_OTHERS
+    other check happened to run beside it, and that run is the verdict; that run is told it
+    confirms (a property then skips its overlapping pass). One at a time, or in-process, no
+    check is told either."""
+    from wscheck.run.registry import BESIDE_OTHERS, CONFIRMING_ALONE
 
-    told: list[bool] = []
+    told: list[tuple[bool, bool]] = []
 
     async def run(ctx: Context) -> Verdict:
-        told.append(BESIDE_OTHERS.get())
+        told.append((BESIDE_OTHERS.get(), CONFIRMING_ALONE.get()))
         if BESIDE_OTHERS.get():
             return Verdict("stopped early", unfinished=True)
         return Verdict("the real failure")
@@ -240,15 +241,16 @@ def test_a_verdict_left_unfinished_beside_others_is_never_taken() -> None:
     check = Check("prop.x", "MUST", "/ws 2", "made up", frozenset(), run)
     ctx = Context(Spec(), driver=_Timed())  # type: ignore[arg-type]
     verdicts = _verdicts(Schedule([(check, ctx)], 8), ["prop.x"])
-    assert told == [True, False] and verdicts[0].problem == "the real failure"
+    assert told == [(True, False), (False, True)]
+    assert verdicts[0].problem == "the real failure"
     told.clear()
     assert _verdicts(Schedule([(check, ctx)], 1), ["prop.x"])[0].problem == "the real failure"
-    assert told == [False]
+    assert told == [(False, False)]
     told.clear()
     in_process = Context(Spec(), driver=type("D", (), {"kind": "asgi"})())  # type: ignore[arg-type]
     assert _verdicts(Schedule([(check, in_process)], 8), ["prop.x"])[0].problem == \
         "the real failure"
-    assert told == [False]
+    assert told == [(False, False)]
 
 
 def test_width_1_runs_each_check_at_its_turn_alone() -> None:

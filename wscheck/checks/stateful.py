@@ -41,7 +41,7 @@ from wscheck.generation.runner import (
 from wscheck.generation.strategies import cookie_values, messages, tokens
 from wscheck.model.echo import ModelConnection
 from wscheck.run.conversation import Exchange, Observation
-from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict, check
+from wscheck.run.registry import BESIDE_OTHERS, CONFIRMING_ALONE, Context, Verdict, check
 
 __all__ = ["ConnectionsMachine", "prop_stateful"]
 
@@ -341,9 +341,10 @@ async def _prop_stateful(ctx: Context) -> Verdict:
     # once (:class:`Pipeline`), and is trusted only when every example agreed with the
     # model. Otherwise the check runs again one step after another, drawing the same
     # examples, and that run, its shrink and its steps are the verdict (an app whose clients
-    # interfere is judged as it always was).
+    # interfere is judged as it always was). Confirming alone what it found beside other
+    # checks, it runs one step after another straight away (see CONFIRMING_ALONE).
     same_seed = shared_seed()
-    if ctx.concurrency > 1:
+    if ctx.concurrency > 1 and not CONFIRMING_ALONE.get():
         first = await _run_stateful(ctx, same_seed, overlapping=True)
         if first is not None and first.passed:
             return first
@@ -375,10 +376,13 @@ async def _run_stateful(ctx: Context, same_seed: int | None, *,
     # The overlapping run's failures are not verdicts (an example that strayed may only have
     # met another's traffic), so it keeps nothing in the example database: a failure it
     # saved would be replayed first by the run alone, which would then not draw what it drew.
-    quiet_db: dict[str, Any] = {} if pipeline is None else {"database": None}
+    # It does replay what the database holds, as the run alone does first: without them, the
+    # run alone drew those examples ahead of the overlapping run's (the key is the machine's,
+    # shared by every app and spec), one a failure of another app.
     try:
-        verdict = await run_machine(ctx, machine, budget, max_examples=machine_runs(ctx.examples),
-                                    stateful_step_count=MACHINE_STEPS, **quiet_db)
+        verdict = await run_machine(ctx, machine, budget, keeps_examples=pipeline is None,
+                                    max_examples=machine_runs(ctx.examples),
+                                    stateful_step_count=MACHINE_STEPS)
     finally:
         agreed = pipeline is None or await asyncio.to_thread(pipeline.drain)
     return verdict if agreed else None

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.database import ReadOnlyDatabase
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND, ReplyTimes
@@ -31,7 +32,7 @@ from wscheck.generation._compat import (
     steady_constants,
 )
 from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, PropertyFailed
-from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict
+from wscheck.run.registry import BESIDE_OTHERS, CONFIRMING_ALONE, Context, Verdict
 
 __all__ = [
     "REPLAY_FACTOR",
@@ -183,7 +184,9 @@ async def run_property(
     when any example strays, the property runs again one example after another, drawing the
     same examples in the same order; that run, its shrink and its evidence are the verdict
     (the rule of :mod:`wscheck.run.schedule`: an app whose connections interfere is judged on
-    conversations run alone).
+    conversations run alone). Confirming alone a verdict given beside other checks
+    (:data:`~wscheck.run.registry.CONFIRMING_ALONE`), it runs one example after another
+    straight away.
     """
     with own_waits():
         return await _run_property(ctx, check_id, strategy, evaluate, examples)
@@ -227,7 +230,7 @@ async def _run_property(
     # both runs are given the same seed.
     run = functools.partial(_run_examples, strategy, profile(), examples or ctx.examples,
                             shared_seed(), f"{check_id}:{ctx.spec.digest()}".encode())
-    if ctx.concurrency > 1:
+    if ctx.concurrency > 1 and not CONFIRMING_ALONE.get():
         pipeline = Pipeline(loop, bound, ctx.concurrency)
         if await asyncio.to_thread(_overlapping, run, _body(budget, pipeline, evaluate),
                                    pipeline):
@@ -369,22 +372,29 @@ async def run_machine(
     ctx: Context,
     factory: Callable[[], RuleBasedStateMachine],
     budget: Budget,
+    *,
+    keeps_examples: bool = True,
     **machine_settings: Any,
 ) -> Verdict:
     """Run a state machine with Hypothesis in a worker thread; a verdict at the end.
 
     The machine reports a divergence by raising :class:`PropertyFailed` and records it in
-    ``budget``, which also tells it when to stop doing anything (the shrink is over).
+    ``budget``, which also tells it when to stop doing anything (the shrink is over). A run
+    that does not ``keeps_examples`` (one whose failures are no verdicts) replays what the
+    example database holds first, as the run that keeps them does, but changes nothing in it.
     """
 
     # Documented to take "anything which returns an instance" when called; annotated as a
     # class. A factory closes over the run's session, which a class could only hold globally.
     as_class = cast(type[RuleBasedStateMachine], factory)
     steady_constants()  # the same seed draws the same examples in both runs
+    chosen = profile()
+    if not keeps_examples and chosen.database is not None:
+        machine_settings["database"] = ReadOnlyDatabase(chosen.database)
 
     def run() -> None:
         with silenced():
-            run_state_machine_as_test(as_class, settings=settings(profile(), **machine_settings))
+            run_state_machine_as_test(as_class, settings=settings(chosen, **machine_settings))
 
     try:
         await asyncio.to_thread(run)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BESIDE_OTHERS",
+    "CONFIRMING_ALONE",
     "RFC6455",
     "SUITE",
     "SUITES",
@@ -140,6 +141,13 @@ class Verdict:
 #: alone does that again and is the verdict.
 BESIDE_OTHERS: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "wscheck_beside_others", default=False)
+
+#: True while the schedule runs a check again alone to confirm a verdict beside others that
+#: was not a pass: a property then runs its examples one after another straight away, as with
+#: a concurrency of 1. Its overlapping pass, taken only when every example agrees, would meet
+#: again what made it stray (examples interfering, a defect) and wait it out again for nothing.
+CONFIRMING_ALONE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "wscheck_confirming_alone", default=False)
 
 
 class Inconclusive(WscheckError):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from wscheck.core.events import Silence
 from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND
 from wscheck.errors import TargetDown
-from wscheck.run.registry import BESIDE_OTHERS, Check, Context, Verdict
+from wscheck.run.registry import BESIDE_OTHERS, CONFIRMING_ALONE, Check, Context, Verdict
 
 __all__ = ["ALONE_FACTOR", "ALONE_FLOOR", "IDLE_FRACTION", "IDLE_SAMPLE_SECONDS", "Gate",
            "Schedule", "Ticket", "process_idle"]
@@ -246,7 +246,7 @@ class Schedule:
             if isinstance(run.error, TargetDown) or not run.overlapped:
                 raise run.error
             async with self._gate.alone():
-                again = await chk.run(ctx)
+                again = await _confirm(chk, ctx)
             return dataclasses.replace(again, notes=(
                 *again.notes, "run again alone: beside other checks it raised "
                 f"{type(run.error).__name__}: {str(run.error)[:200]}"))
@@ -270,11 +270,11 @@ class Schedule:
         once more at the full timeout, and that is the verdict."""
         bound = _alone_bound(ctx, beside)
         if bound is None:
-            return await chk.run(ctx)
+            return await _confirm(chk, ctx)
         counted: list[float] = []
         tokens = REPLY_BOUND.set(bound), CUT_SHORT.set(counted)
         try:
-            again = await chk.run(ctx)
+            again = await _confirm(chk, ctx)
         finally:
             CUT_SHORT.reset(tokens[1])
             REPLY_BOUND.reset(tokens[0])
@@ -287,7 +287,7 @@ class Schedule:
                 f"run again alone, a reply was waited for at most {ALONE_FACTOR:g} times the "
                 f"slowest reply seen (at least {ALONE_FLOOR:g}s); beside other checks the same "
                 f"reply did not come within the full {ctx.driver.timeout:g}s timeout")))
-        return await chk.run(ctx)
+        return await _confirm(chk, ctx)
 
     async def cancel(self) -> None:
         """Stop every check still running (the run ended early: -x, a target that went
@@ -297,6 +297,16 @@ class Schedule:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
+
+
+async def _confirm(chk: Check, ctx: Context) -> Verdict:
+    """``chk`` run alone to confirm its verdict beside others (see
+    :data:`~wscheck.run.registry.CONFIRMING_ALONE`)."""
+    token = CONFIRMING_ALONE.set(True)
+    try:
+        return await chk.run(ctx)
+    finally:
+        CONFIRMING_ALONE.reset(token)
 
 
 def _silences(verdict: Verdict) -> list[Silence]:
