@@ -781,3 +781,26 @@ def test_local_constants_hold_still_while_the_checks_run(
     finally:
         unsteady_constants()
     assert word in providers._get_local_constants().strings  # Hypothesis's own function again
+
+
+@pytest.mark.parametrize("check_id", ["prop.echo", "prop.stateful"])
+def test_a_failure_says_it_was_saved_only_when_it_was(
+        check_id: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Under the random profile a property's runs are seeded (both draw the same examples),
+    and Hypothesis keeps nothing for a seeded run: its note must not promise a replay.
+    prop.stateful's machine is not seeded, and its failure is kept."""
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    from tests.broken.strips_whitespace import app as strips
+    from wscheck.generation import runner
+
+    monkeypatch.delenv("CI")
+    database = DirectoryBasedExampleDatabase(tmp_path / "examples")
+    random_profile = runner.profile
+    monkeypatch.setattr(runner, "profile", lambda: settings(random_profile(), database=database))
+    monkeypatch.setitem(runner.SHRINK_SECONDS, "asgi", 0.2)
+    verdict = _run_on(strips, check_id, 1, examples=30)
+    assert verdict.problem is not None
+    kept = any(path.is_file() for path in (tmp_path / "examples").rglob("*"))
+    promised = any("saved it in its example database" in note for note in verdict.notes)
+    assert kept == promised == (check_id == "prop.stateful"), (kept, promised)

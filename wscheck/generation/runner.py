@@ -228,8 +228,11 @@ async def _run_property(
     # derandomized profile Hypothesis seeds a run from the body's source, so they draw the
     # same examples (and the same as before examples overlapped); under the random profile
     # both runs are given the same seed.
+    same_seed = shared_seed()
+    # Hypothesis keeps nothing in its example database for a run given a seed.
+    saved = same_seed is None
     run = functools.partial(_run_examples, strategy, profile(), examples or ctx.examples,
-                            shared_seed(), f"{check_id}:{ctx.spec.digest()}".encode())
+                            same_seed, f"{check_id}:{ctx.spec.digest()}".encode())
     if ctx.concurrency > 1 and not CONFIRMING_ALONE.get():
         pipeline = Pipeline(loop, bound, ctx.concurrency)
         if await asyncio.to_thread(_overlapping, run, _body(budget, pipeline, evaluate),
@@ -247,20 +250,20 @@ async def _run_property(
     except PropertyFailed as exc:
         failure = exc
         if budget.best_bounded and budget.best_key != budget.first_key:
-            return await _confirmed(budget, evaluate, bound, ctx.driver.timeout)
+            return await _confirmed(budget, evaluate, bound, ctx.driver.timeout, saved)
         if budget.best_bounded:
             # No smaller failure was found: the example already failed at the full timeout,
             # and that observation is the verdict (no confirmation needed).
             assert budget.first is not None
             failure = budget.first[1]
         return Verdict(failure.problem, failure.observation,
-                       notes=(*failure.notes, *_notes(budget)))
+                       notes=(*failure.notes, *_notes(budget, saved)))
     except Flaky as exc:
         if budget.bound is not None:  # a bounded replay may be what differed
-            return await _confirmed(budget, evaluate, bound, ctx.driver.timeout)
+            return await _confirmed(budget, evaluate, bound, ctx.driver.timeout, saved)
         obs = budget.best.observation if budget.best else None
         return Verdict(f"the app answered the same conversation differently on a replay: "
-                       f"{str(exc).splitlines()[0]}", obs, notes=_notes(budget))
+                       f"{str(exc).splitlines()[0]}", obs, notes=_notes(budget, saved))
     return Verdict()
 
 
@@ -291,9 +294,10 @@ async def _bounded(coro: Coroutine[Any, Any, T], wait: float | None) -> T:
 
 async def _confirmed(budget: Budget,
                      evaluate: Callable[[Any], Coroutine[Any, Any, PropertyFailed | None]],
-                     bound: float, timeout: float) -> Verdict:
+                     bound: float, timeout: float, saved: bool) -> Verdict:
     """The verdict on the smallest failure found with bounded replays, run once more at the
-    full timeout; if it passes there, the first failure (seen at the full timeout) is it."""
+    full timeout; if it passes there, the first failure (seen at the full timeout) is it.
+    ``saved``: see :func:`_notes`."""
     bridge = LoopBridge(asyncio.get_running_loop(), bound)
     try:
         failure = await asyncio.to_thread(bridge.run, evaluate(budget.best_example))
@@ -309,7 +313,7 @@ async def _confirmed(budget: Budget,
         note += (f"is the first failure, seen at the full {timeout:g}s timeout: the smaller "
                  "one found while shrinking passed at the full timeout")
     return Verdict(failure.problem, failure.observation,
-                   notes=(*failure.notes, *_notes(budget), note))
+                   notes=(*failure.notes, *_notes(budget, saved), note))
 
 
 def _body(budget: Budget, bridge: LoopBridge | Pipeline,
@@ -407,14 +411,15 @@ async def run_machine(
     return Verdict()
 
 
-def _notes(budget: Budget) -> tuple[str, ...]:
-    """How hard Hypothesis shrank, and how the failure comes back."""
+def _notes(budget: Budget, saved: bool = True) -> tuple[str, ...]:
+    """How hard Hypothesis shrank, and how the failure comes back: from the example
+    database only when the run could keep it there (``saved``; a seeded run cannot)."""
     notes = [f"shrunk by Hypothesis over {budget.calls} runs to the minimal failing example "
              "above" if not budget.stopped else
              f"shrunk by Hypothesis over {budget.calls} runs, until its {budget.seconds:g}s "
              "shrink budget ran out: the example above is the smallest failing one found by "
              "then"]
-    if profile().database is not None:
+    if saved and profile().database is not None:
         notes.append("Hypothesis saved it in its example database (.hypothesis/ in the "
                      "directory pytest runs from): the next run replays it first")
     return tuple(notes)
