@@ -57,11 +57,27 @@ def silenced() -> Iterator[None]:
 
 
 _steady_lock = threading.Lock()
-_unsteady: Callable[[], Any] | None = None
-_scanning: Callable[[str], Any] | None = None
+#: What the kit has put in Hypothesis's place while its checks run: (module, name) -> the
+#: original, put back by :func:`unsteady_constants`.
+_replaced: dict[tuple[Any, str], Any] = {}
 
 #: Every code point UTF-8 encodes (all but the surrogates), each decoding back to itself.
 UTF8_INTERVALS = ((0, 0xD7FF), (0xE000, 0x10FFFF))
+
+
+def _replace(module_name: str, name: str, replacement: Callable[[Any], Any]) -> None:
+    """Put ``replacement(original)`` in place of Hypothesis's ``module_name.name`` until
+    :func:`unsteady_constants`. Idempotent and thread-safe; a Hypothesis without it is left
+    as it is."""
+    with _steady_lock:
+        try:
+            module = importlib.import_module(module_name)
+            original = getattr(module, name)
+        except (ImportError, AttributeError):
+            return
+        if (module, name) not in _replaced:
+            setattr(module, name, replacement(original))
+            _replaced[module, name] = original
 
 
 def known_utf8() -> None:
@@ -70,25 +86,17 @@ def known_utf8() -> None:
     (1-3 s, cached only in the ``.hypothesis/`` of the directory it runs in, so paid on
     every first run there: a fresh CI checkout always). ``codec="utf-8"`` (the room
     property's texts, every string hypothesis-jsonschema draws) then costs nothing; other
-    codecs are Hypothesis's as before. Idempotent and thread-safe; undone with the local
-    constants by :func:`unsteady_constants`."""
-    global _scanning
-    with _steady_lock:
-        if _scanning is not None:
-            return
-        try:
-            from hypothesis.internal import charmap
-            from hypothesis.internal.intervalsets import IntervalSet
-            scan = charmap.intervals_from_codec
-        except (ImportError, AttributeError):
-            return
-        known = (IntervalSet(UTF8_INTERVALS), IntervalSet(()))
+    codecs are Hypothesis's as before. Undone by :func:`unsteady_constants`."""
+    try:
+        from hypothesis.internal.intervalsets import IntervalSet
+    except ImportError:
+        return
+    known = (IntervalSet(UTF8_INTERVALS), IntervalSet(()))
 
-        def intervals_from_codec(codec_name: str) -> Any:
-            return known if codec_name == "utf-8" else scan(codec_name)
+    def answering(scan: Callable[[str], Any]) -> Callable[[str], Any]:
+        return lambda codec_name: known if codec_name == "utf-8" else scan(codec_name)
 
-        charmap.intervals_from_codec = intervals_from_codec  # type: ignore[assignment]
-        _scanning = scan
+    _replace("hypothesis.internal.charmap", "intervals_from_codec", answering)
 
 
 def steady_constants() -> None:
@@ -96,18 +104,10 @@ def steady_constants() -> None:
     so (docs/internals.md says why); :func:`unsteady_constants` gives Hypothesis its own
     function back. Found at that draw, in the thread Hypothesis draws in, not here: on a
     first run, reading every local module's source takes a fifth of a second, which the
-    kit's loop (where this is called) must not spend. Idempotent and thread-safe; a
-    Hypothesis without the function is left as it is. Also :func:`known_utf8`."""
+    kit's loop (where this is called) must not spend. Also :func:`known_utf8`."""
     known_utf8()
-    global _unsteady
-    with _steady_lock:
-        if _unsteady is not None:
-            return
-        try:
-            from hypothesis.internal.conjecture import providers
-            original = providers._get_local_constants
-        except (ImportError, AttributeError):
-            return
+
+    def held_still(original: Callable[[], Any]) -> Callable[[], Any]:
         held: list[Any] = []
 
         def constants() -> Any:
@@ -116,24 +116,18 @@ def steady_constants() -> None:
                     held.append(original())
                 return held[0]
 
-        providers._get_local_constants = constants
-        _unsteady = original
+        return constants
+
+    _replace("hypothesis.internal.conjecture.providers", "_get_local_constants", held_still)
 
 
 def unsteady_constants() -> None:
     """Undo :func:`steady_constants` and :func:`known_utf8` (the kit's checks are over: other
     tests of the session see Hypothesis as it is)."""
-    global _unsteady, _scanning
     with _steady_lock:
-        if _scanning is not None:
-            from hypothesis.internal import charmap
-            charmap.intervals_from_codec = _scanning  # type: ignore[assignment]
-            _scanning = None
-        if _unsteady is None:
-            return
-        from hypothesis.internal.conjecture import providers
-        providers._get_local_constants = _unsteady
-        _unsteady = None
+        for (module, name), original in _replaced.items():
+            setattr(module, name, original)
+        _replaced.clear()
 
 
 @contextlib.contextmanager
