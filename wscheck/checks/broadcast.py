@@ -10,6 +10,7 @@ could not observe their line. docs/checks-api.md says more.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -28,7 +29,7 @@ from wscheck.core.spec import BroadcastSpec
 from wscheck.generation.bridge import PropertyFailed
 from wscheck.generation.runner import run_property
 from wscheck.model.room import Join, Leave, RoomStep, Say, client_name
-from wscheck.run.registry import Context, Inconclusive, Verdict, check
+from wscheck.run.registry import CheckFn, Context, Inconclusive, Verdict, check
 from wscheck.run.room import RoomObservation, Wait, run_room
 
 #: The serial group of the room's checks: every scenario takes the driver's one room lock
@@ -113,10 +114,17 @@ def _let_in(ctx: Context, obs: RoomObservation) -> None:
         raise Inconclusive(reason)
 
 
+def _server_ended(obs: RoomObservation, steps: Sequence[RoomStep] = ()) -> bool:
+    """Whether the server ended the connection of a client that did not leave in ``steps``
+    before the teardown began."""
+    left = {s.client for s in steps if isinstance(s, Leave)}
+    return any(isinstance(e, FINAL_EVENTS)
+               for c in obs.clients if c not in left for e in obs.judged(c)[1])
+
+
 def _lone_ends(obs: RoomObservation) -> bool:
     """Whether the server ended the only client's connection right after it spoke."""
-    _, observed = obs.judged(1)
-    return any(isinstance(e, FINAL_EVENTS) for e in observed)
+    return _server_ended(obs)
 
 
 async def _lone(ctx: Context, n: int) -> RoomObservation:
@@ -147,33 +155,40 @@ class _Evidence:
         self.kept_open = True
 
     def of(self, obs: RoomObservation, steps: Sequence[RoomStep]) -> RoomObservation:
-        """``obs`` (of ``steps``, before the teardown), noted."""
-        left = {s.client for s in steps if isinstance(s, Leave)}
-        self.kept_open &= not any(isinstance(e, FINAL_EVENTS)
-                                  for c in obs.clients if c not in left
-                                  for e in obs.judged(c)[1])
+        """``obs`` (of ``steps``), noted."""
+        self.kept_open &= not _server_ended(obs, steps)
         return obs
 
 
-async def _unless_unusable(ctx: Context, judge: Callable[[_Evidence], Awaitable[Verdict]], *,
-                           pass_needs_open: bool = False) -> Verdict:
-    """``judge``'s verdict, standing only on a room a lone client can use
-    (:func:`_room_usable`), which is asked only when the verdict leans on it: an
-    inconclusive one, or a fail (or a pass that counts what open connections got,
-    ``pass_needs_open``) where the server ended a connection of the check's own scenario.
-    A pass of texts that all arrived was observed in full; a fail where every connection
-    stayed open was not caused by a room that ends them. Over a network each lone
-    scenario not run saves one or two quiet windows."""
-    evidence = _Evidence()
-    try:
-        verdict = await judge(evidence)
-    except Inconclusive:
-        await _room_usable(ctx)
-        raise
-    passed = verdict.problem is None and verdict.inconclusive is None
-    if not evidence.kept_open and (pass_needs_open or not passed):
-        await _room_usable(ctx)
-    return verdict
+_JudgeFn = Callable[[Context, _Evidence], Awaitable[Verdict]]
+
+
+def _on_usable_room(*, pass_needs_open: bool = False) -> Callable[[_JudgeFn], CheckFn]:
+    """A room check whose verdict stands only on a room a lone client can use
+    (:func:`_room_usable`), asked only when the verdict leans on it: an inconclusive one, or
+    a fail (or a pass that counts what open connections got, ``pass_needs_open``) where the
+    server ended a connection of the check's own scenario. A pass of texts that all arrived
+    was observed in full; a fail where every connection stayed open was not caused by a room
+    that ends them. Over a network each lone scenario not run saves one or two quiet
+    windows."""
+
+    def decorate(judge: _JudgeFn) -> CheckFn:
+        @functools.wraps(judge)
+        async def run(ctx: Context) -> Verdict:
+            evidence = _Evidence()
+            try:
+                verdict = await judge(ctx, evidence)
+            except Inconclusive:
+                await _room_usable(ctx)
+                raise
+            passed = verdict.problem is None and verdict.inconclusive is None
+            if not evidence.kept_open and (pass_needs_open or not passed):
+                await _room_usable(ctx)
+            return verdict
+
+        return run
+
+    return decorate
 
 
 def _usable(lone: RoomObservation) -> None:
@@ -284,11 +299,8 @@ async def sender(ctx: Context) -> Verdict:
        "what a client says reaches every other connected client, in the order it was said "
        "(a second copy is broadcast.no-duplicate's)", needs=["broadcast"], serial=ROOM_SERIAL,
        precondition=ROOM_LET_IN)
-async def others(ctx: Context) -> Verdict:
-    return await _unless_unusable(ctx, lambda seen: _others(ctx, seen))
-
-
-async def _others(ctx: Context, seen: _Evidence) -> Verdict:
+@_on_usable_room()
+async def others(ctx: Context, seen: _Evidence) -> Verdict:
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
                              Say(3, _said(3)), Say(1, _said(4, "and more"))]
 
@@ -313,11 +325,8 @@ def _notices(room: BroadcastSpec, template: str | None, clients: int) -> Callabl
 @check("broadcast.join-notice", "MUST", "broadcast: join notice",
        "when a client joins, every client already there gets the join notice",
        needs=["join-notice"], serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
-async def join_notice(ctx: Context) -> Verdict:
-    return await _unless_unusable(ctx, lambda seen: _join_notice(ctx, seen))
-
-
-async def _join_notice(ctx: Context, seen: _Evidence) -> Verdict:
+@_on_usable_room()
+async def join_notice(ctx: Context, seen: _Evidence) -> Verdict:
     room = _room(ctx)
     # A message after each join, its answers waited for: the server always has something to
     # answer, so that missing notices are a failure of this check, not a target that seems
@@ -335,11 +344,8 @@ async def _join_notice(ctx: Context, seen: _Evidence) -> Verdict:
 @check("broadcast.leave-notice", "MUST", "broadcast: leave notice",
        "when a client leaves (closes or drops), every client that remains gets the leave "
        "notice", needs=["leave-notice"], serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
-async def leave_notice(ctx: Context) -> Verdict:
-    return await _unless_unusable(ctx, lambda seen: _leave_notice(ctx, seen))
-
-
-async def _leave_notice(ctx: Context, seen: _Evidence) -> Verdict:
+@_on_usable_room()
+async def leave_notice(ctx: Context, seen: _Evidence) -> Verdict:
     room = _room(ctx)
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Join(4), Leave(4), Say(1, _said(1)),
                              Leave(3, drop=True), Say(2, _said(2))]
@@ -357,13 +363,8 @@ async def _leave_notice(ctx: Context, seen: _Evidence) -> Verdict:
 @check("broadcast.no-duplicate", "MUST", "broadcast: once",
        "no client receives a text more often than the spec sends it", needs=["broadcast"],
        serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
-async def no_duplicate(ctx: Context) -> Verdict:
-    # Its pass counts the copies that open connections got.
-    return await _unless_unusable(ctx, lambda seen: _no_duplicate(ctx, seen),
-                                  pass_needs_open=True)
-
-
-async def _no_duplicate(ctx: Context, seen: _Evidence) -> Verdict:
+@_on_usable_room(pass_needs_open=True)  # its pass counts the copies open connections got
+async def no_duplicate(ctx: Context, seen: _Evidence) -> Verdict:
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
                              Leave(3), Say(1, _said(3))]
     # Every text is counted, so none is waited for: the quiet window hears the copies.
@@ -384,11 +385,8 @@ async def _no_duplicate(ctx: Context, seen: _Evidence) -> Verdict:
        "send to the one gone fails first): every client that remains gets its leave notice "
        "exactly once and goes on being served", needs=["broadcast"], serial=ROOM_SERIAL,
        precondition=ROOM_LET_IN)
-async def drop_unnoticed(ctx: Context) -> Verdict:
-    return await _unless_unusable(ctx, lambda seen: _drop_unnoticed(ctx, seen))
-
-
-async def _drop_unnoticed(ctx: Context, seen: _Evidence) -> Verdict:
+@_on_usable_room()
+async def drop_unnoticed(ctx: Context, seen: _Evidence) -> Verdict:
     room = _room(ctx)
     # Client 2 vanishes; the in-process driver tells the app only when a send to it fails,
     # so client 1's message finds it still in the room. Over a network the order cannot be

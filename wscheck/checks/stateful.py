@@ -33,6 +33,7 @@ from wscheck.generation.bridge import ExampleTimedOut, LoopBridge, Pipeline, Pro
 from wscheck.generation.runner import (
     Budget,
     example_bound,
+    overlaps_first,
     own_waits,
     run_machine,
     shared_seed,
@@ -41,7 +42,7 @@ from wscheck.generation.runner import (
 from wscheck.generation.strategies import cookie_values, messages, tokens
 from wscheck.model.echo import ModelConnection
 from wscheck.run.conversation import Exchange, Observation
-from wscheck.run.registry import BESIDE_OTHERS, CONFIRMING_ALONE, Context, Verdict, check
+from wscheck.run.registry import BESIDE_OTHERS, Context, Verdict, check
 
 __all__ = ["ConnectionsMachine", "prop_stateful"]
 
@@ -344,7 +345,7 @@ async def _prop_stateful(ctx: Context) -> Verdict:
     # interfere is judged as it always was). Confirming alone what it found beside other
     # checks, it runs one step after another straight away (see CONFIRMING_ALONE).
     same_seed = shared_seed()
-    if ctx.concurrency > 1 and not CONFIRMING_ALONE.get():
+    if overlaps_first(ctx):
         first = await _run_stateful(ctx, same_seed, overlapping=True)
         if first is not None and first.passed:
             return first

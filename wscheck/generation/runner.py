@@ -41,6 +41,7 @@ __all__ = [
     "Budget",
     "ShrinkSpent",
     "example_bound",
+    "overlaps_first",
     "own_waits",
     "profile",
     "run_machine",
@@ -101,6 +102,13 @@ def shared_seed() -> int | None:
     if profile().derandomize or forced_seed() is not None:
         return None
     return secrets.randbits(64)
+
+
+def overlaps_first(ctx: Context) -> bool:
+    """Whether a property first runs its examples side by side: with a concurrency, unless
+    the schedule is confirming alone a verdict it gave beside other checks
+    (:data:`~wscheck.run.registry.CONFIRMING_ALONE`)."""
+    return ctx.concurrency > 1 and not CONFIRMING_ALONE.get()
 
 
 def example_bound(driver_timeout: float) -> float:
@@ -233,7 +241,7 @@ async def _run_property(
     saved = same_seed is None
     run = functools.partial(_run_examples, strategy, profile(), examples or ctx.examples,
                             same_seed, f"{check_id}:{ctx.spec.digest()}".encode())
-    if ctx.concurrency > 1 and not CONFIRMING_ALONE.get():
+    if overlaps_first(ctx):
         pipeline = Pipeline(loop, bound, ctx.concurrency)
         if await asyncio.to_thread(_overlapping, run, _body(budget, pipeline, evaluate),
                                    pipeline):
