@@ -9,8 +9,10 @@ could not observe their line. docs/checks-api.md says more.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -26,10 +28,18 @@ from wscheck.core.events import (
     describe,
 )
 from wscheck.core.spec import BroadcastSpec
+from wscheck.drivers.base import Driver, underlying
 from wscheck.generation.bridge import PropertyFailed
 from wscheck.generation.runner import run_property
 from wscheck.model.room import Join, Leave, RoomStep, Say, client_name
-from wscheck.run.registry import CheckFn, Context, Inconclusive, Verdict, check
+from wscheck.run.registry import (
+    CONFIRMING_ALONE,
+    CheckFn,
+    Context,
+    Inconclusive,
+    Verdict,
+    check,
+)
 from wscheck.run.room import RoomObservation, Wait, run_room
 
 #: The serial group of the room's checks: every scenario takes the driver's one room lock
@@ -220,6 +230,62 @@ def _waits(keep: Keep, clients: Iterable[int] | None = None) -> Wait:
     return lambda client, text: (among is None or client in among) and keep(client, Text(text))
 
 
+#: Scenarios whose one observation two checks of a run judge, per target: for each, its
+#: future observation and the checks that have taken it.
+_SHARED: weakref.WeakKeyDictionary[
+    Driver, dict[str, tuple[asyncio.Future[RoomObservation], set[str]]]] = \
+    weakref.WeakKeyDictionary()
+
+
+async def _shared(ctx: Context, name: str, taker: str, steps: Sequence[RoomStep],
+                  wait: Wait) -> RoomObservation:
+    """The observation of scenario ``name`` (``steps``), run once for the checks of a run that
+    judge it: over a network each scenario not run twice saves a quiet window, and a
+    deadline where a text does not come. Each check takes one observation once; taking it
+    again (the check runs again on the same target) runs the scenario again, and so does a
+    check confirmed alone (it observes afresh)."""
+    if CONFIRMING_ALONE.get():
+        return await run_room(ctx.driver, _room(ctx), steps, wait=wait)
+    loop = asyncio.get_running_loop()
+    entries = _SHARED.setdefault(underlying(ctx.driver), {})
+    entry = entries.get(name)
+    if entry is not None and taker not in entry[1] and entry[0].get_loop() is loop:
+        entry[1].add(taker)
+        # Waiting does not cancel it, nor raise its cancellation: this check's own does.
+        await asyncio.wait({entry[0]})
+        if not entry[0].cancelled():
+            return entry[0].result()
+        # The check that ran it was stopped midway: this one observes it itself.
+    future: asyncio.Future[RoomObservation] = loop.create_future()
+    entries[name] = (future, {taker})
+    try:
+        obs = await run_room(ctx.driver, _room(ctx), steps, wait=wait)
+    except BaseException:
+        future.cancel()
+        if entries.get(name, (None,))[0] is future:
+            del entries[name]
+        raise
+    future.set_result(obs)
+    return obs
+
+
+#: broadcast.others' scenario: three clients, each speaking once, the first twice.
+_OTHERS_STEPS: tuple[RoomStep, ...] = (Join(1), Join(2), Join(3), Say(1, _said(1)),
+                                       Say(2, _said(2)), Say(3, _said(3)),
+                                       Say(1, _said(4, "and more")))
+
+
+def _others_theirs(client: int, text: Text) -> bool:
+    """What broadcast.others judges at ``client``: the texts of the others' messages."""
+    return _carries(_tags_of(_OTHERS_STEPS, lambda c: c != client))(text)
+
+
+async def _others_served(ctx: Context, taker: str) -> RoomObservation:
+    """broadcast.others' scenario, observed once for it and for
+    broadcast.left-not-addressed, whose control it is (see :func:`_shared`)."""
+    return await _shared(ctx, "others", taker, _OTHERS_STEPS, _waits(_others_theirs))
+
+
 # Registered first of the room's checks, so that it runs on a room no earlier scenario has
 # left clients in: a room that keeps addressing clients that left breaks every scenario after
 # the first leave, and the other checks then say so (inconclusive) instead of failing.
@@ -240,17 +306,18 @@ async def left_not_addressed(ctx: Context) -> Verdict:
         return Verdict("after a client had left, the server ended a lone newcomer's "
                        "connection when it spoke: the room still addresses the client that "
                        "left", notes=(str(newcomer),))
-    talk: list[RoomStep] = [Say(3, _said(2)), Say(4, _said(3)), Say(3, _said(4))]
     steps: list[RoomStep] = [Join(1), Join(2), Join(3), Join(4), Leave(1),
-                             Leave(2, drop=True), *talk]
+                             Leave(2, drop=True), Say(3, _said(2)), Say(4, _said(3)),
+                             Say(3, _said(4))]
 
     def theirs(client: int, text: Text) -> bool:
         return _carries(_tags_of(steps, lambda c: c != client))(text)
 
-    # Whether the others are served at all, before anyone leaves, is broadcast.others' line.
-    control = await run_room(ctx.driver, room, [Join(1), Join(2), Join(3), Join(4), *talk],
-                             wait=_waits(theirs, [3, 4]))
-    if _not_let_in(ctx, control) or _differs(control, [3, 4], theirs) is not None:
+    # Whether the others are served at all, before anyone leaves, is broadcast.others' line:
+    # its scenario is the control, observed once for both checks.
+    control = await _others_served(ctx, "broadcast.left-not-addressed")
+    if _not_let_in(ctx, control) or _differs(control, control.clients,
+                                              _others_theirs) is not None:
         raise Inconclusive("precondition failed: even with nobody gone, the clients did not "
                            "get each other's messages (see broadcast.others)")
     obs = await run_room(ctx.driver, room, steps, wait=_waits(theirs, [3, 4]))
@@ -301,15 +368,9 @@ async def sender(ctx: Context) -> Verdict:
        precondition=ROOM_LET_IN)
 @_on_usable_room()
 async def others(ctx: Context, seen: _Evidence) -> Verdict:
-    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Say(1, _said(1)), Say(2, _said(2)),
-                             Say(3, _said(3)), Say(1, _said(4, "and more"))]
-
-    def theirs(client: int, text: Text) -> bool:
-        return _carries(_tags_of(steps, lambda c: c != client))(text)
-
-    obs = seen.of(await run_room(ctx.driver, _room(ctx), steps, wait=_waits(theirs)), steps)
+    obs = seen.of(await _others_served(ctx, "broadcast.others"), _OTHERS_STEPS)
     _let_in(ctx, obs)
-    client = _differs(obs, obs.clients, theirs)
+    client = _differs(obs, obs.clients, _others_theirs)
     if client is not None:
         return _failed("a client did not get exactly the others' messages, in order", obs,
                        client)
