@@ -1,7 +1,9 @@
-"""broadcast.others' scenario is observed once in a run and judged by two checks: by
-broadcast.others, and by broadcast.left-not-addressed as its control (with nobody gone, the
-clients get each other's messages). Over a network that is a scenario, and on a room that
-fails it a whole deadline, saved. A check confirmed alone, or run again, observes afresh."""
+"""The scenarios of broadcast.sender, broadcast.others and broadcast.leave-notice are each
+observed once in a run, and judged by their check and by the checks whose control they are:
+broadcast.left-not-addressed (with nobody gone, the clients get each other's messages) and
+broadcast.drop-unnoticed (with no drop unnoticed, all three lines hold). Over a network each
+is a scenario saved, and on a room that fails one a whole deadline. A check confirmed alone,
+or run again, observes afresh."""
 
 from __future__ import annotations
 
@@ -21,14 +23,15 @@ from wscheck.model.room import RoomStep
 from wscheck.run.registry import CONFIRMING_ALONE, SUITE, Context
 
 CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_docs_chat.toml")
-SHARED = ("broadcast.others", "broadcast.left-not-addressed")
+SHARED = ("broadcast.sender", "broadcast.others", "broadcast.leave-notice",
+          "broadcast.left-not-addressed", "broadcast.drop-unnoticed")
 
 
 @pytest.fixture
 def scenarios(monkeypatch: pytest.MonkeyPatch) -> list[tuple[RoomStep, ...]]:
     """Every scenario the room's checks run, in order (they still run)."""
     seen: list[tuple[RoomStep, ...]] = []
-    run_room = broadcast.run_room
+    from wscheck.run.room import run_room
 
     async def counted(driver: Any, spec: Any, steps: Sequence[RoomStep], **kw: Any) -> Any:
         seen.append(tuple(steps))
@@ -38,16 +41,23 @@ def scenarios(monkeypatch: pytest.MonkeyPatch) -> list[tuple[RoomStep, ...]]:
     return seen
 
 
-def _others(seen: list[tuple[RoomStep, ...]]) -> int:
-    return sum(1 for steps in seen if steps == broadcast._OTHERS_STEPS)
+def _others(seen: list[tuple[RoomStep, ...]],
+            steps: tuple[RoomStep, ...] = broadcast._OTHERS_STEPS) -> int:
+    return sum(1 for s in seen if s == steps)
 
 
 @pytest.mark.parametrize("app, outcomes", [
-    ("reference", {"broadcast.others": "pass", "broadcast.left-not-addressed": "pass"}),
-    ("says_only_to_sender", {"broadcast.others": "fail",
-                             "broadcast.left-not-addressed": "inconclusive"}),
+    ("reference", dict.fromkeys(SHARED, "pass")),
+    ("says_only_to_sender", {"broadcast.sender": "pass", "broadcast.others": "fail",
+                             "broadcast.leave-notice": "pass",
+                             "broadcast.left-not-addressed": "inconclusive",
+                             "broadcast.drop-unnoticed": "inconclusive"}),
+    ("no_leave_notice", {"broadcast.sender": "pass", "broadcast.others": "pass",
+                         "broadcast.leave-notice": "fail",
+                         "broadcast.left-not-addressed": "pass",
+                         "broadcast.drop-unnoticed": "inconclusive"}),
 ])
-def test_one_run_observes_the_others_scenario_once_for_both_checks(
+def test_one_run_observes_each_shared_scenario_once(
         scenarios: list[tuple[RoomStep, ...]], app: str, outcomes: dict[str, str]) -> None:
     if app == "reference":
         target = create_app(CHAT)
@@ -56,7 +66,8 @@ def test_one_run_observes_the_others_scenario_once_for_both_checks(
         target = importlib.reload(importlib.import_module(f"tests.broken_rooms.{app}")).app
     got = asgi_verdicts(target, CHAT, only=SHARED, examples=5)
     assert {k: v for k, v in got.items() if k in SHARED} == outcomes
-    assert _others(scenarios) == 1, scenarios
+    for steps in (broadcast._OTHERS_STEPS, broadcast._SENDER_STEPS, broadcast._LEAVE_STEPS):
+        assert _others(scenarios, steps) == 1, scenarios
 
 
 def _context() -> Context:
@@ -67,6 +78,7 @@ def test_a_check_run_again_observes_again(scenarios: list[tuple[RoomStep, ...]])
     """The same target checked twice (a second run on one driver) is observed twice: a check
     takes one observation once."""
     others = SUITE.get("broadcast.others")
+    assert others is not None
 
     async def go() -> list[bool]:
         ctx = _context()

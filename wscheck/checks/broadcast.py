@@ -334,6 +334,22 @@ async def left_not_addressed(ctx: Context) -> Verdict:
     return Verdict()
 
 
+#: broadcast.sender's scenario: client 1 speaks alone, then with another client there.
+_SENDER_STEPS: tuple[RoomStep, ...] = (Join(1), Say(1, _said(1)), Say(1, _said(2, "")),
+                                       Join(2), Say(1, _said(3, "again")))
+
+
+def _sender_own(client: int, text: Text) -> bool:
+    """What broadcast.sender judges at ``client``: the answers to its own messages."""
+    return _carries(_tags_of(_SENDER_STEPS, lambda c: c == 1))(text)
+
+
+async def _sender_served(ctx: Context, taker: str) -> RoomObservation:
+    """broadcast.sender's scenario, observed once for it and for broadcast.drop-unnoticed,
+    whose control it is (see :func:`_shared`)."""
+    return await _shared(ctx, "sender", taker, _SENDER_STEPS, _waits(_sender_own, [1]))
+
+
 @check("broadcast.sender", "MUST", "broadcast: sender",
        "what a client says is answered to it: the reply, then its own copy when the room "
        "broadcasts to everyone", needs=["broadcast"], serial=ROOM_SERIAL,
@@ -346,15 +362,8 @@ async def sender(ctx: Context) -> Verdict:
         return Verdict(f"client 1 of {_room(ctx).url_path('1')} was not accepted: "
                        f"{describe(first[0]) if first else 'nothing'}", notes=(str(lone),))
     _usable(lone)
-    steps: list[RoomStep] = [Join(1), Say(1, _said(1)), Say(1, _said(2, "")),
-                             Join(2), Say(1, _said(3, "again"))]
-    mine = _tags_of(steps, lambda c: c == 1)
-
-    def own(client: int, text: Text) -> bool:
-        return _carries(mine)(text)
-
-    obs = await run_room(ctx.driver, _room(ctx), steps, wait=_waits(own, [1]))
-    client = _differs(obs, [1], own)
+    obs = await _sender_served(ctx, "broadcast.sender")
+    client = _differs(obs, [1], _sender_own)
     if client is not None:
         return _failed("the sender did not get what the spec sends it for its own messages",
                        obs, client)
@@ -402,20 +411,36 @@ async def join_notice(ctx: Context, seen: _Evidence) -> Verdict:
     return Verdict()
 
 
+#: broadcast.leave-notice's scenario: of four clients, one closes and one drops, each
+#: followed by a message.
+_LEAVE_STEPS: tuple[RoomStep, ...] = (Join(1), Join(2), Join(3), Join(4), Leave(4),
+                                      Say(1, _said(1)), Leave(3, drop=True), Say(2, _said(2)))
+
+
+def _leave_notices(ctx: Context) -> Keep:
+    """What broadcast.leave-notice judges: the leave notices of its scenario's clients."""
+    room = _room(ctx)
+    keep = _notices(room, room.leave_notice, 4)
+    return lambda client, text: keep(text)
+
+
+async def _leave_served(ctx: Context, taker: str) -> RoomObservation:
+    """broadcast.leave-notice's scenario, observed once for it and for
+    broadcast.drop-unnoticed, whose control it is (see :func:`_shared`). The notices are
+    judged (waited for at the deadline); the messages' texts are not."""
+    keep = _leave_notices(ctx)
+    return await _shared(ctx, "leave", taker, _LEAVE_STEPS,
+                         lambda client, text: keep(client, Text(text)))
+
+
 @check("broadcast.leave-notice", "MUST", "broadcast: leave notice",
        "when a client leaves (closes or drops), every client that remains gets the leave "
        "notice", needs=["leave-notice"], serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
 @_on_usable_room()
 async def leave_notice(ctx: Context, seen: _Evidence) -> Verdict:
-    room = _room(ctx)
-    steps: list[RoomStep] = [Join(1), Join(2), Join(3), Join(4), Leave(4), Say(1, _said(1)),
-                             Leave(3, drop=True), Say(2, _said(2))]
-    # The notices are judged (waited for at the deadline); the messages' texts are not.
-    keep = _notices(room, room.leave_notice, 4)
-    obs = seen.of(await run_room(ctx.driver, room, steps,
-                                 wait=lambda client, text: keep(Text(text))), steps)
+    obs = seen.of(await _leave_served(ctx, "broadcast.leave-notice"), _LEAVE_STEPS)
     _let_in(ctx, obs)
-    client = _differs(obs, obs.clients, lambda c, text: keep(text))
+    client = _differs(obs, obs.clients, _leave_notices(ctx))
     if client is not None:
         return _failed("the leave notices were not the spec's", obs, client)
     return Verdict()
@@ -445,10 +470,14 @@ async def no_duplicate(ctx: Context, seen: _Evidence) -> Verdict:
        "a client drops and another speaks before the server has seen it go (in-process, a "
        "send to the one gone fails first): every client that remains gets its leave notice "
        "exactly once and goes on being served", needs=["broadcast"], serial=ROOM_SERIAL,
-       precondition=ROOM_LET_IN)
+       precondition=ROOM_LET_IN + "; with no drop unnoticed, the sender is answered, the "
+                                  "others get its messages and a leave is announced "
+                                  "(broadcast.sender, broadcast.others, "
+                                  "broadcast.leave-notice)")
 @_on_usable_room()
 async def drop_unnoticed(ctx: Context, seen: _Evidence) -> Verdict:
     room = _room(ctx)
+    await _served_as_said(ctx)
     # Client 2 vanishes; the in-process driver tells the app only when a send to it fails,
     # so client 1's message finds it still in the room. Over a network the order cannot be
     # forced, and trying it would give a verdict that changes from run to run: the notice
@@ -469,6 +498,29 @@ async def drop_unnoticed(ctx: Context, seen: _Evidence) -> Verdict:
                               "dropped and its leave notice was awaited before client 1 spoke "
                               "(the race itself is judged in-process)",))
     return Verdict()
+
+
+async def _served_as_said(ctx: Context) -> None:
+    """broadcast.drop-unnoticed's precondition: with no drop unnoticed, the sender is
+    answered, the others get its messages and a leave is announced (the scenarios of
+    broadcast.sender, broadcast.others and broadcast.leave-notice, observed once for all of
+    them). A room that does none of that fails those checks; it would fail this one for the
+    same missing texts, each waited out at the deadline, and say nothing more."""
+    lines: list[tuple[str, Callable[[], Awaitable[RoomObservation]], Keep, list[int] | None]]
+    lines = [("broadcast.sender", lambda: _sender_served(ctx, "broadcast.drop-unnoticed"),
+              _sender_own, [1]),
+             ("broadcast.others", lambda: _others_served(ctx, "broadcast.drop-unnoticed"),
+              _others_theirs, None)]
+    if _room(ctx).leave_notice is not None:
+        lines.append(("broadcast.leave-notice",
+                      lambda: _leave_served(ctx, "broadcast.drop-unnoticed"),
+                      _leave_notices(ctx), None))
+    for name, observe, keep, clients in lines:
+        obs = await observe()
+        _let_in(ctx, obs)
+        if _differs(obs, obs.clients if clients is None else clients, keep) is not None:
+            raise Inconclusive(f"precondition failed: with no drop unnoticed, the room did not "
+                               f"serve its clients as the spec says (see {name})")
 
 
 def _unnoticed_drop_problem(obs: RoomObservation, client: int,
