@@ -207,7 +207,8 @@ async def test_a_message_after_the_close_is_flagged_not_worded() -> None:
 
 
 async def _shrunk_with_bounded_replays(monkeypatch: pytest.MonkeyPatch, fails_at: int,
-                                       fails_when_bounded_at: int,
+                                       fails_when_bounded_at: int, *,
+                                       search_bounded: bool = False,
                                        ) -> tuple[Verdict, list[tuple[int, float]]]:
     """A property over integers that fails from ``fails_at`` at the full timeout, and (as a
     reply that takes longer than the bound would) from ``fails_when_bounded_at`` when its
@@ -226,7 +227,8 @@ async def _shrunk_with_bounded_replays(monkeypatch: pytest.MonkeyPatch, fails_at
     driver = AsgiDriver(apps.silent, timeout=2.0)
     driver.replies.saw(0.01)  # the slowest reply so far: the bound is the floor, 0.25 s
     verdict = await run_property(Context(Spec(), driver, 100, 1), "test.bounded",
-                                 st.integers(0, 1000), evaluate)
+                                 st.integers(0, 1000), evaluate,
+                                 search_bounded=search_bounded)
     await driver.aclose()
     return verdict, seen
 
@@ -256,6 +258,51 @@ async def test_a_failure_seen_only_at_the_bound_gives_way_to_the_first_real_one(
     assert verdict.problem == f"failed at {first}"
     assert seen[-1][1] == 2.0 and seen[-1][0] < 500  # confirmed, and it passed
     assert "is the first failure" in verdict.notes[-1]
+
+
+@pytest.mark.asyncio
+async def test_a_bounded_search_waits_the_full_timeout_only_to_confirm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``search_bounded`` (a room's property, whose failures are texts that never come):
+    every example waits at most the bound, from the first one on, and only the reported
+    example is run at the full timeout."""
+    verdict, seen = await _shrunk_with_bounded_replays(monkeypatch, 10, 10,
+                                                       search_bounded=True)
+    assert all(wait == 0.25 for _, wait in seen[:-1]), seen
+    assert seen[-1] == (10, 2.0)
+    assert verdict.problem == "failed at 10"
+    assert "while searching and shrinking" in verdict.notes[-1]
+    assert "failed again at the full 2s timeout" in verdict.notes[-1]
+
+
+@pytest.mark.asyncio
+async def test_a_bounded_search_whose_failures_pass_at_the_full_timeout_runs_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every example fails at the bound (a correct app slower than it) and none at the full
+    timeout: no failure seen only at the bound is a verdict; the property runs again
+    waiting the full timeout, and passes."""
+    verdict, seen = await _shrunk_with_bounded_replays(monkeypatch, 10**6, 0,
+                                                       search_bounded=True)
+    assert verdict.passed, verdict
+    assert seen[0][1] == 0.25
+    bounded = [n for n, wait in seen if wait == 0.25]
+    again = [n for n, wait in seen if wait == 2.0]
+    assert bounded and len(again) >= 100  # the confirmations, then the whole run again
+
+
+@pytest.mark.asyncio
+async def test_a_bounded_search_reports_only_what_failed_at_the_full_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the bound every example fails, at the full timeout only those from 500: whatever
+    the verdict is, its example failed at the full timeout."""
+    verdict, seen = await _shrunk_with_bounded_replays(monkeypatch, 500, 0,
+                                                       search_bounded=True)
+    assert verdict.problem is not None
+    n = int(verdict.problem.rsplit(" ", 1)[1])
+    assert n >= 500 and (n, 2.0) in seen
 
 
 def test_a_forced_seed_leaves_the_seeding_to_hypothesis(monkeypatch: pytest.MonkeyPatch) -> None:

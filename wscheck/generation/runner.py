@@ -129,9 +129,14 @@ class Budget:
     #: The example being evaluated, and whether its replies were waited for at a bound.
     last_example: object = None
     last_bounded: bool = False
-    #: The first failure (observed at the full timeout) and the smallest one, with examples.
+    #: The first failure (observed at the full timeout, unless ``search`` bounded it) and
+    #: the smallest one, with examples.
     first: tuple[object, PropertyFailed] | None = None
     first_key: str | None = None
+    first_bounded: bool = False
+    #: Whether replies are waited for at a bound before any failure too (see
+    #: :func:`run_property`'s ``search_bounded``).
+    search: bool = False
     #: Whether :meth:`spent` stops Hypothesis's run, and whether it did.
     stops: bool = False
     stopped: bool = False
@@ -165,13 +170,17 @@ class Budget:
             self.first_failure = time.monotonic() if started is None else started
         if self.first is None:
             self.first, self.first_key = (self.last_example, failure), key
+            self.first_bounded = self.last_bounded
         self.best_key, self.best = key, failure
         self.best_example, self.best_bounded = self.last_example, self.last_bounded
 
     def reply_bound(self, timeout: float, replies: ReplyTimes | None) -> float | None:
         """How long a replay may wait for a reply: None (the timeout) until the first
-        failure, then a bound from the slowest reply seen (``REPLAY_FACTOR``)."""
-        if self.first_failure is None or replies is None or REPLAY_FLOOR is None:
+        failure, then a bound from the slowest reply seen (``REPLAY_FACTOR``); for a budget
+        that ``search``-es bounded, that bound from the start, once a reply has been seen."""
+        if replies is None or REPLAY_FLOOR is None:
+            return None
+        if self.first_failure is None and not (self.search and replies.slowest > 0):
             return None
         bound = max(REPLAY_FLOOR, REPLAY_FACTOR * replies.slowest)
         return bound if bound < timeout else None
@@ -183,6 +192,8 @@ async def run_property(
     strategy: st.SearchStrategy[T],
     evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
     examples: int | None = None,
+    *,
+    search_bounded: bool = False,
 ) -> Verdict:
     """Run ``evaluate`` on examples of ``strategy`` with Hypothesis; a verdict at the end.
 
@@ -195,9 +206,17 @@ async def run_property(
     conversations run alone). Confirming alone a verdict given beside other checks
     (:data:`~wscheck.run.registry.CONFIRMING_ALONE`), it runs one example after another
     straight away.
+
+    ``search_bounded``: in the run one example after another, replies are waited for at
+    most :meth:`Budget.reply_bound` from the first example on (once the driver has seen a
+    reply), not only once one has failed: a property whose every failing example waits out
+    a missing text (a room's) then pays the full timeout once, for the confirmation. A
+    failure seen only at the bound is no verdict: when neither the smallest failure nor the
+    first fails again at the full timeout, the property runs again as without it.
     """
     with own_waits():
-        return await _run_property(ctx, check_id, strategy, evaluate, examples)
+        return await _run_property(ctx, check_id, strategy, evaluate, examples,
+                                   search_bounded)
 
 
 def stopped_beside_others() -> Verdict:
@@ -227,6 +246,7 @@ async def _run_property(
     strategy: st.SearchStrategy[T],
     evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
     examples: int | None,
+    search_bounded: bool = False,
 ) -> Verdict:
     steady_constants()  # the same seed draws the same examples in both runs
     budget = Budget.for_driver(ctx.driver.kind, stops=True)
@@ -248,8 +268,28 @@ async def _run_property(
             return Verdict()
         if BESIDE_OTHERS.get():
             return stopped_beside_others()
-        # An example strayed: the run one example after another decides.
+    # An example strayed, or none ran side by side: the run one example after another
+    # decides; bounded from the start when asked, then as a fallback without that.
+    for search in dict.fromkeys((search_bounded, False)):
         budget = Budget.for_driver(ctx.driver.kind, stops=True)
+        budget.search = search
+        verdict = await _one_after_another(ctx, run, evaluate, budget, bound, saved)
+        if verdict is not None:
+            return verdict
+    return Verdict()
+
+
+async def _one_after_another(
+    ctx: Context,
+    run: Callable[[Callable[[T], None]], bool],
+    evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
+    budget: Budget,
+    bound: float,
+    saved: bool,
+) -> Verdict | None:
+    """The run one example after another, shrunk and confirmed (see :func:`_confirmed`); None
+    when its failures were seen only at a bound and none holds at the full timeout."""
+    loop = asyncio.get_running_loop()
     try:
         if await asyncio.to_thread(run, _body(budget, LoopBridge(loop, bound),
                                               _replays(budget, ctx, evaluate))):
@@ -257,7 +297,8 @@ async def _run_property(
             raise budget.best
     except PropertyFailed as exc:
         failure = exc
-        if budget.best_bounded and budget.best_key != budget.first_key:
+        if budget.best_bounded and (budget.best_key != budget.first_key
+                                    or budget.first_bounded):
             return await _confirmed(budget, evaluate, bound, ctx.driver.timeout, saved)
         if budget.best_bounded:
             # No smaller failure was found: the example already failed at the full timeout,
@@ -302,24 +343,37 @@ async def _bounded(coro: Coroutine[Any, Any, T], wait: float | None) -> T:
 
 async def _confirmed(budget: Budget,
                      evaluate: Callable[[Any], Coroutine[Any, Any, PropertyFailed | None]],
-                     bound: float, timeout: float, saved: bool) -> Verdict:
-    """The verdict on the smallest failure found with bounded replays, run once more at the
-    full timeout; if it passes there, the first failure (seen at the full timeout) is it.
-    ``saved``: see :func:`_notes`."""
+                     bound: float, timeout: float, saved: bool) -> Verdict | None:
+    """The verdict on the smallest failure found with bounded replies, run once more at the
+    full timeout; if it passes there, the first failure is it: as it was seen at the full
+    timeout, or (a bounded search's, ``Budget.search``) once it fails again there. None when
+    neither failure holds at the full timeout. ``saved``: see :func:`_notes`."""
     bridge = LoopBridge(asyncio.get_running_loop(), bound)
-    try:
-        failure = await asyncio.to_thread(bridge.run, evaluate(budget.best_example))
-    except ExampleTimedOut as exc:
-        failure = exc
-    note = (f"while shrinking, a replay waited for a reply at most {REPLAY_FACTOR:g} times "
+
+    async def again(example: object) -> PropertyFailed | None:
+        try:
+            return await asyncio.to_thread(bridge.run, evaluate(example))
+        except ExampleTimedOut as exc:
+            return exc
+
+    where = "while searching and shrinking" if budget.first_bounded else "while shrinking"
+    note = (f"{where}, a replay waited for a reply at most {REPLAY_FACTOR:g} times "
             f"the slowest reply seen (at least {REPLAY_FLOOR:g}s); the example above ")
+    if budget.first is None:  # nothing failed that could be run again
+        return None
+    failure = await again(budget.best_example)
     if failure is not None:
         note += f"failed again at the full {timeout:g}s timeout"
-    else:
-        assert budget.first is not None
+    elif not budget.first_bounded:
         failure = budget.first[1]
         note += (f"is the first failure, seen at the full {timeout:g}s timeout: the smaller "
                  "one found while shrinking passed at the full timeout")
+    elif budget.first_key != budget.best_key and \
+            (failure := await again(budget.first[0])) is not None:
+        note += (f"is the first failure, which failed again at the full {timeout:g}s "
+                 "timeout: the smaller one found while shrinking passed there")
+    else:
+        return None
     return Verdict(failure.problem, failure.observation,
                    notes=(*failure.notes, *_notes(budget, saved), note))
 
