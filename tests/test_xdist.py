@@ -252,3 +252,32 @@ def test_a_check_whose_worker_dies_is_an_error_in_the_report(
                         errors[0]["message"])
     assert report["exit_status"] == 1
     assert report["summary"]["pass"] == len(report["checks"]) - 1 - len(NOT_APPLICABLE)
+
+
+def test_a_room_over_the_network_is_held_across_workers(pytester: pytest.Pytester,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``-n 2`` over a network each worker runs its share of the room's checks in the
+    server's one room: they take turns (a lock per target, wscheck.run.room), and a correct
+    room passes every room check. Before, the two workers' scenarios met in the room and
+    failed it on texts the other's clients caused (three runs of three)."""
+    from reference_app import create_app
+    from tests.servers import serve_uvicorn
+    from wscheck.core.spec import load_spec
+
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    spec = ROOT / "examples" / "fastapi_docs_chat.toml"
+    with serve_uvicorn(create_app(load_spec(spec))) as address:
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", *LEAN_PYTEST, f"--wscheck-url=ws://{address}",
+            f"--wscheck-spec={spec}", "--wscheck-examples=10", "-n", "2", "-rA",
+            timeout=240)
+    output = "\n".join(result.outlines)
+    assert "2 workers [" in output
+    room = [line for line in result.outlines
+            if line.startswith("PASSED wscheck::") and ("broadcast." in line or
+                                                        "prop.broadcast" in line)]
+    assert len(room) == 7, output
+    assert result.ret == 0, output

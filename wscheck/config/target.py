@@ -27,6 +27,7 @@ from wscheck.drivers.base import Connection, Driver, TargetUnreachable
 from wscheck.drivers.raw import RawDriver
 from wscheck.errors import TargetDown, TargetError
 from wscheck.run.conversation import Observation, run_conversation
+from wscheck.run.room import vacate
 
 __all__ = ["Runtime", "Settings", "TargetDown", "TargetError", "load_app"]
 
@@ -305,6 +306,7 @@ class Runtime:
         """
         try:
             if self._portal is not None and self.driver is not None:
+                self._portal.call(vacate, self.driver)
                 self._portal.call(self.driver.aclose)
         finally:
             self._portal = None

@@ -36,17 +36,25 @@ like any other: over a network the order cannot be forced.
 
 Scenarios never overlap on one target: the spec names one room (every client of ``path`` is
 in it), so two scenarios at once would each see the other's clients; :func:`run_room` runs
-one scenario at a time per driver.
+one scenario at a time per driver, and over a network one at a time per target across the
+machine's processes (xdist workers, each with a driver of its own, or two runs against one
+server), by a file lock in the temporary directory. In-process each process has its own app.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import os
+import sys
+import tempfile
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from wscheck.core.events import (
     FINAL_EVENTS,
@@ -62,10 +70,11 @@ from wscheck.core.events import (
 from wscheck.core.render import side_by_side
 from wscheck.core.spec import BroadcastSpec
 from wscheck.drivers.base import Driver, DropsUnnoticed, underlying
+from wscheck.errors import WscheckError
 from wscheck.model.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
 from wscheck.run.conversation import MAX_EXTRA_EVENTS, Exchange, drain, kept
 
-__all__ = ["RoomObservation", "Wait", "run_room", "with_teardown"]
+__all__ = ["RoomObservation", "Wait", "run_room", "vacate", "with_teardown"]
 
 #: Which texts a message owes a client the caller waits for: ``wait(client, text)``.
 Wait = Callable[[int, str], bool]
@@ -158,7 +167,7 @@ async def run_room(driver: Driver, spec: BroadcastSpec, steps: Sequence[RoomStep
     # One lock per target, whichever wrapper of its driver a check was given (a property's
     # counts its connections): scenarios of two checks side by side would meet in the room.
     lock = _ROOMS.setdefault(underlying(driver), asyncio.Lock())
-    async with lock:
+    async with lock, _across_processes(driver):
         scenario = _Scenario(driver, spec, wait)
         try:
             return await scenario.run(tuple(steps))
@@ -168,6 +177,77 @@ async def run_room(driver: Driver, spec: BroadcastSpec, steps: Sequence[RoomStep
                                    if c not in scenario.gone))
             if scenario.moving is not None:
                 await scenario.moving.connection.drop()
+
+
+#: How often a scenario tries again for a target's room that another process holds.
+ROOM_POLL_SECONDS = 0.005
+
+
+def room_lock_path(driver: Driver) -> tuple[str, Path] | None:
+    """The target of ``driver`` and the file whose lock holds its rooms across processes, or
+    None where none is needed (in-process: each process has its own app) or none can be
+    had."""
+    driver = underlying(driver)  # a property's counting wrapper has no URL of its own
+    url_for = getattr(driver, "url_for", None)
+    if driver.kind == "asgi" or url_for is None or sys.platform == "win32":
+        return None
+    target = str(url_for("/"))
+    key = hashlib.sha256(target.encode()).hexdigest()[:16]
+    return target, Path(tempfile.gettempdir()) / f"wscheck-room-{key}.lock"
+
+
+@contextlib.asynccontextmanager
+async def _across_processes(driver: Driver) -> AsyncIterator[None]:
+    """Hold the target's rooms against the machine's other processes (see the module
+    docstring) for a scenario: an xdist worker's scenarios met another worker's in the one
+    room of a correct server and failed. Waits at most as long as a property's example may
+    take, twice, then says which target was held; a lock file that cannot be opened (another
+    user's) leaves the scenario to the per-driver lock alone."""
+    held = room_lock_path(driver)
+    if held is None or sys.platform == "win32":
+        yield
+        return
+    target, path = held
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        yield
+        return
+    try:
+        within = 2 * (driver.timeout * 20 + 10)
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WscheckError(
+                        f"another process held the room of {target} "
+                        f"for over {within:g}s (its lock: {path}): run wscheck against one "
+                        "target one run at a time") from None
+                await asyncio.sleep(ROOM_POLL_SECONDS)
+        yield
+    finally:
+        os.close(fd)  # lets the lock go
+
+
+async def vacate(driver: Driver) -> None:
+    """Let the relay still in the room go, before ``driver`` closes: inside the room's locks,
+    given the time an unwitnessed leave is. Dropped with the driver's other connections, at
+    whatever moment the run ends, its leave notice reached another process's scenario (an
+    xdist worker's) in the middle of it."""
+    relay = _RELAYS.get(underlying(driver))
+    if relay is None or relay.held is None:
+        return
+    async with _ROOMS.setdefault(underlying(driver), asyncio.Lock()), \
+            _across_processes(driver):
+        held, relay.held = relay.held, None
+        if held is not None:
+            await held.connection.close()
+            await asyncio.sleep(getattr(driver, "quiet_window", 0.2))
 
 
 class _Scenario:
