@@ -24,7 +24,10 @@ CHAT = load_spec(Path(__file__).resolve().parent.parent / "examples" / "fastapi_
 ROOM_CHECKS = ("broadcast.others", "broadcast.leave-notice", "broadcast.no-duplicate",
                "broadcast.drop-unnoticed", "prop.broadcast")
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows")
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="the room lock across processes is flock, which Windows lacks: there the guide "
+           "says to run room checks over a network without -n")
 
 
 def test_two_runs_against_one_server_take_turns_in_its_room() -> None:

@@ -95,14 +95,14 @@ def test_a_check_confirmed_alone_observes_afresh(scenarios: list[tuple[RoomStep,
     async def go() -> None:
         ctx = _context()
         try:
-            await broadcast._others_served(ctx, "broadcast.others")
+            await broadcast._OTHERS.observe(ctx, "broadcast.others")
             token = CONFIRMING_ALONE.set(True)
             try:
-                await broadcast._others_served(ctx, "broadcast.left-not-addressed")
+                await broadcast._OTHERS.observe(ctx, "broadcast.left-not-addressed")
             finally:
                 CONFIRMING_ALONE.reset(token)
             # Outside the confirmation, the first observation is still there to be taken.
-            await broadcast._others_served(ctx, "broadcast.left-not-addressed")
+            await broadcast._OTHERS.observe(ctx, "broadcast.left-not-addressed")
         finally:
             await ctx.driver.aclose()
 
@@ -127,10 +127,10 @@ def test_a_check_stopped_midway_leaves_the_other_to_observe_itself(
     async def go() -> object:
         ctx = _context()
         try:
-            first = asyncio.ensure_future(broadcast._others_served(ctx, "broadcast.others"))
+            first = asyncio.ensure_future(broadcast._OTHERS.observe(ctx, "broadcast.others"))
             await asyncio.sleep(0)
             second = asyncio.ensure_future(
-                broadcast._others_served(ctx, "broadcast.left-not-addressed"))
+                broadcast._OTHERS.observe(ctx, "broadcast.left-not-addressed"))
             await asyncio.sleep(0)
             first.cancel()
             with pytest.raises(asyncio.CancelledError):

@@ -287,6 +287,27 @@ async def _shared(ctx: Context, name: str, taker: str, steps: Sequence[RoomStep]
     return obs
 
 
+@dataclasses.dataclass(frozen=True)
+class _Line:
+    """A check's scenario and the texts it judges (``keep``, at ``clients``, None: every one),
+    waited for and observed once in a run for it and for the checks whose control it is
+    (see :func:`_shared`)."""
+
+    check_id: str
+    steps: tuple[RoomStep, ...]
+    keep: Callable[[Context], Keep]
+    clients: tuple[int, ...] | None = None
+
+    async def observe(self, ctx: Context, taker: str) -> RoomObservation:
+        return await _shared(ctx, self.check_id, taker, self.steps,
+                             _waits(self.keep(ctx), self.clients))
+
+    def differs(self, ctx: Context, obs: RoomObservation) -> int | None:
+        """The first client whose judged texts are not the model's (see :func:`_differs`)."""
+        return _differs(obs, obs.clients if self.clients is None else self.clients,
+                        self.keep(ctx))
+
+
 #: broadcast.others' scenario: three clients, each speaking once, the first twice.
 _OTHERS_STEPS: tuple[RoomStep, ...] = (Join(1), Join(2), Join(3), Say(1, _said(1)),
                                        Say(2, _said(2)), Say(3, _said(3)),
@@ -298,10 +319,9 @@ def _others_theirs(client: int, text: Text) -> bool:
     return _carries(_tags_of(_OTHERS_STEPS, lambda c: c != client))(text)
 
 
-async def _others_served(ctx: Context, taker: str) -> RoomObservation:
-    """broadcast.others' scenario, observed once for it and for
-    broadcast.left-not-addressed, whose control it is (see :func:`_shared`)."""
-    return await _shared(ctx, "others", taker, _OTHERS_STEPS, _waits(_others_theirs))
+#: broadcast.others' line, the control of broadcast.left-not-addressed and
+#: broadcast.drop-unnoticed.
+_OTHERS = _Line("broadcast.others", _OTHERS_STEPS, lambda ctx: _others_theirs)
 
 
 # Registered first of the room's checks, so that it runs on a room no earlier scenario has
@@ -333,9 +353,8 @@ async def left_not_addressed(ctx: Context) -> Verdict:
 
     # Whether the others are served at all, before anyone leaves, is broadcast.others' line:
     # its scenario is the control, observed once for both checks.
-    control = await _others_served(ctx, "broadcast.left-not-addressed")
-    if _not_let_in(ctx, control) or _differs(control, control.clients,
-                                              _others_theirs) is not None:
+    control = await _OTHERS.observe(ctx, "broadcast.left-not-addressed")
+    if _not_let_in(ctx, control) or _OTHERS.differs(ctx, control) is not None:
         raise Inconclusive("precondition failed: even with nobody gone, the clients did not "
                            "get each other's messages (see broadcast.others)")
     obs = await run_room(ctx.driver, room, steps, wait=_waits(theirs, [3, 4]))
@@ -362,10 +381,8 @@ def _sender_own(client: int, text: Text) -> bool:
     return _carries(_tags_of(_SENDER_STEPS, lambda c: c == 1))(text)
 
 
-async def _sender_served(ctx: Context, taker: str) -> RoomObservation:
-    """broadcast.sender's scenario, observed once for it and for broadcast.drop-unnoticed,
-    whose control it is (see :func:`_shared`)."""
-    return await _shared(ctx, "sender", taker, _SENDER_STEPS, _waits(_sender_own, [1]))
+#: broadcast.sender's line, a control of broadcast.drop-unnoticed.
+_SENDER = _Line("broadcast.sender", _SENDER_STEPS, lambda ctx: _sender_own, (1,))
 
 
 @check("broadcast.sender", "MUST", "broadcast: sender",
@@ -374,14 +391,14 @@ async def _sender_served(ctx: Context, taker: str) -> RoomObservation:
        precondition=ROOM_LET_IN)
 @_on_usable_room()
 async def sender(ctx: Context, seen: _Evidence) -> Verdict:
-    obs = await _sender_served(ctx, "broadcast.sender")
+    obs = await _SENDER.observe(ctx, "broadcast.sender")
     first = obs.observed.get(1, ())
     if not first or not isinstance(first[0], Accepted):
         # Being let in is this check's line: a fail whatever the room (no lone client asked).
         return Verdict(f"client 1 of {_room(ctx).url_path('1')} was not accepted: "
                        f"{describe(first[0]) if first else 'nothing'}", notes=(str(obs),))
     seen.of(obs, _SENDER_STEPS)
-    client = _differs(obs, [1], _sender_own)
+    client = _SENDER.differs(ctx, obs)
     if client is not None:
         return _failed("the sender did not get what the spec sends it for its own messages",
                        obs, client)
@@ -395,9 +412,9 @@ async def sender(ctx: Context, seen: _Evidence) -> Verdict:
        precondition=ROOM_LET_IN)
 @_on_usable_room()
 async def others(ctx: Context, seen: _Evidence) -> Verdict:
-    obs = seen.of(await _others_served(ctx, "broadcast.others"), _OTHERS_STEPS)
+    obs = seen.of(await _OTHERS.observe(ctx, "broadcast.others"), _OTHERS_STEPS)
     _let_in(ctx, obs)
-    client = _differs(obs, obs.clients, _others_theirs)
+    client = _OTHERS.differs(ctx, obs)
     if client is not None:
         return _failed("a client did not get exactly the others' messages, in order", obs,
                        client)
@@ -442,13 +459,9 @@ def _leave_notices(ctx: Context) -> Keep:
     return lambda client, text: keep(text)
 
 
-async def _leave_served(ctx: Context, taker: str) -> RoomObservation:
-    """broadcast.leave-notice's scenario, observed once for it and for
-    broadcast.drop-unnoticed, whose control it is (see :func:`_shared`). The notices are
-    judged (waited for at the deadline); the messages' texts are not."""
-    keep = _leave_notices(ctx)
-    return await _shared(ctx, "leave", taker, _LEAVE_STEPS,
-                         lambda client, text: keep(client, Text(text)))
+#: broadcast.leave-notice's line, a control of broadcast.drop-unnoticed. The notices are
+#: judged (waited for at the deadline); the messages' texts are not.
+_LEAVE = _Line("broadcast.leave-notice", _LEAVE_STEPS, _leave_notices)
 
 
 @check("broadcast.leave-notice", "MUST", "broadcast: leave notice",
@@ -456,9 +469,9 @@ async def _leave_served(ctx: Context, taker: str) -> RoomObservation:
        "notice", needs=["leave-notice"], serial=ROOM_SERIAL, precondition=ROOM_LET_IN)
 @_on_usable_room()
 async def leave_notice(ctx: Context, seen: _Evidence) -> Verdict:
-    obs = seen.of(await _leave_served(ctx, "broadcast.leave-notice"), _LEAVE_STEPS)
+    obs = seen.of(await _LEAVE.observe(ctx, "broadcast.leave-notice"), _LEAVE_STEPS)
     _let_in(ctx, obs)
-    client = _differs(obs, obs.clients, _leave_notices(ctx))
+    client = _LEAVE.differs(ctx, obs)
     if client is not None:
         return _failed("the leave notices were not the spec's", obs, client)
     return Verdict()
@@ -524,22 +537,13 @@ async def _served_as_said(ctx: Context, seen: _Evidence) -> None:
     broadcast.sender, broadcast.others and broadcast.leave-notice, observed once for all of
     them). A room that does none of that fails those checks; it would fail this one for the
     same missing texts, each waited out at the deadline, and say nothing more."""
-    lines: list[tuple[str, Callable[[], Awaitable[RoomObservation]], tuple[RoomStep, ...],
-                      Keep, list[int] | None]]
-    lines = [("broadcast.sender", lambda: _sender_served(ctx, "broadcast.drop-unnoticed"),
-              _SENDER_STEPS, _sender_own, [1]),
-             ("broadcast.others", lambda: _others_served(ctx, "broadcast.drop-unnoticed"),
-              _OTHERS_STEPS, _others_theirs, None)]
-    if _room(ctx).leave_notice is not None:
-        lines.append(("broadcast.leave-notice",
-                      lambda: _leave_served(ctx, "broadcast.drop-unnoticed"),
-                      _LEAVE_STEPS, _leave_notices(ctx), None))
-    for name, observe, steps, keep, clients in lines:
-        obs = seen.of(await observe(), steps)
+    lines = [_SENDER, _OTHERS, *([_LEAVE] if _room(ctx).leave_notice is not None else [])]
+    for line in lines:
+        obs = seen.of(await line.observe(ctx, "broadcast.drop-unnoticed"), line.steps)
         _let_in(ctx, obs)
-        if _differs(obs, obs.clients if clients is None else clients, keep) is not None:
+        if line.differs(ctx, obs) is not None:
             raise _ControlFailed(f"precondition failed: with no drop unnoticed, the room did not "
-                               f"serve its clients as the spec says (see {name})")
+                                 f"serve its clients as the spec says (see {line.check_id})")
 
 
 def _unnoticed_drop_problem(obs: RoomObservation, client: int,

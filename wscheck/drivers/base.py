@@ -19,7 +19,8 @@ from wscheck.errors import TargetUnreachable
 
 __all__ = ["CUT_SHORT", "FLOOD_FACTOR", "FLOOD_SLACK", "MAX_MESSAGE_SIZE", "REPLY_BOUND",
            "Connection", "Driver", "DropsUnnoticed", "Pairs", "ReplyTimes", "SeesAppTimers",
-           "TargetUnreachable", "note_cut_short", "query_string", "reply_wait", "underlying"]
+           "TargetUnreachable", "example_bound", "note_cut_short", "query_string", "reply_wait",
+           "underlying"]
 
 #: The largest message (all its frames together) a driver accepts from the target by default:
 #: far above the protocol's 1 MiB, far below what would exhaust memory. A larger one fails
@@ -56,6 +57,13 @@ def note_cut_short(wait: float, timeout: float) -> None:
     counted = CUT_SHORT.get()
     if counted is not None and wait < timeout:
         counted.append(wait)
+
+
+def example_bound(driver_timeout: float) -> float:
+    """Seconds one generated example may take: far more than its waits add up to, so never
+    reached by an app that answers within the driver's timeout. Also what a broadcast room's
+    scenario may wait for another process to leave the room (wscheck.run.room)."""
+    return driver_timeout * 20 + 10
 
 
 def reply_wait(timeout: float) -> float:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.database import ReadOnlyDatabase
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND, ReplyTimes
+from wscheck.drivers.base import CUT_SHORT, REPLY_BOUND, ReplyTimes, example_bound
 from wscheck.generation._compat import (
     Flaky,
     forced_seed,
@@ -109,12 +109,6 @@ def overlaps_first(ctx: Context) -> bool:
     the schedule is confirming alone a verdict it gave beside other checks
     (:data:`~wscheck.run.registry.CONFIRMING_ALONE`)."""
     return ctx.concurrency > 1 and not CONFIRMING_ALONE.get()
-
-
-def example_bound(driver_timeout: float) -> float:
-    """Seconds one generated example may take: far more than its waits add up to, so never
-    reached by an app that answers within the driver's timeout."""
-    return driver_timeout * 20 + 10
 
 
 @dataclass
@@ -356,11 +350,11 @@ async def _confirmed(budget: Budget,
         except ExampleTimedOut as exc:
             return exc
 
+    if budget.first is None:  # nothing failed that could be run again
+        return None
     where = "while searching and shrinking" if budget.first_bounded else "while shrinking"
     note = (f"{where}, a replay waited for a reply at most {REPLAY_FACTOR:g} times "
             f"the slowest reply seen (at least {REPLAY_FLOOR:g}s); the example above ")
-    if budget.first is None:  # nothing failed that could be run again
-        return None
     failure = await again(budget.best_example)
     if failure is not None:
         note += f"failed again at the full {timeout:g}s timeout"

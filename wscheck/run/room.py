@@ -69,7 +69,7 @@ from wscheck.core.events import (
 )
 from wscheck.core.render import side_by_side
 from wscheck.core.spec import BroadcastSpec
-from wscheck.drivers.base import Driver, DropsUnnoticed, underlying
+from wscheck.drivers.base import Driver, DropsUnnoticed, example_bound, underlying
 from wscheck.errors import WscheckError
 from wscheck.model.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
 from wscheck.run.conversation import MAX_EXTRA_EVENTS, Exchange, drain, kept
@@ -216,7 +216,7 @@ async def _across_processes(driver: Driver) -> AsyncIterator[None]:
         yield
         return
     try:
-        within = 2 * (driver.timeout * 20 + 10)
+        within = 2 * example_bound(driver.timeout)
         deadline = time.monotonic() + within
         while True:
             try:
