@@ -7,8 +7,10 @@ caused."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +54,57 @@ def test_the_lock_is_per_target_and_only_over_a_network() -> None:
     assert room_lock_path(one) == room_lock_path(UrlDriver("ws://127.0.0.1:1/"))
     assert room_lock_path(one) != room_lock_path(other)
     assert room_lock_path(AsgiDriver(create_app(CHAT))) is None  # each process, its own app
+
+
+def test_a_last_leave_is_given_its_quiet_window_by_the_next_scenario_on_the_target() -> None:
+    """Nothing witnesses the last leave in a room without leave notices: the room is free a
+    quiet window later. The scenario does not wait for that; the next one on the target
+    does, before its first step: on the same driver, and on another one (another process's,
+    over the lock file)."""
+    import time
+
+    from tests.broken_rooms import no_leave_notice
+    from wscheck.model.room import Join, Say
+    from wscheck.run.room import _FREE_AT, run_room
+
+    assert CHAT.broadcast is not None
+    room = dataclasses.replace(CHAT.broadcast, leave_notice=None)  # no relay either
+    quiet = 1.0
+
+    async def go(address: str) -> tuple[float, float, list[float], list[float]]:
+        one, other = (UrlDriver(f"ws://{address}", timeout=2.0, quiet_window=quiet)
+                      for _ in range(2))
+        joins: list[float] = []
+        connect = one.connect
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            joins.append(time.time())
+            return await connect(*args, **kwargs)
+
+        one.connect = timed  # type: ignore[method-assign]
+        try:
+            started = time.monotonic()
+            await run_room(one, room, [Join(1), Say(1, "a")])
+            took, free_at = time.monotonic() - started, _FREE_AT[one]
+            await run_room(one, room, [Join(1), Say(1, "b")])
+            then = _FREE_AT[one]
+            other_joins: list[float] = []
+            other_connect = other.connect
+
+            async def other_timed(*args: Any, **kwargs: Any) -> Any:
+                other_joins.append(time.time())
+                return await other_connect(*args, **kwargs)
+
+            other.connect = other_timed  # type: ignore[method-assign]
+            await run_room(other, room, [Join(1), Say(1, "c")])
+            return took, free_at, [joins[1] - free_at], [other_joins[0] - then]
+        finally:
+            await one.aclose()
+            await other.aclose()
+
+    with serve_uvicorn(no_leave_notice.app) as address:
+        took, _, same, across = asyncio.run(asyncio.wait_for(go(address), 60))
+    # One quiet window (the scenario's, for extras); the last leave's went to the next one.
+    assert took < 2 * quiet - 0.1, took
+    assert same[0] >= -0.05 and across[0] >= -0.05, (same, across)
+

@@ -60,6 +60,36 @@ def test_a_mute_room_is_observed_as_silence_not_waited_on_forever(busy: bool) ->
     assert "client 1 says 'hi'" in shown
 
 
+@pytest.mark.parametrize("bounded", [True, False], ids=["bounded", "full-timeout"])
+def test_a_scenario_decided_at_a_bounded_wait_does_not_listen_for_extras(bounded: bool) -> None:
+    """A property's replay at the reply bound that a silence has decided failed whatever
+    else comes: its quiet window is skipped (the reported example is confirmed at the full
+    timeout, where it is listened to). Busy on a timer, the room's quiet window is real."""
+    from wscheck.drivers.base import REPLY_BOUND
+
+    quiet = 30.0 if bounded else 1.0
+
+    async def go() -> Any:
+        driver = AsgiDriver(mute_room, timeout=2.0, quiet_window=quiet)
+        ticker = asyncio.get_running_loop().create_task(apps.ticking())
+        token = REPLY_BOUND.set(0.25 if bounded else None)
+        try:
+            return await run_room(driver, BroadcastSpec(), [Join(1), Say(1, "hi")])
+        finally:
+            REPLY_BOUND.reset(token)
+            ticker.cancel()
+            await driver.aclose()
+
+    started = time.monotonic()
+    obs = asyncio.run(asyncio.wait_for(go(), 120))
+    elapsed = time.monotonic() - started
+    assert not obs.ok and obs.observed[1][:2] == (Accepted(), Silence())
+    if bounded:
+        assert elapsed < quiet / 2  # listened to, it takes the whole 30 s window
+    else:
+        assert elapsed >= quiet
+
+
 def test_the_teardown_empties_the_room_in_join_order() -> None:
     steps = with_teardown([Join(1), Join(2), Join(3), Leave(2)])
     assert steps[4:] == (Leave(1), Leave(3))

@@ -27,6 +27,9 @@ observed). Each of the relay's waits is bounded by the quiet window, as long as 
 unwitnessed leave is given: a leave notice that does not come costs that much, and when the
 relay's own notices do not come, the driver goes back to what it does without a relay for
 the rest of its run. In-process a close waits for the app's side to end: no relay is needed.
+A last leave nothing witnessed is given its quiet window by the next scenario on the target,
+before its first step (this process's, or over a network another's: the time is kept in the
+room's lock file), so that the run's last scenario does not pay it.
 
 A leave may be *unnoticed* (``Leave.unnoticed``): where the driver can hold a drop back from
 the server (in-process, :class:`~wscheck.drivers.base.DropsUnnoticed`), the notices it owes
@@ -69,7 +72,13 @@ from wscheck.core.events import (
 )
 from wscheck.core.render import side_by_side
 from wscheck.core.spec import BroadcastSpec
-from wscheck.drivers.base import Driver, DropsUnnoticed, example_bound, underlying
+from wscheck.drivers.base import (
+    REPLY_BOUND,
+    Driver,
+    DropsUnnoticed,
+    example_bound,
+    underlying,
+)
 from wscheck.errors import WscheckError
 from wscheck.model.room import Join, Leave, RoomModel, RoomStep, Say, client_name, describe_step
 from wscheck.run.conversation import MAX_EXTRA_EVENTS, Exchange, drain, kept
@@ -96,6 +105,11 @@ class _Relay:
 
 
 _RELAYS: weakref.WeakKeyDictionary[Driver, _Relay] = weakref.WeakKeyDictionary()
+
+#: When each driver's room is free again (wall-clock seconds): a scenario's last leave that
+#: nothing witnessed is given its quiet window by the next scenario, before its first step
+#: (see :func:`run_room`); over a network the time is kept in the target's lock file too.
+_FREE_AT: weakref.WeakKeyDictionary[Driver, float] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -168,15 +182,39 @@ async def run_room(driver: Driver, spec: BroadcastSpec, steps: Sequence[RoomStep
     # counts its connections): scenarios of two checks side by side would meet in the room.
     lock = _ROOMS.setdefault(underlying(driver), asyncio.Lock())
     async with lock, _across_processes(driver):
+        await _vacant(driver)
         scenario = _Scenario(driver, spec, wait)
         try:
             return await scenario.run(tuple(steps))
         finally:
             # Abandoned midway (an error, a cancelled example): nothing stays open there.
-            await asyncio.gather(*(ex.connection.drop() for c, ex in scenario.exchanges.items()
-                                   if c not in scenario.gone))
+            left = [ex.connection for c, ex in scenario.exchanges.items()
+                    if c not in scenario.gone]
             if scenario.moving is not None:
-                await scenario.moving.connection.drop()
+                left.append(scenario.moving.connection)
+            await asyncio.gather(*(connection.drop() for connection in left))
+            if left:
+                _leaves_now(driver)
+
+
+async def _vacant(driver: Driver) -> None:
+    """Wait until the room is free: the last leave of the scenario before (this driver's,
+    or another process's over a network) given its quiet window. Given here rather than
+    after that leave, the wait overlaps what the kit does between scenarios, and the
+    run's last scenario does not pay it at all."""
+    delay = _FREE_AT.get(underlying(driver), 0.0) - time.time()
+    if delay > 0:
+        # At most what a leave is ever given, whatever a lock file says.
+        await asyncio.sleep(min(delay, max(driver.timeout,
+                                           getattr(driver, "quiet_window", 0.2))))
+
+
+def _leaves_now(driver: Driver) -> None:
+    """A client left the room and nothing witnessed it: over a network the server's app may
+    not have taken it out yet, so the room is free a quiet window from now (see
+    :func:`_vacant`). In-process a close waits for the app's side to end."""
+    if driver.kind != "asgi":
+        _FREE_AT[underlying(driver)] = time.time() + getattr(driver, "quiet_window", 0.2)
 
 
 #: How often a scenario tries again for a target's room that another process holds.
@@ -229,9 +267,33 @@ async def _across_processes(driver: Driver) -> AsyncIterator[None]:
                         f"for over {within:g}s (its lock: {path}): run wscheck against one "
                         "target one run at a time") from None
                 await asyncio.sleep(ROOM_POLL_SECONDS)
-        yield
+        key = underlying(driver)
+        _FREE_AT[key] = max(_FREE_AT.get(key, 0.0), _read_free_at(fd))
+        try:
+            yield
+        finally:
+            _write_free_at(fd, _FREE_AT.get(key, 0.0))
     finally:
         os.close(fd)  # lets the lock go
+
+
+def _read_free_at(fd: int) -> float:
+    """When the room is free, as the lock file says (0: no time in it, or not one)."""
+    try:
+        return float(os.pread(fd, 64, 0).decode("ascii").strip() or 0)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return 0.0
+
+
+def _write_free_at(fd: int, free_at: float) -> None:
+    """Keep in the lock file when the room is free, for the next process to take it; a time
+    already past is left out (a file that cannot be written costs the next process that
+    quiet window's wait)."""
+    if free_at <= time.time():
+        return
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, repr(free_at).encode("ascii"), 0)
 
 
 async def vacate(driver: Driver) -> None:
@@ -248,7 +310,7 @@ async def vacate(driver: Driver) -> None:
             held, relay.held = relay.held, None
             if held is not None:
                 await held.connection.close()
-                await asyncio.sleep(getattr(driver, "quiet_window", 0.2))
+                _leaves_now(driver)  # another process's scenario waits for it to be done
     except WscheckError:  # the room stayed held elsewhere: the driver drops the relay
         return
 
@@ -278,6 +340,9 @@ class _Scenario:
         #: in whatever order they come (see :meth:`do`).
         self.carried: dict[int, list[str]] = {}
         self.unnoticed: set[int] = set()
+        #: The witnesses' texts each client waited out a quiet window for, and did not get:
+        #: not waited for again before it leaves.
+        self.given_up: dict[int, Counter[str]] = {}
 
     async def run(self, judged: tuple[RoomStep, ...]) -> RoomObservation:
         everything = with_teardown(judged)
@@ -301,9 +366,12 @@ class _Scenario:
 
     async def boundary(self) -> None:
         """The scenario's one quiet window: every connected client listens for anything it
-        was not owed; the teardown's transcripts start after it."""
-        await asyncio.gather(*(_drain(ex) for c, ex in self.exchanges.items()
-                               if c not in self.gone))
+        was not owed; the teardown's transcripts start after it. Not in a scenario a
+        silence decided at a bounded wait (a property's replay, confirmed at the full
+        timeout if it is the one reported): nothing more that came could make it pass."""
+        if not (self.decided and REPLY_BOUND.get() is not None):
+            await asyncio.gather(*(_drain(ex) for c, ex in self.exchanges.items()
+                                   if c not in self.gone))
         self.cut.update({c: (len(self.expected[c]), len(ex.observed))
                          for c, ex in self.exchanges.items()})
 
@@ -352,6 +420,10 @@ class _Scenario:
                 *(_read(self.exchanges[c], t) for c, t in judged.items() if t),
                 *(_read(self.exchanges[c], t, within=bound) for c, t in witness.items() if t))
             self.decided = any(silent[:sum(1 for t in judged.values() if t)])
+            for c, waited in witness.items():
+                missing = Counter(waited) & Counter(self._owed(c))
+                if missing:
+                    self.given_up.setdefault(c, Counter()).update(missing)
             # Every text came, or the reads waited at least as long as a quiet window.
             witnessed = relayed or any(judged.values()) or any(witness.values())
         # The teardown's unread leaves are done one after another, the last one given time;
@@ -360,7 +432,7 @@ class _Scenario:
         # come. (Given time each, a failing scenario with many leaves took seconds more.)
         if isinstance(step, Leave) and not witnessed and (
                 last or not (teardown or self.decided)):
-            await self._unwitnessed()
+            await self._unwitnessed(last=last)
 
     def _judges(self, client: int, text: str) -> bool:
         return self.wait is None or self.wait(client, text)
@@ -368,21 +440,26 @@ class _Scenario:
     async def _before_leaving(self, client: int) -> None:
         """``client`` reads what it was owed and has not received: what the caller judges
         until the deadline (a silence decides the scenario), the rest for a quiet window
-        at most (a witness, see :meth:`do`)."""
+        at most (a witness, see :meth:`do`), but not a witness's text it already waited a
+        quiet window for: a room without leave notices paid that twice per leave."""
         exchange = self.exchanges[client]
         judged = [t for t in self._owed(client) if self._judges(client, t)]
         if judged:
             self.decided = await _read(exchange, judged)
-        rest = [t for t in self._owed(client) if not self._judges(client, t)]
+        rest = list((Counter(t for t in self._owed(client) if not self._judges(client, t))
+                     - self.given_up.get(client, Counter())).elements())
         if rest and not self.decided:
             await _read(exchange, rest, within=self._bound())
 
-    async def _unwitnessed(self) -> None:
+    async def _unwitnessed(self, *, last: bool = False) -> None:
         """After a leave no notice showed done (none owed, or it did not come): over a network
         the client's close completes before the server's app has taken the client out of the
-        room, so it is given a quiet window before the next step or scenario finds it still
-        there. (In-process, a close waits for the app's side to end.)"""
-        if self.driver.kind != "asgi":
+        room, so it is given a quiet window before the next step finds it still there; after
+        the ``last`` step, before the next scenario's first (see :func:`_vacant`). (In-process,
+        a close waits for the app's side to end.)"""
+        if last:
+            _leaves_now(self.driver)
+        elif self.driver.kind != "asgi":
             await asyncio.sleep(getattr(self.driver, "quiet_window", 0.2))
 
     async def _relay_in(self, client: int) -> bool:
