@@ -47,6 +47,7 @@ def test_a_mute_room_is_observed_as_silence_not_waited_on_forever(busy: bool) ->
     # One deadline, the clients waiting side by side: the teardown's notice is not waited for.
     assert time.monotonic() - started < 2 * 2.0
     assert not obs.ok
+    assert obs.decided_at == (2 if busy else None)  # the message (idle: nothing waited out)
     for client in (1, 2):
         assert obs.observed[client][:2] == (Accepted(), Silence()), obs.observed[client]
         assert all(isinstance(e, Silence) for e in obs.observed[client][1:])

@@ -9,7 +9,7 @@ not count against the shrink budget.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import strategies as st
@@ -209,6 +209,9 @@ async def test_a_message_after_the_close_is_flagged_not_worded() -> None:
 async def _shrunk_with_bounded_replays(monkeypatch: pytest.MonkeyPatch, fails_at: int,
                                        fails_when_bounded_at: int, *,
                                        search_bounded: bool = False,
+                                       same: Callable[[int], object] | None = None,
+                                       cut: Callable[[int], tuple[int, str] | None] | None
+                                       = None,
                                        ) -> tuple[Verdict, list[tuple[int, float]]]:
     """A property over integers that fails from ``fails_at`` at the full timeout, and (as a
     reply that takes longer than the bound would) from ``fails_when_bounded_at`` when its
@@ -228,7 +231,7 @@ async def _shrunk_with_bounded_replays(monkeypatch: pytest.MonkeyPatch, fails_at
     driver.replies.saw(0.01)  # the slowest reply so far: the bound is the floor, 0.25 s
     verdict = await run_property(Context(Spec(), driver, 100, 1), "test.bounded",
                                  st.integers(0, 1000), evaluate,
-                                 search_bounded=search_bounded)
+                                 search_bounded=search_bounded, same=same, cut=cut)
     await driver.aclose()
     return verdict, seen
 
@@ -303,6 +306,51 @@ async def test_a_bounded_search_reports_only_what_failed_at_the_full_timeout(
     assert verdict.problem is not None
     n = int(verdict.problem.rsplit(" ", 1)[1])
     assert n >= 500 and (n, 2.0) in seen
+
+
+@pytest.mark.asyncio
+async def test_a_bounded_replay_of_a_conversation_already_seen_is_not_run_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Examples that are the same conversation (here: the same hundred) are run once at the
+    bound; the shrinker's others take that result, and the one reported is still confirmed
+    at the full timeout. Without ``same``, the shrinker's replays run every example."""
+    hundreds = lambda n: n // 100  # noqa: E731
+    verdict, seen = await _shrunk_with_bounded_replays(monkeypatch, 100, 100,
+                                                       search_bounded=True, same=hundreds)
+    bounded = [hundreds(n) for n, wait in seen if wait < 2.0]
+    assert len(bounded) == len(set(bounded)), seen
+    assert seen[-1][1] == 2.0 and hundreds(seen[-1][0]) == 1
+    assert verdict.problem == f"failed at {seen[-1][0]}"
+    _, every = await _shrunk_with_bounded_replays(monkeypatch, 100, 100, search_bounded=True)
+    assert len({hundreds(n) for n, _ in every}) < len(every)  # the shrinker's many per hundred
+
+
+@pytest.mark.parametrize("holds", [True, False], ids=["cut-fails-too", "cut-passes"])
+@pytest.mark.asyncio
+async def test_an_example_cut_where_it_went_wrong_is_reported_when_it_fails_too(
+    monkeypatch: pytest.MonkeyPatch, holds: bool,
+) -> None:
+    """A room's property cuts its smallest failure after the step that went wrong (``cut``):
+    run first at the full timeout, that example is the verdict when it fails there; when it
+    passes there, the smallest failure is confirmed as without a cut. (Here the cut is any
+    other example: one that fails from 10, and 3, which passes.)"""
+    other = 1010 if holds else 3
+
+    def cut(n: int) -> tuple[int, str]:
+        return other, f"cut to {other}"
+
+    verdict, seen = await _shrunk_with_bounded_replays(monkeypatch, 10, 10,
+                                                       search_bounded=True, cut=cut)
+    full = [n for n, wait in seen if wait == 2.0]
+    notes = "\n".join(verdict.notes)
+    if holds:
+        assert full == [1010], seen  # the cut only: it failed, nothing else is run
+        assert verdict.problem == "failed at 1010"
+        assert "then cut to 1010: the example above" in notes
+    else:
+        assert full == [3, 10], seen  # the cut passed: the smallest failure is confirmed
+        assert verdict.problem == "failed at 10" and "cut to" not in notes
 
 
 def test_a_forced_seed_leaves_the_seeding_to_hypothesis(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -650,12 +650,31 @@ async def prop_broadcast(ctx: Context) -> Verdict:
     # client showed that nothing of this line can be observed there.
     await _room_usable(ctx)
 
+    #: Where each failing scenario first went wrong: the step a silence decided it at.
+    decided: dict[tuple[RoomStep, ...], int] = {}
+
     async def evaluate(ops: list[_Op]) -> PropertyFailed | None:
-        obs = await run_room(ctx.driver, room, _scenario(ops))
+        steps = _scenario(ops)
+        obs = await run_room(ctx.driver, room, steps)
         if obs.ok:
             return None
+        if obs.decided_at is not None:
+            decided[steps] = obs.decided_at
         return PropertyFailed("a generated scenario did not go as the spec says", None,
                               notes=(str(obs),))
+
+    def cut(ops: list[_Op]) -> tuple[list[_Op], str] | None:
+        """The example up to the step a silence decided it at, where that is not its last
+        (see run_property's ``cut``)."""
+        steps = _scenario(ops)
+        at = decided.get(steps)
+        if at is None or at + 1 >= len(steps):
+            return None
+        for end in range(1, len(ops)):
+            if len(_scenario(ops[:end])) > at:
+                return ops[:end], (f"cut after its step {at + 1}, where it first went "
+                                   "wrong (a text that step owed did not come)")
+        return None
 
     # One example at a time: the room holds one scenario at a time (see wscheck.run.room).
     # Its failures are texts that did not come: each waited out at the full timeout would
@@ -663,4 +682,4 @@ async def prop_broadcast(ctx: Context) -> Verdict:
     # bound and the one reported is confirmed at the full timeout (see run_property).
     return await run_property(dataclasses.replace(ctx, concurrency=1), "prop.broadcast",
                               _ops(), evaluate, examples=scenarios(ctx.examples),
-                              search_bounded=True)
+                              search_bounded=True, same=_scenario, cut=cut)

@@ -15,7 +15,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
@@ -138,19 +138,30 @@ class Budget:
     best_bounded: bool = False
     #: The shortest reply wait a replay was given, if any was bounded.
     bound: float | None = None
+    #: How long the last bounded replay took: one that would end past the budget is not
+    #: started (a room's replay over a network takes half a second).
+    took: float = 0.0
+    #: A smaller example a failure showed to be enough (see :func:`run_property`'s ``cut``).
+    cut: Callable[[Any], tuple[Any, str] | None] | None = None
+    #: What makes two examples the same conversation (see :func:`run_property`'s ``same``),
+    #: and what each one already observed at a bound or at the full timeout gave.
+    same: Callable[[Any], object] = repr
+    known: dict[object, PropertyFailed | None] = field(default_factory=dict)
 
     @classmethod
     def for_driver(cls, kind: str, *, stops: bool = False) -> Budget:
         return cls(SHRINK_SECONDS.get(kind, 1.0), stops=stops)
 
     def spent(self) -> bool:
-        """Whether the shrink time is up. For a budget that ``stops`` (a property's, see
+        """Whether the shrink time is up, or would be before a replay as long as the last
+        bounded one ended (not started, it does not overrun the budget by a whole replay).
+        For a budget that ``stops`` (a property's, see
         :func:`_run_property`), raises :class:`ShrinkSpent` instead: Hypothesis would go on
         trying smaller examples, each passing at once, for as long as its shrinker has ideas
         (seconds of its own time for a long example). Raised here rather than in the test
         Hypothesis runs, whose source seeds a derandomized run."""
         spent = self.first_failure is not None and \
-            time.monotonic() - self.first_failure > self.seconds
+            time.monotonic() - self.first_failure + self.took > self.seconds
         if spent and self.stops:
             self.stopped = True
             raise ShrinkSpent
@@ -188,6 +199,8 @@ async def run_property(
     examples: int | None = None,
     *,
     search_bounded: bool = False,
+    same: Callable[[T], object] | None = None,
+    cut: Callable[[T], tuple[T, str] | None] | None = None,
 ) -> Verdict:
     """Run ``evaluate`` on examples of ``strategy`` with Hypothesis; a verdict at the end.
 
@@ -207,10 +220,21 @@ async def run_property(
     a missing text (a room's) then pays the full timeout once, for the confirmation. A
     failure seen only at the bound is no verdict: when neither the smallest failure nor the
     first fails again at the full timeout, the property runs again as without it.
+
+    ``same``: what makes two examples the same conversation (default their ``repr``). A
+    bounded replay of a conversation already observed gives what it gave then, without
+    running it: Hypothesis's shrinker also simplifies what a conversation does not use (the
+    text of a join, say), and over a network each such replay cost a room scenario.
+
+    ``cut``: for a failing example, a smaller one that its failure showed to be enough (a
+    room's scenario up to the step where it first went wrong), and how to say so; at the
+    confirmation at the full timeout it is run first and, when it fails there, reported.
+    Over a network a shrink budget buys a room's property a replay or two: the steps after
+    the one that went wrong were most of the example reported.
     """
     with own_waits():
         return await _run_property(ctx, check_id, strategy, evaluate, examples,
-                                   search_bounded)
+                                   search_bounded, same or repr, cut)
 
 
 def stopped_beside_others() -> Verdict:
@@ -241,6 +265,8 @@ async def _run_property(
     evaluate: Callable[[T], Coroutine[Any, Any, PropertyFailed | None]],
     examples: int | None,
     search_bounded: bool = False,
+    same: Callable[[T], object] = repr,
+    cut: Callable[[T], tuple[T, str] | None] | None = None,
 ) -> Verdict:
     steady_constants()  # the same seed draws the same examples in both runs
     budget = Budget.for_driver(ctx.driver.kind, stops=True)
@@ -266,7 +292,7 @@ async def _run_property(
     # decides; bounded from the start when asked, then as a fallback without that.
     for search in dict.fromkeys((search_bounded, False)):
         budget = Budget.for_driver(ctx.driver.kind, stops=True)
-        budget.search = search
+        budget.search, budget.same, budget.cut = search, same, cut
         verdict = await _one_after_another(ctx, run, evaluate, budget, bound, saved)
         if verdict is not None:
             return verdict
@@ -320,11 +346,30 @@ def _replays(budget: Budget, ctx: Context,
     def replay(example: T) -> Coroutine[Any, Any, PropertyFailed | None]:
         wait = budget.reply_bound(ctx.driver.timeout, replies)
         budget.last_example, budget.last_bounded = example, wait is not None
-        if wait is not None:
-            budget.bound = wait if budget.bound is None else min(budget.bound, wait)
-        return _bounded(evaluate(example), wait)
+        if wait is None:
+            return _bounded(evaluate(example), wait)
+        budget.bound = wait if budget.bound is None else min(budget.bound, wait)
+        key = budget.same(example)
+        if key in budget.known:
+            return _known(budget.known[key])
+        return _kept(budget, key, _bounded(evaluate(example), wait))
 
     return replay
+
+
+async def _known(result: PropertyFailed | None) -> PropertyFailed | None:
+    """A bounded replay's result, given again (see :func:`run_property`'s ``same``)."""
+    return result
+
+
+async def _kept(budget: Budget, key: object,
+                coro: Coroutine[Any, Any, PropertyFailed | None]) -> PropertyFailed | None:
+    """A bounded replay's result, kept for the same conversation again, and how long the
+    replay took (see :meth:`Budget.spent`)."""
+    started = time.monotonic()
+    budget.known[key] = result = await coro
+    budget.took = time.monotonic() - started
+    return result
 
 
 async def _bounded(coro: Coroutine[Any, Any, T], wait: float | None) -> T:
@@ -355,6 +400,11 @@ async def _confirmed(budget: Budget,
     where = "while searching and shrinking" if budget.first_bounded else "while shrinking"
     note = (f"{where}, a replay waited for a reply at most {REPLAY_FACTOR:g} times "
             f"the slowest reply seen (at least {REPLAY_FLOOR:g}s); the example above ")
+    smaller = None if budget.cut is None else budget.cut(budget.best_example)
+    if smaller is not None and (failure := await again(smaller[0])) is not None:
+        return Verdict(failure.problem, failure.observation, notes=(
+            *failure.notes, *_notes(budget, saved, cut=smaller[1]),
+            note + f"failed again at the full {timeout:g}s timeout"))
     failure = await again(budget.best_example)
     if failure is not None:
         note += f"failed again at the full {timeout:g}s timeout"
@@ -467,17 +517,26 @@ async def run_machine(
     return Verdict()
 
 
-def _notes(budget: Budget, saved: bool = True) -> tuple[str, ...]:
+def _notes(budget: Budget, saved: bool = True, cut: str | None = None) -> tuple[str, ...]:
     """How hard Hypothesis shrank, and how the failure comes back: from the example
-    database only when the run could keep it there (``saved``; a seeded run cannot)."""
-    notes = [f"shrunk by Hypothesis over {budget.calls} runs to the minimal failing example "
-             "above" if not budget.stopped else
-             f"shrunk by Hypothesis over {budget.calls} runs, until its {budget.seconds:g}s "
-             "shrink budget ran out: the example above is the smallest failing one found by "
-             "then"]
+    database only when the run could keep it there (``saved``; a seeded run cannot).
+    ``cut``: how the example reported was cut from the smallest failure (see
+    :func:`run_property`)."""
+    if cut is not None:
+        notes = [f"shrunk by Hypothesis over {budget.calls} runs"
+                 + ("" if not budget.stopped else
+                    f", until its {budget.seconds:g}s shrink budget ran out")
+                 + f", then {cut}: the example above"]
+    else:
+        notes = [f"shrunk by Hypothesis over {budget.calls} runs to the minimal failing "
+                 "example above" if not budget.stopped else
+                 f"shrunk by Hypothesis over {budget.calls} runs, until its "
+                 f"{budget.seconds:g}s shrink budget ran out: the example above is the "
+                 "smallest failing one found by then"]
     if saved and profile().database is not None:
-        notes.append("Hypothesis saved it in its example database (.hypothesis/ in the "
-                     "directory pytest runs from): the next run replays it first")
+        notes.append(f"Hypothesis saved {'the example it was cut from' if cut else 'it'} in "
+                     "its example database (.hypothesis/ in the directory pytest runs from): "
+                     "the next run replays it first")
     return tuple(notes)
 
 

@@ -131,6 +131,9 @@ class RoomObservation:
     #: The clients that dropped unnoticed (``Leave.unnoticed``, where the driver can: the
     #: server found out when a send to them failed); over a network, none.
     unnoticed: frozenset[int] = frozenset()
+    #: The index in ``steps`` of the step whose owed text did not come within the deadline
+    #: (what decided the scenario), if one did not.
+    decided_at: int | None = None
 
     def judged(self, client: int) -> tuple[Transcript, Transcript]:
         """``client``'s expected and observed transcripts before the teardown."""
@@ -346,11 +349,14 @@ class _Scenario:
 
     async def run(self, judged: tuple[RoomStep, ...]) -> RoomObservation:
         everything = with_teardown(judged)
+        decided_at = None
         for index, step in enumerate(everything):
             if index == len(judged):
                 await self.boundary()
             await self.do(step, teardown=index >= len(judged),
                           last=index == len(everything) - 1)
+            if self.decided and decided_at is None:
+                decided_at = index
         if len(everything) == len(judged):
             await self.boundary()
         ends = await asyncio.gather(*(ex.connection.finish()
@@ -362,7 +368,7 @@ class _Scenario:
                 self.cut[client] = cut
         return RoomObservation(
             everything, {c: tuple(e) for c, e in self.expected.items()}, observed,
-            dict(zip(self.exchanges, ends)), self.cut, frozenset(self.unnoticed))
+            dict(zip(self.exchanges, ends)), self.cut, frozenset(self.unnoticed), decided_at)
 
     async def boundary(self) -> None:
         """The scenario's one quiet window: every connected client listens for anything it
