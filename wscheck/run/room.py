@@ -106,10 +106,19 @@ class _Relay:
 
 _RELAYS: weakref.WeakKeyDictionary[Driver, _Relay] = weakref.WeakKeyDictionary()
 
-#: When each driver's room is free again (wall-clock seconds): a scenario's last leave that
-#: nothing witnessed is given its quiet window by the next scenario, before its first step
-#: (see :func:`run_room`); over a network the time is kept in the target's lock file too.
-_FREE_AT: weakref.WeakKeyDictionary[Driver, float] = weakref.WeakKeyDictionary()
+#: When each target's room is free again (wall-clock seconds, by :func:`room_key`): a
+#: scenario's last leave that nothing witnessed is given its quiet window by the next
+#: scenario, before its first step (see :func:`_vacant`), whichever driver of this process
+#: runs it; over a network the time is kept in the target's lock file for other processes.
+_FREE_AT: dict[str, float] = {}
+
+
+def room_key(driver: Driver) -> str:
+    """The target whose room ``driver`` uses: its URL, or (a driver without one) the
+    driver itself."""
+    driver = underlying(driver)  # a property's counting wrapper has no URL of its own
+    url_for = getattr(driver, "url_for", None)
+    return str(url_for("/")) if url_for is not None else f"{type(driver).__name__}@{id(driver)}"
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ async def _vacant(driver: Driver) -> None:
     or another process's over a network) given its quiet window. Given here rather than
     after that leave, the wait overlaps what the kit does between scenarios, and the
     run's last scenario does not pay it at all."""
-    delay = _FREE_AT.get(underlying(driver), 0.0) - time.time()
+    delay = _FREE_AT.get(room_key(driver), 0.0) - time.time()
     if delay > 0:
         # At most what a leave is ever given, whatever a lock file says.
         await asyncio.sleep(min(delay, max(driver.timeout,
@@ -217,7 +226,7 @@ def _leaves_now(driver: Driver) -> None:
     not have taken it out yet, so the room is free a quiet window from now (see
     :func:`_vacant`). In-process a close waits for the app's side to end."""
     if driver.kind != "asgi":
-        _FREE_AT[underlying(driver)] = time.time() + getattr(driver, "quiet_window", 0.2)
+        _FREE_AT[room_key(driver)] = time.time() + getattr(driver, "quiet_window", 0.2)
 
 
 #: How often a scenario tries again for a target's room that another process holds.
@@ -270,7 +279,7 @@ async def _across_processes(driver: Driver) -> AsyncIterator[None]:
                         f"for over {within:g}s (its lock: {path}): run wscheck against one "
                         "target one run at a time") from None
                 await asyncio.sleep(ROOM_POLL_SECONDS)
-        key = underlying(driver)
+        key = room_key(driver)
         _FREE_AT[key] = max(_FREE_AT.get(key, 0.0), _read_free_at(fd))
         try:
             yield
