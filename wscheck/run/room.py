@@ -310,9 +310,10 @@ def _write_free_at(fd: int, free_at: float) -> None:
 
 async def vacate(driver: Driver) -> None:
     """Let the relay still in the room go, before ``driver`` closes: inside the room's locks,
-    given the time an unwitnessed leave is. Dropped with the driver's other connections, at
-    whatever moment the run ends, its leave notice reached another process's scenario (an
-    xdist worker's) in the middle of it."""
+    its quiet window kept in the lock file for the next scenario on the target (see
+    :func:`_vacant`). Dropped with the driver's other connections, at whatever moment the run
+    ends, its leave notice reached another process's scenario (an xdist worker's) in the
+    middle of it."""
     relay = _RELAYS.get(underlying(driver))
     if relay is None or relay.held is None:
         return
