@@ -477,6 +477,12 @@ async def leave_notice(ctx: Context, seen: _Evidence) -> Verdict:
     return Verdict()
 
 
+def _lines(ctx: Context) -> list[_Line]:
+    """The shared lines this spec has: the sender's, the others', and the leave notices'
+    where the spec sends them."""
+    return [_SENDER, _OTHERS, *([_LEAVE] if _room(ctx).leave_notice is not None else [])]
+
+
 #: broadcast.no-duplicate's own scenario, for a spec without leave notices (with them, the
 #: copies are counted in the lines of broadcast.sender, broadcast.others and
 #: broadcast.leave-notice, which have a close, a drop and messages after each).
@@ -494,7 +500,7 @@ async def no_duplicate(ctx: Context, seen: _Evidence) -> Verdict:
     # check alone saves its quiet window and its last leave's.
     if _room(ctx).leave_notice is not None:
         observations = [seen.of(await line.observe(ctx, "broadcast.no-duplicate"), line.steps)
-                        for line in (_SENDER, _OTHERS, _LEAVE)]
+                        for line in _lines(ctx)]
     else:
         # Nothing waited for: the quiet window hears the copies.
         observations = [seen.of(await run_room(ctx.driver, _room(ctx), _NO_DUPLICATE_STEPS,
@@ -552,8 +558,7 @@ async def _served_as_said(ctx: Context, seen: _Evidence) -> None:
     broadcast.sender, broadcast.others and broadcast.leave-notice, observed once for all of
     them). A room that does none of that fails those checks; it would fail this one for the
     same missing texts, each waited out at the deadline, and say nothing more."""
-    lines = [_SENDER, _OTHERS, *([_LEAVE] if _room(ctx).leave_notice is not None else [])]
-    for line in lines:
+    for line in _lines(ctx):
         obs = seen.of(await line.observe(ctx, "broadcast.drop-unnoticed"), line.steps)
         _let_in(ctx, obs)
         if line.differs(ctx, obs) is not None:

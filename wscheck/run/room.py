@@ -116,9 +116,19 @@ _FREE_AT: dict[str, float] = {}
 def room_key(driver: Driver) -> str:
     """The target whose room ``driver`` uses: its URL, or (a driver without one) the
     driver itself."""
-    driver = underlying(driver)  # a property's counting wrapper has no URL of its own
-    url_for = getattr(driver, "url_for", None)
-    return str(url_for("/")) if url_for is not None else f"{type(driver).__name__}@{id(driver)}"
+    return _url(driver) or f"{type(underlying(driver)).__name__}@{id(underlying(driver))}"
+
+
+def _url(driver: Driver) -> str | None:
+    """The URL of ``driver``'s target, if it has one."""
+    url_for = getattr(underlying(driver), "url_for", None)  # not a counting wrapper's
+    return None if url_for is None else str(url_for("/"))
+
+
+def _quiet(driver: Driver) -> float:
+    """``driver``'s quiet window: what a leave nothing witnessed is given, and what the
+    relay's waits take at most."""
+    return float(getattr(driver, "quiet_window", 0.2))
 
 
 @dataclass(frozen=True)
@@ -217,8 +227,7 @@ async def _vacant(driver: Driver) -> None:
     delay = _FREE_AT.get(room_key(driver), 0.0) - time.time()
     if delay > 0:
         # At most what a leave is ever given, whatever a lock file says.
-        await asyncio.sleep(min(delay, max(driver.timeout,
-                                           getattr(driver, "quiet_window", 0.2))))
+        await asyncio.sleep(min(delay, max(driver.timeout, _quiet(driver))))
 
 
 def _leaves_now(driver: Driver) -> None:
@@ -226,7 +235,7 @@ def _leaves_now(driver: Driver) -> None:
     not have taken it out yet, so the room is free a quiet window from now (see
     :func:`_vacant`). In-process a close waits for the app's side to end."""
     if driver.kind != "asgi":
-        _FREE_AT[room_key(driver)] = time.time() + getattr(driver, "quiet_window", 0.2)
+        _FREE_AT[room_key(driver)] = time.time() + _quiet(driver)
 
 
 #: How often a scenario tries again for a target's room that another process holds.
@@ -237,11 +246,9 @@ def room_lock_path(driver: Driver) -> tuple[str, Path] | None:
     """The target of ``driver`` and the file whose lock holds its rooms across processes, or
     None where none is needed (in-process: each process has its own app) or none can be
     had."""
-    driver = underlying(driver)  # a property's counting wrapper has no URL of its own
-    url_for = getattr(driver, "url_for", None)
-    if driver.kind == "asgi" or url_for is None or sys.platform == "win32":
+    target = _url(driver)
+    if underlying(driver).kind == "asgi" or target is None or sys.platform == "win32":
         return None
-    target = str(url_for("/"))
     key = hashlib.sha256(target.encode()).hexdigest()[:16]
     return target, Path(tempfile.gettempdir()) / f"wscheck-room-{key}.lock"
 
@@ -476,7 +483,7 @@ class _Scenario:
         if last:
             _leaves_now(self.driver)
         elif self.driver.kind != "asgi":
-            await asyncio.sleep(getattr(self.driver, "quiet_window", 0.2))
+            await asyncio.sleep(_quiet(self.driver))
 
     async def _relay_in(self, client: int) -> bool:
         """Before ``client``, the last one, leaves: the relay joins (``client`` reads its
@@ -538,7 +545,7 @@ class _Scenario:
 
     def _bound(self) -> float:
         """How long the relay's waits take at most: the quiet window."""
-        return float(getattr(self.driver, "quiet_window", 0.2))
+        return _quiet(self.driver)
 
     def _owed(self, client: int) -> list[str]:
         """The texts ``client`` was owed that it has not received (yet)."""
